@@ -1,0 +1,46 @@
+//! Instance administration (instance owner only): users and the registration mode.
+
+use http::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::accounts::{self, UserView};
+use crate::app::App;
+use crate::config::RegistrationMode;
+use crate::http::error::ApiResult;
+use crate::http::request::Ctx;
+use crate::http::response::{self, Body};
+
+/// `GET /api/admin/users`.
+pub async fn list_users(app: &App) -> ApiResult<Response<Body>> {
+    let mut conn = app.db.conn().await?;
+    let users: Vec<UserView> = accounts::list(&mut conn)
+        .await?
+        .iter()
+        .map(UserView::from)
+        .collect();
+    Ok(response::ok(&users))
+}
+
+/// `GET /api/admin/settings`.
+pub async fn settings(app: &App) -> ApiResult<Response<Body>> {
+    let mut conn = app.db.conn().await?;
+    let mode = accounts::registration_mode(&mut conn, app.config.registration_mode).await?;
+    Ok(response::ok(&json!({ "registrationMode": mode })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateBody {
+    registration_mode: Option<RegistrationMode>,
+}
+
+/// `PATCH /api/admin/settings`.
+pub async fn update_settings(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let body: UpdateBody = ctx.json().await?;
+    let mut conn = app.db.conn().await?;
+    if let Some(mode) = body.registration_mode {
+        accounts::set_registration_mode(&mut conn, mode).await?;
+    }
+    settings(app).await
+}

@@ -1,0 +1,279 @@
+//! Accounts from the user's side: first-run setup, registration, login and logout, the current
+//! session, the list of sessions, password change and personal access tokens.
+
+use http::{Response, header};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::accounts::{self, User, UserView};
+use crate::app::App;
+use crate::auth::password;
+use crate::config::RegistrationMode;
+use crate::db::now_ms;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::request::Ctx;
+use crate::http::response::{self, Body};
+use crate::libraries::invites;
+use crate::sessions::{self, Credential};
+
+/// Longest display name or token name accepted.
+const MAX_NAME_LEN: usize = 100;
+
+/// `GET /api/_auth/config`: whether the owner still has to be created, and who may register.
+pub async fn config(app: &App) -> ApiResult<Response<Body>> {
+    let mut conn = app.db.conn().await?;
+    let needs_setup = !accounts::owner_exists(&mut conn).await?;
+    let mode = accounts::registration_mode(&mut conn, app.config.registration_mode).await?;
+    Ok(response::ok(
+        &json!({ "needsSetup": needs_setup, "registrationMode": mode }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterBody {
+    username: String,
+    password: String,
+    display_name: Option<String>,
+    invite_token: Option<String>,
+}
+
+/// `POST /api/_auth/register`: the first account becomes the instance owner; later ones follow
+/// the registration mode (an invite token lets people in under `invite_only` and joins its
+/// library). Signs the new user in.
+pub async fn register(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let body: RegisterBody = ctx.json().await?;
+    let username = accounts::normalize_username(&body.username)?;
+    password::validate(&body.password)?;
+    let display_name = display_name(body.display_name.as_deref(), &username)?;
+    let hash = password::hash(&body.password).await?;
+
+    let mut tx = app.db.begin().await?;
+    let first = !accounts::owner_exists(&mut tx).await?;
+    if !first {
+        let mode = accounts::registration_mode(&mut tx, app.config.registration_mode).await?;
+        match (mode, &body.invite_token) {
+            (RegistrationMode::Closed, _) => {
+                return Err(ApiError::Denied(
+                    "registration_closed",
+                    "registration is closed".into(),
+                ));
+            }
+            (RegistrationMode::InviteOnly, None) => {
+                return Err(ApiError::Denied(
+                    "invite_required",
+                    "registration needs an invite link".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let user = accounts::create(&mut tx, &username, &display_name, hash, first).await?;
+    if let Some(token) = body.invite_token.as_deref().filter(|_| !first) {
+        invites::redeem(&mut tx, token, &user.id).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(user = %user.username, owner = user.is_owner, "registered");
+    sign_in(app, ctx, &user, http::StatusCode::CREATED).await
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/_auth/login`: checks the password (throttled per account and address) and sets
+/// the session cookie.
+pub async fn login(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let body: LoginBody = ctx.json().await?;
+    let username = body.username.trim().to_lowercase();
+    let user = check_password(app, ctx, &username, &body.password).await?;
+    sign_in(app, ctx, &user, http::StatusCode::OK).await
+}
+
+/// The user whose password this is, or `BadCredentials`; failures count towards throttling.
+async fn check_password(app: &App, ctx: &Ctx, username: &str, password: &str) -> ApiResult<User> {
+    let address = ctx.client_ip.to_string();
+    if let Some(wait) = app.throttle.wait_secs(username, &address) {
+        return Err(ApiError::TooManyRequests(wait));
+    }
+    let user = {
+        let mut conn = app.db.conn().await?;
+        accounts::find_by_username(&mut conn, username).await?
+    };
+    let matches = match &user {
+        Some(u) => password::verify(password, &u.password_hash).await,
+        None => {
+            password::dummy_verify(password).await;
+            false
+        }
+    };
+    match user.filter(|_| matches) {
+        Some(user) => {
+            app.throttle.succeeded(username);
+            Ok(user)
+        }
+        None => {
+            app.throttle.failed(username, &address);
+            Err(ApiError::BadCredentials)
+        }
+    }
+}
+
+async fn sign_in(
+    app: &App,
+    ctx: &Ctx,
+    user: &User,
+    status: http::StatusCode,
+) -> ApiResult<Response<Body>> {
+    let mut conn = app.db.conn().await?;
+    let user_agent = ctx.header(header::USER_AGENT).map(str::to_owned);
+    let session = sessions::create(
+        &mut conn,
+        &user.id,
+        app.config.session_days,
+        user_agent,
+        Some(ctx.client_ip.to_string()),
+    )
+    .await?;
+    let res = response::json(
+        status,
+        &json!({ "user": UserView::from(user), "session": session }),
+    );
+    Ok(response::with_cookie(res, &app.cookies.set(&session.id)))
+}
+
+/// `POST /api/_auth/logout`: ends the cookie's session and clears the cookie.
+pub async fn logout(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let caller = ctx.caller()?;
+    if let Some(id) = caller.session_id() {
+        let mut conn = app.db.conn().await?;
+        sessions::revoke(&mut conn, &caller.user.id, id).await?;
+    }
+    Ok(response::with_cookie(
+        response::no_content(),
+        &app.cookies.clear(),
+    ))
+}
+
+/// `GET /api/_auth/session`: the signed-in user and how they signed in.
+pub fn session(ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let caller = ctx.caller()?;
+    let (session, via) = match &caller.credential {
+        Credential::Session(s) => (Some(s), "session"),
+        Credential::Token(_) => (None, "token"),
+    };
+    Ok(response::ok(
+        &json!({ "user": UserView::from(&caller.user), "session": session, "via": via }),
+    ))
+}
+
+/// `GET /api/_auth/sessions`.
+pub async fn list_sessions(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let caller = ctx.caller()?;
+    let mut conn = app.db.conn().await?;
+    let current = caller.session_id();
+    let list: Vec<_> = sessions::list(&mut conn, &caller.user.id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let is_current = current == Some(s.id.as_str());
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            v["current"] = is_current.into();
+            v
+        })
+        .collect();
+    Ok(response::ok(&list))
+}
+
+/// `DELETE /api/_auth/sessions/{session}`.
+pub async fn revoke_session(app: &App, ctx: &Ctx, session: Uuid) -> ApiResult<Response<Body>> {
+    let caller = ctx.caller()?;
+    let mut conn = app.db.conn().await?;
+    if !sessions::revoke(&mut conn, &caller.user.id, &session.to_string()).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(response::no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangePasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/_auth/password`: needs the current password; revokes every other session.
+pub async fn change_password(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let body: ChangePasswordBody = ctx.json().await?;
+    password::validate(&body.new_password)?;
+    let caller = ctx.caller()?.clone();
+    check_password(app, ctx, &caller.user.username, &body.current_password).await?;
+    let hash = password::hash(&body.new_password).await?;
+    let mut conn = app.db.conn().await?;
+    accounts::set_password(&mut conn, &caller.user.id, &hash, caller.session_id()).await?;
+    Ok(response::no_content())
+}
+
+/// `GET /api/_auth/tokens`.
+pub async fn list_tokens(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let caller = ctx.caller()?;
+    let mut conn = app.db.conn().await?;
+    Ok(response::ok(
+        &sessions::list_tokens(&mut conn, &caller.user.id).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateTokenBody {
+    name: String,
+    expires_in_days: Option<u32>,
+}
+
+/// `POST /api/_auth/tokens`: the secret is in the response and nowhere else.
+pub async fn create_token(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let body: CreateTokenBody = ctx.json().await?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+        return Err(ApiError::BadRequest(format!(
+            "token name must be 1-{MAX_NAME_LEN} characters"
+        )));
+    }
+    let expires_at = body
+        .expires_in_days
+        .map(|d| now_ms() + i64::from(d) * 86_400_000);
+    let caller = ctx.caller()?;
+    let mut conn = app.db.conn().await?;
+    let (token, secret) =
+        sessions::create_token(&mut conn, &caller.user.id, name, expires_at).await?;
+    Ok(response::created(
+        &json!({ "token": token, "secret": secret }),
+    ))
+}
+
+/// `DELETE /api/_auth/tokens/{token}`.
+pub async fn revoke_token(app: &App, ctx: &Ctx, token: Uuid) -> ApiResult<Response<Body>> {
+    let caller = ctx.caller()?;
+    let mut conn = app.db.conn().await?;
+    if !sessions::revoke_token(&mut conn, &caller.user.id, &token.to_string()).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(response::no_content())
+}
+
+/// A trimmed display name of 1-100 characters, defaulting to the username.
+fn display_name(raw: Option<&str>, username: &str) -> ApiResult<String> {
+    let name = raw
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(username);
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(ApiError::BadRequest(format!(
+            "display name must be at most {MAX_NAME_LEN} characters"
+        )));
+    }
+    Ok(name.to_owned())
+}

@@ -1,0 +1,53 @@
+//! Handlers, one module per area, and the exhaustive dispatch from [`Route`] to handler.
+
+mod admin;
+mod auth;
+mod invites;
+mod libraries;
+pub mod openapi;
+mod system;
+
+use http::Response;
+
+use crate::app::App;
+use crate::http::error::ApiResult;
+use crate::http::request::Ctx;
+use crate::http::response::Body;
+use crate::http::routes::Route;
+
+/// Runs the handler for `route`. The access check has already passed.
+pub async fn dispatch(app: &App, ctx: &mut Ctx, route: Route) -> ApiResult<Response<Body>> {
+    match route {
+        Route::Health {} => system::health(app).await,
+        Route::Version {} => system::version(),
+        Route::OpenApi {} => system::openapi(),
+        Route::AuthConfig {} => auth::config(app).await,
+        Route::Register {} => auth::register(app, ctx).await,
+        Route::Login {} => auth::login(app, ctx).await,
+        Route::Logout {} => auth::logout(app, ctx).await,
+        Route::GetSession {} => auth::session(ctx),
+        Route::ListSessions {} => auth::list_sessions(app, ctx).await,
+        Route::RevokeSession { session } => auth::revoke_session(app, ctx, session).await,
+        Route::ChangePassword {} => auth::change_password(app, ctx).await,
+        Route::ListTokens {} => auth::list_tokens(app, ctx).await,
+        Route::CreateToken {} => auth::create_token(app, ctx).await,
+        Route::RevokeToken { token } => auth::revoke_token(app, ctx, token).await,
+        Route::GetInvite { token } => invites::preview(app, &token).await,
+        Route::AcceptInvite { token } => invites::accept(app, ctx, &token).await,
+        Route::ListLibraries {} => libraries::list(app, ctx).await,
+        Route::CreateLibrary {} => libraries::create(app, ctx).await,
+        Route::GetLibrary { .. } => libraries::get(ctx),
+        Route::UpdateLibrary { .. } => libraries::update(app, ctx).await,
+        Route::DeleteLibrary { .. } => libraries::delete(app, ctx).await,
+        Route::ListMembers { .. } => libraries::list_members(app, ctx).await,
+        Route::UpdateMember { user, .. } => libraries::update_member(app, ctx, user).await,
+        Route::RemoveMember { user, .. } => libraries::remove_member(app, ctx, user).await,
+        Route::LeaveLibrary { .. } => libraries::leave(app, ctx).await,
+        Route::ListInvites { .. } => invites::list(app, ctx).await,
+        Route::CreateInvite { .. } => invites::create(app, ctx).await,
+        Route::RevokeInvite { invite, .. } => invites::revoke(app, ctx, invite).await,
+        Route::ListUsers {} => admin::list_users(app).await,
+        Route::GetInstanceSettings {} => admin::settings(app).await,
+        Route::UpdateInstanceSettings {} => admin::update_settings(app, ctx).await,
+    }
+}

@@ -1,0 +1,41 @@
+//! The application context shared by the server and the workers: configuration, database,
+//! queue, cookie codec and login throttle.
+
+use crate::auth::cookie::{SessionCookie, load_or_create_secret};
+use crate::auth::throttle::LoginThrottle;
+use crate::config::Config;
+use crate::db::Db;
+use crate::queue::Queue;
+
+/// Version reported by the API and the CLI.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything a request or job needs, opened once at start-up.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub queue: Queue,
+    pub cookies: SessionCookie,
+    pub throttle: LoginThrottle,
+}
+
+impl App {
+    /// Opens the data dir, the database (running migrations) and the queue.
+    pub async fn open(config: Config) -> Result<App, String> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+        let secret = load_or_create_secret(config.session_secret.as_deref(), &config.data_dir)?;
+        let cookies = SessionCookie::new(&secret, config.secure_cookies(), config.session_days);
+        let db = Db::connect(&config.effective_database_url(), config.database_pool_size)
+            .await
+            .map_err(|e| e.to_string())?;
+        let queue = Queue::open(config.queue_url.as_deref())?;
+        Ok(App {
+            config,
+            db,
+            queue,
+            cookies,
+            throttle: LoginThrottle::default(),
+        })
+    }
+}

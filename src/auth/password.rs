@@ -1,0 +1,79 @@
+//! Argon2id password hashing, run off the async threads.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+
+use crate::http::error::ApiError;
+
+/// Shortest password accepted.
+pub const MIN_LEN: usize = 8;
+/// Longest password accepted (hashing cost grows with length).
+pub const MAX_LEN: usize = 1024;
+
+/// Checks a new password's length.
+pub fn validate(password: &str) -> Result<(), ApiError> {
+    let n = password.chars().count();
+    if n < MIN_LEN || password.len() > MAX_LEN {
+        return Err(ApiError::BadRequest(format!(
+            "password must be {MIN_LEN} to {MAX_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub async fn hash(password: &str) -> Result<String, ApiError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+            .map_err(|e| ApiError::Internal(format!("salt: {e}")))?;
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::Internal(format!("argon2: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hash task: {e}")))?
+}
+
+/// Verifies a password against a stored PHC hash; a malformed hash never matches.
+pub async fn verify(password: &str, stored: &str) -> bool {
+    let (password, stored) = (password.to_owned(), stored.to_owned());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash of a random password, verified against when the user does not exist so that
+/// unknown usernames take as long as wrong passwords.
+pub async fn dummy_verify(password: &str) {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    if let Ok(h) = DUMMY
+        .get_or_try_init(|| hash("not-a-real-password-0123"))
+        .await
+    {
+        verify(password, h).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn hashes_are_argon2id_salted_and_verify() {
+        let a = super::hash("correct horse").await.unwrap();
+        let b = super::hash("correct horse").await.unwrap();
+        assert!(a.starts_with("$argon2id$"));
+        assert_ne!(a, b);
+        assert!(super::verify("correct horse", &a).await);
+        assert!(!super::verify("wrong horse", &a).await);
+        assert!(!super::verify("correct horse", "garbage").await);
+    }
+}

@@ -1,0 +1,272 @@
+//! Configuration: one declarative table of settings. Each setting has a TOML key, an
+//! `ALCOVES_*` environment variable, a default and a doc line. Precedence: environment, then the
+//! optional TOML file, then the default. A value that does not parse is an error naming its source.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// A setting's value type: parsed from the text form used by both env vars and the TOML file.
+pub trait SettingValue: Sized {
+    fn parse_setting(text: &str) -> Result<Self, String>;
+}
+
+macro_rules! from_str_setting {
+    ($($t:ty),*) => {$(
+        impl SettingValue for $t {
+            fn parse_setting(text: &str) -> Result<Self, String> {
+                <$t as FromStr>::from_str(text.trim()).map_err(|e| e.to_string())
+            }
+        }
+    )*};
+}
+from_str_setting!(PathBuf, SocketAddr, String, u32, u64, bool);
+
+impl<T: SettingValue> SettingValue for Option<T> {
+    fn parse_setting(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            Ok(None)
+        } else {
+            T::parse_setting(text).map(Some)
+        }
+    }
+}
+
+/// Who may create an account once the instance owner exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationMode {
+    /// Anyone who reaches the server.
+    Open,
+    /// Only people holding a valid library invite link.
+    InviteOnly,
+    /// Nobody; the owner creates accounts with `alcoves user create`.
+    Closed,
+}
+
+impl SettingValue for RegistrationMode {
+    fn parse_setting(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "open" => Ok(Self::Open),
+            "invite_only" | "invite-only" => Ok(Self::InviteOnly),
+            "closed" => Ok(Self::Closed),
+            other => Err(format!("`{other}` is not one of open, invite_only, closed")),
+        }
+    }
+}
+
+impl RegistrationMode {
+    /// The stored and displayed form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::InviteOnly => "invite_only",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// One row of the settings table, for `--help` style listings and docs.
+pub struct SettingDoc {
+    pub key: &'static str,
+    pub env: &'static str,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+macro_rules! settings_table {
+    ($( #[doc = $doc:literal] $key:ident : $ty:ty = $default:literal, env $env:literal; )*) => {
+        /// The server's configuration, built by [`Config::load`].
+        #[derive(Debug, Clone)]
+        pub struct Config {
+            $( #[doc = $doc] pub $key: $ty, )*
+        }
+
+        /// Every setting: key, environment variable, default and doc line.
+        pub const SETTINGS: &[SettingDoc] = &[
+            $( SettingDoc { key: stringify!($key), env: $env, default: $default, doc: $doc.trim_ascii() }, )*
+        ];
+
+        impl Config {
+            /// Builds the configuration from defaults, overridden by `file` values, overridden by
+            /// environment variables from `env`.
+            fn from_sources(
+                file: &BTreeMap<String, String>,
+                env: &dyn Fn(&str) -> Option<String>,
+            ) -> Result<Config, String> {
+                Ok(Config {
+                    $( $key: {
+                        let (text, source) = match (env($env), file.get(stringify!($key))) {
+                            (Some(v), _) => (v, concat!("environment variable ", $env)),
+                            (None, Some(v)) => (v.clone(), concat!("config file key ", stringify!($key))),
+                            (None, None) => ($default.to_owned(), concat!("default of ", stringify!($key))),
+                        };
+                        <$ty as SettingValue>::parse_setting(&text)
+                            .map_err(|e| format!("{source}: invalid value `{text}`: {e}"))?
+                    }, )*
+                })
+            }
+        }
+    };
+}
+
+settings_table! {
+    /// Directory for the SQLite database, blobs, models and the session secret.
+    data_dir: PathBuf = "./data", env "ALCOVES_DATA_DIR";
+    /// Address and port the API listens on.
+    listen: SocketAddr = "127.0.0.1:3001", env "ALCOVES_LISTEN";
+    /// `postgres://user@host/db` for PostgreSQL; empty means SQLite at `<data_dir>/alcoves.db`.
+    database_url: Option<String> = "", env "ALCOVES_DATABASE_URL";
+    /// Connections kept in the database pool.
+    database_pool_size: u32 = "8", env "ALCOVES_DATABASE_POOL_SIZE";
+    /// `redis://host:port` for a Redis/Dragonfly queue; empty means the embedded durable queue.
+    queue_url: Option<String> = "", env "ALCOVES_QUEUE_URL";
+    /// Public URL the browser uses; `https://…` makes the session cookie `Secure`.
+    public_url: String = "http://127.0.0.1:3001", env "ALCOVES_PUBLIC_URL";
+    /// Secret for the session cookie (32+ characters); empty generates one in the data dir.
+    session_secret: Option<String> = "", env "ALCOVES_SESSION_SECRET";
+    /// How long a login session lasts, in days.
+    session_days: u64 = "30", env "ALCOVES_SESSION_DAYS";
+    /// Registration mode used until the owner changes it: open, invite_only or closed.
+    registration_mode: RegistrationMode = "invite_only", env "ALCOVES_REGISTRATION_MODE";
+    /// Largest JSON request body accepted, in bytes.
+    max_json_bytes: u64 = "1048576", env "ALCOVES_MAX_JSON_BYTES";
+    /// Time limit for one API request, in seconds.
+    request_timeout_secs: u64 = "30", env "ALCOVES_REQUEST_TIMEOUT_SECS";
+    /// How long shutdown waits for in-flight requests, in seconds.
+    shutdown_grace_secs: u64 = "30", env "ALCOVES_SHUTDOWN_GRACE_SECS";
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    trust_proxy: bool = "false", env "ALCOVES_TRUST_PROXY";
+    /// Log filter, e.g. `info` or `alcoves=debug`.
+    log: String = "info", env "ALCOVES_LOG";
+}
+
+impl Config {
+    /// Loads the configuration from the process environment and an optional TOML file.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let table = match file {
+            Some(path) => read_toml(path)?,
+            None => BTreeMap::new(),
+        };
+        Self::from_sources(&table, &|name| std::env::var(name).ok())
+    }
+
+    /// The configuration made of defaults only, with `data_dir` replaced (used by tests).
+    pub fn defaults_in(data_dir: &Path) -> Config {
+        let mut config = Self::from_sources(&BTreeMap::new(), &|_| None).expect("defaults parse");
+        config.data_dir = data_dir.to_path_buf();
+        config
+    }
+
+    /// The database URL in effect: the configured one, or the SQLite file in the data dir.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => self
+                .data_dir
+                .join("alcoves.db")
+                .to_string_lossy()
+                .into_owned(),
+        }
+    }
+
+    /// Whether cookies must carry the `Secure` attribute.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
+    let known: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
+    table
+        .into_iter()
+        .map(|(key, value)| {
+            if !known.contains(&key.as_str()) {
+                return Err(format!(
+                    "config file {}: unknown key `{key}`",
+                    path.display()
+                ));
+            }
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(format!(
+                        "config file {}: key `{key}` must be a string, integer or boolean, not {}",
+                        path.display(),
+                        other.type_str()
+                    ));
+                }
+            };
+            Ok((key, text))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn defaults_parse_and_match_the_documented_values() {
+        let c = Config::from_sources(&BTreeMap::new(), &|_| None).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3001");
+        assert_eq!(c.database_url, None);
+        assert_eq!(c.effective_database_url(), "./data/alcoves.db");
+        assert_eq!(c.registration_mode, RegistrationMode::InviteOnly);
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_default() {
+        let file = BTreeMap::from([
+            ("session_days".to_string(), "7".to_string()),
+            ("listen".to_string(), "0.0.0.0:4000".to_string()),
+        ]);
+        let c =
+            Config::from_sources(&file, &env_of(&[("ALCOVES_LISTEN", "127.0.0.1:5000")])).unwrap();
+        assert_eq!(c.session_days, 7);
+        assert_eq!(c.listen.port(), 5000);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable() {
+        let err = Config::from_sources(
+            &BTreeMap::new(),
+            &env_of(&[("ALCOVES_SESSION_DAYS", "soon")]),
+        )
+        .unwrap_err();
+        assert!(err.contains("ALCOVES_SESSION_DAYS"), "{err}");
+        assert!(err.contains("soon"), "{err}");
+    }
+
+    #[test]
+    fn unknown_toml_keys_are_rejected() {
+        let dir = std::env::temp_dir().join(format!("alcoves-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("alcoves.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9\"\nlisten_port = 3\n").unwrap();
+        let err = read_toml(&path).unwrap_err();
+        assert!(err.contains("listen_port"), "{err}");
+        std::fs::write(&path, "session_days = 3\ntrust_proxy = true\n").unwrap();
+        let table = read_toml(&path).unwrap();
+        assert_eq!(table["session_days"], "3");
+        assert_eq!(table["trust_proxy"], "true");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

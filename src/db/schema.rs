@@ -1,0 +1,99 @@
+//! The diesel table definitions, shared by the SQLite and PostgreSQL backends.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        is_owner -> Bool,
+        created_at -> BigInt,
+        password_changed_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    libraries (id) {
+        id -> Text,
+        name -> Text,
+        emoji -> Nullable<Text>,
+        is_personal -> Bool,
+        owner_id -> Text,
+        face_recognition_enabled -> Bool,
+        object_detection_enabled -> Bool,
+        sharing_enabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    library_members (library_id, user_id) {
+        library_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    library_invites (id) {
+        id -> Text,
+        library_id -> Text,
+        token_hash -> Text,
+        role -> Text,
+        created_by -> Text,
+        max_uses -> Nullable<Integer>,
+        uses -> Integer,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(library_members -> users (user_id));
+diesel::joinable!(library_members -> libraries (library_id));
+diesel::joinable!(library_invites -> libraries (library_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    api_tokens,
+    settings,
+    libraries,
+    library_members,
+    library_invites,
+);

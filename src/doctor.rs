@@ -1,0 +1,176 @@
+//! `alcoves doctor`: checks configuration, data dir, database, queue, storage, FFmpeg and
+//! models, and says what is missing and what falls back.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::queue::Queue;
+
+/// Outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// Optional and absent: the feature falls back or is skipped.
+    Fallback,
+    /// Required and broken: the server cannot run.
+    Error,
+}
+
+/// One line of the report.
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub detail: String,
+}
+
+fn check(name: &'static str, status: Status, detail: impl Into<String>) -> Check {
+    Check {
+        name,
+        status,
+        detail: detail.into(),
+    }
+}
+
+/// Runs every check.
+pub async fn run(config: &Config) -> Vec<Check> {
+    let mut checks = vec![check(
+        "config",
+        Status::Ok,
+        format!(
+            "data dir {}, API on {}, public URL {}",
+            config.data_dir.display(),
+            config.listen,
+            config.public_url
+        ),
+    )];
+    checks.push(data_dir(&config.data_dir));
+    let secret_file = config.data_dir.join(crate::auth::cookie::SECRET_FILE);
+    checks.push(match (&config.session_secret, secret_file.exists()) {
+        (Some(_), _) => check("session secret", Status::Ok, "from ALCOVES_SESSION_SECRET"),
+        (None, true) => check(
+            "session secret",
+            Status::Ok,
+            format!("kept in {}", secret_file.display()),
+        ),
+        (None, false) => check(
+            "session secret",
+            Status::Ok,
+            "will be generated on first start",
+        ),
+    });
+    let url = config.effective_database_url();
+    checks.push(match Db::connect(&url, 1).await {
+        Ok(db) => check(
+            "database",
+            Status::Ok,
+            format!("{} reachable, migrations applied", db.backend().name()),
+        ),
+        Err(e) => check("database", Status::Error, e.to_string()),
+    });
+    checks.push(match Queue::open(config.queue_url.as_deref()) {
+        Ok(Queue::Embedded) => check(
+            "queue",
+            Status::Ok,
+            "embedded in the database (set ALCOVES_QUEUE_URL for Redis/Dragonfly)",
+        ),
+        Ok(queue) => match queue.ping().await {
+            Ok(()) => check("queue", Status::Ok, "redis reachable"),
+            Err(e) => check("queue", Status::Error, format!("redis unreachable: {e}")),
+        },
+        Err(e) => check("queue", Status::Error, e),
+    });
+    checks.push(check(
+        "storage",
+        Status::Ok,
+        format!("local disk under {}", config.data_dir.display()),
+    ));
+    checks.push(ffmpeg().await);
+    checks.push(models(&config.data_dir.join("models")));
+    checks
+}
+
+fn data_dir(dir: &Path) -> Check {
+    let probe = dir.join(".doctor-write-test");
+    let result = std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::write(&probe, b"ok"))
+        .and_then(|_| std::fs::remove_file(&probe));
+    match result {
+        Ok(()) => check(
+            "data dir",
+            Status::Ok,
+            format!("{} is writable", dir.display()),
+        ),
+        Err(e) => check(
+            "data dir",
+            Status::Error,
+            format!("{} is not writable: {e}", dir.display()),
+        ),
+    }
+}
+
+async fn ffmpeg() -> Check {
+    match tokio::process::Command::new("ffprobe")
+        .arg("-version")
+        .output()
+        .await
+    {
+        Ok(out) if out.status.success() => {
+            let first = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            check("ffmpeg", Status::Ok, first)
+        }
+        _ => check(
+            "ffmpeg",
+            Status::Fallback,
+            "not found: video and audio processing will be skipped (apt-get install ffmpeg)",
+        ),
+    }
+}
+
+fn models(dir: &Path) -> Check {
+    let count = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.path()
+                        .extension()
+                        .is_some_and(|x| x == "onnx" || x == "bin")
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    if count == 0 {
+        check(
+            "models",
+            Status::Fallback,
+            format!(
+                "none in {}: face, object, audio-event and transcription jobs will be skipped",
+                dir.display()
+            ),
+        )
+    } else {
+        check(
+            "models",
+            Status::Ok,
+            format!("{count} model files in {}", dir.display()),
+        )
+    }
+}
+
+/// Prints the report; returns false when a required check failed.
+pub fn print(checks: &[Check]) -> bool {
+    for c in checks {
+        let label = match c.status {
+            Status::Ok => "ok",
+            Status::Fallback => "fallback",
+            Status::Error => "ERROR",
+        };
+        println!("{label:>8}  {:<15} {}", c.name, c.detail);
+    }
+    checks.iter().all(|c| c.status != Status::Error)
+}

@@ -1,0 +1,123 @@
+//! The request context handed to handlers: the request head, its body (read on demand with a
+//! size limit), the client address and, after the access check, the caller and library.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http::header;
+use http::request::Parts;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, ApiResult};
+use super::routes::Role;
+use crate::accounts::User;
+use crate::libraries::Library;
+use crate::sessions::Credential;
+
+/// The signed-in user making a request and how they proved it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub credential: Credential,
+}
+
+impl Caller {
+    /// The session id when signed in with the cookie.
+    pub fn session_id(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::Session(s) => Some(&s.id),
+            Credential::Token(_) => None,
+        }
+    }
+}
+
+/// Everything a handler may look at besides its typed route parameters.
+pub struct Ctx {
+    pub parts: Parts,
+    body: Option<Incoming>,
+    pub client_ip: IpAddr,
+    pub request_id: String,
+    /// Set by the access check for every non-public route.
+    pub caller: Option<Caller>,
+    /// Set by the access check for library routes: the library and the caller's role in it.
+    pub library: Option<(Library, Role)>,
+    max_json_bytes: u64,
+}
+
+impl Ctx {
+    /// Wraps a request.
+    pub fn new(
+        parts: Parts,
+        body: Incoming,
+        client_ip: IpAddr,
+        request_id: String,
+        max_json_bytes: u64,
+    ) -> Ctx {
+        Ctx {
+            parts,
+            body: Some(body),
+            client_ip,
+            request_id,
+            caller: None,
+            library: None,
+            max_json_bytes,
+        }
+    }
+
+    /// The caller; only `None` on public routes.
+    pub fn caller(&self) -> ApiResult<&Caller> {
+        self.caller.as_ref().ok_or(ApiError::Unauthorized)
+    }
+
+    /// The library resolved by the access check (library routes only).
+    pub fn library(&self) -> ApiResult<&(Library, Role)> {
+        self.library
+            .as_ref()
+            .ok_or_else(|| ApiError::Internal("library route without library".into()))
+    }
+
+    /// A request header as text.
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Reads the body as JSON of type `T`, enforcing the content type and the size limit.
+    pub async fn json<T: DeserializeOwned>(&mut self) -> ApiResult<T> {
+        let content_type = self.header(header::CONTENT_TYPE).unwrap_or("");
+        if !content_type
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+        {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = self.read_body(self.max_json_bytes).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::InvalidJson(format!("invalid JSON body: {e}")))
+    }
+
+    /// Reads the whole body, refusing more than `limit` bytes.
+    async fn read_body(&mut self, limit: u64) -> ApiResult<Bytes> {
+        let declared = self
+            .header(header::CONTENT_LENGTH)
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        let body = self
+            .body
+            .take()
+            .ok_or_else(|| ApiError::Internal("body read twice".into()))?;
+        match Limited::new(body, limit as usize).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                Err(ApiError::PayloadTooLarge(limit))
+            }
+            Err(e) => Err(ApiError::BadRequest(format!(
+                "could not read the request body: {e}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! The route table: every API endpoint as one variant of [`Route`], parsed from method + path
+//! with typed parameters, and each with its access rule, declared side by side in one table.
+//! The access rule is enforced in one place (`http::access`) before any handler runs.
+
+use std::str::FromStr;
+
+use http::Method;
+use uuid::Uuid;
+
+use super::error::ApiError;
+
+/// A library member's role, from least to most powerful.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessRule {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in user (session cookie or personal access token).
+    Session,
+    /// A member of the route's library with at least this role; non-members get 404.
+    Library(Role),
+    /// The instance owner only.
+    InstanceOwner,
+}
+
+/// A library id in a path: the parameter the access check looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LibraryId(pub Uuid);
+
+impl FromStr for LibraryId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(LibraryId)
+    }
+}
+
+impl std::fmt::Display for LibraryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A typed path parameter: how it parses and how OpenAPI describes it.
+pub trait PathParam: FromStr + Sized {
+    /// OpenAPI `format` of the string (empty for a plain string).
+    const FORMAT: &'static str;
+    /// The library this parameter names, if it is a library id.
+    fn as_library(&self) -> Option<LibraryId> {
+        None
+    }
+}
+
+impl PathParam for Uuid {
+    const FORMAT: &'static str = "uuid";
+}
+
+impl PathParam for LibraryId {
+    const FORMAT: &'static str = "uuid";
+    fn as_library(&self) -> Option<LibraryId> {
+        Some(*self)
+    }
+}
+
+impl PathParam for String {
+    const FORMAT: &'static str = "";
+}
+
+/// One row of the route table, for the router, the OpenAPI document and the access tests.
+pub struct RouteInfo {
+    pub name: &'static str,
+    pub method: Method,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    pub access: AccessRule,
+    /// Path parameters in order: (name, OpenAPI string format).
+    pub params: &'static [(&'static str, &'static str)],
+}
+
+type Builder = fn(&[&str]) -> Result<Route, ApiError>;
+
+fn parse_param<T: PathParam>(name: &str, raw: Option<&&str>) -> Result<T, ApiError> {
+    let raw = raw.copied().unwrap_or_default();
+    raw.parse().map_err(|_| match T::FORMAT {
+        "" => ApiError::InvalidParam(format!("invalid {name}")),
+        format => ApiError::InvalidParam(format!("{name} must be a {format}, got `{raw}`")),
+    })
+}
+
+macro_rules! route_table {
+    ($(
+        $(#[doc = $doc:literal])+
+        $name:ident { $($field:ident : $fty:ty),* } = $method:ident $path:literal, $tag:literal => $rule:expr;
+    )*) => {
+        /// A parsed API request target: which endpoint, with its typed path parameters.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Route {
+            $( $(#[doc = $doc])+ $name { $($field: $fty),* }, )*
+        }
+
+        /// Every route, in the order they are matched.
+        pub static ROUTES: &[RouteInfo] = &[
+            $( RouteInfo {
+                name: stringify!($name),
+                method: Method::$method,
+                path: $path,
+                summary: concat!($($doc),+),
+                tag: $tag,
+                access: {
+                    #[allow(unused_imports)]
+                    use {AccessRule::*, Role::*};
+                    $rule
+                },
+                params: &[ $( (stringify!($field), <$fty as PathParam>::FORMAT) ),* ],
+            }, )*
+        ];
+
+        #[allow(unused_mut)]
+        static BUILDERS: &[Builder] = &[
+            $( |caps: &[&str]| {
+                let mut _it = caps.iter();
+                Ok(Route::$name { $( $field: parse_param::<$fty>(stringify!($field), _it.next())? ),* })
+            }, )*
+        ];
+
+        impl Route {
+            /// The endpoint's name, as in the table (used in logs and as the OpenAPI operationId).
+            pub fn name(&self) -> &'static str {
+                match self { $( Route::$name { .. } => stringify!($name), )* }
+            }
+
+            /// The library this request targets, if any.
+            pub fn library_id(&self) -> Option<LibraryId> {
+                match self {
+                    $( #[allow(unused_variables)] Route::$name { $($field),* } => {
+                        None $( .or($field.as_library()) )*
+                    } )*
+                }
+            }
+        }
+    };
+}
+
+route_table! {
+    /// Health of the server and its database and queue.
+    Health {} = GET "/api/health", "system" => Public;
+    /// Server version.
+    Version {} = GET "/api/version", "system" => Public;
+    /// This OpenAPI document.
+    OpenApi {} = GET "/api/openapi.json", "system" => Public;
+    /// Whether first-run setup is needed and the registration mode.
+    AuthConfig {} = GET "/api/_auth/config", "auth" => Public;
+    /// Create an account (the first one becomes the instance owner) and sign in.
+    Register {} = POST "/api/_auth/register", "auth" => Public;
+    /// Sign in with username and password; sets the session cookie.
+    Login {} = POST "/api/_auth/login", "auth" => Public;
+    /// End the current session.
+    Logout {} = POST "/api/_auth/logout", "auth" => Session;
+    /// The signed-in user and session.
+    GetSession {} = GET "/api/_auth/session", "auth" => Session;
+    /// The signed-in user's sessions.
+    ListSessions {} = GET "/api/_auth/sessions", "auth" => Session;
+    /// Revoke one of the signed-in user's sessions.
+    RevokeSession { session: Uuid } = DELETE "/api/_auth/sessions/{session}", "auth" => Session;
+    /// Change the password; other sessions are revoked.
+    ChangePassword {} = POST "/api/_auth/password", "auth" => Session;
+    /// The signed-in user's personal access tokens.
+    ListTokens {} = GET "/api/_auth/tokens", "auth" => Session;
+    /// Create a personal access token (shown once).
+    CreateToken {} = POST "/api/_auth/tokens", "auth" => Session;
+    /// Revoke a personal access token.
+    RevokeToken { token: Uuid } = DELETE "/api/_auth/tokens/{token}", "auth" => Session;
+    /// What an invite link leads to (library name and role), without accepting it.
+    GetInvite { token: String } = GET "/api/invites/{token}", "invites" => Public;
+    /// Join the invite's library as the signed-in user.
+    AcceptInvite { token: String } = POST "/api/invites/{token}/accept", "invites" => Session;
+    /// Libraries the signed-in user is a member of.
+    ListLibraries {} = GET "/api/libraries", "libraries" => Session;
+    /// Create a library owned by the signed-in user.
+    CreateLibrary {} = POST "/api/libraries", "libraries" => Session;
+    /// One library.
+    GetLibrary { library: LibraryId } = GET "/api/libraries/{library}", "libraries" => Library(Viewer);
+    /// Rename a library, set its emoji or feature flags.
+    UpdateLibrary { library: LibraryId } = PATCH "/api/libraries/{library}", "libraries" => Library(Admin);
+    /// Delete a library and everything in it.
+    DeleteLibrary { library: LibraryId } = DELETE "/api/libraries/{library}", "libraries" => Library(Owner);
+    /// Members of a library with their roles.
+    ListMembers { library: LibraryId } = GET "/api/libraries/{library}/members", "members" => Library(Viewer);
+    /// Change a member's role.
+    UpdateMember { library: LibraryId, user: Uuid } = PATCH "/api/libraries/{library}/members/{user}", "members" => Library(Admin);
+    /// Remove a member from a library.
+    RemoveMember { library: LibraryId, user: Uuid } = DELETE "/api/libraries/{library}/members/{user}", "members" => Library(Admin);
+    /// Leave a library.
+    LeaveLibrary { library: LibraryId } = POST "/api/libraries/{library}/leave", "members" => Library(Viewer);
+    /// Invite links of a library.
+    ListInvites { library: LibraryId } = GET "/api/libraries/{library}/invites", "invites" => Library(Admin);
+    /// Create an invite link (the token is shown once).
+    CreateInvite { library: LibraryId } = POST "/api/libraries/{library}/invites", "invites" => Library(Admin);
+    /// Revoke an invite link.
+    RevokeInvite { library: LibraryId, invite: Uuid } = DELETE "/api/libraries/{library}/invites/{invite}", "invites" => Library(Admin);
+    /// All user accounts.
+    ListUsers {} = GET "/api/admin/users", "admin" => InstanceOwner;
+    /// Instance-wide settings (registration mode).
+    GetInstanceSettings {} = GET "/api/admin/settings", "admin" => InstanceOwner;
+    /// Change instance-wide settings.
+    UpdateInstanceSettings {} = PATCH "/api/admin/settings", "admin" => InstanceOwner;
+}
+
+impl Route {
+    /// Parses a request's method and path into a route. Unknown paths give `NotFound`, known
+    /// paths with another method give `MethodNotAllowed`, bad parameters give `InvalidParam`.
+    pub fn parse(method: &Method, path: &str) -> Result<Route, ApiError> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let mut allowed = Vec::new();
+        for (info, build) in ROUTES.iter().zip(BUILDERS) {
+            let Some(caps) = match_template(info.path, &segments) else {
+                continue;
+            };
+            if info.method == *method {
+                return build(&caps);
+            }
+            allowed.push(info.method.clone());
+        }
+        if allowed.is_empty() {
+            Err(ApiError::NotFound)
+        } else {
+            Err(ApiError::MethodNotAllowed(allowed))
+        }
+    }
+
+    /// The table row of this route.
+    pub fn info(&self) -> &'static RouteInfo {
+        let name = self.name();
+        ROUTES
+            .iter()
+            .find(|r| r.name == name)
+            .expect("every route is in the table")
+    }
+}
+
+fn match_template<'a>(template: &str, segments: &[&'a str]) -> Option<Vec<&'a str>> {
+    let parts: Vec<&str> = template.split('/').collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut caps = Vec::new();
+    for (part, seg) in parts.iter().zip(segments) {
+        if part.starts_with('{') {
+            if seg.is_empty() {
+                return None;
+            }
+            caps.push(*seg);
+        } else if part != seg {
+            return None;
+        }
+    }
+    Some(caps)
+}
+
+/// The path of `info` with every parameter replaced by `value_for(name, format)`.
+pub fn fill_template(info: &RouteInfo, value_for: impl Fn(&str, &str) -> String) -> String {
+    info.path
+        .split('/')
+        .map(
+            |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) => {
+                    let format = info
+                        .params
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|p| p.1)
+                        .unwrap_or("");
+                    value_for(name, format)
+                }
+                None => part.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(info: &RouteInfo) -> String {
+        fill_template(info, |_, format| match format {
+            "uuid" => Uuid::nil().to_string(),
+            _ => "abc".into(),
+        })
+    }
+
+    #[test]
+    fn every_template_names_its_fields_in_order_and_parses_back_to_its_route() {
+        for info in ROUTES {
+            let names: Vec<&str> = info
+                .path
+                .split('/')
+                .filter_map(|p| p.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+                .collect();
+            let fields: Vec<&str> = info.params.iter().map(|p| p.0).collect();
+            assert_eq!(names, fields, "{}", info.name);
+            let route = Route::parse(&info.method, &sample(info)).unwrap();
+            assert_eq!(route.name(), info.name);
+            assert!(std::ptr::eq(route.info(), info));
+        }
+    }
+
+    #[test]
+    fn library_rules_always_have_a_library_id() {
+        for info in ROUTES {
+            let route = Route::parse(&info.method, &sample(info)).unwrap();
+            assert_eq!(
+                matches!(info.access, AccessRule::Library(_)),
+                route.library_id().is_some(),
+                "{}",
+                info.name
+            );
+        }
+    }
+
+    #[test]
+    fn no_two_routes_share_method_and_path() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} and {}",
+                    a.name,
+                    b.name
+                );
+                assert_ne!(a.name, b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_paths_wrong_methods_and_bad_ids_are_told_apart() {
+        assert!(matches!(
+            Route::parse(&Method::GET, "/api/nope"),
+            Err(ApiError::NotFound)
+        ));
+        assert!(matches!(
+            Route::parse(&Method::GET, "/api/libraries/"),
+            Err(ApiError::NotFound)
+        ));
+        match Route::parse(&Method::PUT, "/api/libraries") {
+            Err(ApiError::MethodNotAllowed(m)) => assert_eq!(m, vec![Method::GET, Method::POST]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            Route::parse(&Method::GET, "/api/libraries/not-a-uuid"),
+            Err(ApiError::InvalidParam(_))
+        ));
+        let id = Uuid::new_v4();
+        assert_eq!(
+            Route::parse(
+                &Method::DELETE,
+                &format!("/api/libraries/{id}/members/{id}")
+            )
+            .unwrap(),
+            Route::RemoveMember {
+                library: LibraryId(id),
+                user: id
+            }
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! The server loop: accept connections, give each request an id, parse its route, run the access
+//! check and the handler under a time limit, render errors, log, and on shutdown stop accepting
+//! and drain in-flight requests within a grace period.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{HeaderValue, Request, Response, header};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::error::ApiError;
+use super::request::Ctx;
+use super::response::{self, Body};
+use super::routes::Route;
+use crate::app::App;
+
+/// Time allowed for a client to send its request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves the API on `listener` until `shutdown` turns true, then drains connections.
+pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        };
+        let app = app.clone();
+        let service = service_fn(move |req| handle(app.clone(), req, peer));
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+        });
+    }
+    drop(listener);
+    let grace = Duration::from_secs(app.config.shutdown_grace_secs);
+    tracing::info!("stopped accepting; draining in-flight requests (up to {grace:?})");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("grace period over; closing remaining connections");
+    }
+}
+
+/// Handles one request end to end; never fails at the HTTP level.
+async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let request_id = request_id(&parts.headers);
+    let client_ip = client_ip(&app, &parts.headers, peer.ip());
+    let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+    let mut ctx = Ctx::new(
+        parts,
+        body,
+        client_ip,
+        request_id.clone(),
+        app.config.max_json_bytes,
+    );
+
+    let route = Route::parse(&method, &path);
+    let name = route.as_ref().map(|r| r.name()).unwrap_or("-");
+    let result = match route {
+        Ok(route) => {
+            let limit = Duration::from_secs(app.config.request_timeout_secs);
+            let work = async {
+                super::access::authorize(&app, &mut ctx, &route).await?;
+                crate::api::dispatch(&app, &mut ctx, route).await
+            };
+            tokio::time::timeout(limit, work)
+                .await
+                .unwrap_or(Err(ApiError::Timeout))
+        }
+        Err(e) => Err(e),
+    };
+    let mut res = result.unwrap_or_else(|err| {
+        match &err {
+            ApiError::Internal(detail) | ApiError::Unavailable(detail) => {
+                tracing::error!(request_id = %request_id, route = name, "{detail}");
+            }
+            _ => {}
+        }
+        response::error(&err)
+    });
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", v);
+    }
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    tracing::info!(
+        target: "alcoves::access",
+        request_id = %request_id,
+        client = %client_ip,
+        "{method} {path} {name} {} {}ms",
+        res.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    Ok(res)
+}
+
+/// The client's `X-Request-Id` when it is short and plain, else a new one.
+fn request_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// The peer address, or the first `X-Forwarded-For` entry behind a trusted proxy.
+fn client_ip(app: &App, headers: &http::HeaderMap, peer: IpAddr) -> IpAddr {
+    if !app.config.trust_proxy {
+        return peer;
+    }
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(peer)
+}

@@ -1,0 +1,16 @@
+//! Alcoves: a self-hosted media library for a home NAS. The binary's subcommands live in
+//! `main.rs`; everything they use is here so integration tests can drive it in-process.
+
+pub mod accounts;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod doctor;
+pub mod http;
+pub mod libraries;
+pub mod queue;
+pub mod serve;
+pub mod sessions;

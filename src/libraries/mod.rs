@@ -1,0 +1,129 @@
+//! Libraries, the unit of sharing: each has members with roles and optional invite links.
+//! Every user has one personal library that can never be shared.
+
+pub mod invites;
+pub mod members;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::db::schema::{libraries, library_members};
+use crate::db::{Conn, now_ms};
+use crate::http::error::ApiResult;
+use crate::http::routes::Role;
+use crate::with_conn;
+
+/// A library row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = libraries)]
+pub struct Library {
+    pub id: String,
+    pub name: String,
+    pub emoji: Option<String>,
+    pub is_personal: bool,
+    pub owner_id: String,
+    pub face_recognition_enabled: bool,
+    pub object_detection_enabled: bool,
+    pub sharing_enabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A library as the API shows it, with the caller's role in it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LibraryView {
+    pub id: String,
+    pub name: String,
+    pub emoji: Option<String>,
+    pub is_personal: bool,
+    pub owner_id: String,
+    pub face_recognition_enabled: bool,
+    pub object_detection_enabled: bool,
+    pub sharing_enabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub role: Role,
+}
+
+impl Library {
+    /// The API view of this library for a member with `role`.
+    pub fn view(self, role: Role) -> LibraryView {
+        LibraryView {
+            id: self.id,
+            name: self.name,
+            emoji: self.emoji,
+            is_personal: self.is_personal,
+            owner_id: self.owner_id,
+            face_recognition_enabled: self.face_recognition_enabled,
+            object_detection_enabled: self.object_detection_enabled,
+            sharing_enabled: self.sharing_enabled,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            role,
+        }
+    }
+}
+
+/// Creates a library with `owner_id` as its owner member.
+pub async fn create(
+    conn: &mut Conn,
+    owner_id: &str,
+    name: &str,
+    emoji: Option<String>,
+    personal: bool,
+) -> ApiResult<Library> {
+    let now = now_ms();
+    let library = Library {
+        id: Uuid::new_v4().to_string(),
+        name: name.to_owned(),
+        emoji,
+        is_personal: personal,
+        owner_id: owner_id.to_owned(),
+        face_recognition_enabled: false,
+        object_detection_enabled: false,
+        sharing_enabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    with_conn!(conn, c => diesel::insert_into(libraries::table).values(&library).execute(c).await)?;
+    members::add(conn, &library.id, owner_id, Role::Owner).await?;
+    Ok(library)
+}
+
+/// The libraries `user_id` belongs to, with their role, personal first then by name.
+pub async fn list_for_user(conn: &mut Conn, user_id: &str) -> ApiResult<Vec<LibraryView>> {
+    let rows: Vec<(Library, String)> = with_conn!(conn, c => libraries::table
+        .inner_join(library_members::table)
+        .filter(library_members::user_id.eq(user_id))
+        .order((libraries::is_personal.desc(), libraries::name, libraries::created_at))
+        .select((Library::as_select(), library_members::role))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(lib, role)| Role::parse(&role).map(|r| lib.view(r)))
+        .collect())
+}
+
+/// The library with this id.
+pub async fn get(conn: &mut Conn, id: &str) -> ApiResult<Option<Library>> {
+    Ok(
+        with_conn!(conn, c => libraries::table.find(id).select(Library::as_select()).first(c).await.optional())?,
+    )
+}
+
+/// Saves a library's editable fields (name, emoji, flags) and bumps `updated_at`.
+pub async fn save(conn: &mut Conn, library: &mut Library) -> ApiResult<()> {
+    library.updated_at = now_ms();
+    with_conn!(conn, c => diesel::update(libraries::table.find(&library.id)).set(&*library).execute(c).await)?;
+    Ok(())
+}
+
+/// Deletes a library; members and invites go with it.
+pub async fn delete(conn: &mut Conn, id: &str) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::delete(libraries::table.find(id)).execute(c).await)?;
+    Ok(())
+}

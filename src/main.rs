@@ -1,0 +1,160 @@
+//! The `alcoves` command line: serve, migrate, user management and doctor.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use alcoves::app::App;
+use alcoves::cli::{self, PasswordSource};
+use alcoves::config::{Config, SETTINGS};
+use alcoves::serve::Mode;
+
+#[derive(Parser)]
+#[command(name = "alcoves", version, about = "Self-hosted media library for a home NAS", after_help = settings_help())]
+struct Cli {
+    /// TOML file with settings (same keys as the table below, lowercase).
+    #[arg(long, global = true, env = "ALCOVES_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: the API, the workers or both.
+    Serve {
+        /// Which parts to run in this process.
+        #[arg(long, value_enum, default_value = "all", env = "ALCOVES_MODE")]
+        mode: Mode,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Check the configuration and every dependency; say what is missing and what falls back.
+    Doctor,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user (the first one becomes the instance owner).
+    Create {
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from one line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Set a new password and sign the user out everywhere.
+    ResetPassword {
+        username: String,
+        /// Read the password from one line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn settings_help() -> String {
+    let mut text = String::from("Settings (environment variable, default):\n");
+    for s in SETTINGS {
+        let default = if s.default.is_empty() {
+            "(empty)"
+        } else {
+            s.default
+        };
+        text += &format!("  {:<30} {:<22} {}\n", s.env, default, s.doc);
+    }
+    text
+}
+
+fn password_source(stdin: bool) -> PasswordSource {
+    if stdin {
+        PasswordSource::Stdin
+    } else {
+        PasswordSource::Prompt
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("alcoves: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("alcoves: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command, config));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("alcoves: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
+    if let Command::Doctor = command {
+        let healthy = alcoves::doctor::print(&alcoves::doctor::run(&config).await);
+        return Ok(if healthy {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let app = App::open(config).await?;
+    match command {
+        Command::Serve { mode } => alcoves::serve::run(Arc::new(app), mode).await?,
+        Command::Migrate => println!(
+            "database migrations are up to date ({})",
+            app.db.backend().name()
+        ),
+        Command::User { command } => match command {
+            UserCommand::Create {
+                username,
+                display_name,
+                password_stdin,
+            } => {
+                cli::create_user(
+                    &app,
+                    &username,
+                    display_name.as_deref(),
+                    password_source(password_stdin),
+                )
+                .await?
+            }
+            UserCommand::List => cli::list_users(&app).await?,
+            UserCommand::ResetPassword {
+                username,
+                password_stdin,
+            } => cli::reset_password(&app, &username, password_source(password_stdin)).await?,
+        },
+        Command::Doctor => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,76 @@
+//! `alcoves serve`: runs the API, the workers or both until SIGTERM/SIGINT, then shuts down
+//! gracefully (stop accepting, drain requests).
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::app::App;
+
+/// Which halves of the system this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// The HTTP API and the workers.
+    All,
+    /// Only the HTTP API.
+    Api,
+    /// Only the workers.
+    Worker,
+}
+
+impl Mode {
+    fn runs_api(self) -> bool {
+        matches!(self, Mode::All | Mode::Api)
+    }
+}
+
+/// Runs until a shutdown signal arrives.
+pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown signal received");
+        let _ = stop_tx.send(true);
+    });
+    tracing::info!(
+        mode = ?mode,
+        database = app.db.backend().name(),
+        queue = app.queue.name(),
+        data_dir = %app.config.data_dir.display(),
+        "alcoves {} starting",
+        crate::app::VERSION
+    );
+    if mode.runs_api() {
+        let listener = TcpListener::bind(app.config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!("API listening on http://{addr}");
+        crate::http::server::serve(app, listener, stop_rx).await;
+    } else {
+        // The worker pool arrives with the job system; until then a worker process only waits.
+        let mut stop_rx = stop_rx;
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

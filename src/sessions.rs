@@ -1,0 +1,190 @@
+//! Login sessions (behind the cookie) and personal access tokens (Bearer), and resolving either
+//! into the signed-in user.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::accounts::User;
+use crate::auth::token::{ACCESS_TOKEN_PREFIX, hash_secret, random_secret};
+use crate::db::schema::{api_tokens, sessions, users};
+use crate::db::{Conn, now_ms};
+use crate::http::error::ApiResult;
+use crate::with_conn;
+
+/// Refresh `last_seen_at` at most this often, to keep reads from writing on every request.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// A session row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = sessions)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    #[serde(skip)]
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A personal access token row (the secret itself is never stored).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = api_tokens)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiToken {
+    pub id: String,
+    #[serde(skip)]
+    pub user_id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Session(Session),
+    Token(ApiToken),
+}
+
+/// Starts a session for `user_id` lasting `days`.
+pub async fn create(
+    conn: &mut Conn,
+    user_id: &str,
+    days: u64,
+    user_agent: Option<String>,
+    ip: Option<String>,
+) -> ApiResult<Session> {
+    let now = now_ms();
+    let session = Session {
+        id: Uuid::new_v4().to_string(),
+        user_id: user_id.to_owned(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + days as i64 * 86_400_000,
+        user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+        ip,
+    };
+    with_conn!(conn, c => diesel::insert_into(sessions::table).values(&session).execute(c).await)?;
+    Ok(session)
+}
+
+/// The live session with this id and its user; expired sessions are deleted on sight.
+pub async fn find_live(conn: &mut Conn, id: &str) -> ApiResult<Option<(Session, User)>> {
+    let found: Option<(Session, User)> = with_conn!(conn, c => sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(id))
+        .select((Session::as_select(), User::as_select()))
+        .first(c)
+        .await
+        .optional())?;
+    let Some((mut session, user)) = found else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    if session.expires_at <= now {
+        revoke(conn, &session.user_id, id).await?;
+        return Ok(None);
+    }
+    if now - session.last_seen_at > TOUCH_EVERY_MS {
+        with_conn!(conn, c => diesel::update(sessions::table.find(id))
+            .set(sessions::last_seen_at.eq(now))
+            .execute(c)
+            .await)?;
+        session.last_seen_at = now;
+    }
+    Ok(Some((session, user)))
+}
+
+/// A user's live sessions, newest first.
+pub async fn list(conn: &mut Conn, user_id: &str) -> ApiResult<Vec<Session>> {
+    Ok(with_conn!(conn, c => sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::expires_at.gt(now_ms()))
+        .order(sessions::created_at.desc())
+        .select(Session::as_select())
+        .load(c)
+        .await)?)
+}
+
+/// Deletes one of a user's sessions; false when there was none.
+pub async fn revoke(conn: &mut Conn, user_id: &str, id: &str) -> ApiResult<bool> {
+    let n = with_conn!(conn, c => diesel::delete(
+        sessions::table.filter(sessions::id.eq(id)).filter(sessions::user_id.eq(user_id)),
+    )
+    .execute(c)
+    .await)?;
+    Ok(n > 0)
+}
+
+/// Creates a personal access token; returns the row and the secret, which is shown only once.
+pub async fn create_token(
+    conn: &mut Conn,
+    user_id: &str,
+    name: &str,
+    expires_at: Option<i64>,
+) -> ApiResult<(ApiToken, String)> {
+    let secret = format!("{ACCESS_TOKEN_PREFIX}{}", random_secret());
+    let token = ApiToken {
+        id: Uuid::new_v4().to_string(),
+        user_id: user_id.to_owned(),
+        name: name.to_owned(),
+        token_hash: hash_secret(&secret),
+        created_at: now_ms(),
+        last_used_at: None,
+        expires_at,
+    };
+    with_conn!(conn, c => diesel::insert_into(api_tokens::table).values(&token).execute(c).await)?;
+    Ok((token, secret))
+}
+
+/// The unexpired token with this secret and its user.
+pub async fn find_token(conn: &mut Conn, secret: &str) -> ApiResult<Option<(ApiToken, User)>> {
+    let found: Option<(ApiToken, User)> = with_conn!(conn, c => api_tokens::table
+        .inner_join(users::table)
+        .filter(api_tokens::token_hash.eq(hash_secret(secret)))
+        .select((ApiToken::as_select(), User::as_select()))
+        .first(c)
+        .await
+        .optional())?;
+    let now = now_ms();
+    let Some((mut token, user)) = found.filter(|(t, _)| t.expires_at.is_none_or(|e| e > now))
+    else {
+        return Ok(None);
+    };
+    if token.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
+        with_conn!(conn, c => diesel::update(api_tokens::table.find(&token.id))
+            .set(api_tokens::last_used_at.eq(now))
+            .execute(c)
+            .await)?;
+        token.last_used_at = Some(now);
+    }
+    Ok(Some((token, user)))
+}
+
+/// A user's tokens, newest first.
+pub async fn list_tokens(conn: &mut Conn, user_id: &str) -> ApiResult<Vec<ApiToken>> {
+    Ok(with_conn!(conn, c => api_tokens::table
+        .filter(api_tokens::user_id.eq(user_id))
+        .order(api_tokens::created_at.desc())
+        .select(ApiToken::as_select())
+        .load(c)
+        .await)?)
+}
+
+/// Deletes one of a user's tokens; false when there was none.
+pub async fn revoke_token(conn: &mut Conn, user_id: &str, id: &str) -> ApiResult<bool> {
+    let n = with_conn!(conn, c => diesel::delete(
+        api_tokens::table.filter(api_tokens::id.eq(id)).filter(api_tokens::user_id.eq(user_id)),
+    )
+    .execute(c)
+    .await)?;
+    Ok(n > 0)
+}
