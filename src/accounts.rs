@@ -2,13 +2,14 @@
 //! looking them up, changing passwords, and the registration mode.
 
 use diesel::prelude::*;
+use diesel::result::DatabaseErrorKind;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::config::{RegistrationMode, SettingValue};
 use crate::db::schema::{libraries, library_members, sessions, settings, users};
-use crate::db::{Conn, is_unique_violation, now_ms};
+use crate::db::{Conn, now_ms};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::routes::Role;
 use crate::with_conn;
@@ -95,16 +96,21 @@ pub async fn create(
     };
     let inserted =
         with_conn!(conn, c => diesel::insert_into(users::table).values(&user).execute(c).await);
-    if let Err(e) = inserted {
-        if !is_unique_violation(&e) {
-            return Err(e.into());
+    match inserted {
+        Ok(_) => {}
+        // Told apart by the violated index, as a failed statement aborts a PostgreSQL transaction.
+        Err(diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+            let on_username = info
+                .constraint_name()
+                .unwrap_or(info.message())
+                .contains("username");
+            return Err(if on_username {
+                ApiError::Conflict("username_taken", format!("username `{username}` is taken"))
+            } else {
+                ApiError::Conflict("owner_exists", "the instance already has an owner".into())
+            });
         }
-        let name_taken = find_by_username(conn, username).await?.is_some();
-        return Err(if name_taken {
-            ApiError::Conflict("username_taken", format!("username `{username}` is taken"))
-        } else {
-            ApiError::Conflict("owner_exists", "the instance already has an owner".into())
-        });
+        Err(e) => return Err(e.into()),
     }
     crate::libraries::create(conn, &user.id, "Personal", None, true).await?;
     Ok(user)

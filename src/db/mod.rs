@@ -70,6 +70,8 @@ pub struct Db {
 }
 
 /// A pooled connection to either backend. Use [`with_conn!`] to run a query on it.
+// A connection lives briefly on one task's stack; boxing would cost an allocation per checkout.
+#[allow(clippy::large_enum_variant)]
 pub enum Conn {
     Pg(PooledConnection<'static, AsyncPgConnection>),
     Sqlite(PooledConnection<'static, SqliteConn>),
@@ -255,12 +257,4 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
-}
-
-/// True when a diesel error is a unique-constraint violation.
-pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
 }

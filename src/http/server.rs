@@ -44,7 +44,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Re
                     continue;
                 }
             },
-            _ = shutdown.wait_for(|stop| *stop) => break,
+            () = stopped(&mut shutdown) => break,
         };
         let app = app.clone();
         let service = service_fn(move |req| handle(app.clone(), req, peer));
@@ -65,6 +65,11 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Re
     {
         tracing::warn!("grace period over; closing remaining connections");
     }
+}
+
+/// Resolves once shutdown has been asked for.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// Handles one request end to end; never fails at the HTTP level.

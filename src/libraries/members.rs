@@ -65,7 +65,7 @@ pub async fn list(conn: &mut Conn, library_id: &str) -> ApiResult<Vec<MemberView
             })
         })
         .collect();
-    members.sort_by(|a, b| b.role.cmp(&a.role));
+    members.sort_by_key(|m| std::cmp::Reverse(m.role));
     Ok(members)
 }
 

@@ -1,0 +1,181 @@
+//! Walks every route in the route table as anonymous, instance owner, non-member, viewer, admin
+//! and library owner, and checks each gets what the route's access rule promises. A new route
+//! is walked automatically, so one cannot slip in unchecked.
+
+use alcoves::http::routes::{AccessRule, ROUTES, Role, RouteInfo, fill_template};
+use serde_json::{Value, json};
+
+use crate::common::{Backend, PASSWORD, TestServer};
+use crate::on_both_backends;
+
+on_both_backends!(every_route_enforces_its_access_rule);
+
+/// Who is calling, and their role in the route's library.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Persona {
+    Anonymous,
+    InstanceOwner,
+    Outsider,
+    Member(Role),
+}
+
+const PERSONAS: [Persona; 6] = [
+    Persona::Anonymous,
+    Persona::InstanceOwner,
+    Persona::Outsider,
+    Persona::Member(Role::Viewer),
+    Persona::Member(Role::Admin),
+    Persona::Member(Role::Owner),
+];
+
+struct People {
+    /// Bearer credentials by persona (anonymous has none).
+    auth: Vec<(Persona, String)>,
+    viewer_id: String,
+}
+
+impl People {
+    fn auth(&self, p: Persona) -> &str {
+        self.auth
+            .iter()
+            .find(|(q, _)| *q == p)
+            .map(|(_, a)| a.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// A fresh library owned by the library owner, with the admin and viewer as members and one
+/// spare invite; returns (library id, spare invite id, spare invite token).
+async fn fixture(srv: &TestServer, people: &People) -> (String, String, String) {
+    let owner = people.auth(Persona::Member(Role::Owner));
+    let lib = srv.library(owner, "Matrix").await;
+    for role in [Role::Admin, Role::Viewer] {
+        let token = srv.invite(&lib, owner, role.as_str()).await;
+        let res = srv
+            .post(
+                &format!("/api/invites/{token}/accept"),
+                people.auth(Persona::Member(role)),
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.json);
+    }
+    let spare = srv
+        .post(&format!("/api/libraries/{lib}/invites"), owner, json!({}))
+        .await;
+    let id = spare.json["invite"]["id"].as_str().unwrap().to_owned();
+    (lib, id, spare.json["token"].as_str().unwrap().to_owned())
+}
+
+async fn sign_up(srv: &TestServer, username: &str) -> String {
+    srv.register(username, None).await;
+    let token = srv
+        .post(
+            "/api/_auth/login",
+            "",
+            json!({ "username": username, "password": PASSWORD }),
+        )
+        .await;
+    let cookie = token.cookie().unwrap();
+    let created = srv
+        .post("/api/_auth/tokens", &cookie, json!({ "name": "matrix" }))
+        .await;
+    format!("Bearer {}", created.json["secret"].as_str().unwrap())
+}
+
+/// A body that parses for most routes without failing on credentials.
+fn body_for(info: &RouteInfo) -> Option<Value> {
+    matches!(info.method, http::Method::POST | http::Method::PATCH).then(
+        || json!({ "name": "matrix", "role": "viewer", "username": "root", "password": PASSWORD }),
+    )
+}
+
+async fn every_route_enforces_its_access_rule(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let root = sign_up(&srv, "root").await;
+    srv.call(
+        "PATCH",
+        "/api/admin/settings",
+        &root,
+        Some(json!({ "registrationMode": "open" })),
+    )
+    .await;
+    let people = People {
+        auth: vec![
+            (Persona::InstanceOwner, root),
+            (Persona::Outsider, sign_up(&srv, "oscar").await),
+            (Persona::Member(Role::Viewer), sign_up(&srv, "vera").await),
+            (Persona::Member(Role::Admin), sign_up(&srv, "ada").await),
+            (Persona::Member(Role::Owner), sign_up(&srv, "olivia").await),
+        ],
+        viewer_id: String::new(),
+    };
+    let viewer_id = srv
+        .get(
+            "/api/_auth/session",
+            people.auth(Persona::Member(Role::Viewer)),
+        )
+        .await
+        .json["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let people = People {
+        viewer_id,
+        ..people
+    };
+
+    let mut checked = 0;
+    for info in ROUTES {
+        for persona in PERSONAS {
+            // Every check gets fresh ids, so destructive routes cannot spoil the next check.
+            let (lib, invite_id, invite_token) = fixture(&srv, &people).await;
+            let path = fill_template(info, |name, _| match name {
+                "library" => lib.clone(),
+                "user" => people.viewer_id.clone(),
+                "invite" => invite_id.clone(),
+                "token" if info.path.starts_with("/api/invites") => invite_token.clone(),
+                _ => uuid::Uuid::new_v4().to_string(),
+            });
+            let res = srv
+                .call(
+                    info.method.as_str(),
+                    &path,
+                    people.auth(persona),
+                    body_for(info),
+                )
+                .await;
+            let what = format!(
+                "{} {} as {persona:?} -> {} {}",
+                info.method, path, res.status, res.json
+            );
+            assert!(res.status < 500, "{what}");
+            assert!(
+                res.json.is_null() || res.json.is_object() || res.json.is_array(),
+                "{what}"
+            );
+            let granted = |s: u16| !matches!(s, 401 | 403 | 404);
+            match (info.access, persona) {
+                (AccessRule::Public, _) => assert!(!matches!(res.status, 401 | 403), "{what}"),
+                (_, Persona::Anonymous) => assert_eq!(res.status, 401, "{what}"),
+                (AccessRule::Session, _) => assert!(!matches!(res.status, 401 | 403), "{what}"),
+                (AccessRule::InstanceOwner, Persona::InstanceOwner) => {
+                    assert!(granted(res.status), "{what}")
+                }
+                (AccessRule::InstanceOwner, _) => assert_eq!(res.status, 403, "{what}"),
+                (AccessRule::Library(_), Persona::InstanceOwner | Persona::Outsider) => {
+                    assert_eq!((res.status, res.code()), (404, "not_found"), "{what}")
+                }
+                (AccessRule::Library(min), Persona::Member(role)) if role >= min => {
+                    assert!(granted(res.status), "{what}")
+                }
+                (AccessRule::Library(_), Persona::Member(_)) => {
+                    assert_eq!(res.status, 403, "{what}")
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, ROUTES.len() * PERSONAS.len());
+    srv.stop().await;
+}

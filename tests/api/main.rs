@@ -1,0 +1,9 @@
+//! Integration tests: the real server over HTTP, on SQLite and on PostgreSQL.
+
+mod common;
+
+mod access_matrix;
+mod accounts;
+mod bad_requests;
+mod libraries;
+mod process;

@@ -1,0 +1,304 @@
+//! The real `alcoves` binary: restarts keep data, SIGTERM drains in-flight requests, and the
+//! CLI commands work.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::{Backend, PASSWORD, Store};
+use crate::on_both_backends;
+
+on_both_backends!(
+    restart_keeps_users_sessions_and_libraries,
+    sigterm_drains_in_flight_requests,
+    cli_manages_users_and_doctor_reports
+);
+
+const BIN: &str = env!("CARGO_BIN_EXE_alcoves");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn alcoves(store: &Store, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).envs(store.env()).env("ALCOVES_LOG", "warn");
+    cmd
+}
+
+/// A server process, killed if a failing test leaves it running.
+struct Running(Option<Child>);
+
+impl Running {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map(Child::id).unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts `alcoves serve` and waits until it answers; returns the process and the base URL.
+async fn serve(store: &Store) -> (Running, String) {
+    let port = free_port();
+    let child = Running(Some(
+        alcoves(store, &["serve"])
+            .env("ALCOVES_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ALCOVES_SHUTDOWN_GRACE_SECS", "10")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(res) = reqwest::get(format!("{base}/api/health")).await
+            && res.status() == 200
+        {
+            return (child, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not come up");
+}
+
+fn terminate(child: &Running) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+async fn wait_exit(mut running: Running) -> std::process::ExitStatus {
+    let mut child = running.0.take().unwrap();
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn restart_keeps_users_sessions_and_libraries(backend: Backend) {
+    let store = Store::new(backend).await;
+    let http = reqwest::Client::new();
+    let (child, base) = serve(&store).await;
+    let res = http
+        .post(format!("{base}/api/_auth/register"))
+        .json(&json!({ "username": "olivia", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = http
+        .post(format!("{base}/api/libraries"))
+        .header("cookie", &cookie)
+        .json(&json!({ "name": "Kept" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    terminate(&child);
+    assert!(wait_exit(child).await.success());
+
+    let (child, base) = serve(&store).await;
+    let libs: serde_json::Value = http
+        .get(format!("{base}/api/libraries"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = libs
+        .as_array()
+        .expect("session survived the restart")
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Personal", "Kept"]);
+    terminate(&child);
+    assert!(wait_exit(child).await.success());
+    store.cleanup().await;
+}
+
+async fn sigterm_drains_in_flight_requests(backend: Backend) {
+    let store = Store::new(backend).await;
+    let (child, base) = serve(&store).await;
+    let addr = base.trim_start_matches("http://").to_owned();
+    // A request whose body is still arriving when the signal comes.
+    let body = json!({ "username": "olivia", "password": PASSWORD }).to_string();
+    let (first, rest) = body.split_at(10);
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /api/_auth/register HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    terminate(&child);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        TcpStream::connect(&addr).is_err(),
+        "no new connections after SIGTERM"
+    );
+    stream.write_all(rest.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 201"),
+        "in-flight request completed: {response}"
+    );
+    assert!(wait_exit(child).await.success());
+
+    // The drained request's work was committed.
+    let out = alcoves(&store, &["user", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("olivia"));
+    store.cleanup().await;
+}
+
+fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+async fn cli_manages_users_and_doctor_reports(backend: Backend) {
+    let store = Store::new(backend).await;
+    let out = run_with_stdin(
+        alcoves(&store, &["user", "create", "Olivia", "--password-stdin"]),
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("instance owner"));
+    let out = run_with_stdin(
+        alcoves(&store, &["user", "create", "olivia", "--password-stdin"]),
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("taken"));
+    let out = run_with_stdin(
+        alcoves(&store, &["user", "create", "bert", "--password-stdin"]),
+        "short\n",
+    );
+    assert!(!out.status.success());
+
+    let out = alcoves(&store, &["user", "list"]).output().unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("olivia") && l.contains("yes")),
+        "{listing}"
+    );
+
+    let out = run_with_stdin(
+        alcoves(
+            &store,
+            &["user", "reset-password", "olivia", "--password-stdin"],
+        ),
+        "a whole new secret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_with_stdin(
+        alcoves(
+            &store,
+            &["user", "reset-password", "nobody", "--password-stdin"],
+        ),
+        "a whole new secret\n",
+    );
+    assert!(!out.status.success());
+
+    let out = alcoves(&store, &["migrate"]).output().unwrap();
+    assert!(out.status.success());
+    let out = alcoves(&store, &["doctor"]).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    for name in [
+        "config", "data dir", "database", "queue", "storage", "ffmpeg", "models",
+    ] {
+        assert!(
+            report.lines().any(|l| l.contains(name)),
+            "doctor reports {name}: {report}"
+        );
+    }
+    assert!(
+        report.contains("fallback") && report.contains("skipped"),
+        "missing models fall back: {report}"
+    );
+
+    // A broken queue URL is an error doctor names.
+    let out = alcoves(&store, &["doctor"])
+        .env("ALCOVES_QUEUE_URL", "redis://127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("redis unreachable"));
+
+    // A value that does not parse names its variable.
+    let out = alcoves(&store, &["doctor"])
+        .env("ALCOVES_SESSION_DAYS", "forever")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ALCOVES_SESSION_DAYS"));
+
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["user", "create", "--help"],
+        &["doctor", "--help"],
+        &["migrate", "--help"],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+    store.cleanup().await;
+}
