@@ -3,10 +3,10 @@
 
 use std::net::IpAddr;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header;
 use http::request::Parts;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 
@@ -98,26 +98,55 @@ impl Ctx {
             .map_err(|e| ApiError::InvalidJson(format!("invalid JSON body: {e}")))
     }
 
-    /// Reads the whole body, refusing more than `limit` bytes.
+    /// Reads the whole body, refusing more than `limit` bytes. A moderately oversized body is
+    /// read to its end and discarded before the 413 goes out, so the client sees the answer
+    /// instead of a reset connection; a huge one is cut off at once.
     async fn read_body(&mut self, limit: u64) -> ApiResult<Bytes> {
         let declared = self
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
-        let body = self
+        let mut body = self
             .body
             .take()
             .ok_or_else(|| ApiError::Internal("body read twice".into()))?;
-        match Limited::new(body, limit as usize).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                Err(ApiError::PayloadTooLarge(limit))
+        if declared.is_some_and(|n| n > limit) {
+            if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
+                drain(body).await;
             }
-            Err(e) => Err(ApiError::BadRequest(format!(
-                "could not read the request body: {e}"
-            ))),
+            return Err(ApiError::PayloadTooLarge(limit));
         }
+        let mut buf = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                ApiError::BadRequest(format!("could not read the request body: {e}"))
+            })?;
+            if let Ok(data) = frame.into_data() {
+                buf.extend_from_slice(&data);
+                if buf.len() as u64 > limit {
+                    drain(body).await;
+                    return Err(ApiError::PayloadTooLarge(limit));
+                }
+            }
+        }
+        Ok(buf.freeze())
     }
+}
+
+/// Bodies up to this size are drained after a 413; larger ones get the connection closed.
+const DRAIN_LIMIT: u64 = 8 << 20;
+/// Longest time spent draining an oversized body.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads and discards what is left of a body, up to [`DRAIN_LIMIT`] bytes and [`DRAIN_TIME`].
+async fn drain(mut body: Incoming) {
+    let discard = async {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
