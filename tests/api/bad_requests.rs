@@ -125,6 +125,17 @@ async fn malformed_requests_get_json_errors_and_the_server_keeps_serving(backend
     let wrong = http.put(url("/api/libraries")).send().await.unwrap();
     assert_eq!(wrong.headers()["allow"], "GET, POST");
 
+    // The served OpenAPI document lists exactly the routes the router knows.
+    let doc = srv.get("/api/openapi.json", "").await.json;
+    let operations: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(operations, alcoves::http::routes::ROUTES.len());
+    assert_eq!(doc["openapi"], "3.0.3");
+
     // Still serving.
     assert_eq!(srv.get("/api/health", "").await.status, 200);
     assert_eq!(
