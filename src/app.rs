@@ -1,11 +1,14 @@
 //! The application context shared by the server and the workers: configuration, database,
-//! queue, cookie codec and login throttle.
+//! queue, blob storage, cookie codec and login throttle.
+
+use std::sync::Arc;
 
 use crate::auth::cookie::{SessionCookie, load_or_create_secret};
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
 use crate::db::Db;
 use crate::queue::Queue;
+use crate::storage::BlobStore;
 
 /// Version reported by the API and the CLI.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -15,12 +18,13 @@ pub struct App {
     pub config: Config,
     pub db: Db,
     pub queue: Queue,
+    pub storage: Arc<dyn BlobStore>,
     pub cookies: SessionCookie,
     pub throttle: LoginThrottle,
 }
 
 impl App {
-    /// Opens the data dir, the database (running migrations) and the queue.
+    /// Opens the data dir, the database (running migrations), the queue and the blob store.
     pub async fn open(config: Config) -> Result<App, String> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
@@ -30,10 +34,12 @@ impl App {
             .await
             .map_err(|e| e.to_string())?;
         let queue = Queue::open(config.queue_url.as_deref())?;
+        let storage = crate::storage::open(&config).await?;
         Ok(App {
             config,
             db,
             queue,
+            storage,
             cookies,
             throttle: LoginThrottle::default(),
         })

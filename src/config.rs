@@ -120,6 +120,20 @@ settings_table! {
     database_url: Option<String> = "", env "ALCOVES_DATABASE_URL";
     /// Connections kept in the database pool.
     database_pool_size: u32 = "8", env "ALCOVES_DATABASE_POOL_SIZE";
+    /// Blob storage: `local` (under the data dir) or `s3`.
+    storage: String = "local", env "ALCOVES_STORAGE";
+    /// S3 endpoint URL, e.g. `https://s3.eu-central-1.amazonaws.com` or `http://nas:9000`.
+    s3_endpoint: Option<String> = "", env "ALCOVES_S3_ENDPOINT";
+    /// S3 bucket name.
+    s3_bucket: Option<String> = "", env "ALCOVES_S3_BUCKET";
+    /// S3 region name.
+    s3_region: String = "us-west-2", env "ALCOVES_S3_REGION";
+    /// S3 access key id.
+    s3_access_key: Option<String> = "", env "ALCOVES_S3_ACCESS_KEY";
+    /// S3 secret access key.
+    s3_secret_key: Option<String> = "", env "ALCOVES_S3_SECRET_KEY";
+    /// Address the bucket by path (`endpoint/bucket/key`), as MinIO and most NAS servers need.
+    s3_path_style: bool = "true", env "ALCOVES_S3_PATH_STYLE";
     /// `redis://host:port` for a Redis/Dragonfly queue; empty means the embedded durable queue.
     queue_url: Option<String> = "", env "ALCOVES_QUEUE_URL";
     /// Public URL the browser uses; `https://…` makes the session cookie `Secure`.

@@ -3,9 +3,12 @@
 
 use std::path::Path;
 
+use bytes::Bytes;
+
 use crate::config::Config;
 use crate::db::Db;
 use crate::queue::Queue;
+use crate::storage::{BlobKey, Scope};
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,14 +83,42 @@ pub async fn run(config: &Config) -> Vec<Check> {
         },
         Err(e) => check("queue", Status::Error, e),
     });
-    checks.push(check(
-        "storage",
-        Status::Ok,
-        format!("local disk under {}", config.data_dir.display()),
-    ));
+    checks.push(storage(config).await);
     checks.push(ffmpeg().await);
     checks.push(models(&config.data_dir.join("models")));
     checks
+}
+
+/// Opens the blob store and writes, sizes and deletes a probe blob.
+async fn storage(config: &Config) -> Check {
+    let store = match crate::storage::open(config).await {
+        Ok(store) => store,
+        Err(e) => return check("storage", Status::Error, e),
+    };
+    let key = BlobKey::new(Scope::Cache, &["doctor-probe"]).expect("plain key");
+    let probe = async {
+        store.put_bytes(&key, Bytes::from_static(b"ok")).await?;
+        let size = store.size(&key).await?;
+        store.delete(&key).await?;
+        Ok::<_, std::io::Error>(size)
+    };
+    match probe.await {
+        Ok(Some(2)) => check(
+            "storage",
+            Status::Ok,
+            format!("{} store writable", store.name()),
+        ),
+        Ok(other) => check(
+            "storage",
+            Status::Error,
+            format!("{} store lost a probe blob ({other:?})", store.name()),
+        ),
+        Err(e) => check(
+            "storage",
+            Status::Error,
+            format!("{} store: {e}", store.name()),
+        ),
+    }
 }
 
 fn data_dir(dir: &Path) -> Check {

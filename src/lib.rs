@@ -14,3 +14,4 @@ pub mod libraries;
 pub mod queue;
 pub mod serve;
 pub mod sessions;
+pub mod storage;

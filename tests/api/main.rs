@@ -7,3 +7,4 @@ mod accounts;
 mod bad_requests;
 mod libraries;
 mod process;
+mod storage;

@@ -1,0 +1,157 @@
+//! Blobs as files under a root directory. Every write goes to a temporary file in the root's
+//! `.tmp/`, is fsynced, renamed over the key's path and the directory fsynced: after a crash a
+//! key holds the old blob or the new one, never a torn one. Leftover temporaries are removed at
+//! open.
+
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use tokio::fs;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::{BlobKey, BlobStore, BlobStream, clamp_range};
+
+/// Read buffer size for streaming a file.
+const READ_BUF: usize = 256 << 10;
+
+/// A store in a local directory.
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// Opens (creating) the store at `root` and clears temporaries left by a crash.
+    pub async fn open(root: &Path) -> Result<LocalStore, String> {
+        let tmp = root.join(".tmp");
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)
+                .await
+                .map_err(|e| format!("cannot clear {}: {e}", tmp.display()))?;
+        }
+        fs::create_dir_all(&tmp)
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        Ok(LocalStore {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn path_of(&self, key: &BlobKey) -> PathBuf {
+        self.root.join(key.as_str())
+    }
+
+    fn temp_path(&self) -> PathBuf {
+        self.root
+            .join(".tmp")
+            .join(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    /// Moves a finished temporary file into place and makes the rename durable.
+    async fn commit(&self, temp: &Path, key: &BlobKey) -> io::Result<()> {
+        let target = self.path_of(key);
+        let dir = target
+            .parent()
+            .expect("keys have a scope directory")
+            .to_path_buf();
+        fs::create_dir_all(&dir).await?;
+        fs::rename(temp, &target).await?;
+        fs::File::open(&dir).await?.sync_all().await
+    }
+
+    async fn write_temp(&self, bytes: &[u8]) -> io::Result<PathBuf> {
+        let temp = self.temp_path();
+        let mut file = fs::File::create(&temp).await?;
+        file.write_all(bytes).await?;
+        file.sync_all().await?;
+        Ok(temp)
+    }
+
+    async fn copy_temp(&self, source: &Path) -> io::Result<PathBuf> {
+        let temp = self.temp_path();
+        fs::copy(source, &temp).await?;
+        fs::File::open(&temp).await?.sync_all().await?;
+        Ok(temp)
+    }
+
+    /// Runs a write through a temporary file, removing the temporary if anything fails.
+    async fn put_via_temp(&self, key: &BlobKey, temp: io::Result<PathBuf>) -> io::Result<()> {
+        let temp = temp?;
+        let result = self.commit(&temp, key).await;
+        if result.is_err() {
+            let _ = fs::remove_file(&temp).await;
+        }
+        result
+    }
+}
+
+impl BlobStore for LocalStore {
+    fn put_bytes<'a>(&'a self, key: &'a BlobKey, bytes: Bytes) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move { self.put_via_temp(key, self.write_temp(&bytes).await).await })
+    }
+
+    fn put_file<'a>(&'a self, key: &'a BlobKey, path: &'a Path) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move { self.put_via_temp(key, self.copy_temp(path).await).await })
+    }
+
+    fn size<'a>(&'a self, key: &'a BlobKey) -> BoxFuture<'a, io::Result<Option<u64>>> {
+        Box::pin(async move {
+            match fs::metadata(self.path_of(key)).await {
+                Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+                Ok(_) => Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn read<'a>(
+        &'a self,
+        key: &'a BlobKey,
+        range: Option<Range<u64>>,
+    ) -> BoxFuture<'a, io::Result<BlobStream>> {
+        Box::pin(async move {
+            let mut file = fs::File::open(self.path_of(key)).await?;
+            let range = clamp_range(range, file.metadata().await?.len())?;
+            file.seek(io::SeekFrom::Start(range.start)).await?;
+            let reader = file.take(range.end - range.start);
+            let stream = futures_util::stream::try_unfold(reader, |mut reader| async move {
+                let mut buf = vec![0u8; READ_BUF];
+                let n = reader.read(&mut buf).await?;
+                buf.truncate(n);
+                Ok((n > 0).then(|| (Bytes::from(buf), reader)))
+            });
+            Ok(Box::pin(stream) as BlobStream)
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a BlobKey) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            match fs::remove_file(self.path_of(key)).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn delete_prefix<'a>(&'a self, prefix: &'a BlobKey) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            let path = self.path_of(prefix);
+            let result = match fs::metadata(&path).await {
+                Ok(meta) if meta.is_dir() => fs::remove_dir_all(&path).await,
+                Ok(_) => fs::remove_file(&path).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "local"
+    }
+}
