@@ -146,7 +146,9 @@ settings_table! {
     registration_mode: RegistrationMode = "invite_only", env "ALCOVES_REGISTRATION_MODE";
     /// Largest JSON request body accepted, in bytes.
     max_json_bytes: u64 = "1048576", env "ALCOVES_MAX_JSON_BYTES";
-    /// Time limit for one API request, in seconds.
+    /// Largest file accepted by an upload, in bytes (default 100 GiB).
+    max_upload_bytes: u64 = "107374182400", env "ALCOVES_MAX_UPLOAD_BYTES";
+    /// Time limit for one API request (uploads and downloads excepted), in seconds.
     request_timeout_secs: u64 = "30", env "ALCOVES_REQUEST_TIMEOUT_SECS";
     /// How long shutdown waits for in-flight requests, in seconds.
     shutdown_grace_secs: u64 = "30", env "ALCOVES_SHUTDOWN_GRACE_SECS";
@@ -183,6 +185,11 @@ impl Config {
                 .to_string_lossy()
                 .into_owned(),
         }
+    }
+
+    /// Where uploads are received before they are stored (cleared at start).
+    pub fn upload_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp").join("uploads")
     }
 
     /// Whether cookies must carry the `Secure` attribute.

@@ -42,6 +42,12 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
         crate::app::VERSION
     );
     if mode.runs_api() {
+        // Uploads a crash interrupted are never resumed from their temporary files: clear them.
+        let uploads = app.config.upload_dir();
+        if uploads.exists() {
+            std::fs::remove_dir_all(&uploads)
+                .map_err(|e| format!("cannot clear {}: {e}", uploads.display()))?;
+        }
         let listener = TcpListener::bind(app.config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;

@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod files;
 mod invites;
 mod libraries;
 pub mod openapi;
@@ -46,6 +47,15 @@ pub async fn dispatch(app: &App, ctx: &mut Ctx, route: Route) -> ApiResult<Respo
         Route::ListInvites { .. } => invites::list(app, ctx).await,
         Route::CreateInvite { .. } => invites::create(app, ctx).await,
         Route::RevokeInvite { invite, .. } => invites::revoke(app, ctx, invite).await,
+        Route::ListFiles { .. } => files::list(app, ctx).await,
+        Route::UploadFile { .. } => files::upload(app, ctx).await,
+        Route::GetFile { file, .. } => files::get(app, ctx, file).await,
+        Route::UpdateFile { file, .. } => files::update(app, ctx, file).await,
+        Route::PurgeFile { file, .. } => files::purge(app, ctx, file).await,
+        Route::TrashFile { file, .. } => files::set_trashed(app, ctx, file, true).await,
+        Route::RestoreFile { file, .. } => files::set_trashed(app, ctx, file, false).await,
+        Route::DownloadFile { file, .. } => files::download(app, ctx, file).await,
+        Route::ListDuplicates { .. } => files::duplicates(app, ctx).await,
         Route::ListUsers {} => admin::list_users(app).await,
         Route::GetInstanceSettings {} => admin::settings(app).await,
         Route::UpdateInstanceSettings {} => admin::update_settings(app, ctx).await,

@@ -2,7 +2,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 
 /// Prefix of personal access tokens, so they are recognisable in logs and secret scanners.
 pub const ACCESS_TOKEN_PREFIX: &str = "alc_";
@@ -14,10 +13,7 @@ pub fn random_secret() -> String {
 
 /// The hex SHA-256 of a secret: what the database stores instead of the secret itself.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(secret.as_bytes())
 }
 
 #[cfg(test)]

@@ -82,11 +82,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    folders (id) {
+        id -> Text,
+        library_id -> Text,
+        parent_id -> Nullable<Text>,
+        name -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        trashed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> Text,
+        library_id -> Text,
+        folder_id -> Nullable<Text>,
+        name -> Text,
+        blob_key -> Text,
+        sha256 -> Nullable<Text>,
+        size -> BigInt,
+        mime -> Text,
+        kind -> Text,
+        uploaded_by -> Nullable<Text>,
+        source_file_id -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        trashed_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(library_members -> users (user_id));
 diesel::joinable!(library_members -> libraries (library_id));
 diesel::joinable!(library_invites -> libraries (library_id));
+diesel::joinable!(folders -> libraries (library_id));
+diesel::joinable!(files -> libraries (library_id));
+diesel::joinable!(files -> folders (folder_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -96,4 +130,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     libraries,
     library_members,
     library_invites,
+    folders,
+    files,
 );

@@ -28,6 +28,8 @@ pub enum ApiError {
     Conflict(&'static str, String),
     /// The body is larger than allowed.
     PayloadTooLarge(u64),
+    /// The requested byte range lies outside the blob of this size.
+    RangeNotSatisfiable(u64),
     /// The body has a media type we do not accept.
     UnsupportedMediaType,
     /// Too many attempts; retry after this many seconds.
@@ -54,6 +56,7 @@ impl ApiError {
             Self::Conflict(..) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -75,6 +78,7 @@ impl ApiError {
             Self::Conflict(code, _) => code,
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RangeNotSatisfiable(_) => "range_not_satisfiable",
             Self::TooManyRequests(_) => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
             Self::Timeout => "timeout",
@@ -100,6 +104,7 @@ impl ApiError {
                 "expected a JSON body (Content-Type: application/json)".into()
             }
             Self::TooManyRequests(secs) => format!("too many attempts; try again in {secs} s"),
+            Self::RangeNotSatisfiable(size) => format!("the range is outside the {size} bytes"),
             Self::Unavailable(_) => "a backing service is unavailable; try again".into(),
             Self::Timeout => "the request took too long".into(),
             Self::Internal(_) => "internal error".into(),

@@ -83,6 +83,29 @@ impl Ctx {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The raw body stream, for handlers that stream it themselves.
+    pub fn take_body(&mut self) -> ApiResult<Incoming> {
+        self.body
+            .take()
+            .ok_or_else(|| ApiError::Internal("body read twice".into()))
+    }
+
+    /// The query string's parameters, percent-decoded.
+    pub fn query(&self) -> Vec<(String, String)> {
+        let raw = self.parts.uri.query().unwrap_or("");
+        form_urlencoded::parse(raw.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    /// The first value of query parameter `name`.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
     /// Reads the body as JSON of type `T`, enforcing the content type and the size limit.
     pub async fn json<T: DeserializeOwned>(&mut self) -> ApiResult<T> {
         let content_type = self.header(header::CONTENT_TYPE).unwrap_or("");
@@ -105,10 +128,7 @@ impl Ctx {
         let declared = self
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
-        let mut body = self
-            .body
-            .take()
-            .ok_or_else(|| ApiError::Internal("body read twice".into()))?;
+        let mut body = self.take_body()?;
         if declared.is_some_and(|n| n > limit) {
             if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
                 drain(body).await;

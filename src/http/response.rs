@@ -3,19 +3,19 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use serde::Serialize;
 
 use super::error::ApiError;
 
 /// Response body type of every handler.
-pub type Body = BoxBody<Bytes, std::io::Error>;
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// The full-buffer body of `bytes`.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})
-        .boxed()
+        .boxed_unsync()
 }
 
 /// A JSON response.
@@ -44,11 +44,16 @@ pub fn created<T: Serialize + ?Sized>(value: &T) -> Response<Body> {
     json(StatusCode::CREATED, value)
 }
 
+/// A response with no body.
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut res = Response::new(full(Bytes::new()));
+    *res.status_mut() = status;
+    res
+}
+
 /// `204 No Content`.
 pub fn no_content() -> Response<Body> {
-    let mut res = Response::new(full(Bytes::new()));
-    *res.status_mut() = StatusCode::NO_CONTENT;
-    res
+    empty(StatusCode::NO_CONTENT)
 }
 
 /// Adds a `Set-Cookie` header.
@@ -91,6 +96,11 @@ pub fn error(err: &ApiError) -> Response<Body> {
         }
         ApiError::TooManyRequests(secs) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+        }
+        ApiError::RangeNotSatisfiable(size) => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
         }
         ApiError::Unauthorized => {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

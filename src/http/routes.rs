@@ -229,6 +229,24 @@ route_table! {
     CreateInvite { library: LibraryId } = POST "/api/libraries/{library}/invites", "invites" => Library(Admin);
     /// Revoke an invite link.
     RevokeInvite { library: LibraryId, invite: Uuid } = DELETE "/api/libraries/{library}/invites/{invite}", "invites" => Library(Admin);
+    /// Files of a library, newest first; query: `cursor`, `limit`, `kind`, `folder`, `trashed`.
+    ListFiles { library: LibraryId } = GET "/api/libraries/{library}/files", "files" => Library(Viewer);
+    /// Upload one file as the raw request body (`X-Upload-Name`, percent-encoded UTF-8).
+    UploadFile { library: LibraryId } = POST "/api/libraries/{library}/files", "files" => Library(Admin);
+    /// One file.
+    GetFile { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}", "files" => Library(Viewer);
+    /// Rename a file.
+    UpdateFile { library: LibraryId, file: Uuid } = PATCH "/api/libraries/{library}/files/{file}", "files" => Library(Admin);
+    /// Delete a trashed file for good, with its original and derived files.
+    PurgeFile { library: LibraryId, file: Uuid } = DELETE "/api/libraries/{library}/files/{file}", "files" => Library(Admin);
+    /// Move a file to the trash.
+    TrashFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/trash", "files" => Library(Admin);
+    /// Bring a file back from the trash.
+    RestoreFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/restore", "files" => Library(Admin);
+    /// The original bytes (`?inline=true` to display); supports Range, ETag and If-None-Match.
+    DownloadFile { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/original", "files" => Library(Viewer);
+    /// Groups of files with identical bytes.
+    ListDuplicates { library: LibraryId } = GET "/api/libraries/{library}/duplicates", "files" => Library(Viewer);
     /// All user accounts.
     ListUsers {} = GET "/api/admin/users", "admin" => InstanceOwner;
     /// Instance-wide settings (registration mode).
@@ -257,6 +275,12 @@ impl Route {
         } else {
             Err(ApiError::MethodNotAllowed(allowed))
         }
+    }
+
+    /// Routes whose bodies stream for as long as the transfer takes, exempt from the request
+    /// time limit.
+    pub fn is_streaming(&self) -> bool {
+        matches!(self, Route::UploadFile { .. } | Route::DownloadFile { .. })
     }
 
     /// The table row of this route.

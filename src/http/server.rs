@@ -95,14 +95,19 @@ async fn handle(
     let name = route.as_ref().map(|r| r.name()).unwrap_or("-");
     let result = match route {
         Ok(route) => {
+            let route_streams = route.is_streaming();
             let limit = Duration::from_secs(app.config.request_timeout_secs);
             let work = async {
                 super::access::authorize(&app, &mut ctx, &route).await?;
                 crate::api::dispatch(&app, &mut ctx, route).await
             };
-            tokio::time::timeout(limit, work)
-                .await
-                .unwrap_or(Err(ApiError::Timeout))
+            if route_streams {
+                work.await
+            } else {
+                tokio::time::timeout(limit, work)
+                    .await
+                    .unwrap_or(Err(ApiError::Timeout))
+            }
         }
         Err(e) => Err(e),
     };

@@ -62,6 +62,16 @@ impl BlobKey {
         Ok(BlobKey(key))
     }
 
+    /// Where the original of `file` in `library` is kept.
+    pub fn original(library: &str, file: &str) -> Result<BlobKey, InvalidKey> {
+        BlobKey::new(Scope::Originals, &[library, file, "original"])
+    }
+
+    /// The prefix of every derived file of `file` in `library`.
+    pub fn derived_prefix(library: &str, file: &str) -> Result<BlobKey, InvalidKey> {
+        BlobKey::new(Scope::Cache, &[library, file])
+    }
+
     /// The key as a relative path string.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -44,9 +44,17 @@ impl People {
     }
 }
 
-/// A fresh library owned by the library owner, with the admin and viewer as members and one
-/// spare invite; returns (library id, spare invite id, spare invite token).
-async fn fixture(srv: &TestServer, people: &People) -> (String, String, String) {
+/// Ids a route's path parameters are filled with.
+struct Fixture {
+    library: String,
+    invite_id: String,
+    invite_token: String,
+    file: String,
+}
+
+/// A fresh library owned by the library owner, with the admin and viewer as members, one spare
+/// invite and one file.
+async fn fixture(srv: &TestServer, people: &People) -> Fixture {
     let owner = people.auth(Persona::Member(Role::Owner));
     let lib = srv.library(owner, "Matrix").await;
     for role in [Role::Admin, Role::Viewer] {
@@ -63,8 +71,15 @@ async fn fixture(srv: &TestServer, people: &People) -> (String, String, String) 
     let spare = srv
         .post(&format!("/api/libraries/{lib}/invites"), owner, json!({}))
         .await;
-    let id = spare.json["invite"]["id"].as_str().unwrap().to_owned();
-    (lib, id, spare.json["token"].as_str().unwrap().to_owned())
+    let file = srv
+        .upload(&lib, owner, "matrix.txt", b"matrix".to_vec())
+        .await;
+    Fixture {
+        invite_id: spare.json["invite"]["id"].as_str().unwrap().to_owned(),
+        invite_token: spare.json["token"].as_str().unwrap().to_owned(),
+        file: file.json["id"].as_str().unwrap().to_owned(),
+        library: lib,
+    }
 }
 
 async fn sign_up(srv: &TestServer, username: &str) -> String {
@@ -129,12 +144,13 @@ async fn every_route_enforces_its_access_rule(backend: Backend) {
     for info in ROUTES {
         for persona in PERSONAS {
             // Every check gets fresh ids, so destructive routes cannot spoil the next check.
-            let (lib, invite_id, invite_token) = fixture(&srv, &people).await;
+            let fx = fixture(&srv, &people).await;
             let path = fill_template(info, |name, _| match name {
-                "library" => lib.clone(),
+                "library" => fx.library.clone(),
                 "user" => people.viewer_id.clone(),
-                "invite" => invite_id.clone(),
-                "token" if info.path.starts_with("/api/invites") => invite_token.clone(),
+                "invite" => fx.invite_id.clone(),
+                "file" => fx.file.clone(),
+                "token" if info.path.starts_with("/api/invites") => fx.invite_token.clone(),
                 _ => uuid::Uuid::new_v4().to_string(),
             });
             let res = srv

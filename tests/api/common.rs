@@ -193,13 +193,18 @@ impl TestServer {
         let mut req = self
             .http
             .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        self.raw(req, who).await
+    }
+
+    /// Sends a prepared request as `who` (see [`TestServer::call`]).
+    pub async fn raw(&self, mut req: reqwest::RequestBuilder, who: &str) -> Resp {
         if let Some(token) = who.strip_prefix("Bearer ") {
             req = req.bearer_auth(token);
         } else if !who.is_empty() {
             req = req.header("cookie", who);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
         }
         let res = req.send().await.expect("request sent");
         let status = res.status().as_u16();

@@ -5,6 +5,7 @@ mod common;
 mod access_matrix;
 mod accounts;
 mod bad_requests;
+mod files;
 mod libraries;
 mod process;
 mod storage;

@@ -1,0 +1,2 @@
+DROP TABLE files;
+DROP TABLE folders;

@@ -1,0 +1,333 @@
+//! Files: upload (streamed, hashed on the way in), list, get, rename, trash, restore, purge,
+//! download with Range and ETag, and duplicate groups.
+
+use futures_util::TryStreamExt;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::db::now_ms;
+use crate::files::{self, Cursor, File, ListFilter, sniff, upload};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::range::{self, ByteRange};
+use crate::http::request::Ctx;
+use crate::http::response::{self, Body};
+use crate::storage::BlobKey;
+
+/// Default and largest page size of a listing.
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 1000;
+
+fn library_id(ctx: &Ctx) -> ApiResult<String> {
+    Ok(ctx.library()?.0.id.clone())
+}
+
+fn original_key(file: &File) -> ApiResult<BlobKey> {
+    BlobKey::original(&file.library_id, &file.id).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Views of `rows` with their duplicate flags, found in one query.
+async fn views(app: &App, library: &str, rows: Vec<File>) -> ApiResult<Vec<files::FileView>> {
+    let hashes: Vec<String> = rows.iter().filter_map(|f| f.sha256.clone()).collect();
+    let mut conn = app.db.conn().await?;
+    let duplicated = files::duplicated_hashes(&mut conn, library, &hashes).await?;
+    Ok(rows
+        .into_iter()
+        .map(|f| {
+            let dup =
+                f.trashed_at.is_none() && f.sha256.as_ref().is_some_and(|h| duplicated.contains(h));
+            f.view(dup)
+        })
+        .collect())
+}
+
+async fn view(app: &App, file: File) -> ApiResult<files::FileView> {
+    let library = file.library_id.clone();
+    Ok(views(app, &library, vec![file]).await?.remove(0))
+}
+
+/// `POST /api/libraries/{library}/files`: the body is the file.
+pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let library = library_id(ctx)?;
+    let raw_name = ctx
+        .header(header::HeaderName::from_static("x-upload-name"))
+        .unwrap_or("");
+    let name =
+        files::clean_name(&percent_encoding::percent_decode_str(raw_name).decode_utf8_lossy());
+    let uploader = ctx.caller()?.user.id.clone();
+    let body = ctx.take_body()?;
+    let staged = upload::stage(body, &app.config.upload_dir(), app.config.max_upload_bytes).await?;
+    if staged.size == 0 {
+        return Err(ApiError::Conflict("empty_file", "the file is empty".into()));
+    }
+    let mime = sniff::mime_of(&staged.head);
+    let id = Uuid::new_v4().to_string();
+    let key = BlobKey::original(&library, &id).map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.storage
+        .put_file(&key, &staged.path)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("storing {key}: {e}")))?;
+    let now = now_ms();
+    let file = File {
+        id,
+        library_id: library,
+        folder_id: None,
+        name,
+        blob_key: key.to_string(),
+        sha256: Some(staged.sha256.clone()),
+        size: staged.size as i64,
+        mime: mime.to_owned(),
+        kind: sniff::kind_of(mime).to_owned(),
+        uploaded_by: Some(uploader),
+        source_file_id: None,
+        created_at: now,
+        updated_at: now,
+        trashed_at: None,
+    };
+    // The row appears only once the blob is safely stored.
+    let mut conn = app.db.conn().await?;
+    if let Err(e) = files::insert(&mut conn, &file).await {
+        let _ = app.storage.delete(&key).await;
+        return Err(e);
+    }
+    drop(conn);
+    Ok(response::created(&view(app, file).await?))
+}
+
+/// `GET /api/libraries/{library}/files`.
+pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let library = library_id(ctx)?;
+    let limit = match ctx.query_param("limit") {
+        Some(l) => l
+            .parse::<i64>()
+            .map_err(|_| ApiError::BadRequest("limit must be a number".into()))?,
+        None => DEFAULT_PAGE,
+    }
+    .clamp(1, MAX_PAGE);
+    let after = ctx
+        .query_param("cursor")
+        .filter(|c| !c.is_empty())
+        .map(|c| Cursor::decode(&c))
+        .transpose()?;
+    let kind = ctx.query_param("kind");
+    if let Some(k) = &kind
+        && !["photo", "video", "audio", "other"].contains(&k.as_str())
+    {
+        return Err(ApiError::BadRequest(
+            "kind must be photo, video, audio or other".into(),
+        ));
+    }
+    let filter = ListFilter {
+        kind,
+        folder_id: ctx.query_param("folder"),
+        trashed: ctx.query_param("trashed").as_deref() == Some("true"),
+    };
+    let (rows, next) = {
+        let mut conn = app.db.conn().await?;
+        files::list(&mut conn, &library, &filter, after.as_ref(), limit).await?
+    };
+    let items = views(app, &library, rows).await?;
+    Ok(response::ok(
+        &json!({ "items": items, "nextCursor": next.map(|c| c.encode()) }),
+    ))
+}
+
+async fn load(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<File> {
+    let mut conn = app.db.conn().await?;
+    files::get(&mut conn, &library_id(ctx)?, &file.to_string()).await
+}
+
+/// `GET /api/libraries/{library}/files/{file}`.
+pub async fn get(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let file = load(app, ctx, file).await?;
+    Ok(response::ok(&view(app, file).await?))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    name: Option<String>,
+}
+
+/// `PATCH /api/libraries/{library}/files/{file}`.
+pub async fn update(app: &App, ctx: &mut Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let body: UpdateBody = ctx.json().await?;
+    let mut file = load(app, ctx, file).await?;
+    if let Some(name) = body.name {
+        file.name = files::clean_name(&name);
+    }
+    let mut conn = app.db.conn().await?;
+    files::update(&mut conn, &file).await?;
+    drop(conn);
+    Ok(response::ok(&view(app, file).await?))
+}
+
+/// `POST …/trash` and `POST …/restore`.
+pub async fn set_trashed(
+    app: &App,
+    ctx: &Ctx,
+    file: Uuid,
+    trashed: bool,
+) -> ApiResult<Response<Body>> {
+    let mut file = load(app, ctx, file).await?;
+    let mut conn = app.db.conn().await?;
+    files::set_trashed(&mut conn, &file.id, trashed).await?;
+    drop(conn);
+    file.trashed_at = trashed.then(now_ms);
+    Ok(response::ok(&view(app, file).await?))
+}
+
+/// `DELETE /api/libraries/{library}/files/{file}`: only from the trash.
+pub async fn purge(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let file = load(app, ctx, file).await?;
+    if file.trashed_at.is_none() {
+        return Err(ApiError::Conflict(
+            "not_trashed",
+            "move the file to the trash first".into(),
+        ));
+    }
+    let mut conn = app.db.conn().await?;
+    files::delete(&mut conn, &file.id).await?;
+    // The row is gone first, so nothing visible points at a missing blob.
+    let derived = BlobKey::derived_prefix(&file.library_id, &file.id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    for result in [
+        app.storage.delete(&original_key(&file)?).await,
+        app.storage.delete_prefix(&derived).await,
+    ] {
+        if let Err(e) = result {
+            tracing::warn!(file = %file.id, "purged file left a blob behind: {e}");
+        }
+    }
+    Ok(response::no_content())
+}
+
+/// `GET /api/libraries/{library}/duplicates`.
+pub async fn duplicates(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let library = library_id(ctx)?;
+    let mut conn = app.db.conn().await?;
+    let groups = files::duplicate_groups(&mut conn, &library).await?;
+    let groups: Vec<_> = groups
+        .into_iter()
+        .map(|(sha256, members)| {
+            let members: Vec<_> = members.into_iter().map(|f| f.view(true)).collect();
+            json!({ "sha256": sha256, "files": members })
+        })
+        .collect();
+    Ok(response::ok(&groups))
+}
+
+/// `GET /api/libraries/{library}/files/{file}/original`.
+pub async fn download(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let file = load(app, ctx, file).await?;
+    let etag = format!("\"{}\"", file.sha256.as_deref().unwrap_or(&file.id));
+    let size = file.size as u64;
+    let mut res = if ctx
+        .header(header::IF_NONE_MATCH)
+        .is_some_and(|v| etag_matches(v, &etag))
+    {
+        let mut res = response::empty(StatusCode::NOT_MODIFIED);
+        res.headers_mut().insert(header::ETAG, header_value(&etag));
+        return Ok(res);
+    } else {
+        let (status, part) = match range::parse(ctx.header(header::RANGE), size) {
+            ByteRange::Full => (StatusCode::OK, 0..size),
+            ByteRange::Part(r) => (StatusCode::PARTIAL_CONTENT, r),
+            ByteRange::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable(size)),
+        };
+        let stream = app
+            .storage
+            .read(&original_key(&file)?, Some(part.clone()))
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    ApiError::Internal(format!("original of {} is missing", file.id))
+                }
+                _ => ApiError::Unavailable(format!("reading original of {}: {e}", file.id)),
+            })?;
+        let body = StreamBody::new(stream.map_ok(Frame::data)).boxed_unsync();
+        let mut res = Response::new(body);
+        *res.status_mut() = status;
+        if status == StatusCode::PARTIAL_CONTENT {
+            res.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header_value(&format!("bytes {}-{}/{size}", part.start, part.end - 1)),
+            );
+        }
+        res.headers_mut().insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(part.end - part.start),
+        );
+        res
+    };
+    let inline = ctx.query_param("inline").as_deref() == Some("true");
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header_value(&file.mime));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::ETAG, header_value(&etag));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        header_value(&content_disposition(&file.name, inline)),
+    );
+    Ok(res)
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// Whether an `If-None-Match` value names `etag` (or is `*`).
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+}
+
+/// `attachment`/`inline` with an ASCII fallback name and the exact UTF-8 name (RFC 6266).
+fn content_disposition(name: &str, inline: bool) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    let disposition = if inline { "inline" } else { "attachment" };
+    format!("{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_disposition_is_safe_for_any_name() {
+        assert_eq!(
+            content_disposition("a \"b\".jpg", false),
+            "attachment; filename=\"a _b_.jpg\"; filename*=UTF-8''a%20%22b%22%2Ejpg"
+        );
+        let d = content_disposition("été\r\n.png", true);
+        assert!(d.starts_with("inline; filename=\"_t___.png\""), "{d}");
+        assert!(!d.contains('\r') && !d.contains('\n'));
+    }
+
+    #[test]
+    fn etags_match_lists_weak_forms_and_star() {
+        assert!(etag_matches("\"abc\"", "\"abc\""));
+        assert!(etag_matches("\"x\", W/\"abc\"", "\"abc\""));
+        assert!(etag_matches("*", "\"abc\""));
+        assert!(!etag_matches("\"abd\"", "\"abc\""));
+    }
+}

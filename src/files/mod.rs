@@ -1,0 +1,318 @@
+//! Files of a library: the rows, their API view, keyset-paginated listing, trash and duplicates
+//! (same SHA-256 within a library, ignoring derived and trashed files).
+
+pub mod sniff;
+pub mod upload;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+
+use crate::db::schema::files;
+use crate::db::{Conn, now_ms};
+use crate::http::error::{ApiError, ApiResult};
+use crate::with_conn;
+
+/// A file row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = files)]
+pub struct File {
+    pub id: String,
+    pub library_id: String,
+    pub folder_id: Option<String>,
+    pub name: String,
+    pub blob_key: String,
+    pub sha256: Option<String>,
+    pub size: i64,
+    pub mime: String,
+    pub kind: String,
+    pub uploaded_by: Option<String>,
+    pub source_file_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub trashed_at: Option<i64>,
+}
+
+/// A file as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileView {
+    pub id: String,
+    pub library_id: String,
+    pub folder_id: Option<String>,
+    pub name: String,
+    pub size: i64,
+    pub mime: String,
+    pub kind: String,
+    pub sha256: Option<String>,
+    /// Another live original in the library has the same bytes.
+    pub is_duplicate: bool,
+    pub uploaded_by: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub trashed_at: Option<i64>,
+}
+
+impl File {
+    /// The API view; `is_duplicate` comes from [`duplicated_hashes`].
+    pub fn view(self, is_duplicate: bool) -> FileView {
+        FileView {
+            id: self.id,
+            library_id: self.library_id,
+            folder_id: self.folder_id,
+            name: self.name,
+            size: self.size,
+            mime: self.mime,
+            kind: self.kind,
+            sha256: self.sha256,
+            is_duplicate,
+            uploaded_by: self.uploaded_by,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            trashed_at: self.trashed_at,
+        }
+    }
+}
+
+/// Longest file name kept.
+const MAX_NAME_BYTES: usize = 255;
+
+/// A display name from a client-supplied one: the last path component, without control
+/// characters, at most 255 bytes; `upload` when nothing is left. Never used in a storage path.
+pub fn clean_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let mut name: String = last
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    while name.len() > MAX_NAME_BYTES {
+        name.pop();
+    }
+    if name.is_empty() || name == "." || name == ".." {
+        "upload".to_owned()
+    } else {
+        name
+    }
+}
+
+/// Inserts a file row.
+pub async fn insert(conn: &mut Conn, file: &File) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::insert_into(files::table).values(file).execute(c).await)?;
+    Ok(())
+}
+
+/// The file `id` of `library_id`.
+pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<File> {
+    let found = with_conn!(conn, c => files::table
+        .filter(files::id.eq(id))
+        .filter(files::library_id.eq(library_id))
+        .select(File::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    found.ok_or(ApiError::NotFound)
+}
+
+/// What to list.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub kind: Option<String>,
+    pub folder_id: Option<String>,
+    /// List the trash instead of live files.
+    pub trashed: bool,
+}
+
+/// Position after the last file of a page: newest first, ties broken by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    /// The opaque text form handed to clients.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.created_at, self.id)
+    }
+
+    /// Parses the text form; anything else is a bad request.
+    pub fn decode(text: &str) -> ApiResult<Cursor> {
+        let bad = || ApiError::BadRequest("invalid cursor".into());
+        let (at, id) = text.split_once('_').ok_or_else(bad)?;
+        let created_at = at.parse().map_err(|_| bad())?;
+        uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+        Ok(Cursor {
+            created_at,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// One page of a library's originals, newest first, and the cursor of the next page.
+pub async fn list(
+    conn: &mut Conn,
+    library_id: &str,
+    filter: &ListFilter,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> ApiResult<(Vec<File>, Option<Cursor>)> {
+    // Built inside each backend's arm: a boxed query is tied to one backend.
+    let mut rows: Vec<File> = with_conn!(conn, c => {
+        let mut query = files::table
+            .filter(files::library_id.eq(library_id))
+            .filter(files::source_file_id.is_null())
+            .select(File::as_select())
+            .order((files::created_at.desc(), files::id.desc()))
+            .limit(limit + 1)
+            .into_boxed();
+        query = if filter.trashed {
+            query.filter(files::trashed_at.is_not_null())
+        } else {
+            query.filter(files::trashed_at.is_null())
+        };
+        if let Some(kind) = &filter.kind {
+            query = query.filter(files::kind.eq(kind));
+        }
+        if let Some(folder) = &filter.folder_id {
+            query = query.filter(files::folder_id.eq(folder));
+        }
+        if let Some(after) = after {
+            query = query.filter(
+                files::created_at
+                    .lt(after.created_at)
+                    .or(files::created_at.eq(after.created_at).and(files::id.lt(&after.id))),
+            );
+        }
+        query.load(c).await
+    })?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|f| Cursor {
+            created_at: f.created_at,
+            id: f.id.clone(),
+        })
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// Of `hashes`, those shared by two or more live originals of the library.
+pub async fn duplicated_hashes(
+    conn: &mut Conn,
+    library_id: &str,
+    hashes: &[String],
+) -> ApiResult<Vec<String>> {
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(Option<String>, i64)> = with_conn!(conn, c => files::table
+        .filter(live_original_of(library_id))
+        .filter(files::sha256.eq_any(hashes))
+        .group_by(files::sha256)
+        .select((files::sha256, diesel::dsl::count_star()))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .filter_map(|(h, _)| h)
+        .collect())
+}
+
+/// Every group of live originals in the library sharing one SHA-256, biggest groups first.
+pub async fn duplicate_groups(
+    conn: &mut Conn,
+    library_id: &str,
+) -> ApiResult<Vec<(String, Vec<File>)>> {
+    let hashes: Vec<Option<String>> = with_conn!(conn, c => files::table
+        .filter(live_original_of(library_id))
+        .filter(files::sha256.is_not_null())
+        .group_by(files::sha256)
+        .having(diesel::dsl::count_star().gt(1))
+        .select(files::sha256)
+        .load(c)
+        .await)?;
+    let hashes: Vec<String> = hashes.into_iter().flatten().collect();
+    let members: Vec<File> = with_conn!(conn, c => files::table
+        .filter(live_original_of(library_id))
+        .filter(files::sha256.eq_any(&hashes))
+        .order((files::sha256, files::created_at, files::id))
+        .select(File::as_select())
+        .load(c)
+        .await)?;
+    let mut groups: Vec<(String, Vec<File>)> = Vec::new();
+    for file in members {
+        let hash = file.sha256.clone().unwrap_or_default();
+        match groups.last_mut() {
+            Some((h, group)) if *h == hash => group.push(file),
+            _ => groups.push((hash, vec![file])),
+        }
+    }
+    groups.sort_by_key(|(_, g)| std::cmp::Reverse(g.len()));
+    Ok(groups)
+}
+
+/// Live originals of a library: not derived, not trashed.
+#[diesel::dsl::auto_type]
+fn live_original_of<'a>(library_id: &'a str) -> _ {
+    files::library_id
+        .eq(library_id)
+        .and(files::source_file_id.is_null())
+        .and(files::trashed_at.is_null())
+}
+
+/// Renames and/or moves a file.
+pub async fn update(conn: &mut Conn, file: &File) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::update(files::table.find(&file.id))
+        .set((files::name.eq(&file.name), files::folder_id.eq(&file.folder_id), files::updated_at.eq(now_ms())))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Moves a file to or from the trash.
+pub async fn set_trashed(conn: &mut Conn, id: &str, trashed: bool) -> ApiResult<()> {
+    let at = trashed.then(now_ms);
+    with_conn!(conn, c => diesel::update(files::table.find(id))
+        .set((files::trashed_at.eq(at), files::updated_at.eq(now_ms())))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Deletes a file row (and, by cascade, rows derived from it).
+pub async fn delete(conn: &mut Conn, id: &str) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::delete(files::table.find(id)).execute(c).await)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_reduced_to_a_safe_last_component() {
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("/abs/path/IMG_1.JPG"), "IMG_1.JPG");
+        assert_eq!(clean_name("C:\\Users\\me\\a.png"), "a.png");
+        assert_eq!(clean_name("a\0b\nc.jpg"), "abc.jpg");
+        assert_eq!(clean_name(".."), "upload");
+        assert_eq!(clean_name(""), "upload");
+        assert_eq!(clean_name(&"é".repeat(200)).len(), 254);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = Cursor {
+            created_at: 1_700_000_000_123,
+            id: uuid::Uuid::new_v4().to_string(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        for bad in ["", "x_y", "12_notauuid", "abc"] {
+            assert!(Cursor::decode(bad).is_err(), "{bad}");
+        }
+    }
+}

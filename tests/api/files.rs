@@ -1,0 +1,463 @@
+//! Uploads, downloads with Range and ETag, duplicates, trash and purge, over HTTP.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::common::{Backend, TestServer};
+use crate::on_both_backends;
+
+on_both_backends!(
+    real_photo_round_trips_with_hash_ranges_and_duplicates,
+    large_upload_hashes_like_sha256sum,
+    trash_restore_purge_and_pagination,
+    hostile_uploads_leave_nothing_behind,
+);
+
+/// The shared test pictures and sounds (see ../shared/models/MANIFEST.md).
+pub fn testdata(name: &str) -> PathBuf {
+    let dir = std::env::var("ALCOVES_TEST_DATA").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/models/testdata").into()
+    });
+    PathBuf::from(dir).join(name)
+}
+
+/// `sha256sum`'s answer for a file, the reference the stored hash must equal.
+fn sha256sum(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+impl TestServer {
+    /// Uploads `bytes` as `name` into `library`.
+    pub async fn upload(
+        &self,
+        library: &str,
+        who: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> crate::common::Resp {
+        self.raw(
+            reqwest::Client::new()
+                .post(format!("{}/api/libraries/{library}/files", self.base))
+                .header(
+                    "x-upload-name",
+                    percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string(),
+                )
+                .body(bytes),
+            who,
+        )
+        .await
+    }
+
+    /// Downloads a file's original with optional extra headers; returns status, headers, bytes.
+    pub async fn download(
+        &self,
+        library: &str,
+        file: &str,
+        who: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = reqwest::Client::new()
+            .get(format!(
+                "{}/api/libraries/{library}/files/{file}/original",
+                self.base
+            ))
+            .header("cookie", who);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.unwrap();
+        let (status, headers) = (res.status().as_u16(), res.headers().clone());
+        (status, headers, res.bytes().await.unwrap().to_vec())
+    }
+}
+
+async fn real_photo_round_trips_with_hash_ranges_and_duplicates(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Photos").await;
+    let path = testdata("dog.jpg");
+    let bytes = std::fs::read(&path).unwrap();
+
+    // Named .txt on purpose: the content decides the type.
+    let first = srv
+        .upload(&lib, &owner, "Hund im Schnee.txt", bytes.clone())
+        .await;
+    assert_eq!(first.status, 201, "{}", first.json);
+    assert_eq!(first.json["sha256"], sha256sum(&path));
+    assert_eq!(first.json["mime"], "image/jpeg");
+    assert_eq!(first.json["kind"], "photo");
+    assert_eq!(first.json["size"], bytes.len());
+    assert_eq!(first.json["isDuplicate"], false);
+    let id = first.json["id"].as_str().unwrap().to_owned();
+
+    let (status, headers, body) = srv.download(&lib, &id, &owner, &[]).await;
+    assert_eq!(status, 200);
+    assert!(body == bytes, "download returns identical bytes");
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(headers["accept-ranges"], "bytes");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment;") && disposition.contains("Hund%20im%20Schnee"),
+        "{disposition}"
+    );
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", sha256sum(&path)));
+
+    let n = bytes.len();
+    for (range, want) in [
+        ("bytes=0-99", &bytes[..100]),
+        ("bytes=1000-1999", &bytes[1000..2000]),
+        ("bytes=-100", &bytes[n - 100..]),
+        ("bytes=150000-", &bytes[150000..]),
+    ] {
+        let (status, headers, body) = srv.download(&lib, &id, &owner, &[("range", range)]).await;
+        assert_eq!(status, 206, "{range}");
+        assert!(body == want, "{range}");
+        assert!(
+            headers["content-range"]
+                .to_str()
+                .unwrap()
+                .ends_with(&format!("/{n}")),
+            "{range}"
+        );
+    }
+    let (status, headers, _) = srv
+        .download(&lib, &id, &owner, &[("range", &format!("bytes={n}-"))])
+        .await;
+    assert_eq!(status, 416);
+    assert_eq!(headers["content-range"], format!("bytes */{n}"));
+    let (status, _, body) = srv
+        .download(&lib, &id, &owner, &[("if-none-match", &etag)])
+        .await;
+    assert_eq!((status, body.len()), (304, 0));
+    let inline = reqwest::Client::new()
+        .get(format!(
+            "{}/api/libraries/{lib}/files/{id}/original?inline=true",
+            srv.base
+        ))
+        .header("cookie", &owner)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        inline.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline;")
+    );
+
+    // The same bytes again are kept, and both copies are flagged and grouped.
+    let second = srv.upload(&lib, &owner, "copy.jpg", bytes.clone()).await;
+    assert_eq!(
+        (second.status, second.json["isDuplicate"].as_bool()),
+        (201, Some(true))
+    );
+    assert_eq!(
+        srv.get(&format!("/api/libraries/{lib}/files/{id}"), &owner)
+            .await
+            .json["isDuplicate"],
+        true
+    );
+    let other = srv
+        .upload(
+            &lib,
+            &owner,
+            "astronaut.jpg",
+            std::fs::read(testdata("astronaut.jpg")).unwrap(),
+        )
+        .await;
+    assert_eq!(other.json["isDuplicate"], false);
+    let groups = srv
+        .get(&format!("/api/libraries/{lib}/duplicates"), &owner)
+        .await
+        .json;
+    assert_eq!(groups.as_array().unwrap().len(), 1);
+    assert_eq!(groups[0]["files"].as_array().unwrap().len(), 2);
+    assert_eq!(groups[0]["sha256"], sha256sum(&path));
+
+    // The same bytes in another library are not a duplicate there.
+    let elsewhere = srv.library(&owner, "Elsewhere").await;
+    assert_eq!(
+        srv.upload(&elsewhere, &owner, "dog.jpg", bytes.clone())
+            .await
+            .json["isDuplicate"],
+        false
+    );
+
+    // A trashed copy no longer counts.
+    srv.post(
+        &format!(
+            "/api/libraries/{lib}/files/{}/trash",
+            second.json["id"].as_str().unwrap()
+        ),
+        &owner,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        srv.get(&format!("/api/libraries/{lib}/files/{id}"), &owner)
+            .await
+            .json["isDuplicate"],
+        false
+    );
+    assert!(
+        srv.get(&format!("/api/libraries/{lib}/duplicates"), &owner)
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    srv.stop().await;
+}
+
+async fn large_upload_hashes_like_sha256sum(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Videos").await;
+    let len = 50 * 1024 * 1024;
+    let mut bytes = vec![0u8; len];
+    let mut x: u32 = 0x1234_5678;
+    for b in bytes.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    let source = srv.store.dir.path().join("big.bin");
+    std::fs::write(&source, &bytes).unwrap();
+    let res = srv.upload(&lib, &owner, "big.bin", bytes.clone()).await;
+    assert_eq!(res.status, 201, "{}", res.json);
+    assert_eq!(res.json["sha256"], sha256sum(&source));
+    assert_eq!(res.json["size"], len);
+    assert_eq!(res.json["mime"], "application/octet-stream");
+    let id = res.json["id"].as_str().unwrap();
+    let (_, _, body) = srv.download(&lib, id, &owner, &[]).await;
+    assert!(body == bytes, "50 MB round trip");
+    let (status, _, body) = srv
+        .download(&lib, id, &owner, &[("range", "bytes=30000000-30999999")])
+        .await;
+    assert_eq!(status, 206);
+    assert!(body == bytes[30_000_000..31_000_000]);
+    srv.stop().await;
+}
+
+async fn trash_restore_purge_and_pagination(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Paged").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let res = srv
+            .upload(
+                &lib,
+                &owner,
+                &format!("note{i}.txt"),
+                format!("note number {i}").into_bytes(),
+            )
+            .await;
+        ids.push(res.json["id"].as_str().unwrap().to_owned());
+    }
+    let files = format!("/api/libraries/{lib}/files");
+
+    // Keyset pages of two: newest first, nothing twice, nothing missed.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = srv
+            .get(&format!("{files}?limit=2&cursor={cursor}"), &owner)
+            .await
+            .json;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["id"].as_str().unwrap().to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen.len(), 5);
+    let mut sorted_seen = seen.clone();
+    sorted_seen.sort();
+    let mut sorted_ids = ids.clone();
+    sorted_ids.sort();
+    assert_eq!(sorted_seen, sorted_ids);
+    assert_eq!(
+        srv.get(&format!("{files}?cursor=garbage"), &owner)
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        srv.get(&format!("{files}?kind=photo"), &owner).await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        srv.get(&format!("{files}?kind=other"), &owner).await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+
+    let one = format!("{files}/{}", ids[0]);
+    let renamed = srv
+        .call(
+            "PATCH",
+            &one,
+            &owner,
+            Some(json!({ "name": "../renamed.txt" })),
+        )
+        .await;
+    assert_eq!(renamed.json["name"], "renamed.txt");
+
+    let res = srv.call("DELETE", &one, &owner, None).await;
+    assert_eq!((res.status, res.code()), (409, "not_trashed"));
+    let trashed = srv.post(&format!("{one}/trash"), &owner, json!({})).await;
+    assert!(trashed.json["trashedAt"].is_i64());
+    let live = |v: Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(!live(srv.get(&files, &owner).await.json).contains(&ids[0]));
+    assert_eq!(
+        live(srv.get(&format!("{files}?trashed=true"), &owner).await.json),
+        vec![ids[0].clone()]
+    );
+    srv.post(&format!("{one}/restore"), &owner, json!({})).await;
+    assert!(live(srv.get(&files, &owner).await.json).contains(&ids[0]));
+
+    srv.post(&format!("{one}/trash"), &owner, json!({})).await;
+    assert_eq!(srv.call("DELETE", &one, &owner, None).await.status, 204);
+    assert_eq!(srv.get(&one, &owner).await.status, 404);
+    let blob = srv
+        .store
+        .dir
+        .path()
+        .join(format!("storage/files/{lib}/{}/original", ids[0]));
+    assert!(!blob.exists(), "purge removes the original");
+    let kept = srv
+        .store
+        .dir
+        .path()
+        .join(format!("storage/files/{lib}/{}/original", ids[1]));
+    assert!(kept.exists());
+    srv.stop().await;
+}
+
+async fn hostile_uploads_leave_nothing_behind(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| c.max_upload_bytes = 1024 * 1024).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Hostile").await;
+    let files = format!("/api/libraries/{lib}/files");
+    let count = || async {
+        srv.get(&files, &owner).await.json["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+
+    // Names cannot steer where bytes go.
+    for name in [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "a\0b.jpg",
+        "..",
+        "C:\\evil\\x.exe",
+    ] {
+        let res = srv.upload(&lib, &owner, name, b"not much".to_vec()).await;
+        assert_eq!(res.status, 201, "{name}");
+        let stored = res.json["name"].as_str().unwrap();
+        assert!(
+            !stored.contains('/') && !stored.contains('\\') && !stored.contains('\0'),
+            "{stored}"
+        );
+    }
+    assert!(!srv.store.dir.path().join("etc").exists());
+    assert_eq!(count().await, 5);
+
+    let empty = srv.upload(&lib, &owner, "empty.jpg", Vec::new()).await;
+    assert_eq!((empty.status, empty.code()), (409, "empty_file"));
+    let big = srv
+        .upload(&lib, &owner, "big.bin", vec![7u8; 2 * 1024 * 1024])
+        .await;
+    assert_eq!((big.status, big.code()), (413, "payload_too_large"));
+
+    // A client that vanishes mid-upload leaves no file and no temporary behind.
+    let addr = srv.base.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST {files} HTTP/1.1\r\nHost: {addr}\r\nCookie: {owner}\r\nX-Upload-Name: cut.bin\r\nContent-Length: 500000\r\n\r\n"
+    )
+    .unwrap();
+    stream.write_all(&[1u8; 200_000]).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(stream);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(count().await, 5);
+    let tmp = srv.store.dir.path().join("tmp/uploads");
+    let leftovers = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "no partial upload left in {}", tmp.display());
+
+    // A viewer can read but not upload, trash or purge.
+    let token = srv.invite(&lib, &owner, "viewer").await;
+    srv.call(
+        "PATCH",
+        "/api/admin/settings",
+        &owner,
+        Some(json!({ "registrationMode": "invite_only" })),
+    )
+    .await;
+    let (viewer, _) = srv.register("victor", Some(&token)).await;
+    let some = srv.get(&files, &viewer).await.json["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        srv.upload(&lib, &viewer, "x.jpg", b"x".to_vec())
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        srv.post(&format!("{files}/{some}/trash"), &viewer, json!({}))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        srv.call("DELETE", &format!("{files}/{some}"), &viewer, None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(srv.download(&lib, &some, &viewer, &[]).await.0, 200);
+    srv.stop().await;
+}
