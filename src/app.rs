@@ -21,6 +21,8 @@ pub struct App {
     pub storage: Arc<dyn BlobStore>,
     pub cookies: SessionCookie,
     pub throttle: LoginThrottle,
+    /// Wakes idle workers in this process when a job is queued.
+    pub wake_workers: tokio::sync::Notify,
 }
 
 impl App {
@@ -42,6 +44,7 @@ impl App {
             storage,
             cookies,
             throttle: LoginThrottle::default(),
+            wake_workers: tokio::sync::Notify::new(),
         })
     }
 }

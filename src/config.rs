@@ -154,6 +154,12 @@ settings_table! {
     shutdown_grace_secs: u64 = "30", env "ALCOVES_SHUTDOWN_GRACE_SECS";
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     trust_proxy: bool = "false", env "ALCOVES_TRUST_PROXY";
+    /// How long a claimed job's lease lasts without a heartbeat, in seconds.
+    job_lease_secs: u64 = "60", env "ALCOVES_JOB_LEASE_SECS";
+    /// First retry delay of a failed job attempt, in milliseconds (doubles each attempt).
+    job_retry_base_ms: u64 = "5000", env "ALCOVES_JOB_RETRY_BASE_MS";
+    /// How often idle workers look for new jobs, in milliseconds.
+    job_poll_ms: u64 = "1000", env "ALCOVES_JOB_POLL_MS";
     /// Log filter, e.g. `info` or `alcoves=debug`.
     log: String = "info", env "ALCOVES_LOG";
 }

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod doctor;
 pub mod files;
 pub mod http;
+pub mod jobs;
 pub mod libraries;
 pub mod queue;
 pub mod serve;

@@ -23,6 +23,10 @@ impl Mode {
     fn runs_api(self) -> bool {
         matches!(self, Mode::All | Mode::Api)
     }
+
+    fn runs_workers(self) -> bool {
+        matches!(self, Mode::All | Mode::Worker)
+    }
 }
 
 /// Runs until a shutdown signal arrives.
@@ -41,6 +45,9 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
         "alcoves {} starting",
         crate::app::VERSION
     );
+    let workers = mode
+        .runs_workers()
+        .then(|| tokio::spawn(crate::jobs::worker::run(app.clone(), stop_rx.clone())));
     if mode.runs_api() {
         // Uploads a crash interrupted are never resumed from their temporary files: clear them.
         let uploads = app.config.upload_dir();
@@ -54,10 +61,9 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!("API listening on http://{addr}");
         crate::http::server::serve(app, listener, stop_rx).await;
-    } else {
-        // The worker pool arrives with the job system; until then a worker process only waits.
-        let mut stop_rx = stop_rx;
-        let _ = stop_rx.wait_for(|stop| *stop).await;
+    }
+    if let Some(workers) = workers {
+        let _ = workers.await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use std::collections::{BTreeMap, HashMap};
+
 use crate::app::App;
 use crate::db::now_ms;
 use crate::files::{self, Cursor, File, ListFilter, sniff, upload};
@@ -16,6 +18,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::range::{self, ByteRange};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
+use crate::jobs::{self, JobKind, store::JobState};
 use crate::storage::BlobKey;
 
 /// Default and largest page size of a listing.
@@ -30,17 +33,26 @@ fn original_key(file: &File) -> ApiResult<BlobKey> {
     BlobKey::original(&file.library_id, &file.id).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// Views of `rows` with their duplicate flags, found in one query.
+/// Views of `rows` with their duplicate flags and job states, found in two queries.
 async fn views(app: &App, library: &str, rows: Vec<File>) -> ApiResult<Vec<files::FileView>> {
     let hashes: Vec<String> = rows.iter().filter_map(|f| f.sha256.clone()).collect();
+    let ids: Vec<String> = rows.iter().map(|f| f.id.clone()).collect();
     let mut conn = app.db.conn().await?;
     let duplicated = files::duplicated_hashes(&mut conn, library, &hashes).await?;
+    let mut states: HashMap<String, BTreeMap<String, JobState>> = HashMap::new();
+    for state in jobs::store::states_of(&mut conn, &ids).await? {
+        states
+            .entry(state.file_id.clone())
+            .or_default()
+            .insert(state.kind.clone(), state);
+    }
     Ok(rows
         .into_iter()
         .map(|f| {
             let dup =
                 f.trashed_at.is_none() && f.sha256.as_ref().is_some_and(|h| duplicated.contains(h));
-            f.view(dup)
+            let jobs = states.remove(&f.id).unwrap_or_default();
+            f.view(dup, jobs)
         })
         .collect())
 }
@@ -88,13 +100,21 @@ pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
         updated_at: now,
         trashed_at: None,
     };
-    // The row appears only once the blob is safely stored.
-    let mut conn = app.db.conn().await?;
-    if let Err(e) = files::insert(&mut conn, &file).await {
+    // The row appears only once the blob is safely stored, together with its first jobs.
+    let recorded = async {
+        let mut tx = app.db.begin().await?;
+        files::insert(&mut tx, &file).await?;
+        jobs::store::record_done(&mut tx, &file.id, JobKind::Hash).await?;
+        if let Some(next) = JobKind::Hash.next() {
+            jobs::store::enqueue(&mut tx, &file.id, next).await?;
+        }
+        tx.commit().await.map_err(ApiError::from)
+    };
+    if let Err(e) = recorded.await {
         let _ = app.storage.delete(&key).await;
         return Err(e);
     }
-    drop(conn);
+    app.wake_workers.notify_one();
     Ok(response::created(&view(app, file).await?))
 }
 
@@ -145,6 +165,28 @@ async fn load(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<File> {
 pub async fn get(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     Ok(response::ok(&view(app, file).await?))
+}
+
+#[derive(Deserialize)]
+struct ReprocessBody {
+    kind: String,
+}
+
+/// `POST /api/libraries/{library}/files/{file}/reprocess`: queues the stage again with a new
+/// version.
+pub async fn reprocess(app: &App, ctx: &mut Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let body: ReprocessBody = ctx.json().await?;
+    let kind = JobKind::parse(&body.kind)
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown job kind `{}`", body.kind)))?;
+    let file = load(app, ctx, file).await?;
+    let mut conn = app.db.conn().await?;
+    jobs::store::enqueue(&mut conn, &file.id, kind).await?;
+    drop(conn);
+    app.wake_workers.notify_one();
+    Ok(response::json(
+        StatusCode::ACCEPTED,
+        &view(app, file).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -213,7 +255,10 @@ pub async fn duplicates(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let groups: Vec<_> = groups
         .into_iter()
         .map(|(sha256, members)| {
-            let members: Vec<_> = members.into_iter().map(|f| f.view(true)).collect();
+            let members: Vec<_> = members
+                .into_iter()
+                .map(|f| f.view(true, BTreeMap::new()))
+                .collect();
             json!({ "sha256": sha256, "files": members })
         })
         .collect();

@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod files;
 mod invites;
+mod jobs;
 mod libraries;
 pub mod openapi;
 mod system;
@@ -56,6 +57,12 @@ pub async fn dispatch(app: &App, ctx: &mut Ctx, route: Route) -> ApiResult<Respo
         Route::RestoreFile { file, .. } => files::set_trashed(app, ctx, file, false).await,
         Route::DownloadFile { file, .. } => files::download(app, ctx, file).await,
         Route::ListDuplicates { .. } => files::duplicates(app, ctx).await,
+        Route::ReprocessFile { file, .. } => files::reprocess(app, ctx, file).await,
+        Route::JobCounts {} => jobs::counts(app).await,
+        Route::FailedJobs {} => jobs::failed(app, ctx).await,
+        Route::RetryJob { kind, file } => jobs::retry(app, &kind, file).await,
+        Route::RemoveJob { kind, file } => jobs::remove(app, &kind, file).await,
+        Route::PurgeFailedJobs {} => jobs::purge_failed(app).await,
         Route::ListUsers {} => admin::list_users(app).await,
         Route::GetInstanceSettings {} => admin::settings(app).await,
         Route::UpdateInstanceSettings {} => admin::update_settings(app, ctx).await,

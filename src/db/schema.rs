@@ -113,6 +113,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    file_jobs (file_id, kind) {
+        file_id -> Text,
+        kind -> Text,
+        status -> Text,
+        progress -> Integer,
+        eta_ms -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+        version -> Integer,
+        done_version -> Nullable<Integer>,
+        attempts -> Integer,
+        run_after -> BigInt,
+        lease_token -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(library_members -> users (user_id));
@@ -121,6 +140,7 @@ diesel::joinable!(library_invites -> libraries (library_id));
 diesel::joinable!(folders -> libraries (library_id));
 diesel::joinable!(files -> libraries (library_id));
 diesel::joinable!(files -> folders (folder_id));
+diesel::joinable!(file_jobs -> files (file_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -132,4 +152,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     library_invites,
     folders,
     files,
+    file_jobs,
 );

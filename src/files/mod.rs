@@ -8,9 +8,12 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use crate::db::schema::files;
 use crate::db::{Conn, now_ms};
 use crate::http::error::{ApiError, ApiResult};
+use crate::jobs::store::JobState;
 use crate::with_conn;
 
 /// A file row.
@@ -51,11 +54,13 @@ pub struct FileView {
     pub created_at: i64,
     pub updated_at: i64,
     pub trashed_at: Option<i64>,
+    /// Processing state per job kind.
+    pub jobs: BTreeMap<String, JobState>,
 }
 
 impl File {
-    /// The API view; `is_duplicate` comes from [`duplicated_hashes`].
-    pub fn view(self, is_duplicate: bool) -> FileView {
+    /// The API view; `is_duplicate` comes from [`duplicated_hashes`], `jobs` from the job rows.
+    pub fn view(self, is_duplicate: bool, jobs: BTreeMap<String, JobState>) -> FileView {
         FileView {
             id: self.id,
             library_id: self.library_id,
@@ -70,6 +75,7 @@ impl File {
             created_at: self.created_at,
             updated_at: self.updated_at,
             trashed_at: self.trashed_at,
+            jobs,
         }
     }
 }
@@ -113,6 +119,13 @@ pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<File>
         .await
         .optional())?;
     found.ok_or(ApiError::NotFound)
+}
+
+/// The file `id` in any library (for workers).
+pub async fn find(conn: &mut Conn, id: &str) -> ApiResult<Option<File>> {
+    Ok(
+        with_conn!(conn, c => files::table.find(id).select(File::as_select()).first(c).await.optional())?,
+    )
 }
 
 /// What to list.

@@ -245,8 +245,20 @@ route_table! {
     RestoreFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/restore", "files" => Library(Admin);
     /// The original bytes (`?inline=true` to display); supports Range, ETag and If-None-Match.
     DownloadFile { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/original", "files" => Library(Viewer);
+    /// Run a processing stage again (`{"kind": "metadata"}`); older runs' results are dropped.
+    ReprocessFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/reprocess", "files" => Library(Admin);
     /// Groups of files with identical bytes.
     ListDuplicates { library: LibraryId } = GET "/api/libraries/{library}/duplicates", "files" => Library(Viewer);
+    /// Job counts per kind and status.
+    JobCounts {} = GET "/api/admin/jobs", "admin" => InstanceOwner;
+    /// Failed jobs, most recent first.
+    FailedJobs {} = GET "/api/admin/jobs/failed", "admin" => InstanceOwner;
+    /// Queue a job again from scratch.
+    RetryJob { kind: String, file: Uuid } = POST "/api/admin/jobs/{kind}/{file}/retry", "admin" => InstanceOwner;
+    /// Forget a job.
+    RemoveJob { kind: String, file: Uuid } = DELETE "/api/admin/jobs/{kind}/{file}", "admin" => InstanceOwner;
+    /// Forget every failed job.
+    PurgeFailedJobs {} = POST "/api/admin/jobs/purge", "admin" => InstanceOwner;
     /// All user accounts.
     ListUsers {} = GET "/api/admin/users", "admin" => InstanceOwner;
     /// Instance-wide settings (registration mode).

@@ -150,6 +150,7 @@ async fn every_route_enforces_its_access_rule(backend: Backend) {
                 "user" => people.viewer_id.clone(),
                 "invite" => fx.invite_id.clone(),
                 "file" => fx.file.clone(),
+                "kind" => "metadata".to_owned(),
                 "token" if info.path.starts_with("/api/invites") => fx.invite_token.clone(),
                 _ => uuid::Uuid::new_v4().to_string(),
             });

@@ -173,12 +173,18 @@ impl TestServer {
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
         let store = Store::new(backend).await;
         let mut config = store.config();
+        config.job_poll_ms = 100;
+        config.job_retry_base_ms = 50;
         tweak(&mut config);
         let app = Arc::new(App::open(config).await.expect("app opens"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(alcoves::http::server::serve(app, listener, stop_rx));
+        let workers = tokio::spawn(alcoves::jobs::worker::run(app.clone(), stop_rx.clone()));
+        let task = tokio::spawn(async move {
+            alcoves::http::server::serve(app, listener, stop_rx).await;
+            let _ = workers.await;
+        });
         TestServer {
             base,
             store,

@@ -6,6 +6,7 @@ mod access_matrix;
 mod accounts;
 mod bad_requests;
 mod files;
+mod jobs;
 mod libraries;
 mod process;
 mod storage;

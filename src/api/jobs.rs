@@ -1,0 +1,67 @@
+//! Queue administration for the instance owner: counts, failed jobs, retry, remove, purge.
+
+use http::Response;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::files;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::request::Ctx;
+use crate::http::response::{self, Body};
+use crate::jobs::{JobKind, store};
+
+/// `GET /api/admin/jobs`: `[{kind, status, count}]`.
+pub async fn counts(app: &App) -> ApiResult<Response<Body>> {
+    let mut conn = app.db.conn().await?;
+    let rows: Vec<_> = store::counts(&mut conn)
+        .await?
+        .into_iter()
+        .map(|(kind, status, count)| json!({ "kind": kind, "status": status, "count": count }))
+        .collect();
+    Ok(response::ok(&rows))
+}
+
+/// `GET /api/admin/jobs/failed?limit=`.
+pub async fn failed(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let limit = ctx
+        .query_param("limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let mut conn = app.db.conn().await?;
+    Ok(response::ok(&store::failed(&mut conn, limit).await?))
+}
+
+fn kind_of(text: &str) -> ApiResult<JobKind> {
+    JobKind::parse(text).ok_or(ApiError::NotFound)
+}
+
+/// `POST /api/admin/jobs/{kind}/{file}/retry`.
+pub async fn retry(app: &App, kind: &str, file: Uuid) -> ApiResult<Response<Body>> {
+    let kind = kind_of(kind)?;
+    let mut conn = app.db.conn().await?;
+    let file = files::find(&mut conn, &file.to_string())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    store::enqueue(&mut conn, &file.id, kind).await?;
+    app.wake_workers.notify_one();
+    Ok(response::no_content())
+}
+
+/// `DELETE /api/admin/jobs/{kind}/{file}`.
+pub async fn remove(app: &App, kind: &str, file: Uuid) -> ApiResult<Response<Body>> {
+    let kind = kind_of(kind)?;
+    let mut conn = app.db.conn().await?;
+    if !store::remove(&mut conn, &file.to_string(), kind).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(response::no_content())
+}
+
+/// `POST /api/admin/jobs/purge`: forgets every failed job.
+pub async fn purge_failed(app: &App) -> ApiResult<Response<Body>> {
+    let mut conn = app.db.conn().await?;
+    let removed = store::purge_failed(&mut conn).await?;
+    Ok(response::ok(&json!({ "removed": removed })))
+}

@@ -1,0 +1,132 @@
+//! What each job kind does. A handler reads what it needs, reports progress, and returns either
+//! the [`Effect`] to record (written only while the worker still holds the lease) or how the
+//! run ended otherwise.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::TryStreamExt;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use super::JobKind;
+use super::store::Settle;
+use crate::app::App;
+use crate::db::Conn;
+use crate::db::schema::files as files_table;
+use crate::files::{File, sniff};
+use crate::http::error::ApiResult;
+use crate::storage::BlobKey;
+use crate::with_conn;
+
+/// Progress a handler reports: percent and estimated milliseconds left.
+pub type Progress = watch::Sender<Option<(i32, Option<i64>)>>;
+
+/// A finished job's result, written to the file row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Hash {
+        sha256: String,
+    },
+    Metadata {
+        size: i64,
+        mime: String,
+        kind: String,
+    },
+}
+
+/// Runs `kind` on `file`.
+pub async fn run(
+    app: &App,
+    file: &File,
+    kind: JobKind,
+    progress: &Progress,
+) -> Result<Effect, Settle> {
+    match kind {
+        JobKind::Hash => hash(app, file, progress).await,
+        JobKind::Metadata => metadata(app, file).await,
+    }
+}
+
+fn original(file: &File) -> Result<BlobKey, Settle> {
+    BlobKey::original(&file.library_id, &file.id).map_err(|e| Settle::Failed(e.to_string()))
+}
+
+/// A storage error as a run outcome: a missing original is final, anything else is retried.
+fn storage_outcome(e: std::io::Error) -> Settle {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Settle::Failed("the original is missing from storage".into())
+        }
+        _ => Settle::Retry(format!("storage: {e}")),
+    }
+}
+
+async fn hash(app: &App, file: &File, progress: &Progress) -> Result<Effect, Settle> {
+    let key = original(file)?;
+    let total = app.storage.size(&key).await.map_err(storage_outcome)?;
+    let total = total.ok_or_else(|| storage_outcome(std::io::ErrorKind::NotFound.into()))?;
+    let mut stream = app
+        .storage
+        .read(&key, None)
+        .await
+        .map_err(storage_outcome)?;
+    let (mut hasher, mut seen, started) = (Sha256::new(), 0u64, std::time::Instant::now());
+    while let Some(chunk) = stream.try_next().await.map_err(storage_outcome)? {
+        hasher.update(&chunk);
+        seen += chunk.len() as u64;
+        let pct = (seen * 100 / total.max(1)) as i32;
+        let elapsed = started.elapsed().as_millis() as u64;
+        let eta = (seen > 0).then(|| (elapsed * (total - seen.min(total)) / seen) as i64);
+        progress.send_replace(Some((pct, eta)));
+    }
+    Ok(Effect::Hash {
+        sha256: crate::digest::hex(&hasher.finalize()),
+    })
+}
+
+async fn metadata(app: &App, file: &File) -> Result<Effect, Settle> {
+    let key = original(file)?;
+    let size = app.storage.size(&key).await.map_err(storage_outcome)?;
+    let size = size.ok_or_else(|| storage_outcome(std::io::ErrorKind::NotFound.into()))?;
+    let head: Vec<u8> = if size == 0 {
+        Vec::new()
+    } else {
+        let chunks: Vec<bytes::Bytes> = app
+            .storage
+            .read(&key, Some(0..sniff::SNIFF_LEN as u64))
+            .await
+            .map_err(storage_outcome)?
+            .try_collect()
+            .await
+            .map_err(storage_outcome)?;
+        chunks.concat()
+    };
+    let mime = sniff::mime_of(&head);
+    Ok(Effect::Metadata {
+        size: size as i64,
+        mime: mime.to_owned(),
+        kind: sniff::kind_of(mime).to_owned(),
+    })
+}
+
+/// Writes a finished job's result to the file row.
+pub async fn apply(conn: &mut Conn, file_id: &str, effect: &Effect) -> ApiResult<()> {
+    let now = crate::db::now_ms();
+    let target = files_table::table.find(file_id);
+    match effect {
+        Effect::Hash { sha256 } => with_conn!(conn, c => diesel::update(target)
+            .set((files_table::sha256.eq(sha256), files_table::updated_at.eq(now)))
+            .execute(c)
+            .await)?,
+        Effect::Metadata { size, mime, kind } => with_conn!(conn, c => diesel::update(target)
+            .set((
+                files_table::size.eq(size),
+                files_table::mime.eq(mime),
+                files_table::kind.eq(kind),
+                files_table::updated_at.eq(now),
+            ))
+            .execute(c)
+            .await)?,
+    };
+    Ok(())
+}

@@ -1,0 +1,334 @@
+//! The `file_jobs` table as a durable queue: enqueue (bumping the version), claim with a lease,
+//! heartbeat and progress, settle (done / skipped / retry / failed) while holding the lease,
+//! reap expired leases, release on shutdown, and the admin views.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+
+use super::{JobKind, JobStatus, MAX_ATTEMPTS, backoff};
+use crate::db::schema::file_jobs;
+use crate::db::{Conn, Db, now_ms};
+use crate::http::error::ApiResult;
+use crate::with_conn;
+
+/// A claimed job: what to do and the lease token that lets the holder settle it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub file_id: String,
+    pub kind: JobKind,
+    pub version: i32,
+    pub attempt: i32,
+    pub token: String,
+}
+
+/// A job row as the API shows it.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = file_jobs)]
+#[serde(rename_all = "camelCase")]
+pub struct JobState {
+    pub file_id: String,
+    pub kind: String,
+    pub status: String,
+    pub progress: i32,
+    pub eta_ms: Option<i64>,
+    pub error: Option<String>,
+    pub version: i32,
+    pub done_version: Option<i32>,
+    pub attempts: i32,
+    pub updated_at: i64,
+}
+
+/// Requests `kind` for `file_id`: a new row at version 1, or the existing row re-queued with its
+/// version bumped (any running attempt loses its lease and cannot record its result).
+pub async fn enqueue(conn: &mut Conn, file_id: &str, kind: JobKind) -> ApiResult<()> {
+    let now = now_ms();
+    let row = (
+        file_jobs::file_id.eq(file_id),
+        file_jobs::kind.eq(kind.as_str()),
+        file_jobs::status.eq(JobStatus::Queued.as_str()),
+        file_jobs::run_after.eq(now),
+        file_jobs::created_at.eq(now),
+        file_jobs::updated_at.eq(now),
+    );
+    with_conn!(conn, c => diesel::insert_into(file_jobs::table)
+        .values(row)
+        .on_conflict((file_jobs::file_id, file_jobs::kind))
+        .do_update()
+        .set((
+            file_jobs::status.eq(excluded(file_jobs::status)),
+            file_jobs::version.eq(file_jobs::version + 1),
+            file_jobs::progress.eq(0),
+            file_jobs::eta_ms.eq(None::<i64>),
+            file_jobs::error.eq(None::<String>),
+            file_jobs::attempts.eq(0),
+            file_jobs::run_after.eq(now),
+            file_jobs::lease_token.eq(None::<String>),
+            file_jobs::lease_until.eq(None::<i64>),
+            file_jobs::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Records `kind` as already done for a new file (e.g. the hash computed during upload).
+pub async fn record_done(conn: &mut Conn, file_id: &str, kind: JobKind) -> ApiResult<()> {
+    let now = now_ms();
+    let row = (
+        file_jobs::file_id.eq(file_id),
+        file_jobs::kind.eq(kind.as_str()),
+        file_jobs::status.eq(JobStatus::Done.as_str()),
+        file_jobs::progress.eq(100),
+        file_jobs::done_version.eq(1),
+        file_jobs::run_after.eq(now),
+        file_jobs::created_at.eq(now),
+        file_jobs::updated_at.eq(now),
+    );
+    with_conn!(conn, c => diesel::insert_into(file_jobs::table).values(row).execute(c).await)?;
+    Ok(())
+}
+
+/// Queued jobs of `kind` that may run now, oldest first.
+#[diesel::dsl::auto_type]
+fn ready<'a>(kind: &'a str, now: i64) -> _ {
+    file_jobs::table
+        .filter(file_jobs::status.eq("queued"))
+        .filter(file_jobs::kind.eq(kind))
+        .filter(file_jobs::run_after.le(now))
+        .order((file_jobs::run_after, file_jobs::created_at))
+        .select((file_jobs::file_id, file_jobs::version, file_jobs::attempts))
+}
+
+/// Claims the oldest ready job of `kind` for `lease`. On PostgreSQL concurrent workers skip
+/// each other's rows (`FOR UPDATE SKIP LOCKED`); SQLite serialises writers.
+pub async fn claim(db: &Db, kind: JobKind, lease: Duration) -> ApiResult<Option<Claim>> {
+    let mut tx = db.begin().await?;
+    let now = now_ms();
+    let candidate: Option<(String, i32, i32)> = match &mut *tx {
+        Conn::Pg(c) => ready(kind.as_str(), now)
+            .for_update()
+            .skip_locked()
+            .first(c)
+            .await
+            .optional()?,
+        Conn::Sqlite(c) => ready(kind.as_str(), now).first(c).await.optional()?,
+    };
+    let Some((file_id, version, attempts)) = candidate else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    with_conn!(&mut *tx, c => diesel::update(file_jobs::table.find((&file_id, kind.as_str())))
+        .set((
+            file_jobs::status.eq(JobStatus::Processing.as_str()),
+            file_jobs::lease_token.eq(&token),
+            file_jobs::lease_until.eq(now + lease.as_millis() as i64),
+            file_jobs::attempts.eq(attempts + 1),
+            file_jobs::progress.eq(0),
+            file_jobs::eta_ms.eq(None::<i64>),
+            file_jobs::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await)?;
+    tx.commit().await?;
+    Ok(Some(Claim {
+        file_id,
+        kind,
+        version,
+        attempt: attempts + 1,
+        token,
+    }))
+}
+
+/// The row of a claim while its lease (token) is held.
+#[diesel::dsl::auto_type]
+fn held_row<'a>(file_id: &'a str, kind: &'a str, token: &'a str) -> _ {
+    file_jobs::table
+        .filter(file_jobs::file_id.eq(file_id))
+        .filter(file_jobs::kind.eq(kind))
+        .filter(file_jobs::lease_token.eq(token))
+}
+
+impl Claim {
+    fn row(&self) -> held_row<'_> {
+        held_row(&self.file_id, self.kind.as_str(), &self.token)
+    }
+}
+
+/// Extends the lease and records progress; false when the lease is lost.
+pub async fn heartbeat(
+    conn: &mut Conn,
+    claim: &Claim,
+    lease: Duration,
+    progress: Option<(i32, Option<i64>)>,
+) -> ApiResult<bool> {
+    let now = now_ms();
+    let until = now + lease.as_millis() as i64;
+    let n = match progress {
+        Some((pct, eta)) => with_conn!(conn, c => diesel::update(claim.row())
+            .set((
+                file_jobs::lease_until.eq(until),
+                file_jobs::progress.eq(pct.clamp(0, 100)),
+                file_jobs::eta_ms.eq(eta),
+                file_jobs::updated_at.eq(now),
+            ))
+            .execute(c)
+            .await)?,
+        None => with_conn!(conn, c => diesel::update(claim.row())
+            .set(file_jobs::lease_until.eq(until))
+            .execute(c)
+            .await)?,
+    };
+    Ok(n == 1)
+}
+
+/// How a run ended, as the queue records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    Done,
+    Skipped(String),
+    /// Try again later (counts as an attempt); fails for good after [`MAX_ATTEMPTS`].
+    Retry(String),
+    Failed(String),
+}
+
+/// Records how the claimed run ended, if the lease is still held; returns whether it was. Call
+/// inside the transaction that writes the job's results, and write them only when this is true.
+pub async fn settle(
+    conn: &mut Conn,
+    claim: &Claim,
+    outcome: &Settle,
+    retry_base: Duration,
+) -> ApiResult<bool> {
+    let now = now_ms();
+    let (status, error, run_after) = match outcome {
+        Settle::Done => (JobStatus::Done, None, now),
+        Settle::Skipped(reason) => (JobStatus::Skipped, Some(reason.clone()), now),
+        Settle::Retry(reason) if claim.attempt < MAX_ATTEMPTS => {
+            let delay = backoff(retry_base, claim.attempt).as_millis() as i64;
+            (JobStatus::Queued, Some(reason.clone()), now + delay)
+        }
+        Settle::Retry(reason) | Settle::Failed(reason) => {
+            (JobStatus::Failed, Some(reason.clone()), now)
+        }
+    };
+    let done_version = (status == JobStatus::Done).then_some(claim.version);
+    let progress = if status == JobStatus::Done { 100 } else { 0 };
+    let n = with_conn!(conn, c => diesel::update(claim.row())
+        .set((
+            file_jobs::status.eq(status.as_str()),
+            file_jobs::error.eq(error),
+            file_jobs::run_after.eq(run_after),
+            file_jobs::progress.eq(progress),
+            file_jobs::eta_ms.eq(None::<i64>),
+            file_jobs::lease_token.eq(None::<String>),
+            file_jobs::lease_until.eq(None::<i64>),
+            file_jobs::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await)?;
+    if n == 1 && done_version.is_some() {
+        with_conn!(conn, c => diesel::update(file_jobs::table.find((&claim.file_id, claim.kind.as_str())))
+            .set(file_jobs::done_version.eq(done_version))
+            .execute(c)
+            .await)?;
+    }
+    Ok(n == 1)
+}
+
+/// Gives a claimed job back without counting the attempt (used at shutdown).
+pub async fn release(conn: &mut Conn, claim: &Claim) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::update(claim.row())
+        .set((
+            file_jobs::status.eq(JobStatus::Queued.as_str()),
+            file_jobs::attempts.eq(file_jobs::attempts - 1),
+            file_jobs::lease_token.eq(None::<String>),
+            file_jobs::lease_until.eq(None::<i64>),
+            file_jobs::updated_at.eq(now_ms()),
+        ))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Re-queues jobs whose lease expired (their worker died); those out of attempts fail.
+/// Returns how many rows changed.
+pub async fn reap(conn: &mut Conn) -> ApiResult<usize> {
+    let now = now_ms();
+    let expired = file_jobs::status
+        .eq(JobStatus::Processing.as_str())
+        .and(file_jobs::lease_until.lt(now));
+    let failed = with_conn!(conn, c => diesel::update(file_jobs::table.filter(expired).filter(file_jobs::attempts.ge(MAX_ATTEMPTS)))
+        .set((
+            file_jobs::status.eq(JobStatus::Failed.as_str()),
+            file_jobs::error.eq("the worker stopped answering (lease expired)"),
+            file_jobs::lease_token.eq(None::<String>),
+            file_jobs::lease_until.eq(None::<i64>),
+            file_jobs::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await)?;
+    let requeued = with_conn!(conn, c => diesel::update(file_jobs::table.filter(expired))
+        .set((
+            file_jobs::status.eq(JobStatus::Queued.as_str()),
+            file_jobs::lease_token.eq(None::<String>),
+            file_jobs::lease_until.eq(None::<i64>),
+            file_jobs::run_after.eq(now),
+            file_jobs::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await)?;
+    Ok(failed + requeued)
+}
+
+/// The job rows of these files.
+pub async fn states_of(conn: &mut Conn, file_ids: &[String]) -> ApiResult<Vec<JobState>> {
+    if file_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(with_conn!(conn, c => file_jobs::table
+        .filter(file_jobs::file_id.eq_any(file_ids))
+        .select(JobState::as_select())
+        .load(c)
+        .await)?)
+}
+
+/// Row counts per kind and status.
+pub async fn counts(conn: &mut Conn) -> ApiResult<Vec<(String, String, i64)>> {
+    Ok(with_conn!(conn, c => file_jobs::table
+        .group_by((file_jobs::kind, file_jobs::status))
+        .select((file_jobs::kind, file_jobs::status, diesel::dsl::count_star()))
+        .order((file_jobs::kind, file_jobs::status))
+        .load(c)
+        .await)?)
+}
+
+/// Failed jobs, most recent first.
+pub async fn failed(conn: &mut Conn, limit: i64) -> ApiResult<Vec<JobState>> {
+    Ok(with_conn!(conn, c => file_jobs::table
+        .filter(file_jobs::status.eq(JobStatus::Failed.as_str()))
+        .order(file_jobs::updated_at.desc())
+        .limit(limit)
+        .select(JobState::as_select())
+        .load(c)
+        .await)?)
+}
+
+/// Deletes one job row; false when there was none.
+pub async fn remove(conn: &mut Conn, file_id: &str, kind: JobKind) -> ApiResult<bool> {
+    let n = with_conn!(conn, c => diesel::delete(file_jobs::table.find((file_id, kind.as_str()))).execute(c).await)?;
+    Ok(n > 0)
+}
+
+/// Deletes every failed job row; returns how many.
+pub async fn purge_failed(conn: &mut Conn) -> ApiResult<usize> {
+    Ok(
+        with_conn!(conn, c => diesel::delete(file_jobs::table.filter(file_jobs::status.eq(JobStatus::Failed.as_str())))
+        .execute(c)
+        .await)?,
+    )
+}

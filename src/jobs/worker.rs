@@ -1,0 +1,217 @@
+//! The worker pool: claims jobs per kind up to that kind's concurrency, runs each under a time
+//! budget with a heartbeat that extends its lease and publishes progress, records the outcome
+//! (and the next stage) while the lease is held, reaps expired leases, and on shutdown lets
+//! running jobs finish within the grace period, releasing the rest.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::JobKind;
+use super::handlers::{self, Progress};
+use super::store::{self, Claim, Settle};
+use crate::app::App;
+use crate::files;
+use crate::http::error::ApiResult;
+
+/// How often expired leases are looked for.
+const REAP_EVERY: Duration = Duration::from_secs(10);
+
+/// Runs workers until `stop` turns true.
+pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let limits: HashMap<JobKind, Arc<Semaphore>> = JobKind::ALL
+        .iter()
+        .map(|k| (*k, Arc::new(Semaphore::new(k.concurrency()))))
+        .collect();
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut claims: HashMap<tokio::task::Id, Claim> = HashMap::new();
+    let mut last_reap = Instant::now() - REAP_EVERY;
+    let poll = Duration::from_millis(app.config.job_poll_ms);
+    tracing::info!("workers started");
+    while !*stop.borrow() {
+        if last_reap.elapsed() >= REAP_EVERY {
+            last_reap = Instant::now();
+            match reap(&app).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!("re-queued {n} jobs whose worker stopped answering"),
+                Err(e) => tracing::warn!("reaping leases: {e:?}"),
+            }
+        }
+        while let Some(done) = running.try_join_next_with_id() {
+            let id = match done {
+                Ok((id, ())) => id,
+                Err(e) => e.id(),
+            };
+            claims.remove(&id);
+        }
+        let mut claimed = false;
+        for kind in JobKind::ALL {
+            while let Ok(permit) = limits[&kind].clone().try_acquire_owned() {
+                match store::claim(&app.db, kind, lease(&app)).await {
+                    Ok(Some(claim)) => {
+                        claimed = true;
+                        let (app, job) = (app.clone(), claim.clone());
+                        let handle = running.spawn(async move {
+                            run_one(&app, &job).await;
+                            drop(permit);
+                        });
+                        claims.insert(handle.id(), claim);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!("claiming {} jobs: {e:?}", kind.as_str());
+                        break;
+                    }
+                }
+            }
+        }
+        if !claimed {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = app.wake_workers.notified() => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+    shutdown(&app, running, claims).await;
+}
+
+async fn reap(app: &App) -> ApiResult<usize> {
+    let mut conn = app.db.conn().await?;
+    store::reap(&mut conn).await
+}
+
+fn lease(app: &App) -> Duration {
+    Duration::from_secs(app.config.job_lease_secs)
+}
+
+/// Waits for running jobs within the grace period, then stops them and releases their leases.
+async fn shutdown(app: &App, mut running: JoinSet<()>, claims: HashMap<tokio::task::Id, Claim>) {
+    let grace = Duration::from_secs(app.config.shutdown_grace_secs);
+    let drained = tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+        if let Ok(mut conn) = app.db.conn().await {
+            for claim in claims.values() {
+                if let Err(e) = store::release(&mut conn, claim).await {
+                    tracing::warn!(
+                        "releasing {} of {}: {e:?}",
+                        claim.kind.as_str(),
+                        claim.file_id
+                    );
+                }
+            }
+        }
+    }
+    tracing::info!("workers stopped");
+}
+
+/// Runs one claimed job to its recorded outcome; every error ends up on the job row.
+async fn run_one(app: &Arc<App>, claim: &Claim) {
+    let outcome = execute(app, claim).await;
+    if let Err(e) = record(app, claim, outcome).await {
+        tracing::warn!(
+            "recording {} of {}: {e:?}",
+            claim.kind.as_str(),
+            claim.file_id
+        );
+    }
+}
+
+/// Runs the handler in its own task (so a panic is contained) under the kind's time budget,
+/// heartbeating meanwhile.
+async fn execute(app: &Arc<App>, claim: &Claim) -> Result<handlers::Effect, Settle> {
+    let file = {
+        let mut conn = app
+            .db
+            .conn()
+            .await
+            .map_err(|e| Settle::Retry(format!("database: {e}")))?;
+        files::find(&mut conn, &claim.file_id)
+            .await
+            .map_err(|e| Settle::Retry(format!("{e:?}")))?
+    };
+    let Some(file) = file else {
+        return Err(Settle::Skipped("the file no longer exists".into()));
+    };
+    let (progress, watcher): (Progress, _) = watch::channel(None);
+    let (task_app, kind) = (app.clone(), claim.kind);
+    let mut task =
+        tokio::spawn(async move { handlers::run(&task_app, &file, kind, &progress).await });
+    let deadline = tokio::time::sleep(kind.time_budget());
+    tokio::pin!(deadline);
+    let beat = lease(app) / 3;
+    loop {
+        tokio::select! {
+            joined = &mut task => {
+                return joined.unwrap_or_else(|e| Err(Settle::Failed(format!("the job crashed: {e}"))));
+            }
+            _ = &mut deadline => {
+                task.abort();
+                return Err(Settle::Retry(format!("took longer than {:?}", kind.time_budget())));
+            }
+            _ = tokio::time::sleep(beat) => {
+                let progress = *watcher.borrow();
+                let held = match app.db.conn().await {
+                    Ok(mut conn) => store::heartbeat(&mut conn, claim, lease(app), progress).await.unwrap_or(true),
+                    Err(_) => true,
+                };
+                if !held {
+                    task.abort();
+                    return Err(Settle::Skipped("superseded".into()));
+                }
+            }
+        }
+    }
+}
+
+/// Settles the claim; on success writes the effect and queues the next stage in the same
+/// transaction, only while the lease is still held.
+async fn record(
+    app: &App,
+    claim: &Claim,
+    outcome: Result<handlers::Effect, Settle>,
+) -> ApiResult<()> {
+    let retry_base = Duration::from_millis(app.config.job_retry_base_ms);
+    let mut tx = app.db.begin().await?;
+    let settle = outcome
+        .as_ref()
+        .map(|_| Settle::Done)
+        .unwrap_or_else(|s| s.clone());
+    if !store::settle(&mut tx, claim, &settle, retry_base).await? {
+        tracing::info!(
+            "{} of {} v{} was superseded; result dropped",
+            claim.kind.as_str(),
+            claim.file_id,
+            claim.version
+        );
+        return tx.commit().await.map_err(Into::into);
+    }
+    if let Ok(effect) = &outcome {
+        handlers::apply(&mut tx, &claim.file_id, effect).await?;
+        if let Some(next) = claim.kind.next() {
+            store::enqueue(&mut tx, &claim.file_id, next).await?;
+        }
+    }
+    tx.commit().await?;
+    match &settle {
+        Settle::Failed(reason) | Settle::Retry(reason) => {
+            tracing::warn!(
+                "{} of {} (attempt {}): {reason}",
+                claim.kind.as_str(),
+                claim.file_id,
+                claim.attempt
+            )
+        }
+        Settle::Done | Settle::Skipped(_) => {}
+    }
+    app.wake_workers.notify_one();
+    Ok(())
+}
