@@ -84,13 +84,7 @@ async fn fixture(srv: &TestServer, people: &People) -> Fixture {
 
 async fn sign_up(srv: &TestServer, username: &str) -> String {
     srv.register(username, None).await;
-    let token = srv
-        .post(
-            "/api/_auth/login",
-            "",
-            json!({ "username": username, "password": PASSWORD }),
-        )
-        .await;
+    let token = srv.login(username, PASSWORD).await;
     let cookie = token.cookie().unwrap();
     let created = srv
         .post("/api/_auth/tokens", &cookie, json!({ "name": "matrix" }))

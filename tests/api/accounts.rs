@@ -39,14 +39,10 @@ async fn first_user_is_owner_and_registration_modes_apply(backend: Backend) {
 
     // invite_only (the default): no token, no account.
     let body = json!({ "username": "mallory", "password": PASSWORD });
-    let res = srv.post("/api/_auth/register", "", body.clone()).await;
+    let res = srv.try_register(body.clone()).await;
     assert_eq!((res.status, res.code()), (403, "invite_required"));
     let res = srv
-        .post(
-            "/api/_auth/register",
-            "",
-            json!({ "username": "mallory", "password": PASSWORD, "inviteToken": "nope" }),
-        )
+        .try_register(json!({ "username": "mallory", "password": PASSWORD, "inviteToken": "nope" }))
         .await;
     assert_eq!(res.status, 404);
 
@@ -55,7 +51,7 @@ async fn first_user_is_owner_and_registration_modes_apply(backend: Backend) {
         .call("PATCH", "/api/admin/settings", &owner, Some(set("closed")))
         .await;
     assert_eq!(res.json["registrationMode"], "closed");
-    let res = srv.post("/api/_auth/register", "", body.clone()).await;
+    let res = srv.try_register(body.clone()).await;
     assert_eq!((res.status, res.code()), (403, "registration_closed"));
 
     srv.call("PATCH", "/api/admin/settings", &owner, Some(set("open")))
@@ -63,7 +59,7 @@ async fn first_user_is_owner_and_registration_modes_apply(backend: Backend) {
     let (second, _) = srv.register("mallory", None).await;
     let me = srv.get("/api/_auth/session", &second).await;
     assert_eq!(me.json["user"]["isOwner"], false);
-    let res = srv.post("/api/_auth/register", "", body).await;
+    let res = srv.try_register(body).await;
     assert_eq!((res.status, res.code()), (409, "username_taken"));
     assert_eq!(srv.get("/api/admin/users", &second).await.status, 403);
     assert_eq!(
@@ -78,19 +74,11 @@ async fn first_user_is_owner_and_registration_modes_apply(backend: Backend) {
 
     // Weak passwords and bad usernames are refused with a reason.
     let res = srv
-        .post(
-            "/api/_auth/register",
-            "",
-            json!({ "username": "x y", "password": PASSWORD }),
-        )
+        .try_register(json!({ "username": "x y", "password": PASSWORD }))
         .await;
     assert_eq!(res.status, 400);
     let res = srv
-        .post(
-            "/api/_auth/register",
-            "",
-            json!({ "username": "short", "password": "1234" }),
-        )
+        .try_register(json!({ "username": "short", "password": "1234" }))
         .await;
     assert_eq!(res.status, 400);
     srv.stop().await;
@@ -99,13 +87,7 @@ async fn first_user_is_owner_and_registration_modes_apply(backend: Backend) {
 async fn logout_and_tampered_cookies_are_rejected(backend: Backend) {
     let srv = TestServer::start(backend).await;
     srv.register("olivia", None).await;
-    let login = srv
-        .post(
-            "/api/_auth/login",
-            "",
-            json!({ "username": "OLIVIA", "password": PASSWORD }),
-        )
-        .await;
+    let login = srv.login("OLIVIA", PASSWORD).await;
     assert_eq!(login.status, 200);
     let set_cookie = login.headers["set-cookie"].to_str().unwrap().to_owned();
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
@@ -132,21 +114,9 @@ async fn logout_and_tampered_cookies_are_rejected(backend: Backend) {
         401
     );
 
-    let wrong = srv
-        .post(
-            "/api/_auth/login",
-            "",
-            json!({ "username": "olivia", "password": "wrong password" }),
-        )
-        .await;
+    let wrong = srv.login("olivia", "wrong password").await;
     assert_eq!((wrong.status, wrong.code()), (401, "bad_credentials"));
-    let unknown = srv
-        .post(
-            "/api/_auth/login",
-            "",
-            json!({ "username": "nobody", "password": "wrong password" }),
-        )
-        .await;
+    let unknown = srv.login("nobody", "wrong password").await;
     assert_eq!((unknown.status, unknown.code()), (401, "bad_credentials"));
 
     let out = srv.post("/api/_auth/logout", &cookie, json!({})).await;
@@ -166,17 +136,7 @@ async fn logout_and_tampered_cookies_are_rejected(backend: Backend) {
 async fn password_change_revokes_other_sessions(backend: Backend) {
     let srv = TestServer::start(backend).await;
     let (first, _) = srv.register("olivia", None).await;
-    let login = |password: &'static str| {
-        let srv = &srv;
-        async move {
-            srv.post(
-                "/api/_auth/login",
-                "",
-                json!({ "username": "olivia", "password": password }),
-            )
-            .await
-        }
-    };
+    let login = |password| srv.login("olivia", password);
     let second = login(PASSWORD).await.cookie().unwrap();
     let sessions = srv.get("/api/_auth/sessions", &first).await;
     assert_eq!(sessions.json.as_array().unwrap().len(), 2);
@@ -275,33 +235,15 @@ async fn repeated_failed_logins_are_throttled(backend: Backend) {
     let srv = TestServer::start(backend).await;
     srv.register("olivia", None).await;
     for _ in 0..5 {
-        let res = srv
-            .post(
-                "/api/_auth/login",
-                "",
-                json!({ "username": "olivia", "password": "guess guess" }),
-            )
-            .await;
+        let res = srv.login("olivia", "guess guess").await;
         assert_eq!(res.status, 401);
     }
     // Even the right password is refused while the account is throttled.
-    let res = srv
-        .post(
-            "/api/_auth/login",
-            "",
-            json!({ "username": "olivia", "password": PASSWORD }),
-        )
-        .await;
+    let res = srv.login("olivia", PASSWORD).await;
     assert_eq!((res.status, res.code()), (429, "too_many_requests"));
     assert!(res.headers.get("retry-after").is_some());
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let res = srv
-        .post(
-            "/api/_auth/login",
-            "",
-            json!({ "username": "olivia", "password": PASSWORD }),
-        )
-        .await;
+    let res = srv.login("olivia", PASSWORD).await;
     assert_eq!(res.status, 200);
     srv.stop().await;
 }

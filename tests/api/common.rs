@@ -232,6 +232,17 @@ impl TestServer {
         self.call("POST", path, who, Some(body)).await
     }
 
+    /// Tries to sign in.
+    pub async fn login(&self, username: &str, password: &str) -> Resp {
+        let body = serde_json::json!({ "username": username, "password": password });
+        self.post("/api/_auth/login", "", body).await
+    }
+
+    /// Tries to register with this body.
+    pub async fn try_register(&self, body: Value) -> Resp {
+        self.post("/api/_auth/register", "", body).await
+    }
+
     /// Registers a user and returns their session cookie and user id.
     pub async fn register(&self, username: &str, invite: Option<&str>) -> (String, String) {
         let res = self

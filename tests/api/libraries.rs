@@ -189,15 +189,11 @@ async fn roles_change_and_members_leave(backend: Backend) {
     let token = srv.invite(&lib, &owner, "viewer").await;
     let (member, member_id) = srv.register("victor", Some(&token)).await;
     let path = format!("/api/libraries/{lib}");
+    let member_path = format!("{path}/members/{member_id}");
+    let set_role =
+        |role: &'static str| srv.call("PATCH", &member_path, &owner, Some(json!({ "role": role })));
 
-    let promote = srv
-        .call(
-            "PATCH",
-            &format!("{path}/members/{member_id}"),
-            &owner,
-            Some(json!({ "role": "admin" })),
-        )
-        .await;
+    let promote = set_role("admin").await;
     assert_eq!(promote.status, 200);
     assert_eq!(
         srv.call("PATCH", &path, &member, Some(json!({ "emoji": "✈️" })))
@@ -215,33 +211,12 @@ async fn roles_change_and_members_leave(backend: Backend) {
         )
         .await;
     assert_eq!((res.status, res.code()), (403, "owner_protected"));
-    let res = srv
-        .call(
-            "PATCH",
-            &format!("{path}/members/{member_id}"),
-            &owner,
-            Some(json!({ "role": "owner" })),
-        )
-        .await;
+    let res = set_role("owner").await;
     assert_eq!(res.status, 400);
-    let res = srv
-        .call(
-            "PATCH",
-            &format!("{path}/members/{member_id}"),
-            &owner,
-            Some(json!({ "role": "emperor" })),
-        )
-        .await;
+    let res = set_role("emperor").await;
     assert_eq!((res.status, res.code()), (400, "invalid_json"));
 
-    let demote = srv
-        .call(
-            "PATCH",
-            &format!("{path}/members/{member_id}"),
-            &owner,
-            Some(json!({ "role": "viewer" })),
-        )
-        .await;
+    let demote = set_role("viewer").await;
     assert_eq!(demote.status, 200);
     assert_eq!(
         srv.call("PATCH", &path, &member, Some(json!({ "emoji": "x" })))
