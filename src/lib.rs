@@ -11,6 +11,7 @@ pub mod db;
 pub mod digest;
 pub mod doctor;
 pub mod files;
+pub mod folders;
 pub mod http;
 pub mod jobs;
 pub mod libraries;

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::app::App;
 use crate::db::now_ms;
 use crate::files::{self, Cursor, File, ListFilter, sniff, upload};
+use crate::folders;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::range::{self, ByteRange};
 use crate::http::request::Ctx;
@@ -71,6 +72,13 @@ pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let name =
         files::clean_name(&percent_encoding::percent_decode_str(raw_name).decode_utf8_lossy());
     let uploader = ctx.caller()?.user.id.clone();
+    let folder_id = ctx
+        .header(header::HeaderName::from_static("x-upload-folder-id"))
+        .map(str::to_owned);
+    if let Some(folder) = &folder_id {
+        let mut conn = app.db.conn().await?;
+        folders::live(&mut conn, &library, folder, "X-Upload-Folder-Id").await?;
+    }
     let body = ctx.take_body()?;
     let staged = upload::stage(body, &app.config.upload_dir(), app.config.max_upload_bytes).await?;
     if staged.size == 0 {
@@ -87,7 +95,7 @@ pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let file = File {
         id,
         library_id: library,
-        folder_id: None,
+        folder_id,
         name,
         blob_key: key.to_string(),
         sha256: Some(staged.sha256.clone()),
@@ -189,19 +197,24 @@ pub async fn reprocess(app: &App, ctx: &mut Ctx, file: Uuid) -> ApiResult<Respon
     ))
 }
 
-#[derive(Deserialize)]
-struct UpdateBody {
-    name: Option<String>,
-}
-
-/// `PATCH /api/libraries/{library}/files/{file}`.
+/// `PATCH /api/libraries/{library}/files/{file}`: `name`, `folderId` (null for the root).
 pub async fn update(app: &App, ctx: &mut Ctx, file: Uuid) -> ApiResult<Response<Body>> {
-    let body: UpdateBody = ctx.json().await?;
+    // Read as a JSON value: `"folderId": null` (to the root) differs from leaving it out.
+    let body: serde_json::Value = ctx.json().await?;
     let mut file = load(app, ctx, file).await?;
-    if let Some(name) = body.name {
-        file.name = files::clean_name(&name);
+    if let Some(name) = body.get("name") {
+        let name = name
+            .as_str()
+            .ok_or_else(|| ApiError::InvalidJson("name must be a string".into()))?;
+        file.name = files::clean_name(name);
     }
     let mut conn = app.db.conn().await?;
+    if let Some(folder) = super::folders::parent_change(body.get("folderId"))? {
+        if let Some(id) = &folder {
+            folders::live(&mut conn, &file.library_id, id, "folderId").await?;
+        }
+        file.folder_id = folder;
+    }
     files::update(&mut conn, &file).await?;
     drop(conn);
     Ok(response::ok(&view(app, file).await?))
@@ -232,19 +245,31 @@ pub async fn purge(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>
         ));
     }
     let mut conn = app.db.conn().await?;
-    files::delete(&mut conn, &file.id).await?;
-    // The row is gone first, so nothing visible points at a missing blob.
-    let derived = BlobKey::derived_prefix(&file.library_id, &file.id)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    purge_one(app, &mut conn, &file.library_id, &file.id).await?;
+    Ok(response::no_content())
+}
+
+/// Deletes a file row, then its original and derived blobs (the row goes first, so nothing
+/// visible points at a missing blob; a blob left by a failure is only logged).
+pub async fn purge_one(
+    app: &App,
+    conn: &mut crate::db::Conn,
+    library: &str,
+    file: &str,
+) -> ApiResult<()> {
+    files::delete(conn, file).await?;
+    let keys = BlobKey::original(library, file)
+        .and_then(|o| Ok((o, BlobKey::derived_prefix(library, file)?)));
+    let (original, derived) = keys.map_err(|e| ApiError::Internal(e.to_string()))?;
     for result in [
-        app.storage.delete(&original_key(&file)?).await,
+        app.storage.delete(&original).await,
         app.storage.delete_prefix(&derived).await,
     ] {
         if let Err(e) = result {
-            tracing::warn!(file = %file.id, "purged file left a blob behind: {e}");
+            tracing::warn!(file, "purged file left a blob behind: {e}");
         }
     }
-    Ok(response::no_content())
+    Ok(())
 }
 
 /// `GET /api/libraries/{library}/duplicates`.

@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod files;
+mod folders;
 mod invites;
 mod jobs;
 mod libraries;
@@ -58,6 +59,12 @@ pub async fn dispatch(app: &App, ctx: &mut Ctx, route: Route) -> ApiResult<Respo
         Route::DownloadFile { file, .. } => files::download(app, ctx, file).await,
         Route::ListDuplicates { .. } => files::duplicates(app, ctx).await,
         Route::ReprocessFile { file, .. } => files::reprocess(app, ctx, file).await,
+        Route::ListFolders { .. } => folders::list(app, ctx).await,
+        Route::CreateFolder { .. } => folders::create(app, ctx).await,
+        Route::UpdateFolder { folder, .. } => folders::update(app, ctx, folder).await,
+        Route::PurgeFolder { folder, .. } => folders::purge(app, ctx, folder).await,
+        Route::TrashFolder { folder, .. } => folders::set_trashed(app, ctx, folder, true).await,
+        Route::RestoreFolder { folder, .. } => folders::set_trashed(app, ctx, folder, false).await,
         Route::JobCounts {} => jobs::counts(app).await,
         Route::FailedJobs {} => jobs::failed(app, ctx).await,
         Route::RetryJob { kind, file } => jobs::retry(app, &kind, file).await,

@@ -235,7 +235,7 @@ route_table! {
     UploadFile { library: LibraryId } = POST "/api/libraries/{library}/files", "files" => Library(Admin);
     /// One file.
     GetFile { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}", "files" => Library(Viewer);
-    /// Rename a file.
+    /// Rename a file or move it (`folderId`, null for the root).
     UpdateFile { library: LibraryId, file: Uuid } = PATCH "/api/libraries/{library}/files/{file}", "files" => Library(Admin);
     /// Delete a trashed file for good, with its original and derived files.
     PurgeFile { library: LibraryId, file: Uuid } = DELETE "/api/libraries/{library}/files/{file}", "files" => Library(Admin);
@@ -249,6 +249,18 @@ route_table! {
     ReprocessFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/reprocess", "files" => Library(Admin);
     /// Groups of files with identical bytes.
     ListDuplicates { library: LibraryId } = GET "/api/libraries/{library}/duplicates", "files" => Library(Viewer);
+    /// Folders under `parent` (the root by default); `trashed=true` lists trashed folders.
+    ListFolders { library: LibraryId } = GET "/api/libraries/{library}/folders", "folders" => Library(Viewer);
+    /// Create a folder (`name`, optional `parentId`).
+    CreateFolder { library: LibraryId } = POST "/api/libraries/{library}/folders", "folders" => Library(Admin);
+    /// Rename a folder or move it (`parentId`, null for the root).
+    UpdateFolder { library: LibraryId, folder: Uuid } = PATCH "/api/libraries/{library}/folders/{folder}", "folders" => Library(Admin);
+    /// Delete a trashed folder for good, with everything in it.
+    PurgeFolder { library: LibraryId, folder: Uuid } = DELETE "/api/libraries/{library}/folders/{folder}", "folders" => Library(Admin);
+    /// Move a folder, its subfolders and their files to the trash.
+    TrashFolder { library: LibraryId, folder: Uuid } = POST "/api/libraries/{library}/folders/{folder}/trash", "folders" => Library(Admin);
+    /// Bring a folder back with what was trashed with it.
+    RestoreFolder { library: LibraryId, folder: Uuid } = POST "/api/libraries/{library}/folders/{folder}/restore", "folders" => Library(Admin);
     /// Job counts per kind and status.
     JobCounts {} = GET "/api/admin/jobs", "admin" => InstanceOwner;
     /// Failed jobs, most recent first.

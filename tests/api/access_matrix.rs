@@ -47,6 +47,7 @@ impl People {
 /// Ids a route's path parameters are filled with.
 struct Fixture {
     library: String,
+    folder: String,
     invite_id: String,
     invite_token: String,
     file: String,
@@ -74,7 +75,15 @@ async fn fixture(srv: &TestServer, people: &People) -> Fixture {
     let file = srv
         .upload(&lib, owner, "matrix.txt", b"matrix".to_vec())
         .await;
+    let folder = srv
+        .post(
+            &format!("/api/libraries/{lib}/folders"),
+            owner,
+            json!({ "name": "f" }),
+        )
+        .await;
     Fixture {
+        folder: folder.json["id"].as_str().unwrap().to_owned(),
         invite_id: spare.json["invite"]["id"].as_str().unwrap().to_owned(),
         invite_token: spare.json["token"].as_str().unwrap().to_owned(),
         file: file.json["id"].as_str().unwrap().to_owned(),
@@ -144,6 +153,7 @@ async fn every_route_enforces_its_access_rule(backend: Backend) {
                 "user" => people.viewer_id.clone(),
                 "invite" => fx.invite_id.clone(),
                 "file" => fx.file.clone(),
+                "folder" => fx.folder.clone(),
                 "kind" => "metadata".to_owned(),
                 "token" if info.path.starts_with("/api/invites") => fx.invite_token.clone(),
                 _ => uuid::Uuid::new_v4().to_string(),

@@ -14,6 +14,7 @@ on_both_backends!(
     large_upload_hashes_like_sha256sum,
     trash_restore_purge_and_pagination,
     hostile_uploads_leave_nothing_behind,
+    folders_nest_move_trash_restore_and_purge,
 );
 
 /// The shared test pictures and sounds (see ../shared/models/MANIFEST.md).
@@ -459,5 +460,198 @@ async fn hostile_uploads_leave_nothing_behind(backend: Backend) {
         403
     );
     assert_eq!(srv.download(&lib, &some, &viewer, &[]).await.0, 200);
+    srv.stop().await;
+}
+
+async fn folders_nest_move_trash_restore_and_purge(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Tree").await;
+    let folders = format!("/api/libraries/{lib}/folders");
+    let mk = |name: &'static str, parent: Option<String>| {
+        srv.post(
+            &folders,
+            &owner,
+            json!({ "name": name, "parentId": parent }),
+        )
+    };
+    let trips = mk("Trips", None).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rome = mk("Rome", Some(trips.clone())).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let inbox = mk("Inbox", None).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(mk("../x", None).await.status, 400);
+    assert_eq!(
+        mk("Orphan", Some(uuid::Uuid::new_v4().to_string()))
+            .await
+            .status,
+        400
+    );
+
+    let names = |v: Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(srv.get(&folders, &owner).await.json),
+        ["Inbox", "Trips"]
+    );
+    assert_eq!(
+        names(
+            srv.get(&format!("{folders}?parent={trips}"), &owner)
+                .await
+                .json
+        ),
+        ["Rome"]
+    );
+
+    // Upload straight into a folder, and move another file in.
+    let in_rome = srv
+        .raw(
+            reqwest::Client::new()
+                .post(format!("{}/api/libraries/{lib}/files", srv.base))
+                .header("x-upload-name", "colosseum.jpg")
+                .header("x-upload-folder-id", &rome)
+                .body(std::fs::read(testdata("astronaut.jpg")).unwrap()),
+            &owner,
+        )
+        .await;
+    assert_eq!(
+        (in_rome.status, in_rome.json["folderId"].as_str()),
+        (201, Some(rome.as_str()))
+    );
+    let loose = srv
+        .upload(&lib, &owner, "loose.txt", b"loose".to_vec())
+        .await;
+    let loose_path = format!(
+        "/api/libraries/{lib}/files/{}",
+        loose.json["id"].as_str().unwrap()
+    );
+    let moved = srv
+        .call(
+            "PATCH",
+            &loose_path,
+            &owner,
+            Some(json!({ "folderId": inbox })),
+        )
+        .await;
+    assert_eq!(moved.json["folderId"], inbox.as_str());
+    let (srv_ref, owner_ref) = (&srv, &owner);
+    let files_in = |folder: &str| {
+        let url = format!("/api/libraries/{lib}/files?folder={folder}");
+        async move {
+            srv_ref.get(&url, owner_ref).await.json["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(files_in(&rome).await, 1);
+    assert_eq!(files_in(&inbox).await, 1);
+    assert_eq!(
+        srv.call(
+            "PATCH",
+            &loose_path,
+            &owner,
+            Some(json!({ "folderId": null }))
+        )
+        .await
+        .json["folderId"],
+        Value::Null
+    );
+
+    // Moving a folder into its own subtree is refused; moving elsewhere works.
+    let cycle = srv
+        .call(
+            "PATCH",
+            &format!("{folders}/{trips}"),
+            &owner,
+            Some(json!({ "parentId": rome })),
+        )
+        .await;
+    assert_eq!((cycle.status, cycle.code()), (409, "folder_cycle"));
+    let renamed = srv
+        .call(
+            "PATCH",
+            &format!("{folders}/{rome}"),
+            &owner,
+            Some(json!({ "name": "Roma", "parentId": inbox })),
+        )
+        .await;
+    assert_eq!(
+        (
+            renamed.json["name"].as_str(),
+            renamed.json["parentId"].as_str()
+        ),
+        (Some("Roma"), Some(inbox.as_str()))
+    );
+
+    // Trash takes the subtree and its files; restore brings back exactly those.
+    srv.upload(&lib, &owner, "unrelated.txt", b"stays".to_vec())
+        .await;
+    assert_eq!(
+        srv.post(&format!("{folders}/{inbox}/trash"), &owner, json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(files_in(&rome).await, 0);
+    let trash = srv
+        .get(&format!("/api/libraries/{lib}/files?trashed=true"), &owner)
+        .await
+        .json;
+    assert_eq!(trash["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        names(
+            srv.get(&format!("{folders}?trashed=true"), &owner)
+                .await
+                .json
+        ),
+        ["Inbox", "Roma"]
+    );
+    srv.post(&format!("{folders}/{inbox}/restore"), &owner, json!({}))
+        .await;
+    assert_eq!(files_in(&rome).await, 1);
+
+    // Purge needs the trash first, then removes folders, files and blobs.
+    assert_eq!(
+        srv.call("DELETE", &format!("{folders}/{inbox}"), &owner, None)
+            .await
+            .status,
+        409
+    );
+    srv.post(&format!("{folders}/{inbox}/trash"), &owner, json!({}))
+        .await;
+    assert_eq!(
+        srv.call("DELETE", &format!("{folders}/{inbox}"), &owner, None)
+            .await
+            .status,
+        204
+    );
+    let gone = srv.store.dir.path().join(format!(
+        "storage/files/{lib}/{}/original",
+        in_rome.json["id"].as_str().unwrap()
+    ));
+    assert!(!gone.exists());
+    assert_eq!(names(srv.get(&folders, &owner).await.json), ["Trips"]);
+    let left = srv
+        .get(&format!("/api/libraries/{lib}/files"), &owner)
+        .await
+        .json;
+    assert_eq!(
+        left["items"].as_array().unwrap().len(),
+        2,
+        "files outside the folder stay"
+    );
     srv.stop().await;
 }

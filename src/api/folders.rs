@@ -1,0 +1,142 @@
+//! Folders: list, create, rename and move, trash and restore with their contents, purge.
+
+use http::Response;
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::db::now_ms;
+use crate::folders::{self, Folder};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::request::Ctx;
+use crate::http::response::{self, Body};
+
+fn library_id(ctx: &Ctx) -> ApiResult<String> {
+    Ok(ctx.library()?.0.id.clone())
+}
+
+/// A nullable id in a PATCH body: absent = unchanged, `null` = the root.
+pub fn parent_change(value: Option<&Value>) -> ApiResult<Option<Option<String>>> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(id)) => Ok(Some(Some(id.clone()))),
+        Some(_) => Err(ApiError::InvalidJson(
+            "folder ids are strings or null".into(),
+        )),
+    }
+}
+
+/// `GET /api/libraries/{library}/folders?parent=&trashed=`.
+pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let library = library_id(ctx)?;
+    let parent = ctx.query_param("parent").filter(|p| !p.is_empty());
+    let trashed = ctx.query_param("trashed").as_deref() == Some("true");
+    let mut conn = app.db.conn().await?;
+    Ok(response::ok(
+        &folders::children(&mut conn, &library, parent.as_deref(), trashed).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateBody {
+    name: String,
+    parent_id: Option<String>,
+}
+
+/// `POST /api/libraries/{library}/folders`.
+pub async fn create(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let body: CreateBody = ctx.json().await?;
+    let library = library_id(ctx)?;
+    let name = folders::valid_name(&body.name)?;
+    let mut conn = app.db.conn().await?;
+    if let Some(parent) = &body.parent_id {
+        folders::live(&mut conn, &library, parent, "parentId").await?;
+    }
+    let now = now_ms();
+    let folder = Folder {
+        id: Uuid::new_v4().to_string(),
+        library_id: library,
+        parent_id: body.parent_id,
+        name,
+        created_at: now,
+        updated_at: now,
+        trashed_at: None,
+    };
+    folders::insert(&mut conn, &folder).await?;
+    Ok(response::created(&folder))
+}
+
+/// `PATCH /api/libraries/{library}/folders/{folder}`: `name`, `parentId` (null for the root).
+pub async fn update(app: &App, ctx: &mut Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
+    let body: Value = ctx.json().await?;
+    let library = library_id(ctx)?;
+    let mut conn = app.db.conn().await?;
+    let mut folder = folders::get(&mut conn, &library, &folder.to_string()).await?;
+    if let Some(name) = body.get("name") {
+        folder.name = folders::valid_name(
+            name.as_str()
+                .ok_or_else(|| ApiError::InvalidJson("name must be a string".into()))?,
+        )?;
+    }
+    if let Some(parent) = parent_change(body.get("parentId"))? {
+        if let Some(p) = &parent {
+            folders::live(&mut conn, &library, p, "parentId").await?;
+            if folders::subtree(&mut conn, &library, &folder.id)
+                .await?
+                .contains(p)
+            {
+                return Err(ApiError::Conflict(
+                    "folder_cycle",
+                    "a folder cannot move into itself".into(),
+                ));
+            }
+        }
+        folder.parent_id = parent;
+    }
+    folders::save(&mut conn, &folder).await?;
+    Ok(response::ok(&folder))
+}
+
+/// `POST …/folders/{folder}/trash` and `…/restore`: the folder, its subfolders and their files.
+pub async fn set_trashed(
+    app: &App,
+    ctx: &Ctx,
+    folder: Uuid,
+    trash: bool,
+) -> ApiResult<Response<Body>> {
+    let library = library_id(ctx)?;
+    let mut tx = app.db.begin().await?;
+    let folder = folders::get(&mut tx, &library, &folder.to_string()).await?;
+    let ids = folders::subtree(&mut tx, &library, &folder.id).await?;
+    match (trash, folder.trashed_at) {
+        (true, None) => folders::set_trashed(&mut tx, &ids, Some(now_ms()), None).await?,
+        (false, Some(stamp)) => folders::set_trashed(&mut tx, &ids, None, Some(stamp)).await?,
+        _ => {}
+    }
+    let folder = folders::get(&mut tx, &library, &folder.id).await?;
+    tx.commit().await?;
+    Ok(response::ok(&folder))
+}
+
+/// `DELETE /api/libraries/{library}/folders/{folder}`: a trashed folder, for good, with every
+/// file inside it.
+pub async fn purge(app: &App, ctx: &Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
+    let library = library_id(ctx)?;
+    let mut conn = app.db.conn().await?;
+    let folder = folders::get(&mut conn, &library, &folder.to_string()).await?;
+    if folder.trashed_at.is_none() {
+        return Err(ApiError::Conflict(
+            "not_trashed",
+            "move the folder to the trash first".into(),
+        ));
+    }
+    let ids = folders::subtree(&mut conn, &library, &folder.id).await?;
+    for file in folders::file_ids_in(&mut conn, &ids).await? {
+        super::files::purge_one(app, &mut conn, &library, &file).await?;
+    }
+    folders::delete(&mut conn, &folder.id).await?;
+    Ok(response::no_content())
+}

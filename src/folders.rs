@@ -1,0 +1,180 @@
+//! Folders of a library: a tree (each folder has at most one parent) that files live in.
+//! Trashing a folder trashes its whole subtree and the files in it with one timestamp, so
+//! restoring brings back exactly what went with it.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+
+use crate::db::schema::{files, folders};
+use crate::db::{Conn, now_ms};
+use crate::http::error::{ApiError, ApiResult};
+use crate::with_conn;
+
+/// A folder row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = folders)]
+#[serde(rename_all = "camelCase")]
+pub struct Folder {
+    pub id: String,
+    pub library_id: String,
+    pub parent_id: Option<String>,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub trashed_at: Option<i64>,
+}
+
+/// Inserts a folder.
+pub async fn insert(conn: &mut Conn, folder: &Folder) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::insert_into(folders::table).values(folder).execute(c).await)?;
+    Ok(())
+}
+
+/// The folder `id` of `library_id`.
+pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<Folder> {
+    let found = with_conn!(conn, c => folders::table
+        .filter(folders::id.eq(id))
+        .filter(folders::library_id.eq(library_id))
+        .select(Folder::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    found.ok_or(ApiError::NotFound)
+}
+
+/// A live (not trashed) folder of the library, or a bad request naming the parameter.
+pub async fn live(conn: &mut Conn, library_id: &str, id: &str, param: &str) -> ApiResult<Folder> {
+    match get(conn, library_id, id).await {
+        Ok(f) if f.trashed_at.is_none() => Ok(f),
+        Ok(_) | Err(ApiError::NotFound) => Err(ApiError::BadRequest(format!(
+            "{param}: no such folder in this library"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The folders directly under `parent` (the root when `None`), by name.
+pub async fn children(
+    conn: &mut Conn,
+    library_id: &str,
+    parent: Option<&str>,
+    trashed: bool,
+) -> ApiResult<Vec<Folder>> {
+    Ok(with_conn!(conn, c => {
+        let mut query = folders::table
+            .filter(folders::library_id.eq(library_id))
+            .select(Folder::as_select())
+            .order((folders::name, folders::id))
+            .into_boxed();
+        query = match parent {
+            Some(p) => query.filter(folders::parent_id.eq(p)),
+            None if trashed => query,
+            None => query.filter(folders::parent_id.is_null()),
+        };
+        query = if trashed {
+            query.filter(folders::trashed_at.is_not_null())
+        } else {
+            query.filter(folders::trashed_at.is_null())
+        };
+        query.load(c).await
+    })?)
+}
+
+/// `root` and every folder below it.
+pub async fn subtree(conn: &mut Conn, library_id: &str, root: &str) -> ApiResult<Vec<String>> {
+    let edges: Vec<(String, Option<String>)> = with_conn!(conn, c => folders::table
+        .filter(folders::library_id.eq(library_id))
+        .select((folders::id, folders::parent_id))
+        .load(c)
+        .await)?;
+    let mut kids: HashMap<String, Vec<String>> = HashMap::new();
+    for (id, parent) in edges {
+        if let Some(p) = parent {
+            kids.entry(p).or_default().push(id);
+        }
+    }
+    let (mut out, mut todo, mut seen) = (Vec::new(), vec![root.to_owned()], HashSet::new());
+    while let Some(id) = todo.pop() {
+        if seen.insert(id.clone()) {
+            todo.extend(kids.remove(&id).unwrap_or_default());
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Saves a folder's name and parent.
+pub async fn save(conn: &mut Conn, folder: &Folder) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::update(folders::table.find(&folder.id))
+        .set((folders::name.eq(&folder.name), folders::parent_id.eq(&folder.parent_id), folders::updated_at.eq(now_ms())))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Trashes (`at` = now) or restores (`at` = None) a subtree and its files. Restoring touches only
+/// what was trashed together with the folder (same timestamp).
+pub async fn set_trashed(
+    conn: &mut Conn,
+    ids: &[String],
+    at: Option<i64>,
+    was: Option<i64>,
+) -> ApiResult<()> {
+    let now = now_ms();
+    match was {
+        None => {
+            with_conn!(conn, c => diesel::update(folders::table.filter(folders::id.eq_any(ids)).filter(folders::trashed_at.is_null()))
+                .set((folders::trashed_at.eq(at), folders::updated_at.eq(now)))
+                .execute(c)
+                .await)?;
+            with_conn!(conn, c => diesel::update(files::table.filter(files::folder_id.eq_any(ids)).filter(files::trashed_at.is_null()))
+                .set((files::trashed_at.eq(at), files::updated_at.eq(now)))
+                .execute(c)
+                .await)?;
+        }
+        Some(stamp) => {
+            with_conn!(conn, c => diesel::update(folders::table.filter(folders::id.eq_any(ids)).filter(folders::trashed_at.eq(stamp)))
+                .set((folders::trashed_at.eq(at), folders::updated_at.eq(now)))
+                .execute(c)
+                .await)?;
+            with_conn!(conn, c => diesel::update(files::table.filter(files::folder_id.eq_any(ids)).filter(files::trashed_at.eq(stamp)))
+                .set((files::trashed_at.eq(at), files::updated_at.eq(now)))
+                .execute(c)
+                .await)?;
+        }
+    }
+    Ok(())
+}
+
+/// Ids of the files inside these folders.
+pub async fn file_ids_in(conn: &mut Conn, ids: &[String]) -> ApiResult<Vec<String>> {
+    Ok(
+        with_conn!(conn, c => files::table.filter(files::folder_id.eq_any(ids)).select(files::id).load(c).await)?,
+    )
+}
+
+/// Deletes a folder row; its subfolders go with it.
+pub async fn delete(conn: &mut Conn, id: &str) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::delete(folders::table.find(id)).execute(c).await)?;
+    Ok(())
+}
+
+/// Checks a folder name: 1-255 bytes, no slashes or control characters, not `.` or `..`.
+pub fn valid_name(raw: &str) -> ApiResult<String> {
+    let name = raw.trim();
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(ApiError::BadRequest("invalid folder name".into()))
+    }
+}
