@@ -1,6 +1,9 @@
 //! SHA-256 digests in their lowercase hex form, as stored and shown everywhere.
 
+use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
+
+use crate::storage::BlobStream;
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
@@ -10,4 +13,18 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
+}
+
+/// Hex SHA-256 of everything `stream` yields; `on_bytes` is told the running byte count.
+pub async fn sha256_stream(
+    mut stream: BlobStream,
+    mut on_bytes: impl FnMut(u64),
+) -> std::io::Result<String> {
+    let (mut hasher, mut seen) = (Sha256::new(), 0u64);
+    while let Some(chunk) = stream.try_next().await? {
+        hasher.update(&chunk);
+        seen += chunk.len() as u64;
+        on_bytes(seen);
+    }
+    Ok(hex(&hasher.finalize()))
 }

@@ -5,7 +5,6 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::TryStreamExt;
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use super::JobKind;
@@ -65,23 +64,21 @@ async fn hash(app: &App, file: &File, progress: &Progress) -> Result<Effect, Set
     let key = original(file)?;
     let total = app.storage.size(&key).await.map_err(storage_outcome)?;
     let total = total.ok_or_else(|| storage_outcome(std::io::ErrorKind::NotFound.into()))?;
-    let mut stream = app
+    let stream = app
         .storage
         .read(&key, None)
         .await
         .map_err(storage_outcome)?;
-    let (mut hasher, mut seen, started) = (Sha256::new(), 0u64, std::time::Instant::now());
-    while let Some(chunk) = stream.try_next().await.map_err(storage_outcome)? {
-        hasher.update(&chunk);
-        seen += chunk.len() as u64;
+    let started = std::time::Instant::now();
+    let sha256 = crate::digest::sha256_stream(stream, |seen| {
         let pct = (seen * 100 / total.max(1)) as i32;
         let elapsed = started.elapsed().as_millis() as u64;
         let eta = (seen > 0).then(|| (elapsed * (total - seen.min(total)) / seen) as i64);
         progress.send_replace(Some((pct, eta)));
-    }
-    Ok(Effect::Hash {
-        sha256: crate::digest::hex(&hasher.finalize()),
     })
+    .await
+    .map_err(storage_outcome)?;
+    Ok(Effect::Hash { sha256 })
 }
 
 async fn metadata(app: &App, file: &File) -> Result<Effect, Settle> {

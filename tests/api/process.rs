@@ -12,6 +12,7 @@ use crate::common::{Backend, PASSWORD, Store};
 use crate::on_both_backends;
 
 on_both_backends!(
+    sigkill_mid_upload_and_mid_job_loses_nothing,
     restart_keeps_users_sessions_and_libraries,
     sigterm_drains_in_flight_requests,
     cli_manages_users_and_doctor_reports
@@ -58,6 +59,8 @@ async fn serve(store: &Store) -> (Running, String) {
         alcoves(store, &["serve"])
             .env("ALCOVES_LISTEN", format!("127.0.0.1:{port}"))
             .env("ALCOVES_SHUTDOWN_GRACE_SECS", "10")
+            .env("ALCOVES_JOB_LEASE_SECS", "2")
+            .env("ALCOVES_JOB_POLL_MS", "100")
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),
@@ -73,6 +76,15 @@ async fn serve(store: &Store) -> (Running, String) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("server did not come up");
+}
+
+fn kill_hard(child: &Running) {
+    let ok = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
 }
 
 fn terminate(child: &Running) {
@@ -300,5 +312,121 @@ async fn cli_manages_users_and_doctor_reports(backend: Backend) {
             "{args:?}"
         );
     }
+    store.cleanup().await;
+}
+
+async fn sigkill_mid_upload_and_mid_job_loses_nothing(backend: Backend) {
+    let store = Store::new(backend).await;
+    let http = reqwest::Client::new();
+    let (child, base) = serve(&store).await;
+    let res = http
+        .post(format!("{base}/api/_auth/register"))
+        .json(&json!({ "username": "olivia", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let lib: serde_json::Value = http
+        .post(format!("{base}/api/libraries"))
+        .header("cookie", &cookie)
+        .json(&json!({ "name": "Crash" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let files = format!("/api/libraries/{}/files", lib["id"].as_str().unwrap());
+    let big: Vec<u8> = (0..64 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let uploaded: serde_json::Value = http
+        .post(format!("{base}{files}"))
+        .header("cookie", &cookie)
+        .header("x-upload-name", "big.bin")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file_path = format!("{files}/{}", uploaded["id"].as_str().unwrap());
+
+    // Half an upload in flight and a hash job just queued when the power goes.
+    let addr = base.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST {files} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nX-Upload-Name: torn.bin\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    )
+    .unwrap();
+    stream.write_all(&big[..big.len() / 2]).unwrap();
+    let res = http
+        .post(format!("{base}{file_path}/reprocess"))
+        .header("cookie", &cookie)
+        .json(&json!({ "kind": "hash" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    kill_hard(&child);
+    assert!(!wait_exit(child).await.success());
+    drop(stream);
+
+    let (child, base) = serve(&store).await;
+    let list: serde_json::Value = http
+        .get(format!("{base}{files}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["big.bin"], "no partial file, no duplicate row");
+    let tmp = store.dir.path().join("tmp/uploads");
+    assert_eq!(
+        std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0),
+        0,
+        "interrupted upload cleared"
+    );
+
+    // The queued (or half-done) hash job is not lost: it runs to completion once, at version 2.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let file = loop {
+        let file: serde_json::Value = http
+            .get(format!("{base}{file_path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if file["jobs"]["hash"]["status"] == "done" {
+            break file;
+        }
+        assert!(Instant::now() < deadline, "hash job lost: {file}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(file["jobs"]["hash"]["version"], 2);
+    assert_eq!(file["jobs"]["hash"]["doneVersion"], 2);
+    assert_eq!(file["sha256"], uploaded["sha256"]);
+    terminate(&child);
+    assert!(wait_exit(child).await.success());
     store.cleanup().await;
 }
