@@ -21,6 +21,8 @@ pub struct App {
     pub storage: Arc<dyn BlobStore>,
     pub cookies: SessionCookie,
     pub throttle: LoginThrottle,
+    /// Resumable uploads being written by a request of this process.
+    pub tus_locks: crate::files::tus::UploadLocks,
     /// Wakes idle workers in this process when a job is queued.
     pub wake_workers: tokio::sync::Notify,
 }
@@ -44,6 +46,7 @@ impl App {
             storage,
             cookies,
             throttle: LoginThrottle::default(),
+            tus_locks: Default::default(),
             wake_workers: tokio::sync::Notify::new(),
         })
     }

@@ -148,6 +148,8 @@ settings_table! {
     max_json_bytes: u64 = "1048576", env "ALCOVES_MAX_JSON_BYTES";
     /// Largest file accepted by an upload, in bytes (default 100 GiB).
     max_upload_bytes: u64 = "107374182400", env "ALCOVES_MAX_UPLOAD_BYTES";
+    /// How long an unfinished resumable (tus) upload is kept, in hours.
+    tus_expiry_hours: u64 = "24", env "ALCOVES_TUS_EXPIRY_HOURS";
     /// Time limit for one API request (uploads and downloads excepted), in seconds.
     request_timeout_secs: u64 = "30", env "ALCOVES_REQUEST_TIMEOUT_SECS";
     /// How long shutdown waits for in-flight requests, in seconds.

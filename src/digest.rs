@@ -28,3 +28,17 @@ pub async fn sha256_stream(
     }
     Ok(hex(&hasher.finalize()))
 }
+
+/// Hex SHA-256 of a local file, read in 1 MiB pieces (blocking: call from a blocking task).
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex(&hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::app::App;
 use crate::db::now_ms;
-use crate::files::{self, Cursor, File, ListFilter, sniff, upload};
+use crate::files::{self, Cursor, File, ListFilter, ingest, upload};
 use crate::folders;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::range::{self, ByteRange};
@@ -81,48 +81,18 @@ pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     }
     let body = ctx.take_body()?;
     let staged = upload::stage(body, &app.config.upload_dir(), app.config.max_upload_bytes).await?;
-    if staged.size == 0 {
-        return Err(ApiError::Conflict("empty_file", "the file is empty".into()));
-    }
-    let mime = sniff::mime_of(&staged.head);
-    let id = Uuid::new_v4().to_string();
-    let key = BlobKey::original(&library, &id).map_err(|e| ApiError::Internal(e.to_string()))?;
-    app.storage
-        .put_file(&key, &staged.path)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("storing {key}: {e}")))?;
-    let now = now_ms();
-    let file = File {
-        id,
+    let received = ingest::Received {
+        id: Uuid::new_v4().to_string(),
         library_id: library,
         folder_id,
         name,
-        blob_key: key.to_string(),
-        sha256: Some(staged.sha256.clone()),
-        size: staged.size as i64,
-        mime: mime.to_owned(),
-        kind: sniff::kind_of(mime).to_owned(),
-        uploaded_by: Some(uploader),
-        source_file_id: None,
-        created_at: now,
-        updated_at: now,
-        trashed_at: None,
+        uploaded_by: uploader,
+        path: &staged.path,
+        size: staged.size,
+        sha256: staged.sha256.clone(),
+        head: &staged.head,
     };
-    // The row appears only once the blob is safely stored, together with its first jobs.
-    let recorded = async {
-        let mut tx = app.db.begin().await?;
-        files::insert(&mut tx, &file).await?;
-        jobs::store::record_done(&mut tx, &file.id, JobKind::Hash).await?;
-        if let Some(next) = JobKind::Hash.next() {
-            jobs::store::enqueue(&mut tx, &file.id, next).await?;
-        }
-        tx.commit().await.map_err(ApiError::from)
-    };
-    if let Err(e) = recorded.await {
-        let _ = app.storage.delete(&key).await;
-        return Err(e);
-    }
-    app.wake_workers.notify_one();
+    let file = ingest::store(app, received).await?;
     Ok(response::created(&view(app, file).await?))
 }
 

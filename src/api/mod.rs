@@ -9,6 +9,7 @@ mod jobs;
 mod libraries;
 pub mod openapi;
 mod system;
+mod tus;
 
 use http::Response;
 
@@ -59,6 +60,11 @@ pub async fn dispatch(app: &App, ctx: &mut Ctx, route: Route) -> ApiResult<Respo
         Route::DownloadFile { file, .. } => files::download(app, ctx, file).await,
         Route::ListDuplicates { .. } => files::duplicates(app, ctx).await,
         Route::ReprocessFile { file, .. } => files::reprocess(app, ctx, file).await,
+        Route::TusOptions { .. } => tus::options(app),
+        Route::TusCreate { .. } => tus::create(app, ctx).await,
+        Route::TusHead { upload, .. } => tus::head(app, ctx, upload).await,
+        Route::TusPatch { upload, .. } => tus::patch(app, ctx, upload).await,
+        Route::TusDelete { upload, .. } => tus::terminate(app, ctx, upload).await,
         Route::ListFolders { .. } => folders::list(app, ctx).await,
         Route::CreateFolder { .. } => folders::create(app, ctx).await,
         Route::UpdateFolder { folder, .. } => folders::update(app, ctx, folder).await,

@@ -132,6 +132,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tus_uploads (id) {
+        id -> Text,
+        library_id -> Text,
+        user_id -> Text,
+        file_id -> Text,
+        length -> BigInt,
+        name -> Text,
+        folder_id -> Nullable<Text>,
+        finished -> Bool,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(library_members -> users (user_id));
@@ -153,4 +168,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     folders,
     files,
     file_jobs,
+    tus_uploads,
 );

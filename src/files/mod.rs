@@ -1,7 +1,9 @@
 //! Files of a library: the rows, their API view, keyset-paginated listing, trash and duplicates
 //! (same SHA-256 within a library, ignoring derived and trashed files).
 
+pub mod ingest;
 pub mod sniff;
+pub mod tus;
 pub mod upload;
 
 use diesel::prelude::*;

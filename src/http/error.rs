@@ -28,6 +28,8 @@ pub enum ApiError {
     Conflict(&'static str, String),
     /// The body is larger than allowed.
     PayloadTooLarge(u64),
+    /// A protocol precondition failed (e.g. a tus version header), with a specific code.
+    Precondition(&'static str, String),
     /// The requested byte range lies outside the blob of this size.
     RangeNotSatisfiable(u64),
     /// The body has a media type we do not accept.
@@ -57,6 +59,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Precondition(..) => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -79,6 +82,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RangeNotSatisfiable(_) => "range_not_satisfiable",
+            Self::Precondition(code, _) => code,
             Self::TooManyRequests(_) => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
             Self::Timeout => "timeout",
@@ -93,7 +97,8 @@ impl ApiError {
             | Self::InvalidJson(m)
             | Self::InvalidParam(m)
             | Self::Conflict(_, m)
-            | Self::Denied(_, m) => m.clone(),
+            | Self::Denied(_, m)
+            | Self::Precondition(_, m) => m.clone(),
             Self::Unauthorized => "sign in first".into(),
             Self::BadCredentials => "wrong username or password".into(),
             Self::Forbidden => "your role does not allow this".into(),

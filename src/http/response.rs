@@ -97,6 +97,12 @@ pub fn error(err: &ApiError) -> Response<Body> {
         ApiError::TooManyRequests(secs) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
         }
+        ApiError::Precondition("tus_version", _) => {
+            headers.insert(
+                "tus-version",
+                HeaderValue::from_static(crate::files::tus::VERSION),
+            );
+        }
         ApiError::RangeNotSatisfiable(size) => {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 headers.insert(header::CONTENT_RANGE, v);

@@ -249,6 +249,16 @@ route_table! {
     ReprocessFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/reprocess", "files" => Library(Admin);
     /// Groups of files with identical bytes.
     ListDuplicates { library: LibraryId } = GET "/api/libraries/{library}/duplicates", "files" => Library(Viewer);
+    /// tus discovery: version, extensions and the largest upload.
+    TusOptions { library: LibraryId } = OPTIONS "/api/libraries/{library}/tus", "uploads" => Library(Admin);
+    /// Start a resumable upload (`Upload-Length`, `Upload-Metadata` with `filename`, `folderId`).
+    TusCreate { library: LibraryId } = POST "/api/libraries/{library}/tus", "uploads" => Library(Admin);
+    /// How much of a resumable upload has arrived (`Upload-Offset`).
+    TusHead { library: LibraryId, upload: Uuid } = HEAD "/api/libraries/{library}/tus/{upload}", "uploads" => Library(Admin);
+    /// Append to a resumable upload at `Upload-Offset`; the last byte stores the file.
+    TusPatch { library: LibraryId, upload: Uuid } = PATCH "/api/libraries/{library}/tus/{upload}", "uploads" => Library(Admin);
+    /// Abandon a resumable upload.
+    TusDelete { library: LibraryId, upload: Uuid } = DELETE "/api/libraries/{library}/tus/{upload}", "uploads" => Library(Admin);
     /// Folders under `parent` (the root by default); `trashed=true` lists trashed folders.
     ListFolders { library: LibraryId } = GET "/api/libraries/{library}/folders", "folders" => Library(Viewer);
     /// Create a folder (`name`, optional `parentId`).
@@ -304,7 +314,10 @@ impl Route {
     /// Routes whose bodies stream for as long as the transfer takes, exempt from the request
     /// time limit.
     pub fn is_streaming(&self) -> bool {
-        matches!(self, Route::UploadFile { .. } | Route::DownloadFile { .. })
+        matches!(
+            self,
+            Route::UploadFile { .. } | Route::DownloadFile { .. } | Route::TusPatch { .. }
+        )
     }
 
     /// The table row of this route.

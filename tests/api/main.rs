@@ -10,3 +10,4 @@ mod jobs;
 mod libraries;
 mod process;
 mod storage;
+mod tus;

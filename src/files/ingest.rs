@@ -1,0 +1,74 @@
+//! Storing a fully received file: the blob under its final key, then (in one transaction) the
+//! row and its first jobs. Shared by plain and resumable uploads.
+
+use std::path::Path;
+
+use super::{File, sniff};
+use crate::app::App;
+use crate::db::now_ms;
+use crate::http::error::{ApiError, ApiResult};
+use crate::jobs::{self, JobKind};
+use crate::storage::BlobKey;
+
+/// A received file waiting to be stored.
+pub struct Received<'a> {
+    /// The id the file will have (chosen by the caller, so a retried finish stays one file).
+    pub id: String,
+    pub library_id: String,
+    pub folder_id: Option<String>,
+    pub name: String,
+    pub uploaded_by: String,
+    /// The local file holding the bytes.
+    pub path: &'a Path,
+    pub size: u64,
+    pub sha256: String,
+    /// The first bytes, for type sniffing.
+    pub head: &'a [u8],
+}
+
+/// Stores the bytes and records the file. Empty files are refused.
+pub async fn store(app: &App, received: Received<'_>) -> ApiResult<File> {
+    if received.size == 0 {
+        return Err(ApiError::Conflict("empty_file", "the file is empty".into()));
+    }
+    let key = BlobKey::original(&received.library_id, &received.id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.storage
+        .put_file(&key, received.path)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("storing {key}: {e}")))?;
+    let mime = sniff::mime_of(received.head);
+    let now = now_ms();
+    let file = File {
+        id: received.id,
+        library_id: received.library_id,
+        folder_id: received.folder_id,
+        name: received.name,
+        blob_key: key.to_string(),
+        sha256: Some(received.sha256),
+        size: received.size as i64,
+        mime: mime.to_owned(),
+        kind: sniff::kind_of(mime).to_owned(),
+        uploaded_by: Some(received.uploaded_by),
+        source_file_id: None,
+        created_at: now,
+        updated_at: now,
+        trashed_at: None,
+    };
+    // The row appears only once the blob is safely stored, together with its first jobs.
+    let recorded = async {
+        let mut tx = app.db.begin().await?;
+        super::insert(&mut tx, &file).await?;
+        jobs::store::record_done(&mut tx, &file.id, JobKind::Hash).await?;
+        if let Some(next) = JobKind::Hash.next() {
+            jobs::store::enqueue(&mut tx, &file.id, next).await?;
+        }
+        tx.commit().await.map_err(ApiError::from)
+    };
+    if let Err(e) = recorded.await {
+        let _ = app.storage.delete(&key).await;
+        return Err(e);
+    }
+    app.wake_workers.notify_one();
+    Ok(file)
+}

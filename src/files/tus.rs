@@ -1,0 +1,173 @@
+//! Resumable uploads, tus 1.0 (core, creation, termination, expiration): the rows and the data
+//! files of uploads in progress. The bytes received so far are a file under `<data>/tus/`; its
+//! length is the offset, so a crash loses at most the bytes not yet synced.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::schema::tus_uploads;
+use crate::db::{Conn, now_ms};
+use crate::http::error::{ApiError, ApiResult};
+use crate::with_conn;
+
+/// The protocol version spoken.
+pub const VERSION: &str = "1.0.0";
+/// The extensions supported.
+pub const EXTENSIONS: &str = "creation,termination,expiration";
+
+/// An upload in progress (or finished and kept until it expires, to answer HEAD).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tus_uploads)]
+pub struct TusUpload {
+    pub id: String,
+    pub library_id: String,
+    pub user_id: String,
+    pub file_id: String,
+    pub length: i64,
+    pub name: String,
+    pub folder_id: Option<String>,
+    pub finished: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// Where the bytes of upload `id` are kept.
+pub fn data_path(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join("tus").join(id)
+}
+
+/// The offset: how many bytes of the upload have been received.
+pub async fn offset(data_dir: &Path, id: &str) -> ApiResult<u64> {
+    match tokio::fs::metadata(data_path(data_dir, id)).await {
+        Ok(meta) => Ok(meta.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(ApiError::Internal(format!("tus data of {id}: {e}"))),
+    }
+}
+
+/// Parses `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent).
+pub fn parse_metadata(header: &str) -> ApiResult<Vec<(String, String)>> {
+    header
+        .split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .map_err(|_| {
+                    ApiError::BadRequest(format!("Upload-Metadata: `{key}` is not base64"))
+                })?;
+            Ok((key.to_owned(), String::from_utf8_lossy(&bytes).into_owned()))
+        })
+        .collect()
+}
+
+/// Records a new upload and creates its empty data file.
+pub async fn create(conn: &mut Conn, data_dir: &Path, upload: &TusUpload) -> ApiResult<()> {
+    let path = data_path(data_dir, &upload.id);
+    let io = |e: std::io::Error| ApiError::Internal(format!("tus data: {e}"));
+    tokio::fs::create_dir_all(path.parent().expect("tus dir"))
+        .await
+        .map_err(io)?;
+    tokio::fs::File::create(&path).await.map_err(io)?;
+    with_conn!(conn, c => diesel::insert_into(tus_uploads::table).values(upload).execute(c).await)?;
+    Ok(())
+}
+
+/// The unexpired upload `id` of `library_id`.
+pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<TusUpload> {
+    let found: Option<TusUpload> = with_conn!(conn, c => tus_uploads::table
+        .filter(tus_uploads::id.eq(id))
+        .filter(tus_uploads::library_id.eq(library_id))
+        .filter(tus_uploads::expires_at.gt(now_ms()))
+        .select(TusUpload::as_select())
+        .first(c)
+        .await
+        .optional())?;
+    found.ok_or(ApiError::NotFound)
+}
+
+/// Marks an upload finished and drops its data file.
+pub async fn finish(conn: &mut Conn, data_dir: &Path, id: &str) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::update(tus_uploads::table.find(id))
+        .set(tus_uploads::finished.eq(true))
+        .execute(c)
+        .await)?;
+    let _ = tokio::fs::remove_file(data_path(data_dir, id)).await;
+    Ok(())
+}
+
+/// Forgets an upload and its data.
+pub async fn remove(conn: &mut Conn, data_dir: &Path, id: &str) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::delete(tus_uploads::table.find(id)).execute(c).await)?;
+    let _ = tokio::fs::remove_file(data_path(data_dir, id)).await;
+    Ok(())
+}
+
+/// Forgets every expired upload and its data; returns how many.
+pub async fn sweep_expired(conn: &mut Conn, data_dir: &Path) -> ApiResult<usize> {
+    let expired: Vec<String> = with_conn!(conn, c => tus_uploads::table
+        .filter(tus_uploads::expires_at.le(now_ms()))
+        .select(tus_uploads::id)
+        .load(c)
+        .await)?;
+    for id in &expired {
+        remove(conn, data_dir, id).await?;
+    }
+    Ok(expired.len())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn metadata_pairs_decode() {
+        let parsed = super::parse_metadata("filename d29ybGRfZG9taW5hdGlvbl9wbGFuLnBkZg==,is_confidential, filetype aW1hZ2UvanBlZw==").unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                (
+                    "filename".to_owned(),
+                    "world_domination_plan.pdf".to_owned()
+                ),
+                ("is_confidential".to_owned(), String::new()),
+                ("filetype".to_owned(), "image/jpeg".to_owned()),
+            ]
+        );
+        assert!(super::parse_metadata("filename ***").is_err());
+    }
+}
+
+/// Uploads being written right now, so two PATCHes never interleave bytes.
+#[derive(Default)]
+pub struct UploadLocks(std::sync::Mutex<std::collections::HashSet<String>>);
+
+/// Held while one request writes to an upload.
+pub struct UploadLock<'a> {
+    locks: &'a UploadLocks,
+    id: String,
+}
+
+impl UploadLocks {
+    /// Takes the upload's lock, or `None` when another request holds it.
+    pub fn lock(&self, id: &str) -> Option<UploadLock<'_>> {
+        let mut busy = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        busy.insert(id.to_owned()).then(|| UploadLock {
+            locks: self,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for UploadLock<'_> {
+    fn drop(&mut self) {
+        self.locks
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
