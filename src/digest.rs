@@ -16,17 +16,30 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// Hex SHA-256 of everything `stream` yields; `on_bytes` is told the running byte count.
+/// Reading and hashing overlap: the stream is read here while a blocking thread hashes what
+/// has already arrived.
 pub async fn sha256_stream(
     mut stream: BlobStream,
     mut on_bytes: impl FnMut(u64),
 ) -> std::io::Result<String> {
-    let (mut hasher, mut seen) = (Sha256::new(), 0u64);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let hasher = tokio::task::spawn_blocking(move || {
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = rx.blocking_recv() {
+            hasher.update(&chunk);
+        }
+        hex(&hasher.finalize())
+    });
+    let mut seen = 0u64;
     while let Some(chunk) = stream.try_next().await? {
-        hasher.update(&chunk);
         seen += chunk.len() as u64;
+        if tx.send(chunk).await.is_err() {
+            break;
+        }
         on_bytes(seen);
     }
-    Ok(hex(&hasher.finalize()))
+    drop(tx);
+    hasher.await.map_err(std::io::Error::other)
 }
 
 /// Hex SHA-256 of a local file, read in 1 MiB pieces (blocking: call from a blocking task).

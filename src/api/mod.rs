@@ -1,6 +1,7 @@
 //! Handlers, one module per area, and the exhaustive dispatch from [`Route`] to handler.
 
 mod admin;
+mod archive;
 mod auth;
 mod files;
 mod folders;
@@ -60,6 +61,8 @@ pub async fn dispatch(app: &App, ctx: &mut Ctx, route: Route) -> ApiResult<Respo
         Route::DownloadFile { file, .. } => files::download(app, ctx, file).await,
         Route::ListDuplicates { .. } => files::duplicates(app, ctx).await,
         Route::ReprocessFile { file, .. } => files::reprocess(app, ctx, file).await,
+        Route::ZipEstimate { .. } => archive::estimate(app, ctx).await,
+        Route::ZipDownload { .. } => archive::download(app, ctx).await,
         Route::TusOptions { .. } => tus::options(app),
         Route::TusCreate { .. } => tus::create(app, ctx).await,
         Route::TusHead { upload, .. } => tus::head(app, ctx, upload).await,

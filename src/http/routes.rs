@@ -249,6 +249,10 @@ route_table! {
     ReprocessFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/reprocess", "files" => Library(Admin);
     /// Groups of files with identical bytes.
     ListDuplicates { library: LibraryId } = GET "/api/libraries/{library}/duplicates", "files" => Library(Viewer);
+    /// How many files and bytes a ZIP of `{fileIds}` would hold.
+    ZipEstimate { library: LibraryId } = POST "/api/libraries/{library}/zip/estimate", "files" => Library(Viewer);
+    /// A ZIP of `{fileIds}`, streamed.
+    ZipDownload { library: LibraryId } = POST "/api/libraries/{library}/zip", "files" => Library(Viewer);
     /// tus discovery: version, extensions and the largest upload.
     TusOptions { library: LibraryId } = OPTIONS "/api/libraries/{library}/tus", "uploads" => Library(Admin);
     /// Start a resumable upload (`Upload-Length`, `Upload-Metadata` with `filename`, `folderId`).
@@ -316,7 +320,10 @@ impl Route {
     pub fn is_streaming(&self) -> bool {
         matches!(
             self,
-            Route::UploadFile { .. } | Route::DownloadFile { .. } | Route::TusPatch { .. }
+            Route::UploadFile { .. }
+                | Route::DownloadFile { .. }
+                | Route::TusPatch { .. }
+                | Route::ZipDownload { .. }
         )
     }
 

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use super::{BlobKey, BlobStore, BlobStream, clamp_range};
 
 /// Read buffer size for streaming a file.
-const READ_BUF: usize = 256 << 10;
+const READ_BUF: usize = 1 << 20;
 
 /// A store in a local directory.
 pub struct LocalStore {

@@ -15,6 +15,7 @@ on_both_backends!(
     trash_restore_purge_and_pagination,
     hostile_uploads_leave_nothing_behind,
     folders_nest_move_trash_restore_and_purge,
+    zip_of_a_selection_holds_the_originals,
 );
 
 /// The shared test pictures and sounds (see ../shared/models/MANIFEST.md).
@@ -652,6 +653,92 @@ async fn folders_nest_move_trash_restore_and_purge(backend: Backend) {
         left["items"].as_array().unwrap().len(),
         2,
         "files outside the folder stay"
+    );
+    srv.stop().await;
+}
+
+async fn zip_of_a_selection_holds_the_originals(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Zipped").await;
+    let mut expected = std::collections::BTreeMap::new();
+    let mut ids = Vec::new();
+    for (name, source) in [
+        ("dog.jpg", "dog.jpg"),
+        ("astronaut.jpg", "astronaut.jpg"),
+        ("dog.jpg", "chelsea.png"),
+    ] {
+        let res = srv
+            .upload(&lib, &owner, name, std::fs::read(testdata(source)).unwrap())
+            .await;
+        ids.push(res.json["id"].as_str().unwrap().to_owned());
+        let entry = if expected.contains_key(name) {
+            "dog (2).jpg"
+        } else {
+            name
+        };
+        expected.insert(
+            entry.to_owned(),
+            res.json["sha256"].as_str().unwrap().to_owned(),
+        );
+    }
+    let mut selection = ids.clone();
+    selection.push(uuid::Uuid::new_v4().to_string());
+    let estimate = srv
+        .post(
+            &format!("/api/libraries/{lib}/zip/estimate"),
+            &owner,
+            json!({ "fileIds": selection }),
+        )
+        .await;
+    assert_eq!(estimate.json["count"], 3);
+    assert_eq!(estimate.json["missing"].as_array().unwrap().len(), 1);
+    let sizes: u64 = ["dog.jpg", "astronaut.jpg", "chelsea.png"]
+        .iter()
+        .map(|n| std::fs::metadata(testdata(n)).unwrap().len())
+        .sum();
+    assert!(estimate.json["bytes"].as_u64().unwrap() >= sizes);
+
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/libraries/{lib}/zip", srv.base))
+        .header("cookie", &owner)
+        .json(&json!({ "fileIds": ids }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    let bytes = res.bytes().await.unwrap();
+    assert!(
+        bytes.len() as u64 <= estimate.json["bytes"].as_u64().unwrap(),
+        "the estimate is an upper bound"
+    );
+    let archive = srv.store.dir.path().join("download.zip");
+    std::fs::write(&archive, &bytes).unwrap();
+    // An independent reader checks the archive: CRCs, names and contents.
+    let script = "import zipfile,hashlib,json,sys\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nprint(json.dumps({i.filename: hashlib.sha256(z.read(i)).hexdigest() for i in z.infolist()}))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed, expected);
+    assert_eq!(
+        srv.post(
+            &format!("/api/libraries/{lib}/zip"),
+            &owner,
+            json!({ "fileIds": [] })
+        )
+        .await
+        .status,
+        400
     );
     srv.stop().await;
 }

@@ -1,0 +1,199 @@
+//! ZIP download of a selection: an estimate first, then the archive streamed as it is written
+//! (entries stored uncompressed: photos and videos do not shrink, and the CPU stays free).
+
+use std::collections::HashSet;
+
+use async_zip::base::write::ZipFileWriter;
+use async_zip::{Compression, ZipEntryBuilder};
+use futures_util::{AsyncWriteExt, TryStreamExt};
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::App;
+use crate::files::{self, File};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::request::Ctx;
+use crate::http::response::{self, Body};
+use crate::storage::BlobKey;
+
+/// Most files one archive may hold.
+const MAX_FILES: usize = 10_000;
+/// Bytes of ZIP structure per entry besides its name (local header, data descriptor, central
+/// directory record, ZIP64 extras), rounded up.
+const PER_ENTRY_OVERHEAD: u64 = 200;
+/// Size of the pipe between the ZIP writer and the response.
+const PIPE_BYTES: usize = 256 << 10;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Selection {
+    file_ids: Vec<String>,
+}
+
+/// The live files of the selection that exist in the library, in the order asked, and the ids
+/// that do not.
+async fn select(app: &App, ctx: &mut Ctx) -> ApiResult<(Vec<File>, Vec<String>)> {
+    let selection: Selection = ctx.json().await?;
+    if selection.file_ids.is_empty() || selection.file_ids.len() > MAX_FILES {
+        return Err(ApiError::BadRequest(format!(
+            "select 1 to {MAX_FILES} files"
+        )));
+    }
+    let library = ctx.library()?.0.id.clone();
+    let mut conn = app.db.conn().await?;
+    let (mut found, mut missing, mut seen) = (Vec::new(), Vec::new(), HashSet::new());
+    for id in selection.file_ids {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        match files::get(&mut conn, &library, &id).await {
+            Ok(file) if file.trashed_at.is_none() => found.push(file),
+            Ok(_) | Err(ApiError::NotFound) => missing.push(id),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((found, missing))
+}
+
+/// Unique entry names: `a.jpg`, `a (2).jpg`, …
+fn entry_names(files: &[File]) -> Vec<String> {
+    let mut used = HashSet::new();
+    files
+        .iter()
+        .map(|f| {
+            let (stem, ext) = match f.name.rsplit_once('.') {
+                Some((s, e)) if !s.is_empty() => (s.to_owned(), format!(".{e}")),
+                _ => (f.name.clone(), String::new()),
+            };
+            let mut name = f.name.clone();
+            let mut n = 2;
+            while !used.insert(name.to_lowercase()) {
+                name = format!("{stem} ({n}){ext}");
+                n += 1;
+            }
+            name
+        })
+        .collect()
+}
+
+/// `POST /api/libraries/{library}/zip/estimate`: `{count, bytes, missing}` for `{fileIds}`.
+pub async fn estimate(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let (found, missing) = select(app, ctx).await?;
+    let names = entry_names(&found);
+    let bytes: u64 = found
+        .iter()
+        .zip(&names)
+        .map(|(f, n)| f.size as u64 + PER_ENTRY_OVERHEAD + 2 * n.len() as u64)
+        .sum::<u64>()
+        + 100;
+    Ok(response::ok(
+        &json!({ "count": found.len(), "bytes": bytes, "missing": missing }),
+    ))
+}
+
+/// `POST /api/libraries/{library}/zip`: the archive of `{fileIds}`, streamed.
+pub async fn download(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let (found, _) = select(app, ctx).await?;
+    if found.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    let names = entry_names(&found);
+    let storage = app.storage.clone();
+    let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
+    tokio::spawn(async move {
+        if let Err(e) = write_zip(storage.as_ref(), &found, &names, writer).await {
+            // The client sees a truncated download; the server carries on.
+            tracing::warn!("zip download stopped: {e}");
+        }
+    });
+    let stream = tokio_util::io::ReaderStream::new(reader).map_ok(Frame::data);
+    let mut res = Response::new(StreamBody::new(stream).boxed_unsync());
+    *res.status_mut() = StatusCode::OK;
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"alcoves.zip\""),
+    );
+    Ok(res)
+}
+
+async fn write_zip(
+    storage: &dyn crate::storage::BlobStore,
+    files: &[File],
+    names: &[String],
+    writer: tokio::io::DuplexStream,
+) -> Result<(), String> {
+    let mut zip = ZipFileWriter::with_tokio(writer);
+    for (file, name) in files.iter().zip(names) {
+        let key = BlobKey::original(&file.library_id, &file.id).map_err(|e| e.to_string())?;
+        let mut blob = storage
+            .read(&key, None)
+            .await
+            .map_err(|e| format!("{}: {e}", file.id))?;
+        let entry = ZipEntryBuilder::new(name.clone().into(), Compression::Stored);
+        let mut out = zip
+            .write_entry_stream(entry)
+            .await
+            .map_err(|e| e.to_string())?;
+        while let Some(chunk) = blob
+            .try_next()
+            .await
+            .map_err(|e| format!("{}: {e}", file.id))?
+        {
+            out.write_all(&chunk).await.map_err(|e| e.to_string())?;
+        }
+        out.close().await.map_err(|e| e.to_string())?;
+    }
+    zip.close().await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str) -> File {
+        File {
+            id: String::new(),
+            library_id: String::new(),
+            folder_id: None,
+            name: name.into(),
+            blob_key: String::new(),
+            sha256: None,
+            size: 0,
+            mime: String::new(),
+            kind: String::new(),
+            uploaded_by: None,
+            source_file_id: None,
+            created_at: 0,
+            updated_at: 0,
+            trashed_at: None,
+        }
+    }
+
+    #[test]
+    fn entry_names_are_unique_ignoring_case() {
+        let files: Vec<File> = ["a.jpg", "a.jpg", "A.JPG", "notes", "notes", ".hidden"]
+            .iter()
+            .map(|n| file(n))
+            .collect();
+        assert_eq!(
+            entry_names(&files),
+            [
+                "a.jpg",
+                "a (2).jpg",
+                "A (3).JPG",
+                "notes",
+                "notes (2)",
+                ".hidden"
+            ]
+        );
+    }
+}
