@@ -2,6 +2,7 @@
 //! `main.rs`; everything they use is here so integration tests can drive it in-process.
 
 pub mod accounts;
+pub mod activity;
 pub mod api;
 pub mod app;
 pub mod auth;

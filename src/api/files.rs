@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::now_ms;
 use crate::files::{self, Cursor, File, ListFilter, ingest, upload};
@@ -198,9 +199,23 @@ pub async fn set_trashed(
     trashed: bool,
 ) -> ApiResult<Response<Body>> {
     let mut file = load(app, ctx, file).await?;
-    let mut conn = app.db.conn().await?;
-    files::set_trashed(&mut conn, &file.id, trashed).await?;
-    drop(conn);
+    let actor = ctx.caller()?.user.id.clone();
+    let kind = if trashed {
+        ActivityKind::FileTrashed
+    } else {
+        ActivityKind::FileRestored
+    };
+    let mut tx = app.db.begin().await?;
+    files::set_trashed(&mut tx, &file.id, trashed).await?;
+    activity::record(
+        &mut tx,
+        &file.library_id,
+        Some(&actor),
+        kind,
+        Some((&file.id, &file.name)),
+    )
+    .await?;
+    tx.commit().await?;
     file.trashed_at = trashed.then(now_ms);
     Ok(response::ok(&view(app, file).await?))
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::now_ms;
 use crate::folders::{self, Folder};
@@ -65,7 +66,19 @@ pub async fn create(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
         updated_at: now,
         trashed_at: None,
     };
-    folders::insert(&mut conn, &folder).await?;
+    let actor = ctx.caller()?.user.id.clone();
+    let mut tx = app.db.begin().await?;
+    folders::insert(&mut tx, &folder).await?;
+    let subject = Some((folder.id.as_str(), folder.name.as_str()));
+    activity::record(
+        &mut tx,
+        &folder.library_id,
+        Some(&actor),
+        ActivityKind::FolderCreated,
+        subject,
+    )
+    .await?;
+    tx.commit().await?;
     Ok(response::created(&folder))
 }
 

@@ -5,6 +5,8 @@ use http::Response;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::accounts;
+use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
@@ -173,8 +175,40 @@ pub async fn update_member(app: &App, ctx: &mut Ctx, user: Uuid) -> ApiResult<Re
 pub async fn remove_member(app: &App, ctx: &Ctx, user: Uuid) -> ApiResult<Response<Body>> {
     changeable_member(app, ctx, user).await?;
     let (library, _) = ctx.library()?;
-    let mut conn = app.db.conn().await?;
-    members::remove(&mut conn, &library.id, &user.to_string()).await?;
+    let actor = &ctx.caller()?.user.id;
+    remove_recorded(
+        app,
+        &library.id,
+        &user.to_string(),
+        actor,
+        ActivityKind::MemberRemoved,
+    )
+    .await
+}
+
+/// Removes a member and records who did it, in one transaction.
+async fn remove_recorded(
+    app: &App,
+    library_id: &str,
+    member: &str,
+    actor: &str,
+    kind: ActivityKind,
+) -> ApiResult<Response<Body>> {
+    let mut tx = app.db.begin().await?;
+    let name = accounts::get(&mut tx, member)
+        .await?
+        .map(|u| u.username)
+        .unwrap_or_default();
+    members::remove(&mut tx, library_id, member).await?;
+    activity::record(
+        &mut tx,
+        library_id,
+        Some(actor),
+        kind,
+        Some((member, &name)),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(response::no_content())
 }
 
@@ -187,8 +221,6 @@ pub async fn leave(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
             "the owner cannot leave; delete the library instead".into(),
         ));
     }
-    let caller = ctx.caller()?;
-    let mut conn = app.db.conn().await?;
-    members::remove(&mut conn, &library.id, &caller.user.id).await?;
-    Ok(response::no_content())
+    let me = &ctx.caller()?.user.id;
+    remove_recorded(app, &library.id, me, me, ActivityKind::MemberLeft).await
 }

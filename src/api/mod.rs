@@ -1,5 +1,6 @@
 //! Handlers, one module per area, and the exhaustive dispatch from [`Route`] to handler.
 
+mod activity;
 mod admin;
 mod archive;
 mod auth;
@@ -39,6 +40,9 @@ pub async fn dispatch(app: &App, ctx: &mut Ctx, route: Route) -> ApiResult<Respo
         Route::RevokeToken { token } => auth::revoke_token(app, ctx, token).await,
         Route::GetInvite { token } => invites::preview(app, &token).await,
         Route::AcceptInvite { token } => invites::accept(app, ctx, &token).await,
+        Route::ListNotifications {} => activity::list(app, ctx).await,
+        Route::DismissNotification { activity } => activity::dismiss(app, ctx, activity).await,
+        Route::ClearNotifications {} => activity::clear(app, ctx).await,
         Route::ListLibraries {} => libraries::list(app, ctx).await,
         Route::CreateLibrary {} => libraries::create(app, ctx).await,
         Route::GetLibrary { .. } => libraries::get(ctx),
@@ -61,6 +65,7 @@ pub async fn dispatch(app: &App, ctx: &mut Ctx, route: Route) -> ApiResult<Respo
         Route::DownloadFile { file, .. } => files::download(app, ctx, file).await,
         Route::ListDuplicates { .. } => files::duplicates(app, ctx).await,
         Route::ReprocessFile { file, .. } => files::reprocess(app, ctx, file).await,
+        Route::LibraryFeed { .. } => activity::feed(app, ctx).await,
         Route::ZipEstimate { .. } => archive::estimate(app, ctx).await,
         Route::ZipDownload { .. } => archive::download(app, ctx).await,
         Route::TusOptions { .. } => tus::options(app),

@@ -147,6 +147,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    activities (id) {
+        id -> Text,
+        library_id -> Text,
+        actor_id -> Nullable<Text>,
+        kind -> Text,
+        subject_id -> Nullable<Text>,
+        subject_name -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    notification_marks (user_id) {
+        user_id -> Text,
+        cleared_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    dismissed_notifications (user_id, activity_id) {
+        user_id -> Text,
+        activity_id -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(library_members -> users (user_id));
@@ -156,6 +182,7 @@ diesel::joinable!(folders -> libraries (library_id));
 diesel::joinable!(files -> libraries (library_id));
 diesel::joinable!(files -> folders (folder_id));
 diesel::joinable!(file_jobs -> files (file_id));
+diesel::joinable!(activities -> libraries (library_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -169,4 +196,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     files,
     file_jobs,
     tus_uploads,
+    activities,
+    notification_marks,
+    dismissed_notifications,
 );

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::{File, sniff};
+use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::now_ms;
 use crate::http::error::{ApiError, ApiResult};
@@ -59,6 +60,15 @@ pub async fn store(app: &App, received: Received<'_>) -> ApiResult<File> {
     let recorded = async {
         let mut tx = app.db.begin().await?;
         super::insert(&mut tx, &file).await?;
+        let subject = Some((file.id.as_str(), file.name.as_str()));
+        activity::record(
+            &mut tx,
+            &file.library_id,
+            file.uploaded_by.as_deref(),
+            ActivityKind::FileUploaded,
+            subject,
+        )
+        .await?;
         jobs::store::record_done(&mut tx, &file.id, JobKind::Hash).await?;
         if let Some(next) = JobKind::Hash.next() {
             jobs::store::enqueue(&mut tx, &file.id, next).await?;

@@ -205,6 +205,12 @@ route_table! {
     GetInvite { token: String } = GET "/api/invites/{token}", "invites" => Public;
     /// Join the invite's library as the signed-in user.
     AcceptInvite { token: String } = POST "/api/invites/{token}/accept", "invites" => Session;
+    /// The signed-in user's notifications: others' activity in their libraries.
+    ListNotifications {} = GET "/api/notifications", "activity" => Session;
+    /// Hide one notification.
+    DismissNotification { activity: Uuid } = POST "/api/notifications/{activity}/dismiss", "activity" => Session;
+    /// Hide every current notification.
+    ClearNotifications {} = POST "/api/notifications/clear", "activity" => Session;
     /// Libraries the signed-in user is a member of.
     ListLibraries {} = GET "/api/libraries", "libraries" => Session;
     /// Create a library owned by the signed-in user.
@@ -249,6 +255,8 @@ route_table! {
     ReprocessFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/reprocess", "files" => Library(Admin);
     /// Groups of files with identical bytes.
     ListDuplicates { library: LibraryId } = GET "/api/libraries/{library}/duplicates", "files" => Library(Viewer);
+    /// What happened in a library, newest first, similar events grouped; `cursor` pages.
+    LibraryFeed { library: LibraryId } = GET "/api/libraries/{library}/feed", "activity" => Library(Viewer);
     /// How many files and bytes a ZIP of `{fileIds}` would hold.
     ZipEstimate { library: LibraryId } = POST "/api/libraries/{library}/zip/estimate", "files" => Library(Viewer);
     /// A ZIP of `{fileIds}`, streamed.

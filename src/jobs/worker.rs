@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use super::JobKind;
 use super::handlers::{self, Progress};
 use super::store::{self, Claim, Settle};
+use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::files;
 use crate::http::error::ApiResult;
@@ -196,8 +197,21 @@ async fn record(
     }
     if let Ok(effect) = &outcome {
         handlers::apply(&mut tx, &claim.file_id, effect).await?;
-        if let Some(next) = claim.kind.next() {
-            store::enqueue(&mut tx, &claim.file_id, next).await?;
+        match claim.kind.next() {
+            Some(next) => store::enqueue(&mut tx, &claim.file_id, next).await?,
+            None => {
+                if let Some(file) = files::find(&mut tx, &claim.file_id).await? {
+                    let subject = Some((file.id.as_str(), file.name.as_str()));
+                    activity::record(
+                        &mut tx,
+                        &file.library_id,
+                        None,
+                        ActivityKind::FileProcessed,
+                        subject,
+                    )
+                    .await?;
+                }
+            }
         }
     }
     tx.commit().await?;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::Library;
+use crate::activity::{self, ActivityKind};
 use crate::auth::token::{hash_secret, random_secret};
 use crate::db::schema::{libraries, library_invites};
 use crate::db::{Conn, now_ms};
@@ -139,5 +140,13 @@ pub async fn redeem(conn: &mut Conn, token: &str, user_id: &str) -> ApiResult<(L
         ));
     }
     super::members::add(conn, &library.id, user_id, role).await?;
+    activity::record(
+        conn,
+        &library.id,
+        Some(user_id),
+        ActivityKind::MemberJoined,
+        None,
+    )
+    .await?;
     Ok((library, role))
 }

@@ -4,6 +4,7 @@ mod common;
 
 mod access_matrix;
 mod accounts;
+mod activity;
 mod bad_requests;
 mod files;
 mod jobs;

@@ -1,0 +1,3 @@
+DROP TABLE dismissed_notifications;
+DROP TABLE notification_marks;
+DROP TABLE activities;

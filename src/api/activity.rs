@@ -1,0 +1,65 @@
+//! The library feed and the signed-in user's notifications.
+
+use http::Response;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::activity;
+use crate::app::App;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::request::Ctx;
+use crate::http::response::{self, Body};
+
+/// Raw activities read per feed page (before grouping).
+const FEED_PAGE: i64 = 200;
+/// Notifications returned at most.
+const NOTIFICATIONS: i64 = 100;
+
+/// `GET /api/libraries/{library}/feed?cursor=`: grouped, newest first.
+pub async fn feed(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let library = ctx.library()?.0.id.clone();
+    let after = ctx
+        .query_param("cursor")
+        .filter(|c| !c.is_empty())
+        .map(|c| activity::decode_cursor(&c))
+        .transpose()?;
+    let mut conn = app.db.conn().await?;
+    let (rows, next) = activity::page(&mut conn, &library, after, FEED_PAGE).await?;
+    Ok(response::ok(
+        &json!({ "items": activity::group(rows), "nextCursor": next }),
+    ))
+}
+
+/// `GET /api/notifications`: `{unread, items}`.
+pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let user = &ctx.caller()?.user.id;
+    let mut conn = app.db.conn().await?;
+    let items = activity::notifications(&mut conn, user, NOTIFICATIONS).await?;
+    Ok(response::ok(
+        &json!({ "unread": items.len(), "items": items }),
+    ))
+}
+
+/// `POST /api/notifications/{activity}/dismiss`: only notifications the user can see.
+pub async fn dismiss(app: &App, ctx: &Ctx, id: Uuid) -> ApiResult<Response<Body>> {
+    let user = &ctx.caller()?.user.id;
+    let id = id.to_string();
+    let mut conn = app.db.conn().await?;
+    let visible = activity::notifications(&mut conn, user, i64::MAX)
+        .await?
+        .iter()
+        .any(|a| a.id == id);
+    if !visible {
+        return Err(ApiError::NotFound);
+    }
+    activity::dismiss(&mut conn, user, &id).await?;
+    Ok(response::no_content())
+}
+
+/// `POST /api/notifications/clear`.
+pub async fn clear(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let user = &ctx.caller()?.user.id;
+    let mut conn = app.db.conn().await?;
+    activity::clear(&mut conn, user).await?;
+    Ok(response::no_content())
+}
