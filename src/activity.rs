@@ -199,6 +199,21 @@ pub async fn notifications(conn: &mut Conn, user_id: &str, limit: i64) -> ApiRes
         .await)?)
 }
 
+/// Activities newer than `since_ms` in the libraries `user_id` belongs to now, oldest first.
+pub async fn recent_for(conn: &mut Conn, user_id: &str, since_ms: i64) -> ApiResult<Vec<Activity>> {
+    let mine = library_members::table
+        .filter(library_members::user_id.eq(user_id))
+        .select(library_members::library_id);
+    Ok(with_conn!(conn, c => activities::table
+        .filter(activities::library_id.eq_any(mine))
+        .filter(activities::created_at.gt(since_ms))
+        .order((activities::created_at, activities::id))
+        .limit(500)
+        .select(Activity::as_select())
+        .load(c)
+        .await)?)
+}
+
 /// Hides one notification.
 pub async fn dismiss(conn: &mut Conn, user_id: &str, activity_id: &str) -> ApiResult<()> {
     let row = (

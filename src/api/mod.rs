@@ -9,9 +9,12 @@ mod folders;
 mod invites;
 mod jobs;
 mod libraries;
+mod live;
 pub mod openapi;
 mod system;
 mod tus;
+
+use std::sync::Arc;
 
 use http::Response;
 
@@ -22,7 +25,7 @@ use crate::http::response::Body;
 use crate::http::routes::Route;
 
 /// Runs the handler for `route`. The access check has already passed.
-pub async fn dispatch(app: &App, ctx: &mut Ctx, route: Route) -> ApiResult<Response<Body>> {
+pub async fn dispatch(app: &Arc<App>, ctx: &mut Ctx, route: Route) -> ApiResult<Response<Body>> {
     match route {
         Route::Health {} => system::health(app).await,
         Route::Version {} => system::version(),
@@ -40,6 +43,7 @@ pub async fn dispatch(app: &App, ctx: &mut Ctx, route: Route) -> ApiResult<Respo
         Route::RevokeToken { token } => auth::revoke_token(app, ctx, token).await,
         Route::GetInvite { token } => invites::preview(app, &token).await,
         Route::AcceptInvite { token } => invites::accept(app, ctx, &token).await,
+        Route::LiveEvents {} => live::websocket(app, ctx).await,
         Route::ListNotifications {} => activity::list(app, ctx).await,
         Route::DismissNotification { activity } => activity::dismiss(app, ctx, activity).await,
         Route::ClearNotifications {} => activity::clear(app, ctx).await,

@@ -205,6 +205,8 @@ route_table! {
     GetInvite { token: String } = GET "/api/invites/{token}", "invites" => Public;
     /// Join the invite's library as the signed-in user.
     AcceptInvite { token: String } = POST "/api/invites/{token}/accept", "invites" => Session;
+    /// WebSocket of live activity events from the user's libraries.
+    LiveEvents {} = GET "/api/ws", "activity" => Session;
     /// The signed-in user's notifications: others' activity in their libraries.
     ListNotifications {} = GET "/api/notifications", "activity" => Session;
     /// Hide one notification.

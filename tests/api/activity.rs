@@ -2,12 +2,18 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::common::{Backend, TestServer};
 use crate::on_both_backends;
 
-on_both_backends!(feed_groups_events_and_notifications_skip_my_own);
+on_both_backends!(
+    feed_groups_events_and_notifications_skip_my_own,
+    websocket_pushes_to_members_only
+);
 
 fn kinds(v: &Value) -> Vec<(String, u64)> {
     v.as_array()
@@ -175,6 +181,81 @@ async fn feed_groups_events_and_notifications_skip_my_own(backend: Backend) {
     assert!(
         after_kinds.contains(&"file.uploaded") && after_kinds.contains(&"file.trashed"),
         "{after_kinds:?}"
+    );
+    srv.stop().await;
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(srv: &TestServer, cookie: &str) -> Socket {
+    let mut request = format!("{}/api/ws", srv.base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket connects")
+        .0
+}
+
+/// The next activity pushed within `wait`, if any.
+async fn next_event(socket: &mut Socket, wait: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+async fn websocket_pushes_to_members_only(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Live").await;
+    let token = srv.invite(&lib, &owner, "viewer").await;
+    let (member, _) = srv.register("victor", Some(&token)).await;
+    srv.call(
+        "PATCH",
+        "/api/admin/settings",
+        &owner,
+        Some(json!({ "registrationMode": "open" })),
+    )
+    .await;
+    let (outsider, _) = srv.register("oscar", None).await;
+
+    // Without a session there is no socket.
+    let anonymous = format!("{}/api/ws", srv.base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    assert!(tokio_tungstenite::connect_async(anonymous).await.is_err());
+
+    let mut member_ws = connect(&srv, &member).await;
+    let mut outsider_ws = connect(&srv, &outsider).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    srv.upload(
+        &lib,
+        &owner,
+        "live.jpg",
+        std::fs::read(crate::files::testdata("dog.jpg")).unwrap(),
+    )
+    .await;
+    let event = next_event(&mut member_ws, Duration::from_secs(1))
+        .await
+        .expect("member hears the upload within a second");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(event["activity"]["kind"], "file.uploaded");
+    assert_eq!(event["activity"]["subjectName"], "live.jpg");
+    assert!(
+        next_event(&mut outsider_ws, Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "outsiders hear nothing"
     );
     srv.stop().await;
 }
