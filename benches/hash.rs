@@ -1,5 +1,6 @@
-//! Hashing throughput: the code path hash jobs use (blob store read stream + SHA-256) against
-//! `sha256sum` and `openssl dgst -sha256` on the same files, in one run, page cache warm for all.
+//! Hashing throughput: the code paths hash jobs use (a local file, or a store's stream as for
+//! S3) against `sha256sum` and `openssl dgst -sha256` on the same files, in one run, with the
+//! page cache warm for all.
 //!
 //! `cargo bench --bench hash` (1 GiB by default; `ALCOVES_BENCH_MB` changes it).
 

@@ -42,16 +42,35 @@ pub async fn sha256_stream(
     hasher.await.map_err(std::io::Error::other)
 }
 
-/// Hex SHA-256 of a local file, read in 1 MiB pieces (blocking: call from a blocking task).
-pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+/// Hex SHA-256 of a local file, read in 1 MiB pieces; `on_bytes` is told the running byte
+/// count. Blocking: call from a blocking context.
+pub fn sha256_file(
+    path: &std::path::Path,
+    mut on_bytes: impl FnMut(u64),
+) -> std::io::Result<String> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
-    let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
+    let (mut hasher, mut buf, mut seen) = (Sha256::new(), vec![0u8; 1 << 20], 0u64);
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {
             return Ok(hex(&hasher.finalize()));
         }
         hasher.update(&buf[..n]);
+        seen += n as u64;
+        on_bytes(seen);
+    }
+}
+
+/// Hex SHA-256 of a stored blob: straight from the file for local stores (on this worker
+/// thread, via `block_in_place`), else through the store's stream.
+pub async fn sha256_blob(
+    store: &dyn crate::storage::BlobStore,
+    key: &crate::storage::BlobKey,
+    on_bytes: impl FnMut(u64),
+) -> std::io::Result<String> {
+    match store.local_path(key) {
+        Some(path) => tokio::task::block_in_place(|| sha256_file(&path, on_bytes)),
+        None => sha256_stream(store.read(key, None).await?, on_bytes).await,
     }
 }

@@ -236,10 +236,11 @@ async fn complete(app: &App, mut upload: TusUpload) -> ApiResult<TusUpload> {
     if files::find(&mut conn, &upload.file_id).await?.is_none() {
         drop(conn);
         let hash_path = path.clone();
-        let sha256 = tokio::task::spawn_blocking(move || crate::digest::sha256_file(&hash_path))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| ApiError::Internal(format!("hashing tus upload: {e}")))?;
+        let sha256 =
+            tokio::task::spawn_blocking(move || crate::digest::sha256_file(&hash_path, |_| {}))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(|e| ApiError::Internal(format!("hashing tus upload: {e}")))?;
         let mut head = vec![0u8; sniff::SNIFF_LEN];
         let n = read_head(&path, &mut head)
             .await

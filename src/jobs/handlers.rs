@@ -64,13 +64,8 @@ async fn hash(app: &App, file: &File, progress: &Progress) -> Result<Effect, Set
     let key = original(file)?;
     let total = app.storage.size(&key).await.map_err(storage_outcome)?;
     let total = total.ok_or_else(|| storage_outcome(std::io::ErrorKind::NotFound.into()))?;
-    let stream = app
-        .storage
-        .read(&key, None)
-        .await
-        .map_err(storage_outcome)?;
     let started = std::time::Instant::now();
-    let sha256 = crate::digest::sha256_stream(stream, |seen| {
+    let sha256 = crate::digest::sha256_blob(app.storage.as_ref(), &key, |seen| {
         let pct = (seen * 100 / total.max(1)) as i32;
         let elapsed = started.elapsed().as_millis() as u64;
         let eta = (seen > 0).then(|| (elapsed * (total - seen.min(total)) / seen) as i64);

@@ -154,4 +154,8 @@ impl BlobStore for LocalStore {
     fn name(&self) -> &'static str {
         "local"
     }
+
+    fn local_path(&self, key: &BlobKey) -> Option<PathBuf> {
+        Some(self.path_of(key))
+    }
 }

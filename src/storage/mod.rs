@@ -53,6 +53,12 @@ pub trait BlobStore: Send + Sync {
 
     /// Short name for logs, `health` and `doctor`.
     fn name(&self) -> &'static str;
+
+    /// The blob's path on this machine's disk, for stores that keep blobs as local files (lets
+    /// CPU-bound readers such as hashing skip the async stream).
+    fn local_path(&self, _key: &BlobKey) -> Option<std::path::PathBuf> {
+        None
+    }
 }
 
 /// Opens the store the configuration names.
