@@ -7,7 +7,7 @@ use crate::auth::cookie::{SessionCookie, load_or_create_secret};
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
 use crate::db::Db;
-use crate::queue::Queue;
+use crate::jobs::queue::Queue;
 use crate::storage::BlobStore;
 
 /// Version reported by the API and the CLI.
@@ -23,8 +23,6 @@ pub struct App {
     pub throttle: LoginThrottle,
     /// Resumable uploads being written by a request of this process.
     pub tus_locks: crate::files::tus::UploadLocks,
-    /// Wakes idle workers in this process when a job is queued.
-    pub wake_workers: tokio::sync::Notify,
 }
 
 impl App {
@@ -37,7 +35,7 @@ impl App {
         let db = Db::connect(&config.effective_database_url(), config.database_pool_size)
             .await
             .map_err(|e| e.to_string())?;
-        let queue = Queue::open(config.queue_url.as_deref())?;
+        let queue = Queue::open(config.queue_url.as_deref(), &config.queue_prefix)?;
         let storage = crate::storage::open(&config).await?;
         Ok(App {
             config,
@@ -47,7 +45,6 @@ impl App {
             cookies,
             throttle: LoginThrottle::default(),
             tus_locks: Default::default(),
-            wake_workers: tokio::sync::Notify::new(),
         })
     }
 }

@@ -136,6 +136,8 @@ settings_table! {
     s3_path_style: bool = "true", env "ALCOVES_S3_PATH_STYLE";
     /// `redis://host:port` for a Redis/Dragonfly queue; empty means the embedded durable queue.
     queue_url: Option<String> = "", env "ALCOVES_QUEUE_URL";
+    /// Prefix of the queue's Redis keys, so several instances can share one server.
+    queue_prefix: String = "alcoves", env "ALCOVES_QUEUE_PREFIX";
     /// Public URL the browser uses; `https://…` makes the session cookie `Secure`.
     public_url: String = "http://127.0.0.1:3001", env "ALCOVES_PUBLIC_URL";
     /// Secret for the session cookie (32+ characters); empty generates one in the data dir.

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::queue::Queue;
+use crate::jobs::queue::Queue;
 use crate::storage::{BlobKey, Scope};
 
 /// Outcome of one check.
@@ -71,18 +71,20 @@ pub async fn run(config: &Config) -> Vec<Check> {
         ),
         Err(e) => check("database", Status::Error, e.to_string()),
     });
-    checks.push(match Queue::open(config.queue_url.as_deref()) {
-        Ok(Queue::Embedded) => check(
-            "queue",
-            Status::Ok,
-            "embedded in the database (set ALCOVES_QUEUE_URL for Redis/Dragonfly)",
-        ),
-        Ok(queue) => match queue.ping().await {
-            Ok(()) => check("queue", Status::Ok, "redis reachable"),
-            Err(e) => check("queue", Status::Error, format!("redis unreachable: {e}")),
+    checks.push(
+        match Queue::open(config.queue_url.as_deref(), &config.queue_prefix) {
+            Ok(Queue::Embedded(_)) => check(
+                "queue",
+                Status::Ok,
+                "embedded in the database (set ALCOVES_QUEUE_URL for Redis/Dragonfly)",
+            ),
+            Ok(queue) => match queue.ping().await {
+                Ok(()) => check("queue", Status::Ok, "redis reachable"),
+                Err(e) => check("queue", Status::Error, format!("redis unreachable: {e}")),
+            },
+            Err(e) => check("queue", Status::Error, e),
         },
-        Err(e) => check("queue", Status::Error, e),
-    });
+    );
     checks.push(storage(config).await);
     checks.push(ffmpeg().await);
     checks.push(models(&config.data_dir.join("models")));

@@ -16,7 +16,6 @@ pub mod folders;
 pub mod http;
 pub mod jobs;
 pub mod libraries;
-pub mod queue;
 pub mod serve;
 pub mod sessions;
 pub mod storage;

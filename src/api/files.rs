@@ -159,9 +159,9 @@ pub async fn reprocess(app: &App, ctx: &mut Ctx, file: Uuid) -> ApiResult<Respon
         .ok_or_else(|| ApiError::BadRequest(format!("unknown job kind `{}`", body.kind)))?;
     let file = load(app, ctx, file).await?;
     let mut conn = app.db.conn().await?;
-    jobs::store::enqueue(&mut conn, &file.id, kind).await?;
+    let queued = jobs::store::enqueue(&mut conn, &file.id, kind).await?;
     drop(conn);
-    app.wake_workers.notify_one();
+    app.queue.announce(&[queued]).await;
     Ok(response::json(
         StatusCode::ACCEPTED,
         &view(app, file).await?,

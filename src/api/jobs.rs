@@ -44,8 +44,8 @@ pub async fn retry(app: &App, kind: &str, file: Uuid) -> ApiResult<Response<Body
     let file = files::find(&mut conn, &file.to_string())
         .await?
         .ok_or(ApiError::NotFound)?;
-    store::enqueue(&mut conn, &file.id, kind).await?;
-    app.wake_workers.notify_one();
+    let queued = store::enqueue(&mut conn, &file.id, kind).await?;
+    app.queue.announce(&[queued]).await;
     Ok(response::no_content())
 }
 

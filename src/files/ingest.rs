@@ -70,15 +70,19 @@ pub async fn store(app: &App, received: Received<'_>) -> ApiResult<File> {
         )
         .await?;
         jobs::store::record_done(&mut tx, &file.id, JobKind::Hash).await?;
+        let mut queued = Vec::new();
         if let Some(next) = JobKind::Hash.next() {
-            jobs::store::enqueue(&mut tx, &file.id, next).await?;
+            queued.push(jobs::store::enqueue(&mut tx, &file.id, next).await?);
         }
-        tx.commit().await.map_err(ApiError::from)
+        tx.commit().await?;
+        Ok::<_, ApiError>(queued)
     };
-    if let Err(e) = recorded.await {
-        let _ = app.storage.delete(&key).await;
-        return Err(e);
+    match recorded.await {
+        Ok(queued) => app.queue.announce(&queued).await,
+        Err(e) => {
+            let _ = app.storage.delete(&key).await;
+            return Err(e);
+        }
     }
-    app.wake_workers.notify_one();
     Ok(file)
 }

@@ -5,6 +5,8 @@
 //! reaped jobs never record a stale result.
 
 pub mod handlers;
+pub mod queue;
+pub mod redis;
 pub mod store;
 pub mod worker;
 

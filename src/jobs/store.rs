@@ -42,9 +42,31 @@ pub struct JobState {
     pub updated_at: i64,
 }
 
+/// A job committed as queued: what a queue dispatches to workers once it may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub file_id: String,
+    pub kind: JobKind,
+    pub version: i32,
+    /// Earliest start, in ms since the epoch.
+    pub run_after: i64,
+}
+
+impl Queued {
+    fn from_row(file_id: String, kind: &str, version: i32, run_after: i64) -> Option<Queued> {
+        Some(Queued {
+            file_id,
+            kind: JobKind::parse(kind)?,
+            version,
+            run_after,
+        })
+    }
+}
+
 /// Requests `kind` for `file_id`: a new row at version 1, or the existing row re-queued with its
-/// version bumped (any running attempt loses its lease and cannot record its result).
-pub async fn enqueue(conn: &mut Conn, file_id: &str, kind: JobKind) -> ApiResult<()> {
+/// version bumped (any running attempt loses its lease and cannot record its result). Announce
+/// the result to the queue once the transaction commits.
+pub async fn enqueue(conn: &mut Conn, file_id: &str, kind: JobKind) -> ApiResult<Queued> {
     let now = now_ms();
     let row = (
         file_jobs::file_id.eq(file_id),
@@ -72,7 +94,17 @@ pub async fn enqueue(conn: &mut Conn, file_id: &str, kind: JobKind) -> ApiResult
         ))
         .execute(c)
         .await)?;
-    Ok(())
+    let version = with_conn!(conn, c => file_jobs::table
+        .find((file_id, kind.as_str()))
+        .select(file_jobs::version)
+        .first(c)
+        .await)?;
+    Ok(Queued {
+        file_id: file_id.to_owned(),
+        kind,
+        version,
+        run_after: now,
+    })
 }
 
 /// Records `kind` as already done for a new file (e.g. the hash computed during upload).
@@ -117,12 +149,65 @@ pub async fn claim(db: &Db, kind: JobKind, lease: Duration) -> ApiResult<Option<
             .optional()?,
         Conn::Sqlite(c) => ready(kind.as_str(), now).first(c).await.optional()?,
     };
-    let Some((file_id, version, attempts)) = candidate else {
-        tx.commit().await?;
+    let claim = match candidate {
+        Some((file_id, version, attempts)) => {
+            take_lease(&mut tx, file_id, kind, version, attempts, lease, now).await?
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(claim)
+}
+
+/// Claims exactly `version` of the job `(file_id, kind)` if it is queued and due (a queue that
+/// dispatches jobs itself, like Redis, names the job); None when it is stale or taken.
+pub async fn claim_version(
+    db: &Db,
+    file_id: &str,
+    kind: JobKind,
+    version: i32,
+    lease: Duration,
+) -> ApiResult<Option<Claim>> {
+    let now = now_ms();
+    let attempts: Option<i32> = with_conn!(&mut db.conn().await?, c => file_jobs::table
+        .find((file_id, kind.as_str()))
+        .filter(file_jobs::status.eq(JobStatus::Queued.as_str()))
+        .filter(file_jobs::version.eq(version))
+        .filter(file_jobs::run_after.le(now))
+        .select(file_jobs::attempts)
+        .first(c)
+        .await
+        .optional())?;
+    let Some(attempts) = attempts else {
         return Ok(None);
     };
+    take_lease(
+        &mut db.conn().await?,
+        file_id.to_owned(),
+        kind,
+        version,
+        attempts,
+        lease,
+        now,
+    )
+    .await
+}
+
+/// Marks the queued row processing under a new lease token, unless another claimer got there
+/// first (the update is conditional on the row still being queued at that version).
+async fn take_lease(
+    conn: &mut Conn,
+    file_id: String,
+    kind: JobKind,
+    version: i32,
+    attempts: i32,
+    lease: Duration,
+    now: i64,
+) -> ApiResult<Option<Claim>> {
     let token = uuid::Uuid::new_v4().simple().to_string();
-    with_conn!(&mut *tx, c => diesel::update(file_jobs::table.find((&file_id, kind.as_str())))
+    let n = with_conn!(conn, c => diesel::update(file_jobs::table.find((&file_id, kind.as_str())))
+        .filter(file_jobs::status.eq(JobStatus::Queued.as_str()))
+        .filter(file_jobs::version.eq(version))
         .set((
             file_jobs::status.eq(JobStatus::Processing.as_str()),
             file_jobs::lease_token.eq(&token),
@@ -134,8 +219,7 @@ pub async fn claim(db: &Db, kind: JobKind, lease: Duration) -> ApiResult<Option<
         ))
         .execute(c)
         .await)?;
-    tx.commit().await?;
-    Ok(Some(Claim {
+    Ok((n == 1).then(|| Claim {
         file_id,
         kind,
         version,
@@ -156,6 +240,15 @@ fn held_row<'a>(file_id: &'a str, kind: &'a str, token: &'a str) -> _ {
 impl Claim {
     fn row(&self) -> held_row<'_> {
         held_row(&self.file_id, self.kind.as_str(), &self.token)
+    }
+
+    fn queued(&self, run_after: i64) -> Queued {
+        Queued {
+            file_id: self.file_id.clone(),
+            kind: self.kind,
+            version: self.version,
+            run_after,
+        }
     }
 }
 
@@ -196,14 +289,32 @@ pub enum Settle {
     Failed(String),
 }
 
-/// Records how the claimed run ended, if the lease is still held; returns whether it was. Call
-/// inside the transaction that writes the job's results, and write them only when this is true.
+/// What [`settle`] recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The lease was lost (re-requested or reaped): nothing was recorded.
+    Superseded,
+    /// Done, skipped or failed for good.
+    Final,
+    /// Queued again for a later attempt; announce it once the transaction commits.
+    Retrying(Queued),
+}
+
+impl Settled {
+    /// Whether the lease was still held, i.e. the outcome was recorded.
+    pub fn held(&self) -> bool {
+        *self != Settled::Superseded
+    }
+}
+
+/// Records how the claimed run ended, if the lease is still held. Call inside the transaction
+/// that writes the job's results, and write them only when [`Settled::held`].
 pub async fn settle(
     conn: &mut Conn,
     claim: &Claim,
     outcome: &Settle,
     retry_base: Duration,
-) -> ApiResult<bool> {
+) -> ApiResult<Settled> {
     let now = now_ms();
     let (status, error, run_after) = match outcome {
         Settle::Done => (JobStatus::Done, None, now),
@@ -231,38 +342,57 @@ pub async fn settle(
         ))
         .execute(c)
         .await)?;
-    if n == 1 && done_version.is_some() {
+    if n == 0 {
+        return Ok(Settled::Superseded);
+    }
+    if done_version.is_some() {
         with_conn!(conn, c => diesel::update(file_jobs::table.find((&claim.file_id, claim.kind.as_str())))
             .set(file_jobs::done_version.eq(done_version))
             .execute(c)
             .await)?;
     }
-    Ok(n == 1)
+    Ok(if status == JobStatus::Queued {
+        Settled::Retrying(claim.queued(run_after))
+    } else {
+        Settled::Final
+    })
 }
 
-/// Gives a claimed job back without counting the attempt (used at shutdown).
-pub async fn release(conn: &mut Conn, claim: &Claim) -> ApiResult<()> {
+/// Gives a claimed job back without counting the attempt (used at shutdown); returns the job to
+/// announce again.
+pub async fn release(conn: &mut Conn, claim: &Claim) -> ApiResult<Queued> {
+    let now = now_ms();
     with_conn!(conn, c => diesel::update(claim.row())
         .set((
             file_jobs::status.eq(JobStatus::Queued.as_str()),
             file_jobs::attempts.eq(file_jobs::attempts - 1),
             file_jobs::lease_token.eq(None::<String>),
             file_jobs::lease_until.eq(None::<i64>),
-            file_jobs::updated_at.eq(now_ms()),
+            file_jobs::run_after.eq(now),
+            file_jobs::updated_at.eq(now),
         ))
         .execute(c)
         .await)?;
-    Ok(())
+    Ok(claim.queued(now))
+}
+
+/// What one pass of [`reap`] did.
+#[derive(Debug, Default)]
+pub struct Reaped {
+    /// Jobs out of attempts, now failed.
+    pub failed: usize,
+    /// Jobs queued again, to announce.
+    pub requeued: Vec<Queued>,
 }
 
 /// Re-queues jobs whose lease expired (their worker died); those out of attempts fail.
-/// Returns how many rows changed.
-pub async fn reap(conn: &mut Conn) -> ApiResult<usize> {
+pub async fn reap(db: &Db) -> ApiResult<Reaped> {
+    let mut tx = db.begin().await?;
     let now = now_ms();
     let expired = file_jobs::status
         .eq(JobStatus::Processing.as_str())
         .and(file_jobs::lease_until.lt(now));
-    let failed = with_conn!(conn, c => diesel::update(file_jobs::table.filter(expired).filter(file_jobs::attempts.ge(MAX_ATTEMPTS)))
+    let failed = with_conn!(&mut *tx, c => diesel::update(file_jobs::table.filter(expired).filter(file_jobs::attempts.ge(MAX_ATTEMPTS)))
         .set((
             file_jobs::status.eq(JobStatus::Failed.as_str()),
             file_jobs::error.eq("the worker stopped answering (lease expired)"),
@@ -272,7 +402,12 @@ pub async fn reap(conn: &mut Conn) -> ApiResult<usize> {
         ))
         .execute(c)
         .await)?;
-    let requeued = with_conn!(conn, c => diesel::update(file_jobs::table.filter(expired))
+    let rows: Vec<(String, String, i32)> = with_conn!(&mut *tx, c => file_jobs::table
+        .filter(expired)
+        .select((file_jobs::file_id, file_jobs::kind, file_jobs::version))
+        .load(c)
+        .await)?;
+    with_conn!(&mut *tx, c => diesel::update(file_jobs::table.filter(expired))
         .set((
             file_jobs::status.eq(JobStatus::Queued.as_str()),
             file_jobs::lease_token.eq(None::<String>),
@@ -282,7 +417,40 @@ pub async fn reap(conn: &mut Conn) -> ApiResult<usize> {
         ))
         .execute(c)
         .await)?;
-    Ok(failed + requeued)
+    tx.commit().await?;
+    let requeued = rows
+        .into_iter()
+        .filter_map(|(file_id, kind, version)| Queued::from_row(file_id, &kind, version, now))
+        .collect();
+    Ok(Reaped { failed, requeued })
+}
+
+/// One page of the queued jobs, ordered by (kind, file), after the `after` key: what a
+/// dispatching queue re-announces when it may have lost its copy.
+pub async fn queued_page(
+    conn: &mut Conn,
+    after: Option<&(String, String)>,
+    limit: i64,
+) -> ApiResult<Vec<Queued>> {
+    let (kind_after, file_after) = after.cloned().unwrap_or_default();
+    let rows: Vec<(String, String, i32, i64)> = with_conn!(conn, c => file_jobs::table
+        .filter(file_jobs::status.eq(JobStatus::Queued.as_str()))
+        .filter(
+            file_jobs::kind
+                .gt(&kind_after)
+                .or(file_jobs::kind.eq(&kind_after).and(file_jobs::file_id.gt(&file_after))),
+        )
+        .order((file_jobs::kind, file_jobs::file_id))
+        .limit(limit)
+        .select((file_jobs::file_id, file_jobs::kind, file_jobs::version, file_jobs::run_after))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(file_id, kind, version, run_after)| {
+            Queued::from_row(file_id, &kind, version, run_after)
+        })
+        .collect())
 }
 
 /// The job rows of these files.

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use super::JobKind;
 use super::handlers::{self, Progress};
-use super::store::{self, Claim, Settle};
+use super::store::{self, Claim, Settle, Settled};
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::files;
@@ -20,6 +20,9 @@ use crate::http::error::ApiResult;
 
 /// How often expired leases are looked for.
 const REAP_EVERY: Duration = Duration::from_secs(10);
+/// How often a dispatching queue (Redis) is handed every queued job again, in case it missed
+/// an announcement.
+const RECONCILE_EVERY: Duration = Duration::from_secs(300);
 
 /// Runs workers until `stop` turns true.
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
@@ -30,15 +33,26 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut running: JoinSet<()> = JoinSet::new();
     let mut claims: HashMap<tokio::task::Id, Claim> = HashMap::new();
     let mut last_reap = Instant::now() - REAP_EVERY;
+    let mut last_reconcile = Instant::now() - RECONCILE_EVERY;
     let poll = Duration::from_millis(app.config.job_poll_ms);
     tracing::info!("workers started");
     while !*stop.borrow() {
         if last_reap.elapsed() >= REAP_EVERY {
             last_reap = Instant::now();
-            match reap(&app).await {
-                Ok(0) => {}
-                Ok(n) => tracing::warn!("re-queued {n} jobs whose worker stopped answering"),
+            match app.queue.reap(&app.db).await {
+                Ok(reaped) if reaped.failed + reaped.requeued.len() > 0 => tracing::warn!(
+                    "re-queued {} and failed {} jobs whose worker stopped answering",
+                    reaped.requeued.len(),
+                    reaped.failed
+                ),
+                Ok(_) => {}
                 Err(e) => tracing::warn!("reaping leases: {e:?}"),
+            }
+        }
+        if last_reconcile.elapsed() >= RECONCILE_EVERY {
+            last_reconcile = Instant::now();
+            if let Err(e) = app.queue.reconcile(&app.db).await {
+                tracing::warn!("re-announcing queued jobs: {e:?}");
             }
         }
         while let Some(done) = running.try_join_next_with_id() {
@@ -51,7 +65,7 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         let mut claimed = false;
         for kind in JobKind::ALL {
             while let Ok(permit) = limits[&kind].clone().try_acquire_owned() {
-                match store::claim(&app.db, kind, lease(&app)).await {
+                match app.queue.claim(&app.db, kind, lease(&app)).await {
                     Ok(Some(claim)) => {
                         claimed = true;
                         let (app, job) = (app.clone(), claim.clone());
@@ -71,18 +85,12 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         }
         if !claimed {
             tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = app.wake_workers.notified() => {}
+                _ = app.queue.wait(poll) => {}
                 _ = stop.changed() => {}
             }
         }
     }
     shutdown(&app, running, claims).await;
-}
-
-async fn reap(app: &App) -> ApiResult<usize> {
-    let mut conn = app.db.conn().await?;
-    store::reap(&mut conn).await
 }
 
 fn lease(app: &App) -> Duration {
@@ -99,15 +107,13 @@ async fn shutdown(app: &App, mut running: JoinSet<()>, claims: HashMap<tokio::ta
     if drained.is_err() {
         running.abort_all();
         while running.join_next().await.is_some() {}
-        if let Ok(mut conn) = app.db.conn().await {
-            for claim in claims.values() {
-                if let Err(e) = store::release(&mut conn, claim).await {
-                    tracing::warn!(
-                        "releasing {} of {}: {e:?}",
-                        claim.kind.as_str(),
-                        claim.file_id
-                    );
-                }
+        for claim in claims.values() {
+            if let Err(e) = app.queue.release(&app.db, claim).await {
+                tracing::warn!(
+                    "releasing {} of {}: {e:?}",
+                    claim.kind.as_str(),
+                    claim.file_id
+                );
             }
         }
     }
@@ -186,7 +192,8 @@ async fn record(
         .as_ref()
         .map(|_| Settle::Done)
         .unwrap_or_else(|s| s.clone());
-    if !store::settle(&mut tx, claim, &settle, retry_base).await? {
+    let settled = store::settle(&mut tx, claim, &settle, retry_base).await?;
+    if !settled.held() {
         tracing::info!(
             "{} of {} v{} was superseded; result dropped",
             claim.kind.as_str(),
@@ -195,10 +202,14 @@ async fn record(
         );
         return tx.commit().await.map_err(Into::into);
     }
+    let mut queued = Vec::new();
+    if let Settled::Retrying(retry) = settled {
+        queued.push(retry);
+    }
     if let Ok(effect) = &outcome {
         handlers::apply(&mut tx, &claim.file_id, effect).await?;
         match claim.kind.next() {
-            Some(next) => store::enqueue(&mut tx, &claim.file_id, next).await?,
+            Some(next) => queued.push(store::enqueue(&mut tx, &claim.file_id, next).await?),
             None => {
                 if let Some(file) = files::find(&mut tx, &claim.file_id).await? {
                     let subject = Some((file.id.as_str(), file.name.as_str()));
@@ -226,6 +237,6 @@ async fn record(
         }
         Settle::Done | Settle::Skipped(_) => {}
     }
-    app.wake_workers.notify_one();
+    app.queue.announce(&queued).await;
     Ok(())
 }

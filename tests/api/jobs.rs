@@ -1,26 +1,20 @@
 //! The job system: the pipeline after an upload, versions and leases in the queue itself, and
 //! failures that stay on their own row.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use alcoves::app::App;
-use alcoves::files::File;
-use alcoves::jobs::JobKind;
-use alcoves::jobs::store::{self, Settle};
 use serde_json::{Value, json};
 
-use crate::common::{Backend, Store, TestServer};
+use crate::common::{Backend, TestServer};
 use crate::on_both_backends;
 
 on_both_backends!(
     upload_runs_the_pipeline_to_done,
-    queue_drops_stale_versions_and_expired_leases,
     failing_jobs_fail_alone_and_admins_can_retry,
 );
 
 /// Polls a file until `check` holds (10 s at most) and returns its JSON.
-async fn wait_for(
+pub async fn wait_for(
     srv: &TestServer,
     path: &str,
     who: &str,
@@ -39,7 +33,7 @@ async fn wait_for(
     );
 }
 
-fn job_status<'a>(file: &'a Value, kind: &str) -> &'a str {
+pub fn job_status<'a>(file: &'a Value, kind: &str) -> &'a str {
     file["jobs"][kind]["status"].as_str().unwrap_or("")
 }
 
@@ -92,153 +86,6 @@ async fn upload_runs_the_pipeline_to_done(backend: Backend) {
         .await;
     assert_eq!(bad.status, 400);
     srv.stop().await;
-}
-
-/// An app without workers, with one user, library and file row, for driving the queue by hand.
-async fn queue_fixture(backend: Backend) -> (Store, Arc<App>, String) {
-    let store = Store::new(backend).await;
-    let app = Arc::new(App::open(store.config()).await.unwrap());
-    let mut tx = app.db.begin().await.unwrap();
-    let user = alcoves::accounts::create(&mut tx, "q", "q", "x".into(), true)
-        .await
-        .unwrap();
-    let lib = alcoves::libraries::create(&mut tx, &user.id, "Q", None, false)
-        .await
-        .unwrap();
-    let file = File {
-        id: uuid::Uuid::new_v4().to_string(),
-        library_id: lib.id.clone(),
-        folder_id: None,
-        name: "f".into(),
-        blob_key: "files/x".into(),
-        sha256: None,
-        size: 1,
-        mime: "application/octet-stream".into(),
-        kind: "other".into(),
-        uploaded_by: None,
-        source_file_id: None,
-        created_at: 1,
-        updated_at: 1,
-        trashed_at: None,
-    };
-    alcoves::files::insert(&mut tx, &file).await.unwrap();
-    tx.commit().await.unwrap();
-    (store, app, file.id)
-}
-
-async fn state(app: &App, file: &str) -> store::JobState {
-    let mut conn = app.db.conn().await.unwrap();
-    store::states_of(&mut conn, &[file.to_owned()])
-        .await
-        .unwrap()
-        .remove(0)
-}
-
-async fn queue_drops_stale_versions_and_expired_leases(backend: Backend) {
-    let (store_dir, app, file) = queue_fixture(backend).await;
-    let lease = Duration::from_secs(60);
-    let base = Duration::from_millis(50);
-    let kind = JobKind::Hash;
-    let enqueue = || async {
-        let mut conn = app.db.conn().await.unwrap();
-        store::enqueue(&mut conn, &file, kind).await.unwrap();
-    };
-    let settle = |claim: store::Claim, outcome: Settle| {
-        let app = app.clone();
-        async move {
-            let mut conn = app.db.conn().await.unwrap();
-            store::settle(&mut conn, &claim, &outcome, base)
-                .await
-                .unwrap()
-        }
-    };
-
-    // Concurrent claimers: exactly one gets the job.
-    enqueue().await;
-    let racers: Vec<_> = (0..6)
-        .map(|_| {
-            let app = app.clone();
-            tokio::spawn(async move { store::claim(&app.db, kind, lease).await.unwrap() })
-        })
-        .collect();
-    let mut winners = Vec::new();
-    for r in racers {
-        winners.extend(r.await.unwrap());
-    }
-    assert_eq!(winners.len(), 1, "one claim per job");
-    let v1 = winners.remove(0);
-    assert_eq!((v1.version, v1.attempt), (1, 1));
-    assert_eq!(state(&app, &file).await.status, "processing");
-
-    // Re-requested while running: the old run's result is refused, the new version runs.
-    enqueue().await;
-    assert!(
-        !settle(v1, Settle::Done).await,
-        "stale version must not settle"
-    );
-    let s = state(&app, &file).await;
-    assert_eq!(
-        (s.status.as_str(), s.version, s.done_version),
-        ("queued", 2, None)
-    );
-    let v2 = store::claim(&app.db, kind, lease).await.unwrap().unwrap();
-    assert_eq!(v2.version, 2);
-    assert!(settle(v2, Settle::Done).await);
-    let s = state(&app, &file).await;
-    assert_eq!(
-        (s.status.as_str(), s.done_version, s.progress),
-        ("done", Some(2), 100)
-    );
-    assert!(
-        store::claim(&app.db, kind, lease).await.unwrap().is_none(),
-        "done jobs are not claimed"
-    );
-
-    // A worker that dies: its lease expires, the reaper re-queues, the dead worker cannot settle.
-    enqueue().await;
-    let dead = store::claim(&app.db, kind, Duration::ZERO)
-        .await
-        .unwrap()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let mut conn = app.db.conn().await.unwrap();
-    assert_eq!(store::reap(&mut conn).await.unwrap(), 1);
-    drop(conn);
-    assert!(!settle(dead.clone(), Settle::Done).await);
-    let next = store::claim(&app.db, kind, lease).await.unwrap().unwrap();
-    assert_eq!((next.version, next.attempt), (dead.version, 2));
-
-    // Retries back off, and the third failure is final with its reason.
-    assert!(settle(next, Settle::Retry("flaky disk".into())).await);
-    assert!(
-        store::claim(&app.db, kind, lease).await.unwrap().is_none(),
-        "backing off"
-    );
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let third = store::claim(&app.db, kind, lease).await.unwrap().unwrap();
-    assert_eq!(third.attempt, 3);
-    assert!(settle(third, Settle::Retry("flaky disk".into())).await);
-    let s = state(&app, &file).await;
-    assert_eq!(
-        (s.status.as_str(), s.error.as_deref(), s.attempts),
-        ("failed", Some("flaky disk"), 3)
-    );
-
-    // Shutdown releases without spending an attempt.
-    enqueue().await;
-    let held = store::claim(&app.db, kind, lease).await.unwrap().unwrap();
-    let mut conn = app.db.conn().await.unwrap();
-    store::release(&mut conn, &held).await.unwrap();
-    drop(conn);
-    assert_eq!(
-        store::claim(&app.db, kind, lease)
-            .await
-            .unwrap()
-            .unwrap()
-            .attempt,
-        1
-    );
-    store_dir.cleanup().await;
 }
 
 async fn failing_jobs_fail_alone_and_admins_can_retry(backend: Backend) {

@@ -10,5 +10,6 @@ mod files;
 mod jobs;
 mod libraries;
 mod process;
+mod queue;
 mod storage;
 mod tus;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::{Backend, PASSWORD, Store};
+use crate::common::{Backend, PASSWORD, Store, free_port};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -19,14 +19,6 @@ on_both_backends!(
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_alcoves");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn alcoves(store: &Store, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);

@@ -1,0 +1,108 @@
+//! The job queue: how queued jobs reach workers. The `file_jobs` rows are the truth in both
+//! back-ends (status, version, attempts, lease, heartbeat), so losing the queue never loses a
+//! job. The embedded back-end claims straight from the rows and wakes workers of this process;
+//! the Redis/Dragonfly back-end dispatches through Redis, which wakes idle workers of every
+//! process at once and spares the database the scan for work.
+
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::JobKind;
+use super::redis::RedisDispatch;
+use super::store::{self, Claim, Queued, Reaped};
+use crate::db::Db;
+use crate::http::error::ApiResult;
+
+/// Where queued jobs are dispatched from.
+pub enum Queue {
+    /// Claimed from the job rows in the application database; `Notify` wakes this process's
+    /// idle workers.
+    Embedded(Notify),
+    /// Dispatched through a Redis-protocol server.
+    Redis(RedisDispatch),
+}
+
+impl Queue {
+    /// Connects to `url` when given (keys under `prefix`), else uses the embedded queue. Redis
+    /// is connected lazily, so an unreachable server shows up in `health`, not at start-up.
+    pub fn open(url: Option<&str>, prefix: &str) -> Result<Queue, String> {
+        match url {
+            None => Ok(Queue::Embedded(Notify::new())),
+            Some(url) => Ok(Queue::Redis(RedisDispatch::open(url, prefix)?)),
+        }
+    }
+
+    /// Short name for `health` and `doctor`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Queue::Embedded(_) => "embedded",
+            Queue::Redis(_) => "redis",
+        }
+    }
+
+    /// Checks the queue answers (`PING` for Redis).
+    pub async fn ping(&self) -> Result<(), String> {
+        match self {
+            Queue::Embedded(_) => Ok(()),
+            Queue::Redis(redis) => redis.ping().await,
+        }
+    }
+
+    /// Tells workers about jobs committed as queued. Never fails: a job the queue missed is
+    /// still queued in the database and is re-announced by [`Queue::reconcile`].
+    pub async fn announce(&self, jobs: &[Queued]) {
+        if jobs.is_empty() {
+            return;
+        }
+        match self {
+            Queue::Embedded(wake) => wake.notify_one(),
+            Queue::Redis(redis) => {
+                if let Err(e) = redis.push(jobs).await {
+                    tracing::warn!("announcing {} jobs to redis: {e:?}", jobs.len());
+                }
+            }
+        }
+    }
+
+    /// Claims the next due job of `kind` for `lease`.
+    pub async fn claim(&self, db: &Db, kind: JobKind, lease: Duration) -> ApiResult<Option<Claim>> {
+        match self {
+            Queue::Embedded(_) => store::claim(db, kind, lease).await,
+            Queue::Redis(redis) => redis.claim(db, kind, lease).await,
+        }
+    }
+
+    /// Waits up to `timeout` for jobs to be announced.
+    pub async fn wait(&self, timeout: Duration) {
+        match self {
+            Queue::Embedded(wake) => {
+                let _ = tokio::time::timeout(timeout, wake.notified()).await;
+            }
+            Queue::Redis(redis) => redis.wait(timeout).await,
+        }
+    }
+
+    /// Re-queues jobs whose lease expired and announces them.
+    pub async fn reap(&self, db: &Db) -> ApiResult<Reaped> {
+        let reaped = store::reap(db).await?;
+        self.announce(&reaped.requeued).await;
+        Ok(reaped)
+    }
+
+    /// Gives a claimed job back without spending an attempt and announces it again.
+    pub async fn release(&self, db: &Db, claim: &Claim) -> ApiResult<()> {
+        let queued = store::release(&mut db.conn().await?, claim).await?;
+        self.announce(&[queued]).await;
+        Ok(())
+    }
+
+    /// Re-announces every queued job, for when the dispatcher may have lost some (a Redis
+    /// restart without persistence, a crash between commit and announce); returns how many.
+    pub async fn reconcile(&self, db: &Db) -> ApiResult<usize> {
+        match self {
+            Queue::Embedded(_) => Ok(0),
+            Queue::Redis(redis) => redis.reconcile(db).await,
+        }
+    }
+}
