@@ -20,7 +20,7 @@ pub enum Queue {
     /// idle workers.
     Embedded(Notify),
     /// Dispatched through a Redis-protocol server.
-    Redis(RedisDispatch),
+    Redis(Box<RedisDispatch>),
 }
 
 impl Queue {
@@ -29,7 +29,7 @@ impl Queue {
     pub fn open(url: Option<&str>, prefix: &str) -> Result<Queue, String> {
         match url {
             None => Ok(Queue::Embedded(Notify::new())),
-            Some(url) => Ok(Queue::Redis(RedisDispatch::open(url, prefix)?)),
+            Some(url) => Ok(Queue::Redis(Box::new(RedisDispatch::open(url, prefix)?))),
         }
     }
 
