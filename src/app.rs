@@ -23,6 +23,10 @@ pub struct App {
     pub throttle: LoginThrottle,
     /// Resumable uploads being written by a request of this process.
     pub tus_locks: crate::files::tus::UploadLocks,
+    /// Tells this process's import watcher that a library was bound or unbound.
+    pub import_bindings: tokio::sync::Notify,
+    /// Held by the import scan running in this process.
+    pub import_scan: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -45,6 +49,8 @@ impl App {
             cookies,
             throttle: LoginThrottle::default(),
             tus_locks: Default::default(),
+            import_bindings: tokio::sync::Notify::new(),
+            import_scan: tokio::sync::Mutex::new(()),
         })
     }
 }

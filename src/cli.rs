@@ -1,7 +1,11 @@
-//! CLI commands that manage accounts directly in the database (`alcoves user …`), for the
-//! owner at the NAS's shell: works even when registration is closed.
+//! CLI commands that work directly on the database, for the owner at the NAS's shell: accounts
+//! (`alcoves user …`, works even when registration is closed) and import folders
+//! (`alcoves library bind|unbind|scan`).
 
 use std::io::BufRead;
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::accounts;
 use crate::app::App;
@@ -122,5 +126,65 @@ pub async fn reset_password(
         "password of {} reset; all their sessions were signed out",
         user.username
     );
+    Ok(())
+}
+
+/// Binds a library to a NAS folder (or unbinds it with None).
+pub async fn bind_library(app: &App, library: &str, path: Option<&Path>) -> Result<(), String> {
+    crate::import::bind(app, library, path)
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound => format!("no library {library}"),
+            other => api_err(other),
+        })?;
+    match path {
+        Some(path) => println!("library {library} imports {}", path.display()),
+        None => println!("library {library} no longer imports a folder"),
+    }
+    Ok(())
+}
+
+/// Scans the given libraries (every bound one when empty) with a progress bar; prints what
+/// changed and what was skipped.
+pub async fn scan_libraries(app: &App, libraries: Vec<String>) -> Result<(), String> {
+    let libraries = if libraries.is_empty() {
+        let mut conn = app.db.conn().await.map_err(|e| e.to_string())?;
+        let bound = crate::import::bound_libraries(&mut conn)
+            .await
+            .map_err(api_err)?;
+        bound.into_iter().map(|(id, _)| id).collect()
+    } else {
+        libraries
+    };
+    if libraries.is_empty() {
+        println!("no library is bound to an import folder");
+    }
+    for library in libraries {
+        let bar = ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} changes ({eta})")
+                .map_err(|e| e.to_string())?
+                .progress_chars("=> "),
+        );
+        bar.set_message(format!("scanning {library}"));
+        let report = crate::import::scan(app, &library, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await
+        .map_err(api_err)?;
+        bar.finish_and_clear();
+        println!(
+            "{library}: {} added, {} changed, {} moved, {} removed, {} unchanged, {} skipped",
+            report.added,
+            report.changed,
+            report.moved,
+            report.removed,
+            report.unchanged,
+            report.skipped.len()
+        );
+        for skipped in &report.skipped {
+            println!("  skipped {}: {}", skipped.path, skipped.reason);
+        }
+    }
     Ok(())
 }

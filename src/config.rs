@@ -164,6 +164,8 @@ settings_table! {
     job_retry_base_ms: u64 = "5000", env "ALCOVES_JOB_RETRY_BASE_MS";
     /// How often idle workers look for new jobs, in milliseconds.
     job_poll_ms: u64 = "1000", env "ALCOVES_JOB_POLL_MS";
+    /// How often imported libraries are rescanned in full, in minutes (watchers cover between).
+    import_rescan_minutes: u64 = "60", env "ALCOVES_IMPORT_RESCAN_MINUTES";
     /// Log filter, e.g. `info` or `alcoves=debug`.
     log: String = "info", env "ALCOVES_LOG";
 }

@@ -61,16 +61,3 @@ pub fn sha256_file(
         on_bytes(seen);
     }
 }
-
-/// Hex SHA-256 of a stored blob: straight from the file for local stores (on this worker
-/// thread, via `block_in_place`), else through the store's stream.
-pub async fn sha256_blob(
-    store: &dyn crate::storage::BlobStore,
-    key: &crate::storage::BlobKey,
-    on_bytes: impl FnMut(u64),
-) -> std::io::Result<String> {
-    match store.local_path(key) {
-        Some(path) => tokio::task::block_in_place(|| sha256_file(&path, on_bytes)),
-        None => sha256_stream(store.read(key, None).await?, on_bytes).await,
-    }
-}

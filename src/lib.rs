@@ -14,6 +14,7 @@ pub mod doctor;
 pub mod files;
 pub mod folders;
 pub mod http;
+pub mod import;
 pub mod jobs;
 pub mod libraries;
 pub mod serve;

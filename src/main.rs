@@ -38,6 +38,32 @@ enum Command {
     },
     /// Check the configuration and every dependency; say what is missing and what falls back.
     Doctor,
+    /// Manage libraries that import a NAS folder in place.
+    Library {
+        #[command(subcommand)]
+        command: LibraryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LibraryCommand {
+    /// Index an existing folder in place (read-only: originals are never modified or moved).
+    Bind {
+        /// The library's id.
+        library: String,
+        /// The folder on this machine.
+        path: PathBuf,
+    },
+    /// Stop importing a folder (its files stay listed, unreadable until bound again).
+    Unbind {
+        /// The library's id.
+        library: String,
+    },
+    /// Scan import folders now: new, changed, moved and deleted files.
+    Scan {
+        /// Library ids; every bound library when none is given.
+        libraries: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -153,6 +179,13 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                 username,
                 password_stdin,
             } => cli::reset_password(&app, &username, password_source(password_stdin)).await?,
+        },
+        Command::Library { command } => match command {
+            LibraryCommand::Bind { library, path } => {
+                cli::bind_library(&app, &library, Some(&path)).await?
+            }
+            LibraryCommand::Unbind { library } => cli::bind_library(&app, &library, None).await?,
+            LibraryCommand::Scan { libraries } => cli::scan_libraries(&app, libraries).await?,
         },
         Command::Doctor => unreachable!("handled above"),
     }

@@ -45,9 +45,10 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
         "alcoves {} starting",
         crate::app::VERSION
     );
-    let workers = mode
-        .runs_workers()
-        .then(|| tokio::spawn(crate::jobs::worker::run(app.clone(), stop_rx.clone())));
+    let workers = mode.runs_workers().then(|| {
+        tokio::spawn(crate::import::watch::run(app.clone(), stop_rx.clone()));
+        tokio::spawn(crate::jobs::worker::run(app.clone(), stop_rx.clone()))
+    });
     if mode.runs_api() {
         // Uploads a crash interrupted are never resumed from their temporary files: clear them.
         let uploads = app.config.upload_dir();

@@ -13,11 +13,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::App;
+use crate::files::original::Original;
 use crate::files::{self, File};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
-use crate::storage::BlobKey;
 
 /// Most files one archive may hold.
 const MAX_FILES: usize = 10_000;
@@ -101,10 +101,14 @@ pub async fn download(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
         return Err(ApiError::NotFound);
     }
     let names = entry_names(&found);
+    let mut originals = Vec::with_capacity(found.len());
+    for file in &found {
+        originals.push((file.id.clone(), Original::of(app, file).await?));
+    }
     let storage = app.storage.clone();
     let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
     tokio::spawn(async move {
-        if let Err(e) = write_zip(storage.as_ref(), &found, &names, writer).await {
+        if let Err(e) = write_zip(storage.as_ref(), &originals, &names, writer).await {
             // The client sees a truncated download; the server carries on.
             tracing::warn!("zip download stopped: {e}");
         }
@@ -126,27 +130,22 @@ pub async fn download(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
 
 async fn write_zip(
     storage: &dyn crate::storage::BlobStore,
-    files: &[File],
+    originals: &[(String, Original)],
     names: &[String],
     writer: tokio::io::DuplexStream,
 ) -> Result<(), String> {
     let mut zip = ZipFileWriter::with_tokio(writer);
-    for (file, name) in files.iter().zip(names) {
-        let key = BlobKey::original(&file.library_id, &file.id).map_err(|e| e.to_string())?;
-        let mut blob = storage
-            .read(&key, None)
+    for ((id, original), name) in originals.iter().zip(names) {
+        let mut blob = original
+            .read(storage, None)
             .await
-            .map_err(|e| format!("{}: {e}", file.id))?;
+            .map_err(|e| format!("{id}: {e}"))?;
         let entry = ZipEntryBuilder::new(name.clone().into(), Compression::Stored);
         let mut out = zip
             .write_entry_stream(entry)
             .await
             .map_err(|e| e.to_string())?;
-        while let Some(chunk) = blob
-            .try_next()
-            .await
-            .map_err(|e| format!("{}: {e}", file.id))?
-        {
+        while let Some(chunk) = blob.try_next().await.map_err(|e| format!("{id}: {e}"))? {
             out.write_all(&chunk).await.map_err(|e| e.to_string())?;
         }
         out.close().await.map_err(|e| e.to_string())?;
@@ -175,6 +174,8 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             trashed_at: None,
+            source_path: None,
+            source_mtime: None,
         }
     }
 

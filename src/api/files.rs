@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::now_ms;
+use crate::files::original::Original;
 use crate::files::{self, Cursor, File, ListFilter, ingest, upload};
 use crate::folders;
 use crate::http::error::{ApiError, ApiResult};
@@ -21,7 +22,6 @@ use crate::http::range::{self, ByteRange};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::jobs::{self, JobKind, store::JobState};
-use crate::storage::BlobKey;
 
 /// Default and largest page size of a listing.
 const DEFAULT_PAGE: i64 = 100;
@@ -29,10 +29,6 @@ const MAX_PAGE: i64 = 1000;
 
 fn library_id(ctx: &Ctx) -> ApiResult<String> {
     Ok(ctx.library()?.0.id.clone())
-}
-
-fn original_key(file: &File) -> ApiResult<BlobKey> {
-    BlobKey::original(&file.library_id, &file.id).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// Views of `rows` with their duplicate flags and job states, found in two queries.
@@ -230,31 +226,8 @@ pub async fn purge(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>
         ));
     }
     let mut conn = app.db.conn().await?;
-    purge_one(app, &mut conn, &file.library_id, &file.id).await?;
+    files::purge(app, &mut conn, &file.library_id, &file.id).await?;
     Ok(response::no_content())
-}
-
-/// Deletes a file row, then its original and derived blobs (the row goes first, so nothing
-/// visible points at a missing blob; a blob left by a failure is only logged).
-pub async fn purge_one(
-    app: &App,
-    conn: &mut crate::db::Conn,
-    library: &str,
-    file: &str,
-) -> ApiResult<()> {
-    files::delete(conn, file).await?;
-    let keys = BlobKey::original(library, file)
-        .and_then(|o| Ok((o, BlobKey::derived_prefix(library, file)?)));
-    let (original, derived) = keys.map_err(|e| ApiError::Internal(e.to_string()))?;
-    for result in [
-        app.storage.delete(&original).await,
-        app.storage.delete_prefix(&derived).await,
-    ] {
-        if let Err(e) = result {
-            tracing::warn!(file, "purged file left a blob behind: {e}");
-        }
-    }
-    Ok(())
 }
 
 /// `GET /api/libraries/{library}/duplicates`.
@@ -293,9 +266,9 @@ pub async fn download(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Bo
             ByteRange::Part(r) => (StatusCode::PARTIAL_CONTENT, r),
             ByteRange::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable(size)),
         };
-        let stream = app
-            .storage
-            .read(&original_key(&file)?, Some(part.clone()))
+        let stream = Original::of(app, &file)
+            .await?
+            .read(app.storage.as_ref(), Some(part.clone()))
             .await
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => {

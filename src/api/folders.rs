@@ -148,7 +148,7 @@ pub async fn purge(app: &App, ctx: &Ctx, folder: Uuid) -> ApiResult<Response<Bod
     }
     let ids = folders::subtree(&mut conn, &library, &folder.id).await?;
     for file in folders::file_ids_in(&mut conn, &ids).await? {
-        super::files::purge_one(app, &mut conn, &library, &file).await?;
+        crate::files::purge(app, &mut conn, &library, &file).await?;
     }
     folders::delete(&mut conn, &folder.id).await?;
     Ok(response::no_content())

@@ -55,6 +55,7 @@ diesel::table! {
         sharing_enabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        import_path -> Nullable<Text>,
     }
 }
 
@@ -110,6 +111,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         trashed_at -> Nullable<BigInt>,
+        source_path -> Nullable<Text>,
+        source_mtime -> Nullable<BigInt>,
     }
 }
 

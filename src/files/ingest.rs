@@ -55,6 +55,8 @@ pub async fn store(app: &App, received: Received<'_>) -> ApiResult<File> {
         created_at: now,
         updated_at: now,
         trashed_at: None,
+        source_path: None,
+        source_mtime: None,
     };
     // The row appears only once the blob is safely stored, together with its first jobs.
     let recorded = async {

@@ -2,6 +2,7 @@
 //! (same SHA-256 within a library, ignoring derived and trashed files).
 
 pub mod ingest;
+pub mod original;
 pub mod sniff;
 pub mod tus;
 pub mod upload;
@@ -12,10 +13,12 @@ use serde::Serialize;
 
 use std::collections::BTreeMap;
 
+use crate::app::App;
 use crate::db::schema::files;
 use crate::db::{Conn, now_ms};
 use crate::http::error::{ApiError, ApiResult};
 use crate::jobs::store::JobState;
+use crate::storage::BlobKey;
 use crate::with_conn;
 
 /// A file row.
@@ -36,6 +39,10 @@ pub struct File {
     pub created_at: i64,
     pub updated_at: i64,
     pub trashed_at: Option<i64>,
+    /// Path relative to the library's import folder, for files imported in place.
+    pub source_path: Option<String>,
+    /// Modification time of the imported original at the last scan, in ms.
+    pub source_mtime: Option<i64>,
 }
 
 /// A file as the API shows it.
@@ -56,6 +63,8 @@ pub struct FileView {
     pub created_at: i64,
     pub updated_at: i64,
     pub trashed_at: Option<i64>,
+    /// Where an imported file lives under the library's import folder.
+    pub source_path: Option<String>,
     /// Processing state per job kind.
     pub jobs: BTreeMap<String, JobState>,
 }
@@ -77,6 +86,7 @@ impl File {
             created_at: self.created_at,
             updated_at: self.updated_at,
             trashed_at: self.trashed_at,
+            source_path: self.source_path,
             jobs,
         }
     }
@@ -109,6 +119,17 @@ pub fn clean_name(raw: &str) -> String {
 pub async fn insert(conn: &mut Conn, file: &File) -> ApiResult<()> {
     with_conn!(conn, c => diesel::insert_into(files::table).values(file).execute(c).await)?;
     Ok(())
+}
+
+/// Inserts a file unless its library already has a row for the same imported path; returns
+/// whether it was inserted.
+pub async fn insert_if_new(conn: &mut Conn, file: &File) -> ApiResult<bool> {
+    let n = with_conn!(conn, c => diesel::insert_into(files::table)
+        .values(file)
+        .on_conflict_do_nothing()
+        .execute(c)
+        .await)?;
+    Ok(n == 1)
 }
 
 /// The file `id` of `library_id`.
@@ -301,6 +322,26 @@ pub async fn set_trashed(conn: &mut Conn, id: &str, trashed: bool) -> ApiResult<
 /// Deletes a file row (and, by cascade, rows derived from it).
 pub async fn delete(conn: &mut Conn, id: &str) -> ApiResult<()> {
     with_conn!(conn, c => diesel::delete(files::table.find(id)).execute(c).await)?;
+    Ok(())
+}
+
+/// Deletes a file row, then its original and derived blobs (the row goes first, so nothing
+/// visible points at a missing blob; a blob left by a failure is only logged).
+pub async fn purge(app: &App, conn: &mut Conn, library: &str, file: &str) -> ApiResult<()> {
+    let imported = find(conn, file)
+        .await?
+        .is_some_and(|f| f.source_path.is_some());
+    delete(conn, file).await?;
+    let keys = BlobKey::original(library, file)
+        .and_then(|o| Ok((o, BlobKey::derived_prefix(library, file)?)));
+    let (original, derived) = keys.map_err(|e| ApiError::Internal(e.to_string()))?;
+    // An imported original belongs to the NAS folder and is never deleted; only its row goes.
+    if !imported && let Err(e) = app.storage.delete(&original).await {
+        tracing::warn!(file, "purged file left its original behind: {e}");
+    }
+    if let Err(e) = app.storage.delete_prefix(&derived).await {
+        tracing::warn!(file, "purged file left derived blobs behind: {e}");
+    }
     Ok(())
 }
 

@@ -12,9 +12,9 @@ use super::store::Settle;
 use crate::app::App;
 use crate::db::Conn;
 use crate::db::schema::files as files_table;
+use crate::files::original::Original;
 use crate::files::{File, sniff};
 use crate::http::error::ApiResult;
-use crate::storage::BlobKey;
 use crate::with_conn;
 
 /// Progress a handler reports: percent and estimated milliseconds left.
@@ -46,46 +46,50 @@ pub async fn run(
     }
 }
 
-fn original(file: &File) -> Result<BlobKey, Settle> {
-    BlobKey::original(&file.library_id, &file.id).map_err(|e| Settle::Failed(e.to_string()))
+async fn original(app: &App, file: &File) -> Result<Original, Settle> {
+    Original::of(app, file)
+        .await
+        .map_err(|e| Settle::Retry(format!("{e:?}")))
 }
 
 /// A storage error as a run outcome: a missing original is final, anything else is retried.
 fn storage_outcome(e: std::io::Error) -> Settle {
     match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            Settle::Failed("the original is missing from storage".into())
-        }
+        std::io::ErrorKind::NotFound => Settle::Failed(format!("the original is missing: {e}")),
         _ => Settle::Retry(format!("storage: {e}")),
     }
 }
 
 async fn hash(app: &App, file: &File, progress: &Progress) -> Result<Effect, Settle> {
-    let key = original(file)?;
-    let total = app.storage.size(&key).await.map_err(storage_outcome)?;
-    let total = total.ok_or_else(|| storage_outcome(std::io::ErrorKind::NotFound.into()))?;
+    let original = original(app, file).await?;
+    let total = original
+        .size(app.storage.as_ref())
+        .await
+        .map_err(storage_outcome)?;
     let started = std::time::Instant::now();
-    let sha256 = crate::digest::sha256_blob(app.storage.as_ref(), &key, |seen| {
-        let pct = (seen * 100 / total.max(1)) as i32;
-        let elapsed = started.elapsed().as_millis() as u64;
-        let eta = (seen > 0).then(|| (elapsed * (total - seen.min(total)) / seen) as i64);
-        progress.send_replace(Some((pct, eta)));
-    })
-    .await
-    .map_err(storage_outcome)?;
+    let sha256 = original
+        .sha256(app.storage.as_ref(), |seen| {
+            let pct = (seen * 100 / total.max(1)) as i32;
+            let elapsed = started.elapsed().as_millis() as u64;
+            let eta = (seen > 0).then(|| (elapsed * (total - seen.min(total)) / seen) as i64);
+            progress.send_replace(Some((pct, eta)));
+        })
+        .await
+        .map_err(storage_outcome)?;
     Ok(Effect::Hash { sha256 })
 }
 
 async fn metadata(app: &App, file: &File) -> Result<Effect, Settle> {
-    let key = original(file)?;
-    let size = app.storage.size(&key).await.map_err(storage_outcome)?;
-    let size = size.ok_or_else(|| storage_outcome(std::io::ErrorKind::NotFound.into()))?;
+    let original = original(app, file).await?;
+    let size = original
+        .size(app.storage.as_ref())
+        .await
+        .map_err(storage_outcome)?;
     let head: Vec<u8> = if size == 0 {
         Vec::new()
     } else {
-        let chunks: Vec<bytes::Bytes> = app
-            .storage
-            .read(&key, Some(0..sniff::SNIFF_LEN as u64))
+        let chunks: Vec<bytes::Bytes> = original
+            .read(app.storage.as_ref(), Some(0..sniff::SNIFF_LEN as u64))
             .await
             .map_err(storage_outcome)?
             .try_collect()

@@ -224,6 +224,8 @@ impl Resp {
 pub struct TestServer {
     pub base: String,
     pub store: Store,
+    /// The server's application context, for driving it in-process.
+    pub app: Arc<App>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     http: reqwest::Client,
@@ -244,6 +246,8 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stop_rx) = watch::channel(false);
+        let handle = app.clone();
+        tokio::spawn(alcoves::import::watch::run(app.clone(), stop_rx.clone()));
         let workers = tokio::spawn(alcoves::jobs::worker::run(app.clone(), stop_rx.clone()));
         let task = tokio::spawn(async move {
             alcoves::http::server::serve(app, listener, stop_rx).await;
@@ -252,6 +256,7 @@ impl TestServer {
         TestServer {
             base,
             store,
+            app: handle,
             stop,
             task,
             http: reqwest::Client::new(),

@@ -7,6 +7,7 @@ mod accounts;
 mod activity;
 mod bad_requests;
 mod files;
+mod import;
 mod jobs;
 mod libraries;
 mod process;

@@ -75,6 +75,8 @@ async fn queue_fixture(backend: Backend, queue_url: Option<String>) -> (Store, A
         created_at: 1,
         updated_at: 1,
         trashed_at: None,
+        source_path: None,
+        source_mtime: None,
     };
     alcoves::files::insert(&mut tx, &file).await.unwrap();
     tx.commit().await.unwrap();

@@ -1,0 +1,94 @@
+//! Where a file's original bytes are: a blob in the store (uploads) or a file in the library's
+//! import folder on the NAS (import in place), which is only ever read.
+
+use std::io;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::File;
+use crate::app::App;
+use crate::digest::{sha256_file, sha256_stream};
+use crate::http::error::{ApiError, ApiResult};
+use crate::storage::{BlobKey, BlobStore, BlobStream, clamp_range};
+
+/// The location of one original.
+pub enum Original {
+    Blob(BlobKey),
+    Imported(PathBuf),
+}
+
+impl Original {
+    /// Finds the original of `file`; imported files resolve against their library's folder.
+    pub async fn of(app: &App, file: &File) -> ApiResult<Original> {
+        match &file.source_path {
+            None => BlobKey::original(&file.library_id, &file.id)
+                .map(Original::Blob)
+                .map_err(|e| ApiError::Internal(e.to_string())),
+            Some(relative) => {
+                let mut conn = app.db.conn().await?;
+                let root = crate::import::root_of(&mut conn, &file.library_id)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::Unavailable(
+                            "the library is no longer bound to an import folder".into(),
+                        )
+                    })?;
+                Ok(Original::Imported(root.join(relative)))
+            }
+        }
+    }
+
+    /// Size in bytes; `NotFound` when it is gone.
+    pub async fn size(&self, storage: &dyn BlobStore) -> io::Result<u64> {
+        match self {
+            Original::Blob(key) => storage
+                .size(key)
+                .await?
+                .ok_or_else(|| io::ErrorKind::NotFound.into()),
+            Original::Imported(path) => Ok(tokio::fs::metadata(path).await?.len()),
+        }
+    }
+
+    /// Streams the bytes in `range` (all when None).
+    pub async fn read(
+        &self,
+        storage: &dyn BlobStore,
+        range: Option<Range<u64>>,
+    ) -> io::Result<BlobStream> {
+        match self {
+            Original::Blob(key) => storage.read(key, range).await,
+            Original::Imported(path) => {
+                let mut file = tokio::fs::File::open(path).await?;
+                let size = file.metadata().await?.len();
+                let range = clamp_range(range, size)?;
+                file.seek(io::SeekFrom::Start(range.start)).await?;
+                let limited = file.take(range.end - range.start);
+                Ok(tokio_util::io::ReaderStream::with_capacity(limited, 256 * 1024).boxed())
+            }
+        }
+    }
+
+    /// A path on this machine to read directly, when there is one.
+    pub fn local_path(&self, storage: &dyn BlobStore) -> Option<PathBuf> {
+        match self {
+            Original::Blob(key) => storage.local_path(key),
+            Original::Imported(path) => Some(path.clone()),
+        }
+    }
+
+    /// Hex SHA-256: straight from the file when it is local (on this worker thread, via
+    /// `block_in_place`), else through the store's stream; `on_bytes` gets the running count.
+    pub async fn sha256(
+        &self,
+        storage: &dyn BlobStore,
+        on_bytes: impl FnMut(u64),
+    ) -> io::Result<String> {
+        match self.local_path(storage) {
+            Some(path) => tokio::task::block_in_place(|| sha256_file(&path, on_bytes)),
+            None => sha256_stream(self.read(storage, None).await?, on_bytes).await,
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Import in place: a NAS folder with nested folders, a symlink loop, an unreadable entry and a
+//! name that is not UTF-8 is indexed without touching the originals, and changes made on disk
+//! while the server runs show up within seconds.
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::common::{Backend, TempDir, TestServer};
+use crate::files::testdata;
+use crate::jobs::job_status;
+use crate::on_both_backends;
+
+on_both_backends!(import_in_place_indexes_and_follows_the_folder);
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    alcoves::digest::sha256_hex(bytes)
+}
+
+/// Every regular file under `root` with its bytes and mtime.
+fn snapshot(root: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                let meta = entry.metadata().unwrap();
+                let name = entry.path().strip_prefix(root).unwrap().to_owned();
+                out.insert(
+                    name.to_string_lossy().into_owned(),
+                    (
+                        std::fs::read(entry.path()).unwrap(),
+                        meta.modified().unwrap(),
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The library's files by source path, once `check` holds for them (10 s at most).
+async fn wait_for_files(
+    srv: &TestServer,
+    lib: &str,
+    who: &str,
+    check: impl Fn(&BTreeMap<String, Value>) -> bool,
+) -> BTreeMap<String, Value> {
+    let list = || async {
+        let page = srv
+            .get(&format!("/api/libraries/{lib}/files?limit=100"), who)
+            .await;
+        page.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["sourcePath"].as_str().unwrap_or("").to_owned(), f.clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    for _ in 0..200 {
+        let files = list().await;
+        if check(&files) {
+            return files;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("files never reached the expected state: {:?}", list().await);
+}
+
+async fn import_in_place_indexes_and_follows_the_folder(backend: Backend) {
+    let nas = TempDir::new();
+    let root = nas.path();
+    let dog = std::fs::read(testdata("dog.jpg")).unwrap();
+    let astronaut = std::fs::read(testdata("astronaut.jpg")).unwrap();
+    std::fs::create_dir_all(root.join("2024/summer")).unwrap();
+    std::fs::write(root.join("dog.jpg"), &dog).unwrap();
+    std::fs::write(root.join("2024/summer/astronaut.jpg"), &astronaut).unwrap();
+    std::fs::write(root.join(".DS_Store"), b"finder").unwrap();
+    std::os::unix::fs::symlink("..", root.join("2024/loop")).unwrap();
+    std::os::unix::fs::symlink("/nowhere/at/all", root.join("dangling.jpg")).unwrap();
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.jpg");
+    std::fs::write(root.join(latin1), &dog).unwrap();
+    let before = snapshot(root);
+
+    let srv = TestServer::start(backend).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "NAS photos").await;
+
+    // Binding starts the watcher, which scans at once; a scan as `alcoves library scan` runs
+    // it reports what it skipped.
+    alcoves::import::bind(&srv.app, &lib, Some(root))
+        .await
+        .unwrap();
+    let report = alcoves::import::scan(&srv.app, &lib, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.added + report.unchanged, 2, "{report:?}");
+    let skipped: BTreeMap<_, _> = report
+        .skipped
+        .iter()
+        .map(|s| (s.path.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        skipped.get("2024/loop"),
+        Some(&"symlink loop"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped["dangling.jpg"].starts_with("unreadable"),
+        "{skipped:?}"
+    );
+    assert_eq!(skipped["caf\u{fffd}.jpg"], "the name is not valid UTF-8");
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+
+    let files = wait_for_files(&srv, &lib, &owner, |files| {
+        files.len() == 2 && files.values().all(|f| job_status(f, "metadata") == "done")
+    })
+    .await;
+    let first = &files["dog.jpg"];
+    assert_eq!(first["sha256"], sha256_hex(&dog));
+    assert_eq!(first["mime"], "image/jpeg");
+    assert_eq!(
+        files["2024/summer/astronaut.jpg"]["sha256"],
+        sha256_hex(&astronaut)
+    );
+    let (status, _, original) = srv
+        .download(
+            &lib,
+            first["id"].as_str().unwrap(),
+            &owner,
+            &[("range", "bytes=10-")],
+        )
+        .await;
+    assert_eq!(status, 206);
+    assert_eq!(&original[..], &dog[10..], "downloads read the NAS file");
+
+    // Changes on disk while the server runs: a new file, a rename, a deletion.
+    std::fs::write(root.join("2024/new.jpg"), &astronaut).unwrap();
+    std::fs::rename(
+        root.join("dog.jpg"),
+        root.join("2024/summer/dog-renamed.jpg"),
+    )
+    .unwrap();
+    std::fs::remove_file(root.join("2024/summer/astronaut.jpg")).unwrap();
+    let files = wait_for_files(&srv, &lib, &owner, |files| {
+        files.len() == 2
+            && files.contains_key("2024/new.jpg")
+            && files.contains_key("2024/summer/dog-renamed.jpg")
+            && files.values().all(|f| job_status(f, "metadata") == "done")
+    })
+    .await;
+    let renamed = &files["2024/summer/dog-renamed.jpg"];
+    assert_eq!(renamed["id"], first["id"], "a move keeps the row");
+    assert_eq!(renamed["name"], "dog-renamed.jpg");
+    assert_eq!(files["2024/new.jpg"]["sha256"], sha256_hex(&astronaut));
+
+    // A file changed in place is hashed again.
+    std::fs::write(root.join("2024/new.jpg"), &dog).unwrap();
+    wait_for_files(&srv, &lib, &owner, |files| {
+        files
+            .get("2024/new.jpg")
+            .is_some_and(|f| f["sha256"] == sha256_hex(&dog))
+    })
+    .await;
+
+    // Purging an imported file forgets the row, never the NAS original.
+    let id = renamed["id"].as_str().unwrap();
+    let file_path = format!("/api/libraries/{lib}/files/{id}");
+    let trashed = srv
+        .post(&format!("{file_path}/trash"), &owner, serde_json::json!({}))
+        .await;
+    assert_eq!(trashed.status, 200);
+    assert_eq!(
+        srv.call("DELETE", &file_path, &owner, None).await.status,
+        204
+    );
+    assert!(root.join("2024/summer/dog-renamed.jpg").exists());
+
+    // The originals that were left in place are byte-for-byte and mtime-for-mtime unchanged.
+    let after = snapshot(root);
+    assert_eq!(after["2024/summer/dog-renamed.jpg"], before["dog.jpg"]);
+    assert_eq!(after["caf\u{fffd}.jpg"], before["caf\u{fffd}.jpg"]);
+    assert_eq!(after[".DS_Store"], before[".DS_Store"]);
+    srv.stop().await;
+}
