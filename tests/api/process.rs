@@ -15,7 +15,8 @@ on_both_backends!(
     sigkill_mid_upload_and_mid_job_loses_nothing,
     restart_keeps_users_sessions_and_libraries,
     sigterm_drains_in_flight_requests,
-    cli_manages_users_and_doctor_reports
+    cli_manages_users_and_doctor_reports,
+    api_and_worker_processes_share_the_redis_queue
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_alcoves");
@@ -46,9 +47,16 @@ impl Drop for Running {
 
 /// Starts `alcoves serve` and waits until it answers; returns the process and the base URL.
 async fn serve(store: &Store) -> (Running, String) {
+    serve_with(store, &["serve"], &[]).await
+}
+
+/// Starts `alcoves serve` with the test timings plus `env` (and no API to wait for when `args`
+/// ask for `--mode worker`).
+async fn serve_with(store: &Store, args: &[&str], env: &[(&str, &str)]) -> (Running, String) {
     let port = free_port();
     let child = Running(Some(
-        alcoves(store, &["serve"])
+        alcoves(store, args)
+            .envs(env.iter().copied())
             .env("ALCOVES_LISTEN", format!("127.0.0.1:{port}"))
             .env("ALCOVES_SHUTDOWN_GRACE_SECS", "10")
             .env("ALCOVES_JOB_LEASE_SECS", "2")
@@ -58,6 +66,9 @@ async fn serve(store: &Store) -> (Running, String) {
             .unwrap(),
     ));
     let base = format!("http://127.0.0.1:{port}");
+    if args.contains(&"worker") {
+        return (child, base);
+    }
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(res) = reqwest::get(format!("{base}/api/health")).await
@@ -68,6 +79,37 @@ async fn serve(store: &Store) -> (Running, String) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("server did not come up");
+}
+
+/// Registers the owner "olivia" and creates a library; returns the session cookie and the
+/// library's files path.
+async fn owner_with_library(http: &reqwest::Client, base: &str) -> (String, String) {
+    let res = http
+        .post(format!("{base}/api/_auth/register"))
+        .json(&json!({ "username": "olivia", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let lib: serde_json::Value = http
+        .post(format!("{base}/api/libraries"))
+        .header("cookie", &cookie)
+        .json(&json!({ "name": "Photos" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let files = format!("/api/libraries/{}/files", lib["id"].as_str().unwrap());
+    (cookie, files)
 }
 
 fn kill_hard(child: &Running) {
@@ -311,30 +353,7 @@ async fn sigkill_mid_upload_and_mid_job_loses_nothing(backend: Backend) {
     let store = Store::new(backend).await;
     let http = reqwest::Client::new();
     let (child, base) = serve(&store).await;
-    let res = http
-        .post(format!("{base}/api/_auth/register"))
-        .json(&json!({ "username": "olivia", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let lib: serde_json::Value = http
-        .post(format!("{base}/api/libraries"))
-        .header("cookie", &cookie)
-        .json(&json!({ "name": "Crash" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let files = format!("/api/libraries/{}/files", lib["id"].as_str().unwrap());
+    let (cookie, files) = owner_with_library(&http, &base).await;
     let big: Vec<u8> = (0..64 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
@@ -420,5 +439,68 @@ async fn sigkill_mid_upload_and_mid_job_loses_nothing(backend: Backend) {
     assert_eq!(file["sha256"], uploaded["sha256"]);
     terminate(&child);
     assert!(wait_exit(child).await.success());
+    store.cleanup().await;
+}
+
+async fn api_and_worker_processes_share_the_redis_queue(backend: Backend) {
+    // Scale-out shape: one process serves the API, another only runs workers, and jobs reach
+    // the worker through Redis.
+    let store = Store::new(backend).await;
+    let prefix = format!("alcoves-test-{}", uuid::Uuid::new_v4().simple());
+    let redis_url =
+        std::env::var("ALCOVES_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let env = [
+        ("ALCOVES_QUEUE_URL", redis_url.as_str()),
+        ("ALCOVES_QUEUE_PREFIX", prefix.as_str()),
+    ];
+    let (_api, base) = serve_with(&store, &["serve", "--mode", "api"], &env).await;
+    let http = reqwest::Client::new();
+    let (cookie, files) = owner_with_library(&http, &base).await;
+    let health: serde_json::Value = http
+        .get(format!("{base}/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["queue"]["backend"], "redis");
+    let uploaded: serde_json::Value = http
+        .post(format!("{base}{files}"))
+        .header("cookie", &cookie)
+        .header("x-upload-name", "dog.jpg")
+        .body(std::fs::read(crate::files::testdata("dog.jpg")).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file = format!("{base}{files}/{}", uploaded["id"].as_str().unwrap());
+    let status = || async {
+        let json: serde_json::Value = http
+            .get(&file)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        json["jobs"]["metadata"]["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status().await, "queued", "the API process runs no jobs");
+
+    let (_worker, _) = serve_with(&store, &["serve", "--mode", "worker"], &env).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while status().await != "done" {
+        assert!(Instant::now() < deadline, "the worker never ran the job");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop((_api, _worker));
     store.cleanup().await;
 }
