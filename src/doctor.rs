@@ -63,14 +63,17 @@ pub async fn run(config: &Config) -> Vec<Check> {
         ),
     });
     let url = config.effective_database_url();
-    checks.push(match Db::connect(&url, 1).await {
-        Ok(db) => check(
-            "database",
-            Status::Ok,
-            format!("{} reachable, migrations applied", db.backend().name()),
-        ),
-        Err(e) => check("database", Status::Error, e.to_string()),
-    });
+    match Db::connect(&url, 1).await {
+        Ok(db) => {
+            checks.push(check(
+                "database",
+                Status::Ok,
+                format!("{} reachable, migrations applied", db.backend().name()),
+            ));
+            checks.push(import_folders(&db).await);
+        }
+        Err(e) => checks.push(check("database", Status::Error, e.to_string())),
+    }
     checks.push(
         match Queue::open(config.queue_url.as_deref(), &config.queue_prefix) {
             Ok(Queue::Embedded(_)) => check(
@@ -160,6 +163,39 @@ async fn ffmpeg() -> Check {
             "ffmpeg",
             Status::Fallback,
             "not found: video and audio processing will be skipped (apt-get install ffmpeg)",
+        ),
+    }
+}
+
+/// Whether every import folder can still be read.
+async fn import_folders(db: &Db) -> Check {
+    let bound = match db.conn().await {
+        Ok(mut conn) => crate::import::bound_libraries(&mut conn).await,
+        Err(e) => Err(e.into()),
+    };
+    let bound = match bound {
+        Ok(bound) => bound,
+        Err(e) => return check("import folders", Status::Error, format!("{e:?}")),
+    };
+    let unreadable: Vec<String> = bound
+        .iter()
+        .filter(|(_, root)| std::fs::read_dir(root).is_err())
+        .map(|(library, root)| format!("{} (library {library})", root.display()))
+        .collect();
+    match (bound.len(), unreadable.is_empty()) {
+        (0, _) => check("import folders", Status::Ok, "none bound"),
+        (n, true) => check(
+            "import folders",
+            Status::Ok,
+            format!("{n} bound, all readable"),
+        ),
+        (_, false) => check(
+            "import folders",
+            Status::Error,
+            format!(
+                "cannot read {}: mount the folder or `alcoves library unbind` it",
+                unreadable.join(", ")
+            ),
         ),
     }
 }

@@ -131,6 +131,12 @@ pub async fn scan(
         ..Default::default()
     };
     let mut known: HashMap<String, Known> = imported_rows(app, library).await?;
+    // An unmounted share often leaves an empty mount point: never read that as "all deleted".
+    if walked.files.is_empty() && !known.is_empty() {
+        return Err(ApiError::Unavailable(
+            "the import folder is empty (not mounted?); nothing was removed".into(),
+        ));
+    }
     let mut changes = Vec::new();
     let mut new = Vec::new();
     for entry in walked.files {

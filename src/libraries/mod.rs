@@ -29,6 +29,8 @@ pub struct Library {
     pub sharing_enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The NAS folder this library imports in place, if any.
+    pub import_path: Option<String>,
 }
 
 /// A library as the API shows it, with the caller's role in it.
@@ -45,6 +47,8 @@ pub struct LibraryView {
     pub sharing_enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The NAS folder this library imports in place (`alcoves library bind`), if any.
+    pub import_path: Option<String>,
     pub role: Role,
 }
 
@@ -62,6 +66,7 @@ impl Library {
             sharing_enabled: self.sharing_enabled,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            import_path: self.import_path,
             role,
         }
     }
@@ -87,6 +92,7 @@ pub async fn create(
         sharing_enabled: false,
         created_at: now,
         updated_at: now,
+        import_path: None,
     };
     with_conn!(conn, c => diesel::insert_into(libraries::table).values(&library).execute(c).await)?;
     members::add(conn, &library.id, owner_id, Role::Owner).await?;

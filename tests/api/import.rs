@@ -188,5 +188,31 @@ async fn import_in_place_indexes_and_follows_the_folder(backend: Backend) {
     assert_eq!(after["2024/summer/dog-renamed.jpg"], before["dog.jpg"]);
     assert_eq!(after["caf\u{fffd}.jpg"], before["caf\u{fffd}.jpg"]);
     assert_eq!(after[".DS_Store"], before[".DS_Store"]);
+
+    // The library says where it imports from; doctor notices when the folder goes away.
+    let shown = srv.get(&format!("/api/libraries/{lib}"), &owner).await.json;
+    let canonical = std::fs::canonicalize(root).unwrap();
+    assert_eq!(shown["importPath"], canonical.to_str().unwrap());
+    let import_check = || async {
+        let checks = alcoves::doctor::run(&srv.app.config).await;
+        let found = checks.into_iter().find(|c| c.name == "import folders");
+        found.map(|c| (c.status, c.detail)).unwrap()
+    };
+    assert_eq!(import_check().await.0, alcoves::doctor::Status::Ok);
+    let unmounted = root.with_extension("unmounted");
+    std::fs::rename(root, &unmounted).unwrap();
+    let (status, detail) = import_check().await;
+    // An empty mount point left by an unmounted share removes nothing.
+    std::fs::create_dir(root).unwrap();
+    let empty = alcoves::import::scan(&srv.app, &lib, |_, _| {}).await;
+    assert!(empty.is_err(), "{empty:?}");
+    std::fs::remove_dir(root).unwrap();
+    std::fs::rename(&unmounted, root).unwrap();
+    assert_eq!(status, alcoves::doctor::Status::Error, "{detail}");
+    assert!(detail.contains("unbind"), "{detail}");
+    let listed = srv
+        .get(&format!("/api/libraries/{lib}/files"), &owner)
+        .await;
+    assert_eq!(listed.json["items"].as_array().unwrap().len(), 1);
     srv.stop().await;
 }
