@@ -81,6 +81,17 @@ async fn serve_with(store: &Store, args: &[&str], env: &[(&str, &str)]) -> (Runn
     panic!("server did not come up");
 }
 
+/// Sends a request and parses the JSON reply.
+trait JsonReply {
+    async fn json_reply(self) -> serde_json::Value;
+}
+
+impl JsonReply for reqwest::RequestBuilder {
+    async fn json_reply(self) -> serde_json::Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}
+
 /// Registers the owner "olivia" and creates a library; returns the session cookie and the
 /// library's files path.
 async fn owner_with_library(http: &reqwest::Client, base: &str) -> (String, String) {
@@ -102,12 +113,8 @@ async fn owner_with_library(http: &reqwest::Client, base: &str) -> (String, Stri
         .post(format!("{base}/api/libraries"))
         .header("cookie", &cookie)
         .json(&json!({ "name": "Photos" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_reply()
+        .await;
     let files = format!("/api/libraries/{}/files", lib["id"].as_str().unwrap());
     (cookie, files)
 }
@@ -141,28 +148,7 @@ async fn restart_keeps_users_sessions_and_libraries(backend: Backend) {
     let store = Store::new(backend).await;
     let http = reqwest::Client::new();
     let (child, base) = serve(&store).await;
-    let res = http
-        .post(format!("{base}/api/_auth/register"))
-        .json(&json!({ "username": "olivia", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let res = http
-        .post(format!("{base}/api/libraries"))
-        .header("cookie", &cookie)
-        .json(&json!({ "name": "Kept" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    let (cookie, _) = owner_with_library(&http, &base).await;
     terminate(&child);
     assert!(wait_exit(child).await.success());
 
@@ -170,19 +156,15 @@ async fn restart_keeps_users_sessions_and_libraries(backend: Backend) {
     let libs: serde_json::Value = http
         .get(format!("{base}/api/libraries"))
         .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_reply()
+        .await;
     let names: Vec<&str> = libs
         .as_array()
         .expect("session survived the restart")
         .iter()
         .map(|l| l["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["Personal", "Kept"]);
+    assert_eq!(names, ["Personal", "Photos"]);
     terminate(&child);
     assert!(wait_exit(child).await.success());
     store.cleanup().await;
@@ -362,12 +344,8 @@ async fn sigkill_mid_upload_and_mid_job_loses_nothing(backend: Backend) {
         .header("cookie", &cookie)
         .header("x-upload-name", "big.bin")
         .body(big.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_reply()
+        .await;
     let file_path = format!("{files}/{}", uploaded["id"].as_str().unwrap());
 
     // Half an upload in flight and a hash job just queued when the power goes.
@@ -396,12 +374,8 @@ async fn sigkill_mid_upload_and_mid_job_loses_nothing(backend: Backend) {
     let list: serde_json::Value = http
         .get(format!("{base}{files}"))
         .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_reply()
+        .await;
     let names: Vec<&str> = list["items"]
         .as_array()
         .unwrap()
@@ -422,12 +396,8 @@ async fn sigkill_mid_upload_and_mid_job_loses_nothing(backend: Backend) {
         let file: serde_json::Value = http
             .get(format!("{base}{file_path}"))
             .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_reply()
+            .await;
         if file["jobs"]["hash"]["status"] == "done" {
             break file;
         }
@@ -456,37 +426,18 @@ async fn api_and_worker_processes_share_the_redis_queue(backend: Backend) {
     let (_api, base) = serve_with(&store, &["serve", "--mode", "api"], &env).await;
     let http = reqwest::Client::new();
     let (cookie, files) = owner_with_library(&http, &base).await;
-    let health: serde_json::Value = http
-        .get(format!("{base}/api/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = http.get(format!("{base}/api/health")).json_reply().await;
     assert_eq!(health["queue"]["backend"], "redis");
     let uploaded: serde_json::Value = http
         .post(format!("{base}{files}"))
         .header("cookie", &cookie)
         .header("x-upload-name", "dog.jpg")
         .body(std::fs::read(crate::files::testdata("dog.jpg")).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_reply()
+        .await;
     let file = format!("{base}{files}/{}", uploaded["id"].as_str().unwrap());
     let status = || async {
-        let json: serde_json::Value = http
-            .get(&file)
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let json: serde_json::Value = http.get(&file).header("cookie", &cookie).json_reply().await;
         json["jobs"]["metadata"]["status"]
             .as_str()
             .unwrap_or("")
