@@ -25,6 +25,8 @@ pub struct Folder {
     pub created_at: i64,
     pub updated_at: i64,
     pub trashed_at: Option<i64>,
+    /// Path under the library's import folder, for folders an import scan mirrors.
+    pub source_path: Option<String>,
 }
 
 /// Inserts a folder.

@@ -65,6 +65,7 @@ pub async fn create(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
         created_at: now,
         updated_at: now,
         trashed_at: None,
+        source_path: None,
     };
     let actor = ctx.caller()?.user.id.clone();
     let mut tx = app.db.begin().await?;

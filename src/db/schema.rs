@@ -92,6 +92,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         trashed_at -> Nullable<BigInt>,
+        source_path -> Nullable<Text>,
     }
 }
 

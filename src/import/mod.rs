@@ -5,6 +5,7 @@
 //! files gone from disk lose their row and derived files. Symlink loops, unreadable entries
 //! and names that are not UTF-8 are reported and skipped.
 
+pub mod tree;
 pub mod walk;
 pub mod watch;
 
@@ -22,6 +23,7 @@ use crate::files::{self, File};
 use crate::http::error::{ApiError, ApiResult};
 use crate::jobs::{JobKind, store};
 use crate::with_conn;
+use tree::FolderTree;
 use walk::{Entry, Skipped};
 
 /// Rows written per transaction during a scan.
@@ -171,13 +173,17 @@ pub async fn scan(
     let total = changes.len();
     progress(0, total);
     let mut done = 0;
+    let mut tree = FolderTree::load(&mut app.db.conn().await?, library).await?;
     let mut pending = changes.into_iter().peekable();
     while pending.peek().is_some() {
         let batch: Vec<Change> = pending.by_ref().take(BATCH).collect();
         let n = batch.len();
-        apply(app, library, batch, &mut report).await?;
+        apply(app, library, batch, &mut tree, &mut report).await?;
         done += n;
         progress(done, total);
+    }
+    if report.moved + report.removed > 0 {
+        tree::prune(&mut app.db.conn().await?, library).await?;
     }
     Ok(report)
 }
@@ -205,6 +211,7 @@ async fn apply(
     app: &App,
     library: &str,
     batch: Vec<Change>,
+    tree: &mut FolderTree,
     report: &mut ScanReport,
 ) -> ApiResult<()> {
     let now = now_ms();
@@ -217,7 +224,7 @@ async fn apply(
                 let file = File {
                     id: uuid::Uuid::new_v4().to_string(),
                     library_id: library.to_owned(),
-                    folder_id: None,
+                    folder_id: tree.folder_of(&mut tx, &entry.path, now).await?,
                     name: entry.name().to_owned(),
                     blob_key: String::new(),
                     sha256: None,
@@ -254,8 +261,10 @@ async fn apply(
                 report.changed += 1;
             }
             Change::Move(id, entry) => {
+                let folder = tree.folder_of(&mut tx, &entry.path, now).await?;
                 with_conn!(&mut *tx, c => diesel::update(files_table::table.find(&id))
                     .set((
+                        files_table::folder_id.eq(folder),
                         files_table::name.eq(entry.name()),
                         files_table::source_path.eq(&entry.path),
                         files_table::updated_at.eq(now),

@@ -74,6 +74,19 @@ async fn wait_for_files(
     panic!("files never reached the expected state: {:?}", list().await);
 }
 
+/// The library's top-level folders: name to id.
+async fn top_folders(srv: &TestServer, lib: &str, who: &str) -> BTreeMap<String, Value> {
+    let list = srv
+        .get(&format!("/api/libraries/{lib}/folders"), who)
+        .await
+        .json;
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap().to_owned(), f["id"].clone()))
+        .collect()
+}
+
 async fn import_in_place_indexes_and_follows_the_folder(backend: Backend) {
     let nas = TempDir::new();
     let root = nas.path();
@@ -124,6 +137,20 @@ async fn import_in_place_indexes_and_follows_the_folder(backend: Backend) {
     })
     .await;
     let first = &files["dog.jpg"];
+    assert_eq!(
+        first["folderId"],
+        Value::Null,
+        "top-level files are in no folder"
+    );
+    let summer = files["2024/summer/astronaut.jpg"]["folderId"].clone();
+    assert!(summer.is_string(), "the NAS tree is mirrored as folders");
+    assert_eq!(
+        top_folders(&srv, &lib, &owner)
+            .await
+            .keys()
+            .collect::<Vec<_>>(),
+        ["2024"]
+    );
     assert_eq!(first["sha256"], sha256_hex(&dog));
     assert_eq!(first["mime"], "image/jpeg");
     assert_eq!(
@@ -141,8 +168,10 @@ async fn import_in_place_indexes_and_follows_the_folder(backend: Backend) {
     assert_eq!(status, 206);
     assert_eq!(&original[..], &dog[10..], "downloads read the NAS file");
 
-    // Changes on disk while the server runs: a new file, a rename, a deletion.
+    // Changes on disk while the server runs: new files, a rename, a deletion.
     std::fs::write(root.join("2024/new.jpg"), &astronaut).unwrap();
+    std::fs::create_dir_all(root.join("2025/trip")).unwrap();
+    std::fs::write(root.join("2025/trip/beach.jpg"), &astronaut).unwrap();
     std::fs::rename(
         root.join("dog.jpg"),
         root.join("2024/summer/dog-renamed.jpg"),
@@ -150,8 +179,9 @@ async fn import_in_place_indexes_and_follows_the_folder(backend: Backend) {
     .unwrap();
     std::fs::remove_file(root.join("2024/summer/astronaut.jpg")).unwrap();
     let files = wait_for_files(&srv, &lib, &owner, |files| {
-        files.len() == 2
+        files.len() == 3
             && files.contains_key("2024/new.jpg")
+            && files.contains_key("2025/trip/beach.jpg")
             && files.contains_key("2024/summer/dog-renamed.jpg")
             && files.values().all(|f| job_status(f, "metadata") == "done")
     })
@@ -159,6 +189,25 @@ async fn import_in_place_indexes_and_follows_the_folder(backend: Backend) {
     let renamed = &files["2024/summer/dog-renamed.jpg"];
     assert_eq!(renamed["id"], first["id"], "a move keeps the row");
     assert_eq!(renamed["name"], "dog-renamed.jpg");
+    assert_eq!(
+        renamed["folderId"], summer,
+        "a move follows into the mirrored folder"
+    );
+    assert_eq!(
+        files["2024/new.jpg"]["folderId"],
+        top_folders(&srv, &lib, &owner).await["2024"]
+    );
+
+    // A folder deleted on disk takes its mirrored folders with it.
+    std::fs::remove_dir_all(root.join("2025")).unwrap();
+    wait_for_files(&srv, &lib, &owner, |files| files.len() == 2).await;
+    assert_eq!(
+        top_folders(&srv, &lib, &owner)
+            .await
+            .keys()
+            .collect::<Vec<_>>(),
+        ["2024"]
+    );
     assert_eq!(files["2024/new.jpg"]["sha256"], sha256_hex(&astronaut));
 
     // A file changed in place is hashed again.
