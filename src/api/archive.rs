@@ -101,10 +101,11 @@ pub async fn download(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
         return Err(ApiError::NotFound);
     }
     let names = entry_names(&found);
-    let mut originals = Vec::with_capacity(found.len());
-    for file in &found {
-        originals.push((file.id.clone(), Original::of(app, file).await?));
-    }
+    let import_root = ctx.library()?.0.import_path.as_deref();
+    let originals = found
+        .iter()
+        .map(|file| Ok((file.id.clone(), Original::of(file, import_root)?)))
+        .collect::<ApiResult<Vec<_>>>()?;
     let storage = app.storage.clone();
     let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
     tokio::spawn(async move {

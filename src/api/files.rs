@@ -266,8 +266,8 @@ pub async fn download(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Bo
             ByteRange::Part(r) => (StatusCode::PARTIAL_CONTENT, r),
             ByteRange::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable(size)),
         };
-        let stream = Original::of(app, &file)
-            .await?
+        let import_root = ctx.library()?.0.import_path.as_deref();
+        let stream = Original::of(&file, import_root)?
             .read(app.storage.as_ref(), Some(part.clone()))
             .await
             .map_err(|e| match e.kind() {

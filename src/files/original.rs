@@ -3,7 +3,7 @@
 
 use std::io;
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -21,24 +21,27 @@ pub enum Original {
 }
 
 impl Original {
-    /// Finds the original of `file`; imported files resolve against their library's folder.
-    pub async fn of(app: &App, file: &File) -> ApiResult<Original> {
-        match &file.source_path {
-            None => BlobKey::original(&file.library_id, &file.id)
+    /// The original of `file`, whose library imports from `import_root` (if anywhere);
+    /// imported files resolve against that folder.
+    pub fn of(file: &File, import_root: Option<&str>) -> ApiResult<Original> {
+        match (&file.source_path, import_root) {
+            (None, _) => BlobKey::original(&file.library_id, &file.id)
                 .map(Original::Blob)
                 .map_err(|e| ApiError::Internal(e.to_string())),
-            Some(relative) => {
-                let mut conn = app.db.conn().await?;
-                let root = crate::import::root_of(&mut conn, &file.library_id)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::Unavailable(
-                            "the library is no longer bound to an import folder".into(),
-                        )
-                    })?;
-                Ok(Original::Imported(root.join(relative)))
-            }
+            (Some(relative), Some(root)) => Ok(Original::Imported(Path::new(root).join(relative))),
+            (Some(_), None) => Err(ApiError::Unavailable(
+                "the library is no longer bound to an import folder".into(),
+            )),
         }
+    }
+
+    /// [`Original::of`], looking the library's import folder up only for imported files.
+    pub async fn find(app: &App, file: &File) -> ApiResult<Original> {
+        let root = match file.source_path {
+            Some(_) => crate::import::root_of(&mut app.db.conn().await?, &file.library_id).await?,
+            None => None,
+        };
+        Original::of(file, root.as_ref().and_then(|r| r.to_str()))
     }
 
     /// Size in bytes; `NotFound` when it is gone.

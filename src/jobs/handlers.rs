@@ -47,7 +47,7 @@ pub async fn run(
 }
 
 async fn original(app: &App, file: &File) -> Result<Original, Settle> {
-    Original::of(app, file)
+    Original::find(app, file)
         .await
         .map_err(|e| Settle::Retry(format!("{e:?}")))
 }
