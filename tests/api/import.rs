@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::common::{Backend, TempDir, TestServer};
 use crate::files::testdata;
-use crate::jobs::job_status;
+use crate::jobs::{job_status, wait_for};
 use crate::on_both_backends;
 
 on_both_backends!(import_in_place_indexes_and_follows_the_folder);
@@ -199,6 +199,14 @@ async fn import_in_place_indexes_and_follows_the_folder(backend: Backend) {
     // A folder deleted on disk takes its mirrored folders with it.
     std::fs::remove_dir_all(root.join("2025")).unwrap();
     wait_for_files(&srv, &lib, &owner, |files| files.len() == 2).await;
+    // The scan prunes emptied folders just after it removes their files.
+    wait_for(
+        &srv,
+        &format!("/api/libraries/{lib}/folders"),
+        &owner,
+        |folders| folders.as_array().unwrap().len() == 1,
+    )
+    .await;
     assert_eq!(top_folder_names(&srv, &lib, &owner).await, ["2024"]);
     assert_eq!(files["2024/new.jpg"]["sha256"], sha256_hex(&astronaut));
 
