@@ -27,6 +27,8 @@ pub struct App {
     pub import_bindings: tokio::sync::Notify,
     /// Held by the import scan running in this process.
     pub import_scan: tokio::sync::Mutex<()>,
+    /// Image proxy renders in progress, so identical requests share one.
+    pub renders: crate::api::media::Renders,
 }
 
 impl App {
@@ -51,6 +53,7 @@ impl App {
             tus_locks: Default::default(),
             import_bindings: tokio::sync::Notify::new(),
             import_scan: tokio::sync::Mutex::new(()),
+            renders: Default::default(),
         })
     }
 }

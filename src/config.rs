@@ -166,6 +166,14 @@ settings_table! {
     job_poll_ms: u64 = "1000", env "ALCOVES_JOB_POLL_MS";
     /// How often imported libraries are rescanned in full, in minutes (watchers cover between).
     import_rescan_minutes: u64 = "60", env "ALCOVES_IMPORT_RESCAN_MINUTES";
+    /// Largest image accepted for decoding, in megapixels (guards against decompression bombs).
+    media_max_megapixels: u64 = "200", env "ALCOVES_MEDIA_MAX_MEGAPIXELS";
+    /// Longest side of an image or video frame accepted for decoding, in pixels.
+    media_max_dimension: u32 = "30000", env "ALCOVES_MEDIA_MAX_DIMENSION";
+    /// Longest video or audio accepted for processing, in hours.
+    media_max_duration_hours: u64 = "12", env "ALCOVES_MEDIA_MAX_DURATION_HOURS";
+    /// Most frames accepted in a video or animated image.
+    media_max_frames: u64 = "5000000", env "ALCOVES_MEDIA_MAX_FRAMES";
     /// Log filter, e.g. `info` or `alcoves=debug`.
     log: String = "info", env "ALCOVES_LOG";
 }

@@ -17,6 +17,7 @@ pub mod http;
 pub mod import;
 pub mod jobs;
 pub mod libraries;
+pub mod media;
 pub mod serve;
 pub mod sessions;
 pub mod storage;

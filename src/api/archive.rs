@@ -177,6 +177,7 @@ mod tests {
             trashed_at: None,
             source_path: None,
             source_mtime: None,
+            media: Default::default(),
         }
     }
 

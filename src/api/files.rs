@@ -131,7 +131,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     ))
 }
 
-async fn load(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<File> {
+pub(super) async fn load(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<File> {
     let mut conn = app.db.conn().await?;
     files::get(&mut conn, &library_id(ctx)?, &file.to_string()).await
 }
@@ -252,57 +252,80 @@ pub async fn duplicates(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
 pub async fn download(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     let etag = format!("\"{}\"", file.sha256.as_deref().unwrap_or(&file.id));
-    let size = file.size as u64;
-    let mut res = if ctx
+    let import_root = ctx.library()?.0.import_path.as_deref();
+    let original = Original::of(&file, import_root)?;
+    let mut res = send_ranged(
+        ctx,
+        file.size as u64,
+        &etag,
+        &file.mime,
+        |part| async move {
+            original
+                .read(app.storage.as_ref(), Some(part))
+                .await
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        ApiError::Internal(format!("original of {} is missing", file.id))
+                    }
+                    _ => ApiError::Unavailable(format!("reading original of {}: {e}", file.id)),
+                })
+        },
+    )
+    .await?;
+    let inline = ctx.query_param("inline").as_deref() == Some("true");
+    res.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        header_value(&content_disposition(&file.name, inline)),
+    );
+    Ok(res)
+}
+
+/// A `size`-byte body with Range, ETag and If-None-Match handling; `read` streams the part.
+pub(super) async fn send_ranged<F, Fut>(
+    ctx: &Ctx,
+    size: u64,
+    etag: &str,
+    mime: &str,
+    read: F,
+) -> ApiResult<Response<Body>>
+where
+    F: FnOnce(std::ops::Range<u64>) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<crate::storage::BlobStream>>,
+{
+    if ctx
         .header(header::IF_NONE_MATCH)
-        .is_some_and(|v| etag_matches(v, &etag))
+        .is_some_and(|v| etag_matches(v, etag))
     {
         let mut res = response::empty(StatusCode::NOT_MODIFIED);
-        res.headers_mut().insert(header::ETAG, header_value(&etag));
+        res.headers_mut().insert(header::ETAG, header_value(etag));
         return Ok(res);
-    } else {
-        let (status, part) = match range::parse(ctx.header(header::RANGE), size) {
-            ByteRange::Full => (StatusCode::OK, 0..size),
-            ByteRange::Part(r) => (StatusCode::PARTIAL_CONTENT, r),
-            ByteRange::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable(size)),
-        };
-        let import_root = ctx.library()?.0.import_path.as_deref();
-        let stream = Original::of(&file, import_root)?
-            .read(app.storage.as_ref(), Some(part.clone()))
-            .await
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    ApiError::Internal(format!("original of {} is missing", file.id))
-                }
-                _ => ApiError::Unavailable(format!("reading original of {}: {e}", file.id)),
-            })?;
-        let body = StreamBody::new(stream.map_ok(Frame::data)).boxed_unsync();
-        let mut res = Response::new(body);
-        *res.status_mut() = status;
-        if status == StatusCode::PARTIAL_CONTENT {
-            res.headers_mut().insert(
-                header::CONTENT_RANGE,
-                header_value(&format!("bytes {}-{}/{size}", part.start, part.end - 1)),
-            );
-        }
-        res.headers_mut().insert(
-            header::CONTENT_LENGTH,
-            HeaderValue::from(part.end - part.start),
-        );
-        res
+    }
+    let (status, part) = match range::parse(ctx.header(header::RANGE), size) {
+        ByteRange::Full => (StatusCode::OK, 0..size),
+        ByteRange::Part(r) => (StatusCode::PARTIAL_CONTENT, r),
+        ByteRange::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable(size)),
     };
-    let inline = ctx.query_param("inline").as_deref() == Some("true");
+    let stream = read(part.clone()).await?;
+    let body = StreamBody::new(stream.map_ok(Frame::data)).boxed_unsync();
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
     let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, header_value(&file.mime));
+    if status == StatusCode::PARTIAL_CONTENT {
+        headers.insert(
+            header::CONTENT_RANGE,
+            header_value(&format!("bytes {}-{}/{size}", part.start, part.end - 1)),
+        );
+    }
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(part.end - part.start),
+    );
+    headers.insert(header::CONTENT_TYPE, header_value(mime));
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(header::ETAG, header_value(&etag));
+    headers.insert(header::ETAG, header_value(etag));
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        header_value(&content_disposition(&file.name, inline)),
     );
     Ok(res)
 }

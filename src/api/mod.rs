@@ -10,6 +10,7 @@ mod invites;
 mod jobs;
 mod libraries;
 mod live;
+pub mod media;
 pub mod openapi;
 mod system;
 mod tus;
@@ -67,6 +68,11 @@ pub async fn dispatch(app: &Arc<App>, ctx: &mut Ctx, route: Route) -> ApiResult<
         Route::TrashFile { file, .. } => files::set_trashed(app, ctx, file, true).await,
         Route::RestoreFile { file, .. } => files::set_trashed(app, ctx, file, false).await,
         Route::DownloadFile { file, .. } => files::download(app, ctx, file).await,
+        Route::Thumbnail { file, size, .. } => media::thumbnail(app, ctx, file, &size).await,
+        Route::PlaybackSources { file, .. } => media::playback_sources(app, ctx, file).await,
+        Route::Playback { file, .. } => media::playback(app, ctx, file).await,
+        Route::Waveform { file, .. } => media::waveform(app, ctx, file).await,
+        Route::ImageProxy { file, name, .. } => media::image_proxy(app, ctx, file, &name).await,
         Route::ListDuplicates { .. } => files::duplicates(app, ctx).await,
         Route::ReprocessFile { file, .. } => files::reprocess(app, ctx, file).await,
         Route::LibraryFeed { .. } => activity::feed(app, ctx).await,

@@ -114,6 +114,12 @@ diesel::table! {
         trashed_at -> Nullable<BigInt>,
         source_path -> Nullable<Text>,
         source_mtime -> Nullable<BigInt>,
+        captured_at -> Nullable<BigInt>,
+        captured_at_source -> Nullable<Text>,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        duration_ms -> Nullable<BigInt>,
+        media_info -> Nullable<Text>,
     }
 }
 

@@ -57,6 +57,7 @@ pub async fn store(app: &App, received: Received<'_>) -> ApiResult<File> {
         trashed_at: None,
         source_path: None,
         source_mtime: None,
+        media: Default::default(),
     };
     // The row appears only once the blob is safely stored, together with its first jobs.
     let recorded = async {

@@ -43,6 +43,26 @@ pub struct File {
     pub source_path: Option<String>,
     /// Modification time of the imported original at the last scan, in ms.
     pub source_mtime: Option<i64>,
+    /// What the metadata job read.
+    #[diesel(embed)]
+    pub media: MediaFacts,
+}
+
+/// What the metadata job read from a file's original (all empty until it ran).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = files, treat_none_as_null = true)]
+pub struct MediaFacts {
+    /// When the photo or video was taken, in ms since the epoch.
+    pub captured_at: Option<i64>,
+    /// Where `captured_at` came from: `exif`, `exif_local`, `container` or `file_time`.
+    pub captured_at_source: Option<String>,
+    /// Upright width in pixels.
+    pub width: Option<i32>,
+    /// Upright height in pixels.
+    pub height: Option<i32>,
+    pub duration_ms: Option<i64>,
+    /// Everything read, as JSON: EXIF fields, GPS, codecs, frame rate, HDR, bitrate, errors.
+    pub media_info: Option<String>,
 }
 
 /// A file as the API shows it.
@@ -65,6 +85,13 @@ pub struct FileView {
     pub trashed_at: Option<i64>,
     /// Where an imported file lives under the library's import folder.
     pub source_path: Option<String>,
+    pub captured_at: Option<i64>,
+    pub captured_at_source: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub duration_ms: Option<i64>,
+    /// What the metadata job read (camera, lens, GPS, codecs, ...), when it has run.
+    pub media: Option<serde_json::Value>,
     /// Processing state per job kind.
     pub jobs: BTreeMap<String, JobState>,
 }
@@ -87,6 +114,15 @@ impl File {
             updated_at: self.updated_at,
             trashed_at: self.trashed_at,
             source_path: self.source_path,
+            captured_at: self.media.captured_at,
+            captured_at_source: self.media.captured_at_source,
+            width: self.media.width,
+            height: self.media.height,
+            duration_ms: self.media.duration_ms,
+            media: self
+                .media
+                .media_info
+                .and_then(|m| serde_json::from_str(&m).ok()),
             jobs,
         }
     }

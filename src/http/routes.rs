@@ -253,6 +253,16 @@ route_table! {
     RestoreFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/restore", "files" => Library(Admin);
     /// The original bytes (`?inline=true` to display); supports Range, ETag and If-None-Match.
     DownloadFile { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/original", "files" => Library(Viewer);
+    /// A named thumbnail: search, timeline, faces, card or preview.
+    Thumbnail { library: LibraryId, file: Uuid, size: String } = GET "/api/libraries/{library}/files/{file}/thumbnails/{size}", "media" => Library(Viewer);
+    /// What a browser can play of a video or audio file: the proxy and/or the original.
+    PlaybackSources { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/playback-sources", "media" => Library(Viewer);
+    /// The browser-playable proxy (H.264/AAC MP4 or AAC M4A), with Range.
+    Playback { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/playback", "media" => Library(Viewer);
+    /// An audio file's waveform: 50 peaks a second of 16 kHz mono.
+    Waveform { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/waveform", "media" => Library(Viewer);
+    /// A photo or video picture at a size (`width`, `height`, `fit`, `quality`, `format`), cached.
+    ImageProxy { library: LibraryId, file: Uuid, name: String } = GET "/api/files/proxy/{library}/{file}/{name}", "media" => Library(Viewer);
     /// Run a processing stage again (`{"kind": "metadata"}`); older runs' results are dropped.
     ReprocessFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/reprocess", "files" => Library(Admin);
     /// Groups of files with identical bytes.
@@ -332,6 +342,7 @@ impl Route {
             self,
             Route::UploadFile { .. }
                 | Route::DownloadFile { .. }
+                | Route::Playback { .. }
                 | Route::TusPatch { .. }
                 | Route::ZipDownload { .. }
         )

@@ -238,6 +238,7 @@ async fn apply(
                     trashed_at: None,
                     source_path: Some(entry.path.clone()),
                     source_mtime: Some(entry.mtime),
+                    media: Default::default(),
                 };
                 // Another scan (the CLI next to the server) may have added it meanwhile.
                 if files::insert_if_new(&mut tx, &file).await? {

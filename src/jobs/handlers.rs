@@ -13,8 +13,9 @@ use crate::app::App;
 use crate::db::Conn;
 use crate::db::schema::files as files_table;
 use crate::files::original::Original;
-use crate::files::{File, sniff};
+use crate::files::{File, MediaFacts, sniff};
 use crate::http::error::ApiResult;
+use crate::media;
 use crate::with_conn;
 
 /// Progress a handler reports: percent and estimated milliseconds left.
@@ -30,7 +31,10 @@ pub enum Effect {
         size: i64,
         mime: String,
         kind: String,
+        facts: MediaFacts,
     },
+    /// Derived files were written to the cache; the file row is unchanged.
+    Derived,
 }
 
 /// Runs `kind` on `file`.
@@ -43,6 +47,15 @@ pub async fn run(
     match kind {
         JobKind::Hash => hash(app, file, progress).await,
         JobKind::Metadata => metadata(app, file).await,
+        JobKind::Thumbnails => media::jobs::thumbnails(app, file)
+            .await
+            .map(|()| Effect::Derived),
+        JobKind::Proxy => media::jobs::proxy(app, file, progress)
+            .await
+            .map(|()| Effect::Derived),
+        JobKind::Waveform => media::jobs::waveform(app, file, progress)
+            .await
+            .map(|()| Effect::Derived),
     }
 }
 
@@ -98,10 +111,17 @@ async fn metadata(app: &App, file: &File) -> Result<Effect, Settle> {
         chunks.concat()
     };
     let mime = sniff::mime_of(&head);
+    let kind = sniff::kind_of(mime);
+    let sized = File {
+        size: size as i64,
+        ..file.clone()
+    };
+    let facts = media::jobs::read_facts(app, &sized, kind, mime).await?;
     Ok(Effect::Metadata {
         size: size as i64,
         mime: mime.to_owned(),
-        kind: sniff::kind_of(mime).to_owned(),
+        kind: kind.to_owned(),
+        facts,
     })
 }
 
@@ -114,15 +134,22 @@ pub async fn apply(conn: &mut Conn, file_id: &str, effect: &Effect) -> ApiResult
             .set((files_table::sha256.eq(sha256), files_table::updated_at.eq(now)))
             .execute(c)
             .await)?,
-        Effect::Metadata { size, mime, kind } => with_conn!(conn, c => diesel::update(target)
+        Effect::Metadata {
+            size,
+            mime,
+            kind,
+            facts,
+        } => with_conn!(conn, c => diesel::update(target)
             .set((
                 files_table::size.eq(size),
                 files_table::mime.eq(mime),
                 files_table::kind.eq(kind),
                 files_table::updated_at.eq(now),
+                facts,
             ))
             .execute(c)
             .await)?,
+        Effect::Derived => 0,
     };
     Ok(())
 }

@@ -17,19 +17,34 @@ use std::time::Duration;
 pub enum JobKind {
     /// SHA-256 of the original (uploads are hashed while streaming; imported files here).
     Hash,
-    /// Size and content-sniffed type of the original; the media stage extends it.
+    /// Size, content-sniffed type, and what the media says of itself (EXIF, codecs, duration).
     Metadata,
+    /// The named thumbnail sizes, from a photo or a video's poster frame.
+    Thumbnails,
+    /// A browser-playable copy of a video or audio file, when the original is not.
+    Proxy,
+    /// Peak levels of an audio file for drawing its waveform.
+    Waveform,
 }
 
 impl JobKind {
     /// Every kind, in pipeline order.
-    pub const ALL: [JobKind; 2] = [JobKind::Hash, JobKind::Metadata];
+    pub const ALL: [JobKind; 5] = [
+        JobKind::Hash,
+        JobKind::Metadata,
+        JobKind::Thumbnails,
+        JobKind::Proxy,
+        JobKind::Waveform,
+    ];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Hash => "hash",
             JobKind::Metadata => "metadata",
+            JobKind::Thumbnails => "thumbnails",
+            JobKind::Proxy => "proxy",
+            JobKind::Waveform => "waveform",
         }
     }
 
@@ -38,18 +53,18 @@ impl JobKind {
         JobKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// The stage that follows this one when it finishes.
+    /// The stage that follows this one when it finishes (or is skipped).
     pub fn next(self) -> Option<JobKind> {
-        match self {
-            JobKind::Hash => Some(JobKind::Metadata),
-            JobKind::Metadata => None,
-        }
+        let at = JobKind::ALL.iter().position(|k| *k == self)?;
+        JobKind::ALL.get(at + 1).copied()
     }
 
     /// How many of these run at once in one worker process.
     pub fn concurrency(self) -> usize {
         match self {
-            JobKind::Hash | JobKind::Metadata => 2,
+            JobKind::Hash | JobKind::Metadata | JobKind::Thumbnails => 2,
+            // Transcodes use every core themselves; one at a time keeps a NAS responsive.
+            JobKind::Proxy | JobKind::Waveform => 1,
         }
     }
 
@@ -57,7 +72,9 @@ impl JobKind {
     pub fn time_budget(self) -> Duration {
         match self {
             JobKind::Hash => Duration::from_secs(60 * 60),
-            JobKind::Metadata => Duration::from_secs(5 * 60),
+            JobKind::Metadata | JobKind::Thumbnails => Duration::from_secs(5 * 60),
+            JobKind::Proxy => Duration::from_secs(6 * 60 * 60),
+            JobKind::Waveform => Duration::from_secs(30 * 60),
         }
     }
 }
@@ -102,8 +119,10 @@ mod tests {
         for kind in JobKind::ALL {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(JobKind::parse("thumbnails"), None);
+        assert_eq!(JobKind::parse("faces"), None);
         assert_eq!(JobKind::Hash.next(), Some(JobKind::Metadata));
+        assert_eq!(JobKind::Metadata.next(), Some(JobKind::Thumbnails));
+        assert_eq!(JobKind::Waveform.next(), None);
     }
 
     #[test]

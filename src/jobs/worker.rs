@@ -208,6 +208,14 @@ async fn record(
     }
     if let Ok(effect) = &outcome {
         handlers::apply(&mut tx, &claim.file_id, effect).await?;
+    }
+    // A stage that does not apply to this file hands it on like a finished one.
+    let advance = match &outcome {
+        Ok(_) => true,
+        Err(Settle::Skipped(_)) => files::find(&mut tx, &claim.file_id).await?.is_some(),
+        Err(_) => false,
+    };
+    if advance {
         match claim.kind.next() {
             Some(next) => queued.push(store::enqueue(&mut tx, &claim.file_id, next).await?),
             None => {

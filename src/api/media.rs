@@ -1,0 +1,278 @@
+//! Endpoints serving what the media stage made: thumbnails, the on-demand image proxy, what a
+//! browser can play (original or proxy, streamed with Range) and waveforms.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http::{HeaderValue, Response, header};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::files::{load, send_ranged};
+use crate::app::App;
+use crate::files::File;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::request::Ctx;
+use crate::http::response::{self, Body};
+use crate::media::jobs::{WAVEFORM_VARIANT, derived_key, proxy_variant, thumbnail_variant};
+use crate::media::thumbnails::{self, Fit, Format, Size};
+use crate::media::{Limits, MediaError, image};
+use crate::storage::BlobKey;
+
+/// Renders of the image proxy in progress in this process, so identical requests wait for one.
+#[derive(Default)]
+pub struct Renders(tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+/// Serves the derived blob `key` of `file`, or 404 when the stage has not made it (yet).
+async fn send_derived(
+    app: &App,
+    ctx: &Ctx,
+    key: &BlobKey,
+    mime: &str,
+) -> ApiResult<Response<Body>> {
+    let size = app
+        .storage
+        .size(key)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("cache: {e}")))?
+        .ok_or(ApiError::NotFound)?;
+    // Derived files are rewritten in place by reprocessing, so the size and key name them.
+    let etag = format!("\"{size}-{:x}\"", fxhash(key.as_str()));
+    send_ranged(ctx, size, &etag, mime, |part| async move {
+        app.storage
+            .read(key, Some(part))
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("cache: {e}")))
+    })
+    .await
+}
+
+/// A small stable hash for ETags.
+fn fxhash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// `GET …/files/{file}/thumbnails/{size}`: one named thumbnail.
+pub async fn thumbnail(app: &App, ctx: &Ctx, file: Uuid, size: &str) -> ApiResult<Response<Body>> {
+    let size = thumbnails::size(size).ok_or(ApiError::NotFound)?;
+    let file = load(app, ctx, file).await?;
+    let key = derived_key(&file, &thumbnail_variant(size)).map_err(internal)?;
+    send_derived(app, ctx, &key, size.format.mime()).await
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// `GET …/files/{file}/playback-sources`: what a browser can play, best first.
+pub async fn playback_sources(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let file = load(app, ctx, file).await?;
+    if !matches!(file.kind.as_str(), "video" | "audio") {
+        return Err(ApiError::NotFound);
+    }
+    let base = format!("/api/libraries/{}/files/{}", file.library_id, file.id);
+    let mut sources = Vec::new();
+    let proxy = derived_key(&file, proxy_variant(&file.kind)).map_err(internal)?;
+    if let Some(size) = app.storage.size(&proxy).await.ok().flatten() {
+        let mime = if file.kind == "audio" {
+            "audio/mp4"
+        } else {
+            "video/mp4"
+        };
+        sources.push(json!({ "kind": "proxy", "url": format!("{base}/playback"), "mime": mime, "size": size }));
+    }
+    let playable = file
+        .media
+        .media_info
+        .as_deref()
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+        .and_then(|m| m["browserPlayable"].as_bool())
+        .unwrap_or(false);
+    if playable {
+        sources.push(json!({
+            "kind": "original",
+            "url": format!("{base}/original?inline=true"),
+            "mime": file.mime,
+            "size": file.size,
+        }));
+    }
+    Ok(response::ok(&json!({ "sources": sources })))
+}
+
+/// `GET …/files/{file}/playback`: the browser-playable proxy, with Range.
+pub async fn playback(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let file = load(app, ctx, file).await?;
+    let mime = match file.kind.as_str() {
+        "video" => "video/mp4",
+        "audio" => "audio/mp4",
+        _ => return Err(ApiError::NotFound),
+    };
+    let key = derived_key(&file, proxy_variant(&file.kind)).map_err(internal)?;
+    send_derived(app, ctx, &key, mime).await
+}
+
+/// `GET …/files/{file}/waveform`: an audio file's peaks as JSON.
+pub async fn waveform(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let file = load(app, ctx, file).await?;
+    let key = derived_key(&file, WAVEFORM_VARIANT).map_err(internal)?;
+    send_derived(app, ctx, &key, "application/json").await
+}
+
+/// Largest side the image proxy renders.
+const MAX_PROXY_SIDE: u32 = 3840;
+
+/// What the image proxy was asked for, rounded so the cache stays small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProxyRequest {
+    size: Size,
+    quality: u8,
+}
+
+impl ProxyRequest {
+    /// `name` (a named size) gives the defaults; `width`, `height`, `fit`, `quality` and
+    /// `format` override them. Sides round up to a multiple of 16, quality to a multiple of 5.
+    fn parse(name: &str, ctx: &Ctx) -> ApiResult<ProxyRequest> {
+        let mut size = thumbnails::size(name).unwrap_or(thumbnails::SIZES[0]);
+        let side = |key: &str| -> ApiResult<Option<u32>> {
+            ctx.query_param(key)
+                .map(|v| match v.parse::<u32>() {
+                    Ok(n) if (1..=MAX_PROXY_SIDE).contains(&n) => Ok(n.div_ceil(16) * 16),
+                    _ => Err(ApiError::BadRequest(format!(
+                        "`{key}` must be 1 to {MAX_PROXY_SIDE}"
+                    ))),
+                })
+                .transpose()
+        };
+        size.width = side("width")?.unwrap_or(size.width);
+        size.height = side("height")?.unwrap_or(size.height);
+        if let Some(fit) = ctx.query_param("fit") {
+            size.fit = match fit.as_str() {
+                "cover" => Fit::Cover,
+                "contain" => Fit::Contain,
+                _ => return Err(ApiError::BadRequest("`fit` is cover or contain".into())),
+            };
+        }
+        if let Some(format) = ctx.query_param("format") {
+            size.format = Format::parse(&format)
+                .ok_or_else(|| ApiError::BadRequest("`format` is webp or jpeg".into()))?;
+        }
+        let quality = match ctx.query_param("quality") {
+            None => thumbnails::QUALITY,
+            Some(q) => match q.parse::<u8>() {
+                Ok(q) if (1..=100).contains(&q) => (q.div_ceil(5) * 5).clamp(30, 95),
+                _ => return Err(ApiError::BadRequest("`quality` must be 1 to 100".into())),
+            },
+        };
+        Ok(ProxyRequest { size, quality })
+    }
+
+    /// The cache variant name of this render.
+    fn variant(&self) -> String {
+        let fit = match self.size.fit {
+            Fit::Cover => "cover",
+            Fit::Contain => "contain",
+        };
+        let ext = match self.size.format {
+            Format::Jpeg => "jpg",
+            Format::Webp => "webp",
+        };
+        format!(
+            "img-{}x{}-{fit}-q{}.{ext}",
+            self.size.width, self.size.height, self.quality
+        )
+    }
+}
+
+/// `GET /api/files/proxy/{library}/{file}/{name}`: the picture of a photo or video at a
+/// requested size and format, rendered once and then served from the cache.
+pub async fn image_proxy(
+    app: &App,
+    ctx: &Ctx,
+    file: Uuid,
+    name: &str,
+) -> ApiResult<Response<Body>> {
+    let request = ProxyRequest::parse(name, ctx)?;
+    let file = load(app, ctx, file).await?;
+    let key = derived_key(&file, &request.variant()).map_err(internal)?;
+    let mime = request.size.format.mime();
+    if app.storage.size(&key).await.ok().flatten().is_none() {
+        let lock = {
+            let mut renders = app.renders.0.lock().await;
+            renders.entry(key.as_str().to_owned()).or_default().clone()
+        };
+        let guard = lock.lock().await;
+        // Whoever held the lock before may have rendered it meanwhile.
+        if app.storage.size(&key).await.ok().flatten().is_none() {
+            let bytes = render(app, &file, request).await?;
+            app.storage
+                .put_bytes(&key, Bytes::from(bytes))
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("cache: {e}")))?;
+        }
+        drop(guard);
+        app.renders.0.lock().await.remove(key.as_str());
+    }
+    let mut res = send_derived(app, ctx, &key, mime).await?;
+    res.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Cookie, Authorization"),
+    );
+    Ok(res)
+}
+
+/// Renders a proxy image: photos from their original, videos from their stored preview.
+async fn render(app: &App, file: &File, request: ProxyRequest) -> ApiResult<Vec<u8>> {
+    let (key, mime) = match file.kind.as_str() {
+        "photo" => {
+            let import_root = match &file.source_path {
+                Some(_) => crate::import::root_of(&mut app.db.conn().await?, &file.library_id)
+                    .await?
+                    .map(|p| p.to_string_lossy().into_owned()),
+                None => None,
+            };
+            let original = crate::files::original::Original::of(file, import_root.as_deref())?;
+            (Some(original), file.mime.clone())
+        }
+        "video" => (None, "image/jpeg".to_owned()),
+        _ => return Err(ApiError::NotFound),
+    };
+    let stream = match &key {
+        Some(original) => original.read(app.storage.as_ref(), None).await,
+        None => {
+            let preview =
+                derived_key(file, &thumbnail_variant(thumbnails::SIZES[0])).map_err(internal)?;
+            app.storage.read(&preview, None).await
+        }
+    };
+    let chunks: Vec<Bytes> = match stream {
+        Ok(s) => s
+            .try_collect()
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::NotFound),
+        Err(e) => return Err(ApiError::Unavailable(e.to_string())),
+    };
+    let bytes = chunks.concat();
+    let limits = Limits::new(&app.config, std::time::Duration::from_secs(60));
+    tokio::task::spawn_blocking(move || {
+        let size = request.size;
+        let picture = image::decode(
+            &bytes,
+            &mime,
+            &|w, h| thumbnails::scale_needed(w, h, size),
+            &limits,
+        )?;
+        let resized = thumbnails::resize(&picture.pixels, size)?;
+        thumbnails::encode(&resized, size.format, request.quality)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| match e {
+        MediaError::Unsupported(why) => ApiError::BadRequest(why),
+        other => ApiError::UnprocessableMedia(other.to_string()),
+    })
+}

@@ -1,0 +1,333 @@
+//! The media stage's jobs on one file: reading its metadata, rendering thumbnails (from the
+//! photo or a video's poster frame), a browser-playable proxy, and an audio waveform. The
+//! decoding runs on the blocking pool under [`Limits`] whose deadline is the job's time budget.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::av::{self, AvInfo, ProxyTarget};
+use super::{Limits, MediaError, exif, image, thumbnails, waveform};
+use crate::app::App;
+use crate::files::original::Original;
+use crate::files::{File, MediaFacts};
+use crate::jobs::JobKind;
+use crate::jobs::handlers::Progress;
+use crate::jobs::store::Settle;
+use crate::storage::BlobKey;
+use crate::storage::key::InvalidKey;
+
+/// Largest still image read into memory for decoding.
+const MAX_IMAGE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The cache key of one derived file (`thumb-preview.jpg`, `proxy.mp4`, `waveform.json`, …).
+pub fn derived_key(file: &File, variant: &str) -> Result<BlobKey, InvalidKey> {
+    BlobKey::new(
+        crate::storage::Scope::Cache,
+        &[file.library_id.as_str(), file.id.as_str(), variant],
+    )
+}
+
+/// The cache variant name of a named thumbnail size.
+pub fn thumbnail_variant(size: thumbnails::Size) -> String {
+    let ext = match size.format {
+        thumbnails::Format::Jpeg => "jpg",
+        thumbnails::Format::Webp => "webp",
+    };
+    format!("thumb-{}.{ext}", size.name)
+}
+
+/// The cache variant name of the browser-playable copy of a file of `kind`.
+pub fn proxy_variant(kind: &str) -> &'static str {
+    if kind == "audio" {
+        "proxy.m4a"
+    } else {
+        "proxy.mp4"
+    }
+}
+
+/// The cache variant name of an audio file's waveform.
+pub const WAVEFORM_VARIANT: &str = "waveform.json";
+
+/// How a media failure ends the job: unsupported input is skipped, anything else fails for
+/// good (retrying a corrupt file would fail the same way).
+fn outcome(e: MediaError) -> Settle {
+    match e {
+        MediaError::Unsupported(why) => Settle::Skipped(why),
+        other => Settle::Failed(other.to_string()),
+    }
+}
+
+fn retry<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> Settle {
+    move |e| Settle::Retry(format!("{what}: {e}"))
+}
+
+/// A local path to a file's original: the file itself when the store is local or the file is
+/// imported in place, else a temporary copy removed on drop.
+struct LocalOriginal {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl Drop for LocalOriginal {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A fresh path in the data dir's scratch folder, for temporary copies and transcodes.
+async fn scratch_path(app: &App, suffix: &str) -> Result<PathBuf, Settle> {
+    let dir = app.config.data_dir.join("tmp");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(retry("scratch folder"))?;
+    Ok(dir.join(format!("{}{suffix}", uuid::Uuid::new_v4())))
+}
+
+async fn local_original(app: &App, file: &File) -> Result<LocalOriginal, Settle> {
+    let original = Original::find(app, file)
+        .await
+        .map_err(|e| Settle::Retry(format!("{e:?}")))?;
+    if let Some(path) = original.local_path(app.storage.as_ref()) {
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Err(Settle::Failed("the original is missing".into()));
+        }
+        return Ok(LocalOriginal {
+            path,
+            temporary: false,
+        });
+    }
+    let copy = LocalOriginal {
+        path: scratch_path(app, ".original").await?,
+        temporary: true,
+    };
+    let mut out = tokio::fs::File::create(&copy.path)
+        .await
+        .map_err(retry("scratch copy"))?;
+    let mut stream = original
+        .read(app.storage.as_ref(), None)
+        .await
+        .map_err(retry("reading the original"))?;
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(retry("reading the original"))?
+    {
+        out.write_all(&chunk).await.map_err(retry("scratch copy"))?;
+    }
+    out.flush().await.map_err(retry("scratch copy"))?;
+    Ok(copy)
+}
+
+/// Runs blocking media work with limits whose deadline is `kind`'s time budget.
+async fn blocking<T: Send + 'static>(
+    app: &App,
+    kind: JobKind,
+    work: impl FnOnce(&Limits) -> Result<T, MediaError> + Send + 'static,
+) -> Result<T, Settle> {
+    let limits = Limits::new(&app.config, kind.time_budget());
+    tokio::task::spawn_blocking(move || work(&limits))
+        .await
+        .map_err(|e| Settle::Failed(format!("media decoding crashed: {e}")))?
+        .map_err(outcome)
+}
+
+/// Reads a still image into memory, refusing absurd sizes before reading.
+fn read_image(path: &Path) -> Result<Vec<u8>, MediaError> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| MediaError::Invalid(format!("reading the original: {e}")))?
+        .len();
+    if len > MAX_IMAGE_BYTES {
+        return Err(MediaError::TooLarge(format!(
+            "a {len}-byte image is over the {MAX_IMAGE_BYTES}-byte limit"
+        )));
+    }
+    std::fs::read(path).map_err(|e| MediaError::Invalid(format!("reading the original: {e}")))
+}
+
+/// The media facts of `file` (sniffed as `kind`/`mime`). Media that cannot be read still gets
+/// facts: the file time, and the reason in `media_info.error`, so later stages fail with it.
+pub async fn read_facts(
+    app: &App,
+    file: &File,
+    kind: &str,
+    mime: &str,
+) -> Result<MediaFacts, Settle> {
+    let file_time = file.source_mtime.unwrap_or(file.created_at);
+    let mut facts = MediaFacts {
+        captured_at: Some(file_time),
+        captured_at_source: Some("file_time".into()),
+        ..MediaFacts::default()
+    };
+    if !matches!(kind, "photo" | "video" | "audio") || file.size == 0 {
+        return Ok(facts);
+    }
+    let original = local_original(app, file).await?;
+    let path = original.path.clone();
+    let (kind, mime) = (kind.to_owned(), mime.to_owned());
+    let read = blocking(app, JobKind::Metadata, move |limits| {
+        if kind == "photo" {
+            let bytes = read_image(&path)?;
+            let (width, height) = image::dimensions(&bytes, &mime)?;
+            Ok(Read::Photo(exif::read(&bytes), width, height))
+        } else {
+            av::probe(&path, limits).map(|info| {
+                let playable = av::browser_playable(&info);
+                Read::Av(info, playable)
+            })
+        }
+    })
+    .await;
+    match read {
+        Ok(Read::Photo(info, width, height)) => {
+            if let Some(taken) = &info.taken {
+                facts.captured_at = Some(taken.epoch_ms);
+                let source = if taken.offset_minutes.is_some() {
+                    "exif"
+                } else {
+                    "exif_local"
+                };
+                facts.captured_at_source = Some(source.into());
+            }
+            facts.width = Some(width as i32);
+            facts.height = Some(height as i32);
+            facts.media_info = serde_json::to_string(&info).ok();
+        }
+        Ok(Read::Av(info, playable)) => {
+            if let Some(video) = &info.video {
+                let (w, h) = if video.rotation % 180 == 0 {
+                    (video.width, video.height)
+                } else {
+                    (video.height, video.width)
+                };
+                facts.width = Some(w as i32);
+                facts.height = Some(h as i32);
+            }
+            facts.duration_ms = info.duration_ms;
+            let mut json = serde_json::to_value(&info).unwrap_or_default();
+            json["browserPlayable"] = playable.into();
+            facts.media_info = Some(json.to_string());
+        }
+        Err(Settle::Failed(reason) | Settle::Skipped(reason)) => {
+            facts.media_info = Some(serde_json::json!({ "error": reason }).to_string());
+        }
+        Err(other) => return Err(other),
+    }
+    Ok(facts)
+}
+
+/// What [`read_facts`] read on the blocking pool.
+enum Read {
+    Photo(exif::PhotoInfo, u32, u32),
+    Av(AvInfo, bool),
+}
+
+/// Renders every named thumbnail size of a photo, or of a video's poster frame.
+pub async fn thumbnails(app: &App, file: &File) -> Result<(), Settle> {
+    if !matches!(file.kind.as_str(), "photo" | "video") {
+        return Err(Settle::Skipped(format!(
+            "a {} file has no picture",
+            file.kind
+        )));
+    }
+    let original = local_original(app, file).await?;
+    let path = original.path.clone();
+    let (kind, mime) = (file.kind.clone(), file.mime.clone());
+    let rendered = blocking(app, JobKind::Thumbnails, move |limits| {
+        if kind == "photo" {
+            let bytes = read_image(&path)?;
+            let picture = image::decode(&bytes, &mime, &thumbnails::scale_for_all, limits)?;
+            thumbnails::render_all(&picture.pixels)
+        } else {
+            let info = av::probe(&path, limits)?;
+            let frame = av::poster(&path, &info, thumbnails::SIZES[0].width, limits)?;
+            thumbnails::render_all(&frame)
+        }
+    })
+    .await?;
+    drop(original);
+    for thumb in rendered {
+        let key = derived_key(file, &thumbnail_variant(thumb.size))
+            .map_err(|e| Settle::Failed(e.to_string()))?;
+        app.storage
+            .put_bytes(&key, Bytes::from(thumb.bytes))
+            .await
+            .map_err(retry("storing a thumbnail"))?;
+    }
+    Ok(())
+}
+
+/// Transcodes a video or audio file browsers cannot play to H.264/AAC MP4 or AAC M4A.
+pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Settle> {
+    let target = match file.kind.as_str() {
+        "video" => ProxyTarget::Video,
+        "audio" => ProxyTarget::Audio,
+        other => return Err(Settle::Skipped(format!("a {other} file plays as it is"))),
+    };
+    let original = local_original(app, file).await?;
+    let path = original.path.clone();
+    let out = scratch_path(app, &format!(".{}", proxy_variant(&file.kind))).await?;
+    let out_path = out.clone();
+    let progress = progress.clone();
+    let made = blocking(app, JobKind::Proxy, move |limits| {
+        let info = av::probe(&path, limits)?;
+        if av::browser_playable(&info) {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        av::transcode(&path, &out_path, &info, target, limits, &mut |done| {
+            let elapsed = started.elapsed().as_millis() as f64;
+            let eta = (done > 0.01).then(|| (elapsed * (1.0 - done) / done) as i64);
+            progress.send_replace(Some(((done * 100.0) as i32, eta)));
+        })?;
+        Ok(true)
+    })
+    .await;
+    let stored = match made {
+        Ok(true) => {
+            let key = derived_key(file, proxy_variant(&file.kind))
+                .map_err(|e| Settle::Failed(e.to_string()))?;
+            app.storage
+                .put_file(&key, &out)
+                .await
+                .map_err(retry("storing the proxy"))
+        }
+        Ok(false) => Err(Settle::Skipped(
+            "not_needed: browsers play the original".into(),
+        )),
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&out).await;
+    stored
+}
+
+/// Computes an audio file's waveform: peaks of 16 kHz mono, 50 a second, as JSON.
+pub async fn waveform(app: &App, file: &File, progress: &Progress) -> Result<(), Settle> {
+    if file.kind != "audio" {
+        return Err(Settle::Skipped(format!(
+            "a {} file gets no waveform",
+            file.kind
+        )));
+    }
+    let original = local_original(app, file).await?;
+    let path = original.path.clone();
+    let progress = progress.clone();
+    let wave = blocking(app, JobKind::Waveform, move |limits| {
+        let samples = av::decode_audio_16k_mono(&path, limits, &mut |done| {
+            progress.send_replace(Some(((done * 100.0) as i32, None)));
+        })?;
+        Ok(waveform::peaks(&samples))
+    })
+    .await?;
+    let json = serde_json::to_vec(&wave).map_err(|e| Settle::Failed(e.to_string()))?;
+    let key = derived_key(file, WAVEFORM_VARIANT).map_err(|e| Settle::Failed(e.to_string()))?;
+    app.storage
+        .put_bytes(&key, Bytes::from(json))
+        .await
+        .map_err(retry("storing the waveform"))
+}
