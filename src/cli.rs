@@ -160,12 +160,7 @@ pub async fn scan_libraries(app: &App, libraries: Vec<String>) -> Result<(), Str
         println!("no library is bound to an import folder");
     }
     for library in libraries {
-        let bar = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} changes ({eta})")
-                .map_err(|e| e.to_string())?
-                .progress_chars("=> "),
-        );
-        bar.set_message(format!("scanning {library}"));
+        let bar = progress_bar(&format!("scanning {library}"), "changes")?;
         let report = crate::import::scan(app, &library, |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -187,4 +182,73 @@ pub async fn scan_libraries(app: &App, libraries: Vec<String>) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+/// Queues `kind` again for a file, a library or everything, with a progress bar; with `wait`,
+/// follows the queue until no job of that kind is waiting or running.
+pub async fn reprocess(
+    app: &App,
+    kind: &str,
+    library: Option<String>,
+    file: Option<String>,
+    wait: bool,
+) -> Result<(), String> {
+    use crate::jobs::{JobKind, reprocess};
+    let kind = JobKind::parse(kind).ok_or_else(|| {
+        let known: Vec<_> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("unknown stage `{kind}`: one of {}", known.join(", "))
+    })?;
+    let scope = match (library, file) {
+        (_, Some(file)) => reprocess::Scope::File(file),
+        (Some(library), None) => reprocess::Scope::Library(library),
+        (None, None) => reprocess::Scope::Everything,
+    };
+    let bar = progress_bar(&format!("queueing {}", kind.as_str()), "files")?;
+    let queued = reprocess::reprocess(app, kind, &scope, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .await
+    .map_err(api_err)?;
+    bar.finish_and_clear();
+    println!("queued {queued} {} jobs", kind.as_str());
+    if !wait || queued == 0 {
+        return Ok(());
+    }
+    let bar = progress_bar(&format!("running {}", kind.as_str()), "jobs settled")?;
+    bar.set_length(queued as u64);
+    loop {
+        let mut conn = app.db.conn().await.map_err(|e| e.to_string())?;
+        let pending: i64 = crate::jobs::store::counts(&mut conn)
+            .await
+            .map_err(api_err)?
+            .into_iter()
+            .filter(|(k, status, _)| {
+                k == kind.as_str() && matches!(status.as_str(), "queued" | "processing")
+            })
+            .map(|(_, _, n)| n)
+            .sum();
+        drop(conn);
+        bar.set_position((queued as u64).saturating_sub(pending as u64));
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    bar.finish_and_clear();
+    println!("every {} job has settled", kind.as_str());
+    Ok(())
+}
+
+/// A progress bar `{msg} [====>   ] pos/len {unit} (eta)`.
+fn progress_bar(message: &str, unit: &str) -> Result<ProgressBar, String> {
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(&format!(
+            "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{eta}})"
+        ))
+        .map_err(|e| e.to_string())?
+        .progress_chars("=> "),
+    );
+    bar.set_message(message.to_owned());
+    Ok(bar)
 }

@@ -43,6 +43,21 @@ enum Command {
         #[command(subcommand)]
         command: LibraryCommand,
     },
+    /// Run a processing stage again (hash, metadata, thumbnails, proxy, waveform) for one file,
+    /// one library or every file; running servers' workers pick the jobs up.
+    Reprocess {
+        /// The stage to run again.
+        kind: String,
+        /// Only this library.
+        #[arg(long, conflicts_with = "file")]
+        library: Option<String>,
+        /// Only this file.
+        #[arg(long)]
+        file: Option<String>,
+        /// Show the queued jobs' progress until none is waiting.
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,6 +202,12 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             LibraryCommand::Unbind { library } => cli::bind_library(&app, &library, None).await?,
             LibraryCommand::Scan { libraries } => cli::scan_libraries(&app, libraries).await?,
         },
+        Command::Reprocess {
+            kind,
+            library,
+            file,
+            wait,
+        } => cli::reprocess(&app, &kind, library, file, wait).await?,
         Command::Doctor => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

@@ -147,20 +147,35 @@ struct ReprocessBody {
     kind: String,
 }
 
+/// The job kind named by a reprocess request body.
+pub(super) async fn reprocess_kind(ctx: &mut Ctx) -> ApiResult<JobKind> {
+    let body: ReprocessBody = ctx.json().await?;
+    JobKind::parse(&body.kind)
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown job kind `{}`", body.kind)))
+}
+
 /// `POST /api/libraries/{library}/files/{file}/reprocess`: queues the stage again with a new
 /// version.
 pub async fn reprocess(app: &App, ctx: &mut Ctx, file: Uuid) -> ApiResult<Response<Body>> {
-    let body: ReprocessBody = ctx.json().await?;
-    let kind = JobKind::parse(&body.kind)
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown job kind `{}`", body.kind)))?;
+    let kind = reprocess_kind(ctx).await?;
     let file = load(app, ctx, file).await?;
-    let mut conn = app.db.conn().await?;
-    let queued = jobs::store::enqueue(&mut conn, &file.id, kind).await?;
-    drop(conn);
-    app.queue.announce(&[queued]).await;
+    let scope = jobs::reprocess::Scope::File(file.id.clone());
+    jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
     Ok(response::json(
         StatusCode::ACCEPTED,
         &view(app, file).await?,
+    ))
+}
+
+/// `POST /api/libraries/{library}/reprocess`: queues the stage again for every live file of the
+/// library.
+pub async fn reprocess_library(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let kind = reprocess_kind(ctx).await?;
+    let scope = jobs::reprocess::Scope::Library(library_id(ctx)?);
+    let queued = jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
+    Ok(response::json(
+        StatusCode::ACCEPTED,
+        &json!({ "queued": queued }),
     ))
 }
 

@@ -37,6 +37,17 @@ fn kind_of(text: &str) -> ApiResult<JobKind> {
     JobKind::parse(text).ok_or(ApiError::NotFound)
 }
 
+/// `POST /api/admin/reprocess`: queues the stage again for every live file of every library.
+pub async fn reprocess_all(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let kind = super::files::reprocess_kind(ctx).await?;
+    let scope = crate::jobs::reprocess::Scope::Everything;
+    let queued = crate::jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
+    Ok(response::json(
+        http::StatusCode::ACCEPTED,
+        &serde_json::json!({ "queued": queued }),
+    ))
+}
+
 /// `POST /api/admin/jobs/{kind}/{file}/retry`.
 pub async fn retry(app: &App, kind: &str, file: Uuid) -> ApiResult<Response<Body>> {
     let kind = kind_of(kind)?;

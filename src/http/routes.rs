@@ -265,6 +265,8 @@ route_table! {
     ImageProxy { library: LibraryId, file: Uuid, name: String } = GET "/api/files/proxy/{library}/{file}/{name}", "media" => Library(Viewer);
     /// Run a processing stage again (`{"kind": "metadata"}`); older runs' results are dropped.
     ReprocessFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/reprocess", "files" => Library(Admin);
+    /// Run a stage again for every file of the library (`{"kind": "thumbnails"}`).
+    ReprocessLibrary { library: LibraryId } = POST "/api/libraries/{library}/reprocess", "files" => Library(Admin);
     /// Groups of files with identical bytes.
     ListDuplicates { library: LibraryId } = GET "/api/libraries/{library}/duplicates", "files" => Library(Viewer);
     /// What happened in a library, newest first, similar events grouped; `cursor` pages.
@@ -299,6 +301,8 @@ route_table! {
     JobCounts {} = GET "/api/admin/jobs", "admin" => InstanceOwner;
     /// Failed jobs, most recent first.
     FailedJobs {} = GET "/api/admin/jobs/failed", "admin" => InstanceOwner;
+    /// Run a stage again for every file of every library (`{"kind": "thumbnails"}`).
+    ReprocessAll {} = POST "/api/admin/reprocess", "admin" => InstanceOwner;
     /// Queue a job again from scratch.
     RetryJob { kind: String, file: Uuid } = POST "/api/admin/jobs/{kind}/{file}/retry", "admin" => InstanceOwner;
     /// Forget a job.

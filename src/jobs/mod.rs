@@ -7,6 +7,7 @@
 pub mod handlers;
 pub mod queue;
 pub mod redis;
+pub mod reprocess;
 pub mod store;
 pub mod worker;
 

@@ -10,6 +10,7 @@ mod files;
 mod import;
 mod jobs;
 mod libraries;
+mod media;
 mod process;
 mod queue;
 mod storage;
