@@ -37,7 +37,7 @@ async fn send_derived(
         .size(key)
         .await
         .map_err(|e| ApiError::Unavailable(format!("cache: {e}")))?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or_else(|| ApiError::NotReady("not made (yet): see the file's jobs".into()))?;
     // Derived files are rewritten in place by reprocessing, so the size and key name them.
     let etag = format!("\"{size}-{:x}\"", fxhash(key.as_str()));
     send_ranged(ctx, size, &etag, mime, |part| async move {
@@ -72,7 +72,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 pub async fn playback_sources(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     if !matches!(file.kind.as_str(), "video" | "audio") {
-        return Err(ApiError::NotFound);
+        return Ok(response::ok(&json!({ "sources": [] })));
     }
     let base = format!("/api/libraries/{}/files/{}", file.library_id, file.id);
     let mut sources = Vec::new();
@@ -106,10 +106,10 @@ pub async fn playback_sources(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Res
 /// `GET …/files/{file}/playback`: the browser-playable proxy, with Range.
 pub async fn playback(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
-    let mime = match file.kind.as_str() {
-        "video" => "video/mp4",
-        "audio" => "audio/mp4",
-        _ => return Err(ApiError::NotFound),
+    let mime = if file.kind == "audio" {
+        "audio/mp4"
+    } else {
+        "video/mp4"
     };
     let key = derived_key(&file, proxy_variant(&file.kind)).map_err(internal)?;
     send_derived(app, ctx, &key, mime).await
@@ -238,7 +238,11 @@ async fn render(app: &App, file: &File, request: ProxyRequest) -> ApiResult<Vec<
             (Some(original), file.mime.clone())
         }
         "video" => (None, "image/jpeg".to_owned()),
-        _ => return Err(ApiError::NotFound),
+        other => {
+            return Err(ApiError::UnprocessableMedia(format!(
+                "a {other} file has no picture"
+            )));
+        }
     };
     let stream = match &key {
         Some(original) => original.read(app.storage.as_ref(), None).await,
@@ -253,7 +257,9 @@ async fn render(app: &App, file: &File, request: ProxyRequest) -> ApiResult<Vec<
             .try_collect()
             .await
             .map_err(|e| ApiError::Unavailable(e.to_string()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::NotFound),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::NotReady("the picture is not made yet".into()));
+        }
         Err(e) => return Err(ApiError::Unavailable(e.to_string())),
     };
     let bytes = chunks.concat();

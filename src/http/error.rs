@@ -34,6 +34,8 @@ pub enum ApiError {
     RangeNotSatisfiable(u64),
     /// The body has a media type we do not accept.
     UnsupportedMediaType,
+    /// The thing exists but is not made yet (a thumbnail or proxy still being processed).
+    NotReady(String),
     /// The stored media could not be decoded (corrupt, truncated or over a limit).
     UnprocessableMedia(String),
     /// Too many attempts; retry after this many seconds.
@@ -61,6 +63,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UnprocessableMedia(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotReady(_) => StatusCode::NOT_FOUND,
             Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Precondition(..) => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -85,6 +88,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::UnprocessableMedia(_) => "unprocessable_media",
+            Self::NotReady(_) => "not_ready",
             Self::RangeNotSatisfiable(_) => "range_not_satisfiable",
             Self::Precondition(code, _) => code,
             Self::TooManyRequests(_) => "too_many_requests",
@@ -103,7 +107,8 @@ impl ApiError {
             | Self::Conflict(_, m)
             | Self::Denied(_, m)
             | Self::Precondition(_, m)
-            | Self::UnprocessableMedia(m) => m.clone(),
+            | Self::UnprocessableMedia(m)
+            | Self::NotReady(m) => m.clone(),
             Self::Unauthorized => "sign in first".into(),
             Self::BadCredentials => "wrong username or password".into(),
             Self::Forbidden => "your role does not allow this".into(),

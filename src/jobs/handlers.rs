@@ -116,12 +116,12 @@ async fn metadata(app: &App, file: &File) -> Result<Effect, Settle> {
         size: size as i64,
         ..file.clone()
     };
-    let facts = media::jobs::read_facts(app, &sized, kind, mime).await?;
+    let read = media::jobs::read_facts(app, &sized, kind, mime).await?;
     Ok(Effect::Metadata {
         size: size as i64,
-        mime: mime.to_owned(),
-        kind: kind.to_owned(),
-        facts,
+        mime: read.mime,
+        kind: read.kind.to_owned(),
+        facts: read.facts,
     })
 }
 

@@ -121,8 +121,11 @@ fn gps(exif: &Exif) -> Option<Gps> {
     if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
         return None;
     }
-    let altitude = match &exif.get_field(Tag::GPSAltitude, In::PRIMARY)?.value {
-        Value::Rational(r) => r.first().map(|r| r.to_f64()).filter(|a| a.is_finite()),
+    let altitude = match exif
+        .get_field(Tag::GPSAltitude, In::PRIMARY)
+        .map(|f| &f.value)
+    {
+        Some(Value::Rational(r)) => r.first().map(|r| r.to_f64()).filter(|a| a.is_finite()),
         _ => None,
     };
     let below_sea = exif

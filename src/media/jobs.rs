@@ -150,14 +150,56 @@ fn read_image(path: &Path) -> Result<Vec<u8>, MediaError> {
     std::fs::read(path).map_err(|e| MediaError::Invalid(format!("reading the original: {e}")))
 }
 
-/// The media facts of `file` (sniffed as `kind`/`mime`). Media that cannot be read still gets
-/// facts: the file time, and the reason in `media_info.error`, so later stages fail with it.
+/// A file's type and media facts as the metadata job records them.
+pub struct Facts {
+    pub kind: &'static str,
+    pub mime: String,
+    pub facts: MediaFacts,
+}
+
+/// The MIME type of an audio-only file in a container sniffed as video (WMA in ASF, M4A, MKA).
+fn audio_only(mime: &str) -> String {
+    match mime {
+        "video/x-ms-asf" => "audio/x-ms-wma".into(),
+        "video/webm" => "audio/webm".into(),
+        "video/x-matroska" => "audio/x-matroska".into(),
+        "video/mp4" | "video/quicktime" | "video/3gpp" => "audio/mp4".into(),
+        other => other.into(),
+    }
+}
+
+/// The media facts of `file` (sniffed as `kind`/`mime`); a "video" with no picture becomes
+/// audio. Media that cannot be read still gets facts: the file time, and the reason in
+/// `media_info.error`, so later stages fail with it.
 pub async fn read_facts(
     app: &App,
     file: &File,
-    kind: &str,
+    kind: &'static str,
     mime: &str,
-) -> Result<MediaFacts, Settle> {
+) -> Result<Facts, Settle> {
+    let facts = media_facts(app, file, kind, mime).await?;
+    let pictureless = kind == "video"
+        && facts
+            .media_info
+            .as_deref()
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+            .is_some_and(|m| m.get("video").is_some_and(|v| v.is_null()));
+    Ok(if pictureless {
+        Facts {
+            kind: "audio",
+            mime: audio_only(mime),
+            facts,
+        }
+    } else {
+        Facts {
+            kind,
+            mime: mime.to_owned(),
+            facts,
+        }
+    })
+}
+
+async fn media_facts(app: &App, file: &File, kind: &str, mime: &str) -> Result<MediaFacts, Settle> {
     let file_time = file.source_mtime.unwrap_or(file.created_at);
     let mut facts = MediaFacts {
         captured_at: Some(file_time),

@@ -1,0 +1,176 @@
+//! Thumbnail throughput on 12-megapixel JPEGs: the thumbnail job's work (one reduced-size
+//! decode, then every named size including 240 px and 1920 px) against `vipsthumbnail` and
+//! ImageMagick making the 240 px and 1920 px sizes from the same files, in one run, each using
+//! both cores (two files at a time), with peak RSS.
+//!
+//! `cargo bench --bench thumbnails` (16 photos; `ALCOVES_BENCH_PHOTOS` changes it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use alcoves::media::{Limits, image, thumbnails};
+
+/// Runs `job` over `photos` on `workers` threads; returns the elapsed time.
+fn run_parallel(photos: &[PathBuf], workers: usize, job: impl Fn(&Path) + Sync) -> Duration {
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                while let Some(photo) = photos.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    job(photo);
+                }
+            });
+        }
+    });
+    started.elapsed()
+}
+
+/// Runs a command, panicking with its output if it fails.
+fn run(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Peak resident set of this process so far, in MiB.
+fn own_peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Peak resident set of the largest child process waited for so far, in MiB.
+fn children_peak_rss_mib() -> f64 {
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+fn main() {
+    let count: usize = std::env::var("ALCOVES_BENCH_PHOTOS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    let dir = std::env::temp_dir().join(format!("alcoves-thumb-bench-{}", std::process::id()));
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/testdata/astronaut.jpg");
+    eprintln!("making {count} 12-megapixel JPEGs…");
+    let photos: Vec<PathBuf> = (0..count)
+        .map(|i| {
+            let photo = dir.join(format!("photo{i}.jpg"));
+            run(
+                "convert",
+                &[
+                    source.to_str().unwrap(),
+                    "-resize",
+                    "4000x3000!",
+                    "-seed",
+                    &i.to_string(),
+                    "-attenuate",
+                    "0.4",
+                    "+noise",
+                    "Gaussian",
+                    "-quality",
+                    "90",
+                    photo.to_str().unwrap(),
+                ],
+            );
+            photo
+        })
+        .collect();
+    // Warm the page cache for everyone.
+    for p in &photos {
+        std::fs::read(p).unwrap();
+    }
+
+    let limits = Limits {
+        max_pixels: 200_000_000,
+        max_dimension: 30_000,
+        max_duration: Duration::from_secs(3600),
+        max_frames: 1_000_000,
+        deadline: Instant::now() + Duration::from_secs(3600),
+    };
+    let ours = run_parallel(&photos, 2, |photo| {
+        let bytes = std::fs::read(photo).unwrap();
+        let picture =
+            image::decode(&bytes, "image/jpeg", &thumbnails::scale_for_all, &limits).unwrap();
+        let thumbs = thumbnails::render_all(&picture.pixels).unwrap();
+        assert_eq!(thumbs.len(), thumbnails::SIZES.len());
+    });
+    let ours_rss = own_peak_rss_mib();
+
+    let vips = run_parallel(&photos, 2, |photo| {
+        let name = photo.file_stem().unwrap().to_str().unwrap();
+        for size in ["240", "1920x1080"] {
+            let target = format!("{}/{name}-vips-{size}.jpg", out.display());
+            run(
+                "vipsthumbnail",
+                &[photo.to_str().unwrap(), "-s", size, "-o", &target],
+            );
+        }
+    });
+    let vips_rss = children_peak_rss_mib();
+
+    let magick = run_parallel(&photos, 2, |photo| {
+        let name = photo.file_stem().unwrap().to_str().unwrap();
+        run(
+            "convert",
+            &[
+                photo.to_str().unwrap(),
+                "-resize",
+                "1920x1080",
+                "-write",
+                &format!("{}/{name}-im-1920.jpg", out.display()),
+                "-resize",
+                "240x240",
+                &format!("{}/{name}-im-240.jpg", out.display()),
+            ],
+        );
+    });
+    let all_children_rss = children_peak_rss_mib();
+
+    let rate = |d: Duration| count as f64 / d.as_secs_f64();
+    println!("Thumbnails of {count} 12-megapixel JPEGs, two at a time on 2 cores");
+    println!(
+        "{:<44} {:>9} {:>8} {:>14}",
+        "contender", "photos/s", "x vips", "peak RSS MiB"
+    );
+    let row = |name: &str, d: Duration, rss: String| {
+        println!(
+            "{name:<44} {:>9.2} {:>8.2} {rss:>14}",
+            rate(d),
+            rate(d) / rate(vips)
+        );
+    };
+    row(
+        "alcoves (all 5 sizes from one decode)",
+        ours,
+        format!("{ours_rss:.0}"),
+    );
+    row(
+        "vipsthumbnail (240 px + 1920 px)",
+        vips,
+        format!("{vips_rss:.0}"),
+    );
+    row(
+        "ImageMagick convert (1920 px + 240 px)",
+        magick,
+        format!("{all_children_rss:.0} (max of all)"),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
