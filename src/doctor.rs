@@ -146,24 +146,22 @@ fn data_dir(dir: &Path) -> Check {
 }
 
 async fn ffmpeg() -> Check {
-    match tokio::process::Command::new("ffprobe")
-        .arg("-version")
-        .output()
-        .await
-    {
-        Ok(out) if out.status.success() => {
-            let first = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_owned();
-            check("ffmpeg", Status::Ok, first)
-        }
-        _ => check(
+    let (version, missing) = crate::media::av::linked_ffmpeg();
+    if missing.is_empty() {
+        check(
+            "ffmpeg",
+            Status::Ok,
+            format!("{version}, H.264 and AAC encoders present"),
+        )
+    } else {
+        check(
             "ffmpeg",
             Status::Fallback,
-            "not found: video and audio processing will be skipped (apt-get install ffmpeg)",
-        ),
+            format!(
+                "{version} lacks {}: proxies of unplayable videos will fail (install Debian's ffmpeg libraries)",
+                missing.join(", ")
+            ),
+        )
     }
 }
 

@@ -43,6 +43,19 @@ const MAX_FRAMES_PER_SEEK: usize = 300;
 /// Bitrate of the proxies' AAC audio.
 const PROXY_AUDIO_BITRATE: i64 = 128_000;
 
+/// The linked FFmpeg's libavcodec version and which proxy encoders it lacks, for `doctor`.
+pub fn linked_ffmpeg() -> (String, Vec<&'static str>) {
+    // SAFETY: avcodec_version only reads a constant.
+    let v = unsafe { rsmpeg::ffi::avcodec_version() };
+    let version = format!("libavcodec {}.{}.{}", v >> 16, (v >> 8) & 0xFF, v & 0xFF);
+    let missing = [(c"libx264", "libx264 (H.264)"), (c"aac", "aac")]
+        .into_iter()
+        .filter(|(name, _)| AVCodec::find_encoder_by_name(name).is_none())
+        .map(|(_, label)| label)
+        .collect();
+    (version, missing)
+}
+
 /// What a probe of a video or audio file found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,6 +70,8 @@ pub struct AvInfo {
     pub video: Option<VideoStream>,
     /// The main audio stream.
     pub audio: Option<AudioStream>,
+    /// The container's `creation_time` tag (ISO 8601, UTC), as cameras and phones write it.
+    pub creation_time: Option<String>,
 }
 
 /// The main video stream of a file.
@@ -129,6 +144,10 @@ pub fn probe(path: &Path, limits: &Limits) -> Result<AvInfo, MediaError> {
         bitrate: (input.ctx.bit_rate > 0).then_some(input.ctx.bit_rate),
         video: video.map(|st| video_stream(&st)),
         audio: audio.map(|st| audio_stream(&st)),
+        creation_time: input.ctx.metadata().and_then(|m| {
+            m.get(c"creation_time", None, 0)
+                .map(|e| e.value().to_string_lossy().into_owned())
+        }),
     };
     let max_ms = i64::try_from(limits.max_duration.as_millis()).unwrap_or(i64::MAX);
     if let Some(ms) = info.duration_ms
@@ -2013,6 +2032,7 @@ mod tests {
             bitrate: None,
             video,
             audio,
+            creation_time: None,
         };
         let h264 = || Some(video("h264", "yuv420p"));
         assert!(browser_playable(&info(MP4, h264(), Some(audio("aac")))));

@@ -139,6 +139,14 @@ fn gps(exif: &Exif) -> Option<Gps> {
     })
 }
 
+/// Parses a container's ISO 8601 UTC time (`2024-07-14T16:30:05.000000Z`); the zero times of
+/// unset clocks (1904, 1970) are no time at all.
+pub fn utc_time(iso: &str) -> Option<Taken> {
+    let plain = iso.trim().trim_end_matches('Z').replacen('T', " ", 1);
+    let seconds = plain.split('.').next()?;
+    taken(seconds, Some("+00:00")).filter(|t| t.epoch_ms > 0)
+}
+
 /// Parses EXIF's `YYYY:MM:DD HH:MM:SS` and an optional `±HH:MM` offset.
 fn taken(time: &str, offset: Option<&str>) -> Option<Taken> {
     let digits = |s: &str| s.parse::<i64>().ok();
@@ -206,6 +214,13 @@ mod tests {
         );
         assert_eq!(taken("0000:00:00 00:00:00", None), None);
         assert_eq!(taken("garbage", None), None);
+        let utc = utc_time("2024-07-14T16:30:05.000000Z").unwrap();
+        assert_eq!(utc.epoch_ms, 1_720_974_605_000);
+        assert_eq!(
+            utc_time("1970-01-01T00:00:00Z").map(|t| t.epoch_ms),
+            None,
+            "an unset tag"
+        );
     }
 
     #[test]

@@ -251,6 +251,10 @@ async fn media_facts(app: &App, file: &File, kind: &str, mime: &str) -> Result<M
                 facts.height = Some(h as i32);
             }
             facts.duration_ms = info.duration_ms;
+            if let Some(taken) = info.creation_time.as_deref().and_then(exif::utc_time) {
+                facts.captured_at = Some(taken.epoch_ms);
+                facts.captured_at_source = Some("container".into());
+            }
             let mut json = serde_json::to_value(&info).unwrap_or_default();
             json["browserPlayable"] = playable.into();
             facts.media_info = Some(json.to_string());

@@ -181,8 +181,8 @@ async fn every_route_enforces_its_access_rule(backend: Backend) {
                 "{what}"
             );
             // A member may get 404 `not_ready` (a thumbnail not made yet), never `not_found`.
-            let granted =
-                |s: u16| !matches!(s, 401 | 403) && !(s == 404 && res.code() == "not_found");
+            let denied = |s: u16| matches!(s, 401 | 403) || (s == 404 && res.code() == "not_found");
+            let granted = |s: u16| !denied(s);
             match (info.access, persona) {
                 (AccessRule::Public, _) => assert!(!matches!(res.status, 401 | 403), "{what}"),
                 (_, Persona::Anonymous) => assert_eq!(res.status, 401, "{what}"),

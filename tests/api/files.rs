@@ -71,11 +71,19 @@ impl TestServer {
         who: &str,
         headers: &[(&str, &str)],
     ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let path = format!("/api/libraries/{library}/files/{file}/original");
+        self.fetch(&path, who, headers).await
+    }
+
+    /// GETs `path` as `who` with extra headers; returns status, headers and the body's bytes.
+    pub async fn fetch(
+        &self,
+        path: &str,
+        who: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
         let mut req = reqwest::Client::new()
-            .get(format!(
-                "{}/api/libraries/{library}/files/{file}/original",
-                self.base
-            ))
+            .get(format!("{}{path}", self.base))
             .header("cookie", who);
         for (k, v) in headers {
             req = req.header(*k, *v);

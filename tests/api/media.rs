@@ -4,7 +4,7 @@
 //! worker keeps going. Fixtures are made in the test with ffmpeg, exiftool and ImageMagick.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -39,36 +39,36 @@ fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temporary path")
 }
 
-/// A 2 s 320x240 H.264/AAC MP4 with its moov atom at the end (no faststart).
+/// Makes `name` in `dir`: 2 s of a 320x240 test picture (unless `video` is None) and a 440 Hz
+/// tone, encoded with `codecs` (ffmpeg output options); returns its path.
+fn make_clip(dir: &TempDir, name: &str, video: bool, codecs: &[&str]) -> PathBuf {
+    let out = dir.path().join(name);
+    let mut args = vec!["-y", "-v", "error"];
+    if video {
+        args.extend(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"]);
+    }
+    args.extend(["-f", "lavfi", "-i", "sine=frequency=440", "-t", "2"]);
+    args.extend(codecs);
+    args.push(path_str(&out));
+    tool("ffmpeg", &args);
+    out
+}
+
+/// A 2 s 320x240 H.264/AAC MP4 with its moov atom at the end (no faststart), stamped with a
+/// creation time.
 fn make_h264(dir: &TempDir) -> Vec<u8> {
-    let out = dir.path().join("h264.mp4");
-    tool(
-        "ffmpeg",
-        &[
-            "-y",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440",
-            "-t",
-            "2",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-            path_str(&out),
-        ],
-    );
-    std::fs::read(out).unwrap()
+    let codecs = [
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        "-metadata",
+        "creation_time=2024-07-14T16:30:05Z",
+    ];
+    std::fs::read(make_clip(dir, "h264.mp4", true, &codecs)).unwrap()
 }
 
 /// ffprobe's JSON of the container duration and the streams' codecs.
@@ -145,24 +145,6 @@ fn job_error<'a>(file: &'a Value, kind: &str) -> &'a str {
 /// An error a person can read: present, and not a crash report.
 fn readable(error: &str) -> bool {
     !error.trim().is_empty() && !error.contains("crashed")
-}
-
-/// GETs `path` as `who`; returns status, headers and the body's bytes.
-async fn fetch(
-    srv: &TestServer,
-    path: &str,
-    who: &str,
-    headers: &[(&str, &str)],
-) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
-    let mut req = reqwest::Client::new()
-        .get(format!("{}{path}", srv.base))
-        .header("cookie", who);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res = req.send().await.unwrap();
-    let (status, headers) = (res.status().as_u16(), res.headers().clone());
-    (status, headers, res.bytes().await.unwrap().to_vec())
 }
 
 fn content_type(headers: &reqwest::header::HeaderMap) -> &str {
@@ -377,7 +359,7 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
     );
 
     let thumbs = format!("/api/libraries/{lib}/files/{oriented_id}/thumbnails");
-    let (status, headers, body) = fetch(&srv, &format!("{thumbs}/preview"), &owner, &[]).await;
+    let (status, headers, body) = srv.fetch(&format!("{thumbs}/preview"), &owner, &[]).await;
     assert_eq!((status, content_type(&headers)), (200, "image/jpeg"));
     let preview = decode(&body);
     assert_eq!(preview.dimensions(), (100, 300), "upright, never enlarged");
@@ -386,7 +368,7 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
         is_red(top) && is_blue(bottom),
         "turned clockwise: red on top ({top:?}), blue below ({bottom:?})"
     );
-    let (status, headers, body) = fetch(&srv, &format!("{thumbs}/timeline"), &owner, &[]).await;
+    let (status, headers, body) = srv.fetch(&format!("{thumbs}/timeline"), &owner, &[]).await;
     assert_eq!((status, content_type(&headers)), (200, "image/webp"));
     assert!(
         body.starts_with(b"RIFF") && body.get(8..12) == Some(&b"WEBP"[..]),
@@ -402,18 +384,18 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
         is_red(top) && is_blue(bottom),
         "the timeline crop is upright too: {top:?} over {bottom:?}"
     );
-    let (status, headers, body) = fetch(&srv, &format!("{thumbs}/search"), &owner, &[]).await;
+    let (status, headers, body) = srv.fetch(&format!("{thumbs}/search"), &owner, &[]).await;
     assert_eq!((status, content_type(&headers)), (200, "image/webp"));
     assert_eq!(decode(&body).dimensions(), (80, 80));
-    let (status, _, _) = fetch(&srv, &format!("{thumbs}/huge"), &owner, &[]).await;
+    let (status, _, _) = srv.fetch(&format!("{thumbs}/huge"), &owner, &[]).await;
     assert_eq!(status, 404, "no such named size");
-    let (status, _, body) = fetch(
-        &srv,
-        &format!("/api/files/proxy/{lib}/{oriented_id}/preview?width=64&format=jpeg"),
-        &owner,
-        &[],
-    )
-    .await;
+    let (status, _, body) = srv
+        .fetch(
+            &format!("/api/files/proxy/{lib}/{oriented_id}/preview?width=64&format=jpeg"),
+            &owner,
+            &[],
+        )
+        .await;
     assert_eq!(status, 200);
     let small = decode(&body);
     assert_eq!(
@@ -433,13 +415,13 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
             (Some(320), Some(240)),
             "{ext}: {file}"
         );
-        let (status, _, body) = fetch(
-            &srv,
-            &format!("/api/libraries/{lib}/files/{id}/thumbnails/preview"),
-            &owner,
-            &[],
-        )
-        .await;
+        let (status, _, body) = srv
+            .fetch(
+                &format!("/api/libraries/{lib}/files/{id}/thumbnails/preview"),
+                &owner,
+                &[],
+            )
+            .await;
         assert_eq!(status, 200, "{ext}");
         assert_eq!(decode(&body).dimensions(), (320, 240), "{ext}");
     }
@@ -453,13 +435,13 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
         job_error(&file, "thumbnails").contains("no embedded JPEG preview"),
         "{file}"
     );
-    let (status, _, _) = fetch(
-        &srv,
-        &format!("/api/libraries/{lib}/files/{bare_raw}/thumbnails/preview"),
-        &owner,
-        &[],
-    )
-    .await;
+    let (status, _, _) = srv
+        .fetch(
+            &format!("/api/libraries/{lib}/files/{bare_raw}/thumbnails/preview"),
+            &owner,
+            &[],
+        )
+        .await;
     assert_eq!(status, 404, "no thumbnail was made");
 
     // With a preview (the dog), it is used, turned by the RAW's orientation.
@@ -471,45 +453,47 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
         (Some(576), Some(768)),
         "{file}"
     );
-    let (status, _, body) = fetch(
-        &srv,
-        &format!("/api/libraries/{lib}/files/{raw_with_preview}/thumbnails/preview"),
-        &owner,
-        &[],
-    )
-    .await;
+    let (status, _, body) = srv
+        .fetch(
+            &format!("/api/libraries/{lib}/files/{raw_with_preview}/thumbnails/preview"),
+            &owner,
+            &[],
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(decode(&body).dimensions(), (576, 768));
 
     // The image proxy: sizes, formats and fits on request, bad requests refused, identical
     // concurrent requests rendered once.
     let proxy = format!("/api/files/proxy/{lib}/{dog_id}");
-    let (status, headers, body) = fetch(
-        &srv,
-        &format!("{proxy}/preview?width=160&format=jpeg"),
-        &owner,
-        &[],
-    )
-    .await;
+    let (status, headers, body) = srv
+        .fetch(
+            &format!("{proxy}/preview?width=160&format=jpeg"),
+            &owner,
+            &[],
+        )
+        .await;
     assert_eq!((status, content_type(&headers)), (200, "image/jpeg"));
     let picture = decode(&body);
     assert!(picture.width() <= 160);
     assert_eq!(picture.dimensions(), (160, 120), "768x576 fitted 160 wide");
-    let (status, headers, body) = fetch(
-        &srv,
-        &format!("{proxy}/preview?format=webp&width=64&height=64&fit=cover"),
-        &owner,
-        &[],
-    )
-    .await;
+    let (status, headers, body) = srv
+        .fetch(
+            &format!("{proxy}/preview?format=webp&width=64&height=64&fit=cover"),
+            &owner,
+            &[],
+        )
+        .await;
     assert_eq!((status, content_type(&headers)), (200, "image/webp"));
     assert!(body.starts_with(b"RIFF") && body.get(8..12) == Some(&b"WEBP"[..]));
     assert_eq!(decode(&body).dimensions(), (64, 64));
-    let (status, _, _) = fetch(&srv, &format!("{proxy}/preview?width=99999"), &owner, &[]).await;
+    let (status, _, _) = srv
+        .fetch(&format!("{proxy}/preview?width=99999"), &owner, &[])
+        .await;
     assert_eq!(status, 400, "out-of-range width");
     let same = format!("{proxy}/card?width=192&height=96&quality=70");
     let answers =
-        futures_util::future::join_all((0..6).map(|_| fetch(&srv, &same, &owner, &[]))).await;
+        futures_util::future::join_all((0..6).map(|_| srv.fetch(&same, &owner, &[]))).await;
     for (status, headers, body) in &answers {
         assert_eq!((*status, content_type(headers)), (200, "image/jpeg"));
         assert!(
@@ -551,30 +535,11 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
 async fn videos_get_posters_and_proxies_only_when_needed(backend: Backend) {
     let dir = TempDir::new();
     let h264 = make_h264(&dir);
-    let avi = dir.path().join("mpeg4.avi");
-    tool(
-        "ffmpeg",
-        &[
-            "-y",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440",
-            "-t",
-            "2",
-            "-c:v",
-            "mpeg4",
-            "-c:a",
-            "libmp3lame",
-            "-shortest",
-            path_str(&avi),
-        ],
+    let avi = make_clip(
+        &dir,
+        "mpeg4.avi",
+        true,
+        &["-c:v", "mpeg4", "-c:a", "libmp3lame", "-shortest"],
     );
     let avi_seconds = duration_s(&ffprobe(&avi));
 
@@ -601,14 +566,17 @@ async fn videos_get_posters_and_proxies_only_when_needed(backend: Backend) {
     );
     let ms = file["durationMs"].as_i64().unwrap_or(0);
     assert!((1900..=2100).contains(&ms), "about 2 s: {file}");
+    assert_eq!(file["capturedAtSource"], "container", "{file}");
+    assert_eq!(file["capturedAt"], 1_720_974_605_000_i64, "{file}");
     assert_eq!(
         (file["width"].as_i64(), file["height"].as_i64()),
         (Some(320), Some(240)),
         "{file}"
     );
     let base = format!("/api/libraries/{lib}/files/{h264_id}");
-    let (status, headers, body) =
-        fetch(&srv, &format!("{base}/thumbnails/preview"), &owner, &[]).await;
+    let (status, headers, body) = srv
+        .fetch(&format!("{base}/thumbnails/preview"), &owner, &[])
+        .await;
     assert_eq!((status, content_type(&headers)), (200, "image/jpeg"));
     assert_eq!(decode(&body).dimensions(), (320, 240), "the poster frame");
     let sources = srv
@@ -616,7 +584,7 @@ async fn videos_get_posters_and_proxies_only_when_needed(backend: Backend) {
         .await
         .json;
     assert_eq!(source_kinds(&sources), ["original"], "{sources}");
-    let (status, _, _) = fetch(&srv, &format!("{base}/playback"), &owner, &[]).await;
+    let (status, _, _) = srv.fetch(&format!("{base}/playback"), &owner, &[]).await;
     assert_eq!(status, 404, "no proxy was made");
 
     // MPEG-4 Part 2 in AVI does not play in browsers: an H.264 proxy of the same length.
@@ -630,15 +598,15 @@ async fn videos_get_posters_and_proxies_only_when_needed(backend: Backend) {
     assert_eq!(job_status(&file, "thumbnails"), "done", "{file}");
     assert_eq!(job_status(&file, "proxy"), "done", "{file}");
     let base = format!("/api/libraries/{lib}/files/{avi_id}");
-    let (status, headers, proxy) = fetch(&srv, &format!("{base}/playback"), &owner, &[]).await;
+    let (status, headers, proxy) = srv.fetch(&format!("{base}/playback"), &owner, &[]).await;
     assert_eq!((status, content_type(&headers)), (200, "video/mp4"));
-    let (status, headers, part) = fetch(
-        &srv,
-        &format!("{base}/playback"),
-        &owner,
-        &[("range", "bytes=0-99")],
-    )
-    .await;
+    let (status, headers, part) = srv
+        .fetch(
+            &format!("{base}/playback"),
+            &owner,
+            &[("range", "bytes=0-99")],
+        )
+        .await;
     assert_eq!((status, part.len()), (206, 100));
     assert!(
         part[..] == proxy[..100],
@@ -667,24 +635,7 @@ async fn videos_get_posters_and_proxies_only_when_needed(backend: Backend) {
 
 async fn audio_gets_waveforms_and_proxies_only_when_needed(backend: Backend) {
     let dir = TempDir::new();
-    let wma = dir.path().join("tone.wma");
-    tool(
-        "ffmpeg",
-        &[
-            "-y",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440",
-            "-t",
-            "2",
-            "-c:a",
-            "wmav2",
-            path_str(&wma),
-        ],
-    );
+    let wma = make_clip(&dir, "tone.wma", false, &["-c:a", "wmav2"]);
     let wma_seconds = duration_s(&ffprobe(&wma));
 
     let srv = TestServer::start(backend).await;
@@ -739,7 +690,7 @@ async fn audio_gets_waveforms_and_proxies_only_when_needed(backend: Backend) {
     assert_eq!(job_status(&file, "proxy"), "done", "{file}");
     assert_eq!(job_status(&file, "waveform"), "done", "{file}");
     let base = format!("/api/libraries/{lib}/files/{wma_id}");
-    let (status, headers, proxy) = fetch(&srv, &format!("{base}/playback"), &owner, &[]).await;
+    let (status, headers, proxy) = srv.fetch(&format!("{base}/playback"), &owner, &[]).await;
     assert_eq!((status, content_type(&headers)), (200, "audio/mp4"));
     let proxy_path = dir.path().join("proxy.m4a");
     std::fs::write(&proxy_path, proxy).unwrap();
@@ -848,13 +799,13 @@ async fn hostile_media_fails_alone_and_the_worker_keeps_going(backend: Backend) 
     let after = put(&srv, &lib, &owner, "after.jpg", dog).await;
     let file = settled(&srv, &lib, &after, &owner).await;
     assert_eq!(job_status(&file, "thumbnails"), "done", "{file}");
-    let (status, _, body) = fetch(
-        &srv,
-        &format!("/api/libraries/{lib}/files/{after}/thumbnails/preview"),
-        &owner,
-        &[],
-    )
-    .await;
+    let (status, _, body) = srv
+        .fetch(
+            &format!("/api/libraries/{lib}/files/{after}/thumbnails/preview"),
+            &owner,
+            &[],
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(decode(&body).dimensions(), (768, 576));
     srv.stop().await;
