@@ -363,3 +363,37 @@ impl<'a> JpegSegments<'a> {
         Ok(segments)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_gamut_pixels_come_out_in_srgb_and_srgb_is_left_alone() {
+        let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+        let mut rgb = RgbImage::from_pixel(2, 2, image::Rgb([200, 100, 50]));
+        to_srgb(&mut rgb, &p3);
+        let [r, g, b] = rgb.get_pixel(1, 1).0;
+        // Display P3 (200, 100, 50) is about sRGB (216, 92, 30): more saturated.
+        assert!(r >= 210 && g <= 96 && b <= 40, "{r} {g} {b}");
+
+        let srgb = moxcms::ColorProfile::new_srgb().encode().unwrap();
+        let mut same = RgbImage::from_pixel(2, 2, image::Rgb([200, 100, 50]));
+        to_srgb(&mut same, &srgb);
+        assert_eq!(same.get_pixel(0, 0).0, [200, 100, 50]);
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_refused_before_decoding() {
+        let jpeg = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/models/testdata/dog.jpg"),
+        )
+        .unwrap();
+        assert!(JpegSegments::read(&jpeg).is_ok());
+        let cut = &jpeg[..jpeg.len() / 2];
+        assert!(
+            matches!(JpegSegments::read(cut), Err(MediaError::Invalid(m)) if m.contains("truncated"))
+        );
+    }
+}
