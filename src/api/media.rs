@@ -228,13 +228,7 @@ pub async fn image_proxy(
 async fn render(app: &App, file: &File, request: ProxyRequest) -> ApiResult<Vec<u8>> {
     let (key, mime) = match file.kind.as_str() {
         "photo" => {
-            let import_root = match &file.source_path {
-                Some(_) => crate::import::root_of(&mut app.db.conn().await?, &file.library_id)
-                    .await?
-                    .map(|p| p.to_string_lossy().into_owned()),
-                None => None,
-            };
-            let original = crate::files::original::Original::of(file, import_root.as_deref())?;
+            let original = crate::files::original::Original::find(app, file).await?;
             (Some(original), file.mime.clone())
         }
         "video" => (None, "image/jpeg".to_owned()),
