@@ -29,6 +29,8 @@ pub struct App {
     pub import_scan: tokio::sync::Mutex<()>,
     /// Image proxy renders in progress, so identical requests share one.
     pub renders: crate::api::media::Renders,
+    /// The CPU budget of model runs.
+    pub ml_slots: crate::ml::CpuSlots,
 }
 
 impl App {
@@ -43,6 +45,7 @@ impl App {
             .map_err(|e| e.to_string())?;
         let queue = Queue::open(config.queue_url.as_deref(), &config.queue_prefix)?;
         let storage = crate::storage::open(&config).await?;
+        let ml_slots = crate::ml::CpuSlots::new(config.ml_threads);
         Ok(App {
             config,
             db,
@@ -54,6 +57,7 @@ impl App {
             import_bindings: tokio::sync::Notify::new(),
             import_scan: tokio::sync::Mutex::new(()),
             renders: Default::default(),
+            ml_slots,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! CLI commands that work directly on the database, for the owner at the NAS's shell: accounts
 //! (`alcoves user …`, works even when registration is closed) and import folders
-//! (`alcoves library bind|unbind|scan`).
+//! (`alcoves library bind|unbind|scan`), reprocessing, models and people.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -251,4 +251,83 @@ fn progress_bar(message: &str, unit: &str) -> Result<ProgressBar, String> {
     );
     bar.set_message(message.to_owned());
     Ok(bar)
+}
+
+/// `alcoves models install --from DIR`: copies every verified model file from `from` into the
+/// models dir, with a progress bar; fails when any model could not be installed.
+pub fn install_models(config: &crate::config::Config, from: &Path) -> Result<(), String> {
+    use crate::ml::models;
+    let to = config.models_dir();
+    let bar = progress_bar(&format!("installing into {}", to.display()), "models")?;
+    bar.set_length(models::manifest().len() as u64);
+    let done = models::install(from, &to, |_| bar.inc(1));
+    bar.finish_and_clear();
+    let mut failed = 0;
+    for model in &done {
+        match &model.outcome {
+            Ok(what) => println!("{:<18} {what}", model.name),
+            Err(why) => {
+                failed += 1;
+                println!("{:<18} NOT installed: {why}", model.name);
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!("{failed} of {} models were not installed", done.len()));
+    }
+    Ok(())
+}
+
+/// `alcoves models list`: each model's state in the models dir; true when all are installed.
+pub fn list_models(config: &crate::config::Config) -> bool {
+    use crate::ml::models::{self, ModelState};
+    let dir = config.models_dir();
+    println!("models in {}", dir.display());
+    let mut complete = true;
+    for spec in models::manifest() {
+        let state = match models::verify(&dir, spec) {
+            ModelState::Installed => "installed".to_owned(),
+            ModelState::Missing(why) => {
+                complete = false;
+                format!("missing ({why})")
+            }
+            ModelState::Corrupt(why) => {
+                complete = false;
+                format!("CORRUPT ({why})")
+            }
+        };
+        println!("{:<18} {:<13} {state}", spec.name, spec.task);
+    }
+    complete
+}
+
+/// `alcoves people recluster`: groups the faces of the given libraries (every library when
+/// none is given) into people again.
+pub async fn recluster(app: &App, libraries: Vec<String>) -> Result<(), String> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let libraries = if libraries.is_empty() {
+        let mut conn = app.db.conn().await.map_err(|e| e.to_string())?;
+        crate::with_conn!(&mut conn, c => crate::db::schema::libraries::table
+            .filter(crate::db::schema::libraries::face_recognition_enabled.eq(true))
+            .select(crate::db::schema::libraries::id)
+            .load::<String>(c)
+            .await)
+        .map_err(|e| e.to_string())?
+    } else {
+        libraries
+    };
+    let bar = progress_bar("re-clustering", "libraries")?;
+    bar.set_length(libraries.len() as u64);
+    for library in &libraries {
+        let mut tx = app.db.begin().await.map_err(api_err)?;
+        let people = crate::people::recluster(&mut tx, library, app.config.face_clustering())
+            .await
+            .map_err(api_err)?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        bar.inc(1);
+        bar.println(format!("{library}: {people} people"));
+    }
+    bar.finish_and_clear();
+    Ok(())
 }

@@ -21,7 +21,7 @@ macro_rules! from_str_setting {
         }
     )*};
 }
-from_str_setting!(PathBuf, SocketAddr, String, u32, u64, bool);
+from_str_setting!(PathBuf, SocketAddr, String, u32, u64, f32, bool);
 
 impl<T: SettingValue> SettingValue for Option<T> {
     fn parse_setting(text: &str) -> Result<Self, String> {
@@ -174,6 +174,26 @@ settings_table! {
     media_max_duration_hours: u64 = "12", env "ALCOVES_MEDIA_MAX_DURATION_HOURS";
     /// Most frames accepted in a video or animated image.
     media_max_frames: u64 = "5000000", env "ALCOVES_MEDIA_MAX_FRAMES";
+    /// Where model files are installed; empty means `<data_dir>/models`.
+    models_dir: Option<PathBuf> = "", env "ALCOVES_MODELS_DIR";
+    /// Models run at once by one process (0: one per core).
+    ml_threads: u32 = "0", env "ALCOVES_ML_THREADS";
+    /// Longest stretch of a recording that audio events and transcription analyse, in minutes.
+    ml_max_audio_minutes: u64 = "60", env "ALCOVES_ML_MAX_AUDIO_MINUTES";
+    /// Largest cosine distance between two faces of one person (0..2; lower is stricter).
+    face_max_distance: f32 = "0.55", env "ALCOVES_FACE_MAX_DISTANCE";
+    /// Faces of one person needed before clustering makes them a person.
+    face_min_faces: u32 = "3", env "ALCOVES_FACE_MIN_FACES";
+    /// Lowest score of an object detection that is kept (0..1).
+    object_min_score: f32 = "0.3", env "ALCOVES_OBJECT_MIN_SCORE";
+    /// Lowest probability of an image tag that is kept (0..1).
+    tag_min_score: f32 = "0.1", env "ALCOVES_TAG_MIN_SCORE";
+    /// Lowest score of a sound event that is kept (0..1).
+    audio_event_min_score: f32 = "0.3", env "ALCOVES_AUDIO_EVENT_MIN_SCORE";
+    /// The speech model (a name from `alcoves models list`).
+    transcribe_model: String = "whisper-tiny.en", env "ALCOVES_TRANSCRIBE_MODEL";
+    /// The spoken language's code, or `auto` to detect it (needs a multilingual model).
+    transcribe_language: String = "en", env "ALCOVES_TRANSCRIBE_LANGUAGE";
     /// Log filter, e.g. `info` or `alcoves=debug`.
     log: String = "info", env "ALCOVES_LOG";
 }
@@ -210,6 +230,21 @@ impl Config {
     /// Where uploads are received before they are stored (cleared at start).
     pub fn upload_dir(&self) -> PathBuf {
         self.data_dir.join("tmp").join("uploads")
+    }
+
+    /// Where model files are installed.
+    pub fn models_dir(&self) -> PathBuf {
+        self.models_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("models"))
+    }
+
+    /// How faces are clustered into people.
+    pub fn face_clustering(&self) -> crate::people::cluster::Params {
+        crate::people::cluster::Params {
+            max_distance: self.face_max_distance,
+            min_faces: self.face_min_faces as usize,
+        }
     }
 
     /// Whether cookies must carry the `Secure` attribute.

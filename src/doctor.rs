@@ -90,7 +90,7 @@ pub async fn run(config: &Config) -> Vec<Check> {
     );
     checks.push(storage(config).await);
     checks.push(ffmpeg().await);
-    checks.push(models(&config.data_dir.join("models")));
+    checks.push(models(&config.models_dir()));
     checks
 }
 
@@ -199,32 +199,40 @@ async fn import_folders(db: &Db) -> Check {
 }
 
 fn models(dir: &Path) -> Check {
-    let count = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| {
-                    e.path()
-                        .extension()
-                        .is_some_and(|x| x == "onnx" || x == "bin")
-                })
-                .count()
-        })
-        .unwrap_or(0);
-    if count == 0 {
+    use crate::ml::models::{self, ModelState};
+    let mut missing = Vec::new();
+    let mut corrupt = Vec::new();
+    for spec in models::manifest() {
+        match models::verify(dir, spec) {
+            ModelState::Installed => {}
+            ModelState::Missing(_) => missing.push(format!("{} ({})", spec.name, spec.task)),
+            ModelState::Corrupt(why) => corrupt.push(format!("{}: {why}", spec.name)),
+        }
+    }
+    let fix = format!(
+        "install them with `alcoves models install --from DIR` (into {})",
+        dir.display()
+    );
+    if !corrupt.is_empty() {
+        check(
+            "models",
+            Status::Fallback,
+            format!("corrupt, their jobs fail: {}; {fix}", corrupt.join("; ")),
+        )
+    } else if !missing.is_empty() {
         check(
             "models",
             Status::Fallback,
             format!(
-                "none in {}: face, object, audio-event and transcription jobs will be skipped",
-                dir.display()
+                "missing, their jobs are skipped: {}; {fix}",
+                missing.join(", ")
             ),
         )
     } else {
         check(
             "models",
             Status::Ok,
-            format!("{count} model files in {}", dir.display()),
+            format!("all {} verified in {}", models::manifest().len(), dir.display()),
         )
     }
 }

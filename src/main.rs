@@ -43,8 +43,19 @@ enum Command {
         #[command(subcommand)]
         command: LibraryCommand,
     },
-    /// Run a processing stage again (hash, metadata, thumbnails, proxy, waveform) for one file,
-    /// one library or every file; running servers' workers pick the jobs up.
+    /// Install and check the ML model files.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// Faces and people.
+    People {
+        #[command(subcommand)]
+        command: PeopleCommand,
+    },
+    /// Run a processing stage again (hash, metadata, thumbnails, proxy, waveform, faces,
+    /// objects, audio_events, transcribe) for one file, one library or every file; running
+    /// servers' workers pick the jobs up.
     Reprocess {
         /// The stage to run again.
         kind: String,
@@ -77,6 +88,27 @@ enum LibraryCommand {
     /// Scan import folders now: new, changed, moved and deleted files.
     Scan {
         /// Library ids; every bound library when none is given.
+        libraries: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Copy the model files listed in models/manifest.toml from DIR (laid out as the manifest's
+    /// paths), each checked against its sha256.
+    Install {
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Show which models are installed, missing or corrupt.
+    List,
+}
+
+#[derive(Subcommand)]
+enum PeopleCommand {
+    /// Group faces into people all over again (names and members' decisions are kept).
+    Recluster {
+        /// Library ids; every library with face recognition on when none is given.
         libraries: Vec<String>,
     },
 }
@@ -168,6 +200,25 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             ExitCode::FAILURE
         });
     }
+    match &command {
+        Command::Models {
+            command: ModelsCommand::Install { from },
+        } => {
+            cli::install_models(&config, from)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Models {
+            command: ModelsCommand::List,
+        } => {
+            let complete = cli::list_models(&config);
+            return Ok(if complete {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        _ => {}
+    }
     let app = App::open(config).await?;
     match command {
         Command::Serve { mode } => alcoves::serve::run(Arc::new(app), mode).await?,
@@ -208,7 +259,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             file,
             wait,
         } => cli::reprocess(&app, &kind, library, file, wait).await?,
-        Command::Doctor => unreachable!("handled above"),
+        Command::People {
+            command: PeopleCommand::Recluster { libraries },
+        } => cli::recluster(&app, libraries).await?,
+        Command::Doctor | Command::Models { .. } => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }

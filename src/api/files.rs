@@ -120,6 +120,12 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
         kind,
         folder_id: ctx.query_param("folder"),
         trashed: ctx.query_param("trashed").as_deref() == Some("true"),
+        person_id: ctx.query_param("person"),
+        label: ctx.query_param("label"),
+        search: ctx
+            .query_param("q")
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty()),
     };
     let (rows, next) = {
         let mut conn = app.db.conn().await?;
@@ -154,10 +160,35 @@ pub(super) async fn reprocess_kind(ctx: &mut Ctx) -> ApiResult<JobKind> {
         .ok_or_else(|| ApiError::BadRequest(format!("unknown job kind `{}`", body.kind)))
 }
 
-/// `POST /api/libraries/{library}/files/{file}/reprocess`: queues the stage again with a new
-/// version.
-pub async fn reprocess(app: &App, ctx: &mut Ctx, file: Uuid) -> ApiResult<Response<Body>> {
-    let kind = reprocess_kind(ctx).await?;
+/// The job kind of an ML stage's name in a path: `face-recognition`, `object-detection`,
+/// `audio-detect` or `transcribe`; any other name is not found.
+fn stage_kind(stage: &str) -> ApiResult<JobKind> {
+    match stage {
+        "face-recognition" => Ok(JobKind::Faces),
+        "object-detection" => Ok(JobKind::Objects),
+        "audio-detect" => Ok(JobKind::AudioEvents),
+        "transcribe" => Ok(JobKind::Transcribe),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// The stage to run again: named in the path (`stage`) or in the body (`{"kind"}`).
+async fn requested_kind(ctx: &mut Ctx, stage: Option<&str>) -> ApiResult<JobKind> {
+    match stage {
+        Some(stage) => stage_kind(stage),
+        None => reprocess_kind(ctx).await,
+    }
+}
+
+/// `POST /api/libraries/{library}/files/{file}/reprocess` and `…/{stage}/reprocess`: queues
+/// the stage again with a new version.
+pub async fn reprocess(
+    app: &App,
+    ctx: &mut Ctx,
+    file: Uuid,
+    stage: Option<&str>,
+) -> ApiResult<Response<Body>> {
+    let kind = requested_kind(ctx, stage).await?;
     let file = load(app, ctx, file).await?;
     let scope = jobs::reprocess::Scope::File(file.id.clone());
     jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
@@ -167,10 +198,14 @@ pub async fn reprocess(app: &App, ctx: &mut Ctx, file: Uuid) -> ApiResult<Respon
     ))
 }
 
-/// `POST /api/libraries/{library}/reprocess`: queues the stage again for every live file of the
-/// library.
-pub async fn reprocess_library(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
-    let kind = reprocess_kind(ctx).await?;
+/// `POST /api/libraries/{library}/reprocess` and `…/{stage}/reprocess`: queues the stage again
+/// for every live file of the library.
+pub async fn reprocess_library(
+    app: &App,
+    ctx: &mut Ctx,
+    stage: Option<&str>,
+) -> ApiResult<Response<Body>> {
+    let kind = requested_kind(ctx, stage).await?;
     let scope = jobs::reprocess::Scope::Library(library_id(ctx)?);
     let queued = jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
     Ok(response::json(

@@ -26,7 +26,7 @@ use crate::storage::BlobKey;
 pub struct Renders(tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
 /// Serves the derived blob `key` of `file`, or 404 when the stage has not made it (yet).
-async fn send_derived(
+pub(super) async fn send_derived(
     app: &App,
     ctx: &Ctx,
     key: &BlobKey,

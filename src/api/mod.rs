@@ -5,11 +5,13 @@ mod admin;
 mod archive;
 mod auth;
 mod files;
+mod findings;
 mod folders;
 mod invites;
 mod jobs;
 mod libraries;
 mod live;
+mod people;
 pub mod media;
 pub mod openapi;
 mod system;
@@ -74,8 +76,25 @@ pub async fn dispatch(app: &Arc<App>, ctx: &mut Ctx, route: Route) -> ApiResult<
         Route::Waveform { file, .. } => media::waveform(app, ctx, file).await,
         Route::ImageProxy { file, name, .. } => media::image_proxy(app, ctx, file, &name).await,
         Route::ListDuplicates { .. } => files::duplicates(app, ctx).await,
-        Route::ReprocessFile { file, .. } => files::reprocess(app, ctx, file).await,
-        Route::ReprocessLibrary { .. } => files::reprocess_library(app, ctx).await,
+        Route::ReprocessFile { file, .. } => files::reprocess(app, ctx, file, None).await,
+        Route::ReprocessLibrary { .. } => files::reprocess_library(app, ctx, None).await,
+        Route::ReprocessFileStage { file, stage, .. } => {
+            files::reprocess(app, ctx, file, Some(&stage)).await
+        }
+        Route::ReprocessLibraryStage { stage, .. } => {
+            files::reprocess_library(app, ctx, Some(&stage)).await
+        }
+        Route::ListPeople { .. } => people::list(app, ctx).await,
+        Route::UpdatePerson { person, .. } => people::update(app, ctx, person).await,
+        Route::MergePeople { person, .. } => people::merge(app, ctx, person).await,
+        Route::SplitPerson { person, .. } => people::split(app, ctx, person).await,
+        Route::PersonThumbnail { person, .. } => people::thumbnail(app, ctx, person).await,
+        Route::Recluster { .. } => people::recluster(app, ctx).await,
+        Route::FileFaces { file, .. } => people::file_faces(app, ctx, file).await,
+        Route::ListLabels { .. } => findings::labels(app, ctx).await,
+        Route::FileLabels { file, .. } => findings::file_labels(app, ctx, file).await,
+        Route::FileAudioEvents { file, .. } => findings::file_sound_events(app, ctx, file).await,
+        Route::Transcript { file, .. } => findings::transcript(app, ctx, file).await,
         Route::LibraryFeed { .. } => activity::feed(app, ctx).await,
         Route::ZipEstimate { .. } => archive::estimate(app, ctx).await,
         Route::ZipDownload { .. } => archive::download(app, ctx).await,

@@ -183,6 +183,75 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    people (id) {
+        id -> Text,
+        library_id -> Text,
+        name -> Nullable<Text>,
+        cover_face_id -> Nullable<Text>,
+        hidden -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    faces (id) {
+        id -> Text,
+        file_id -> Text,
+        library_id -> Text,
+        position -> Integer,
+        person_id -> Nullable<Text>,
+        assigned_by -> Nullable<Text>,
+        score -> Double,
+        box_x -> Double,
+        box_y -> Double,
+        box_w -> Double,
+        box_h -> Double,
+        landmarks -> Text,
+        embedding -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    file_labels (file_id, source, position) {
+        file_id -> Text,
+        source -> Text,
+        position -> Integer,
+        library_id -> Text,
+        name -> Text,
+        score -> Double,
+        box_x -> Nullable<Double>,
+        box_y -> Nullable<Double>,
+        box_w -> Nullable<Double>,
+        box_h -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    audio_events (file_id, position) {
+        file_id -> Text,
+        position -> Integer,
+        library_id -> Text,
+        name -> Text,
+        start_ms -> BigInt,
+        end_ms -> BigInt,
+        score -> Double,
+    }
+}
+
+diesel::table! {
+    transcript_segments (file_id, position) {
+        file_id -> Text,
+        position -> Integer,
+        library_id -> Text,
+        start_ms -> BigInt,
+        end_ms -> BigInt,
+        text -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(library_members -> users (user_id));
@@ -193,6 +262,11 @@ diesel::joinable!(files -> libraries (library_id));
 diesel::joinable!(files -> folders (folder_id));
 diesel::joinable!(file_jobs -> files (file_id));
 diesel::joinable!(activities -> libraries (library_id));
+diesel::joinable!(faces -> files (file_id));
+diesel::joinable!(faces -> people (person_id));
+diesel::joinable!(file_labels -> files (file_id));
+diesel::joinable!(audio_events -> files (file_id));
+diesel::joinable!(transcript_segments -> files (file_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -209,4 +283,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     activities,
     notification_marks,
     dismissed_notifications,
+    people,
+    faces,
+    file_labels,
+    audio_events,
+    transcript_segments,
 );

@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::app::App;
-use crate::db::schema::files;
+use crate::db::schema::{audio_events, faces, file_labels, files, people, transcript_segments};
 use crate::db::{Conn, now_ms};
 use crate::http::error::{ApiError, ApiResult};
 use crate::jobs::store::JobState;
@@ -194,6 +194,31 @@ pub struct ListFilter {
     pub folder_id: Option<String>,
     /// List the trash instead of live files.
     pub trashed: bool,
+    /// Only files showing this person.
+    pub person_id: Option<String>,
+    /// Only files carrying this object or tag label.
+    pub label: Option<String>,
+    /// Only files whose name, labels, people, sound events or transcript contain this text
+    /// (case-insensitive).
+    pub search: Option<String>,
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, in both backends.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A LIKE pattern matching `text` anywhere, lower-cased, with `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for ch in text.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Position after the last file of a page: newest first, ties broken by id.
@@ -230,6 +255,7 @@ pub async fn list(
     after: Option<&Cursor>,
     limit: i64,
 ) -> ApiResult<(Vec<File>, Option<Cursor>)> {
+    let pattern = filter.search.as_deref().map(contains_pattern);
     // Built inside each backend's arm: a boxed query is tied to one backend.
     let mut rows: Vec<File> = with_conn!(conn, c => {
         let mut query = files::table
@@ -249,6 +275,34 @@ pub async fn list(
         }
         if let Some(folder) = &filter.folder_id {
             query = query.filter(files::folder_id.eq(folder));
+        }
+        if let Some(person) = &filter.person_id {
+            query = query.filter(files::id.eq_any(
+                faces::table.filter(faces::person_id.eq(person)).select(faces::file_id),
+            ));
+        }
+        if let Some(label) = &filter.label {
+            query = query.filter(files::id.eq_any(
+                file_labels::table.filter(file_labels::name.eq(label)).select(file_labels::file_id),
+            ));
+        }
+        if let Some(pattern) = &pattern {
+            query = query.filter(
+                lower(files::name).like(pattern).escape('\\')
+                    .or(files::id.eq_any(file_labels::table
+                        .filter(lower(file_labels::name).like(pattern).escape('\\'))
+                        .select(file_labels::file_id)))
+                    .or(files::id.eq_any(audio_events::table
+                        .filter(lower(audio_events::name).like(pattern).escape('\\'))
+                        .select(audio_events::file_id)))
+                    .or(files::id.eq_any(transcript_segments::table
+                        .filter(lower(transcript_segments::text).like(pattern).escape('\\'))
+                        .select(transcript_segments::file_id)))
+                    .or(files::id.eq_any(faces::table
+                        .inner_join(people::table)
+                        .filter(lower(people::name.assume_not_null()).like(pattern).escape('\\'))
+                        .select(faces::file_id))),
+            );
         }
         if let Some(after) = after {
             query = query.filter(

@@ -237,7 +237,7 @@ route_table! {
     CreateInvite { library: LibraryId } = POST "/api/libraries/{library}/invites", "invites" => Library(Admin);
     /// Revoke an invite link.
     RevokeInvite { library: LibraryId, invite: Uuid } = DELETE "/api/libraries/{library}/invites/{invite}", "invites" => Library(Admin);
-    /// Files of a library, newest first; query: `cursor`, `limit`, `kind`, `folder`, `trashed`.
+    /// Files of a library, newest first; query: `cursor`, `limit`, `kind`, `folder`, `trashed`, `person`, `label`, `q` (search).
     ListFiles { library: LibraryId } = GET "/api/libraries/{library}/files", "files" => Library(Viewer);
     /// Upload one file as the raw request body (`X-Upload-Name`, percent-encoded UTF-8).
     UploadFile { library: LibraryId } = POST "/api/libraries/{library}/files", "files" => Library(Admin);
@@ -267,6 +267,32 @@ route_table! {
     ReprocessFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/reprocess", "files" => Library(Admin);
     /// Run a stage again for every file of the library (`{"kind": "thumbnails"}`).
     ReprocessLibrary { library: LibraryId } = POST "/api/libraries/{library}/reprocess", "files" => Library(Admin);
+    /// Run an ML stage again for one file: `face-recognition`, `object-detection`, `audio-detect` or `transcribe`.
+    ReprocessFileStage { library: LibraryId, file: Uuid, stage: String } = POST "/api/libraries/{library}/files/{file}/{stage}/reprocess", "ml" => Library(Admin);
+    /// Run an ML stage again for every file of the library (stages as for one file).
+    ReprocessLibraryStage { library: LibraryId, stage: String } = POST "/api/libraries/{library}/{stage}/reprocess", "ml" => Library(Admin);
+    /// People found in the library, most photographed first; `hidden=true` includes hidden ones.
+    ListPeople { library: LibraryId } = GET "/api/libraries/{library}/people", "people" => Library(Viewer);
+    /// Rename a person, hide them or choose their cover face (`name`, `hidden`, `coverFaceId`).
+    UpdatePerson { library: LibraryId, person: Uuid } = PATCH "/api/libraries/{library}/people/{person}", "people" => Library(Admin);
+    /// Merge other people (`{"people": [ids]}`) into this one.
+    MergePeople { library: LibraryId, person: Uuid } = POST "/api/libraries/{library}/people/{person}/merge", "people" => Library(Admin);
+    /// Move some of a person's faces (`{"faceIds": [ids]}`) to a new person.
+    SplitPerson { library: LibraryId, person: Uuid } = POST "/api/libraries/{library}/people/{person}/split", "people" => Library(Admin);
+    /// A person's 300x300 face picture (their cover face).
+    PersonThumbnail { library: LibraryId, person: Uuid } = GET "/api/libraries/{library}/people/{person}/thumbnail", "people" => Library(Viewer);
+    /// Group the library's faces into people all over again (members' decisions are kept).
+    Recluster { library: LibraryId } = POST "/api/libraries/{library}/people/recluster", "people" => Library(Admin);
+    /// The faces in a file, with boxes, landmarks and people.
+    FileFaces { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/faces", "people" => Library(Viewer);
+    /// Object and tag labels of the library with how many files carry each.
+    ListLabels { library: LibraryId } = GET "/api/libraries/{library}/labels", "ml" => Library(Viewer);
+    /// The objects (with boxes) and tags found in a file.
+    FileLabels { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/labels", "ml" => Library(Viewer);
+    /// Sound events heard in a file, as time segments with peak scores.
+    FileAudioEvents { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/audio-events", "ml" => Library(Viewer);
+    /// What is said in a file: JSON segments, or WebVTT with `format=vtt`.
+    Transcript { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/transcript", "ml" => Library(Viewer);
     /// Groups of files with identical bytes.
     ListDuplicates { library: LibraryId } = GET "/api/libraries/{library}/duplicates", "files" => Library(Viewer);
     /// What happened in a library, newest first, similar events grouped; `cursor` pages.

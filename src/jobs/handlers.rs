@@ -16,13 +16,14 @@ use crate::files::original::Original;
 use crate::files::{File, MediaFacts, sniff};
 use crate::http::error::ApiResult;
 use crate::media;
+use crate::ml;
 use crate::with_conn;
 
 /// Progress a handler reports: percent and estimated milliseconds left.
 pub type Progress = watch::Sender<Option<(i32, Option<i64>)>>;
 
-/// A finished job's result, written to the file row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A finished job's result, written to the file row or the file's findings.
+#[derive(Debug, Clone)]
 pub enum Effect {
     Hash {
         sha256: String,
@@ -35,6 +36,14 @@ pub enum Effect {
     },
     /// Derived files were written to the cache; the file row is unchanged.
     Derived,
+    /// The file's faces, replacing earlier ones, to be clustered into people.
+    Faces(Vec<crate::people::Face>),
+    /// The file's objects and tags.
+    Labels(Vec<crate::ml::objects::Label>),
+    /// The sound events heard in the file.
+    SoundEvents(Vec<crate::findings::SoundEvent>),
+    /// What is said in the file.
+    Transcript(Vec<crate::ml::transcribe::Segment>),
 }
 
 /// Runs `kind` on `file`.
@@ -56,6 +65,10 @@ pub async fn run(
         JobKind::Waveform => media::jobs::waveform(app, file, progress)
             .await
             .map(|()| Effect::Derived),
+        JobKind::Faces => ml::jobs::faces(app, file).await,
+        JobKind::Objects => ml::jobs::objects(app, file).await,
+        JobKind::AudioEvents => ml::jobs::audio_events(app, file, progress).await,
+        JobKind::Transcribe => ml::jobs::transcribe(app, file, progress).await,
     }
 }
 
@@ -125,8 +138,15 @@ async fn metadata(app: &App, file: &File) -> Result<Effect, Settle> {
     })
 }
 
-/// Writes a finished job's result to the file row.
-pub async fn apply(conn: &mut Conn, file_id: &str, effect: &Effect) -> ApiResult<()> {
+/// Writes a finished job's result to the file row or its findings.
+pub async fn apply(
+    conn: &mut Conn,
+    file: &File,
+    effect: &Effect,
+    clustering: crate::people::cluster::Params,
+) -> ApiResult<()> {
+    let file_id = file.id.as_str();
+    let library = file.library_id.as_str();
     let now = crate::db::now_ms();
     let target = files_table::table.find(file_id);
     match effect {
@@ -150,6 +170,22 @@ pub async fn apply(conn: &mut Conn, file_id: &str, effect: &Effect) -> ApiResult
             .execute(c)
             .await)?,
         Effect::Derived => 0,
+        Effect::Faces(faces) => {
+            crate::people::replace_faces(conn, library, file_id, faces, clustering).await?;
+            0
+        }
+        Effect::Labels(labels) => {
+            crate::findings::replace_labels(conn, library, file_id, labels).await?;
+            0
+        }
+        Effect::SoundEvents(events) => {
+            crate::findings::replace_sound_events(conn, library, file_id, events).await?;
+            0
+        }
+        Effect::Transcript(segments) => {
+            crate::findings::replace_transcript(conn, library, file_id, segments).await?;
+            0
+        }
     };
     Ok(())
 }

@@ -26,16 +26,28 @@ pub enum JobKind {
     Proxy,
     /// Peak levels of an audio file for drawing its waveform.
     Waveform,
+    /// Faces in a photo or video poster, grouped into people (libraries that opt in).
+    Faces,
+    /// Objects and tags in a photo or video poster (libraries that opt in).
+    Objects,
+    /// Sound events in an audio file or a video's sound track.
+    AudioEvents,
+    /// What is said in an audio file or a video.
+    Transcribe,
 }
 
 impl JobKind {
     /// Every kind, in pipeline order.
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::Hash,
         JobKind::Metadata,
         JobKind::Thumbnails,
         JobKind::Proxy,
         JobKind::Waveform,
+        JobKind::Faces,
+        JobKind::Objects,
+        JobKind::AudioEvents,
+        JobKind::Transcribe,
     ];
 
     /// The stored name.
@@ -46,6 +58,10 @@ impl JobKind {
             JobKind::Thumbnails => "thumbnails",
             JobKind::Proxy => "proxy",
             JobKind::Waveform => "waveform",
+            JobKind::Faces => "faces",
+            JobKind::Objects => "objects",
+            JobKind::AudioEvents => "audio_events",
+            JobKind::Transcribe => "transcribe",
         }
     }
 
@@ -66,6 +82,8 @@ impl JobKind {
             JobKind::Hash | JobKind::Metadata | JobKind::Thumbnails => 2,
             // Transcodes use every core themselves; one at a time keeps a NAS responsive.
             JobKind::Proxy | JobKind::Waveform => 1,
+            // Model runs also share the process's CPU slots (`App::ml_slots`).
+            JobKind::Faces | JobKind::Objects | JobKind::AudioEvents | JobKind::Transcribe => 1,
         }
     }
 
@@ -74,6 +92,9 @@ impl JobKind {
         match self {
             JobKind::Hash => Duration::from_secs(60 * 60),
             JobKind::Metadata | JobKind::Thumbnails => Duration::from_secs(5 * 60),
+            JobKind::Faces | JobKind::Objects => Duration::from_secs(5 * 60),
+            JobKind::AudioEvents => Duration::from_secs(60 * 60),
+            JobKind::Transcribe => Duration::from_secs(4 * 60 * 60),
             JobKind::Proxy => Duration::from_secs(6 * 60 * 60),
             JobKind::Waveform => Duration::from_secs(30 * 60),
         }
@@ -120,10 +141,11 @@ mod tests {
         for kind in JobKind::ALL {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(JobKind::parse("faces"), None);
+        assert_eq!(JobKind::parse("people"), None);
         assert_eq!(JobKind::Hash.next(), Some(JobKind::Metadata));
         assert_eq!(JobKind::Metadata.next(), Some(JobKind::Thumbnails));
-        assert_eq!(JobKind::Waveform.next(), None);
+        assert_eq!(JobKind::Waveform.next(), Some(JobKind::Faces));
+        assert_eq!(JobKind::Transcribe.next(), None);
     }
 
     #[test]

@@ -206,8 +206,10 @@ async fn record(
     if let Settled::Retrying(retry) = settled {
         queued.push(retry);
     }
-    if let Ok(effect) = &outcome {
-        handlers::apply(&mut tx, &claim.file_id, effect).await?;
+    if let Ok(effect) = &outcome
+        && let Some(file) = files::find(&mut tx, &claim.file_id).await?
+    {
+        handlers::apply(&mut tx, &file, effect, app.config.face_clustering()).await?;
     }
     // A stage that does not apply to this file hands it on like a finished one.
     let advance = match &outcome {

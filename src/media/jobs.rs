@@ -67,8 +67,8 @@ fn retry<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> Settle {
 
 /// A local path to a file's original: the file itself when the store is local or the file is
 /// imported in place, else a temporary copy removed on drop.
-struct LocalOriginal {
-    path: PathBuf,
+pub struct LocalOriginal {
+    pub path: PathBuf,
     temporary: bool,
 }
 
@@ -89,7 +89,8 @@ async fn scratch_path(app: &App, suffix: &str) -> Result<PathBuf, Settle> {
     Ok(dir.join(format!("{}{suffix}", uuid::Uuid::new_v4())))
 }
 
-async fn local_original(app: &App, file: &File) -> Result<LocalOriginal, Settle> {
+/// A local path to `file`'s original (see [`LocalOriginal`]).
+pub async fn local_original(app: &App, file: &File) -> Result<LocalOriginal, Settle> {
     let original = Original::find(app, file)
         .await
         .map_err(|e| Settle::Retry(format!("{e:?}")))?;

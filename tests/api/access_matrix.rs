@@ -52,6 +52,7 @@ struct Fixture {
     invite_id: String,
     invite_token: String,
     file: String,
+    person: String,
 }
 
 /// A fresh library owned by the library owner, with the admin and viewer as members, one spare
@@ -73,6 +74,10 @@ async fn fixture(srv: &TestServer, people: &People) -> Fixture {
     let spare = srv
         .post(&format!("/api/libraries/{lib}/invites"), owner, json!({}))
         .await;
+    let person = {
+        let mut conn = srv.app.db.conn().await.unwrap();
+        alcoves::people::create_person(&mut conn, &lib).await.unwrap()
+    };
     let file = srv
         .upload(&lib, owner, "matrix.txt", b"matrix".to_vec())
         .await;
@@ -90,6 +95,7 @@ async fn fixture(srv: &TestServer, people: &People) -> Fixture {
         invite_id: spare.json["invite"]["id"].as_str().unwrap().to_owned(),
         invite_token: spare.json["token"].as_str().unwrap().to_owned(),
         file: file.json["id"].as_str().unwrap().to_owned(),
+        person,
         library: lib,
     }
 }
@@ -159,6 +165,8 @@ async fn every_route_enforces_its_access_rule(backend: Backend) {
                 "folder" => fx.folder.clone(),
                 "upload" => fx.upload.clone(),
                 "kind" => "metadata".to_owned(),
+                "person" => fx.person.clone(),
+                "stage" => "transcribe".to_owned(),
                 "size" | "name" => "preview".to_owned(),
                 "token" if info.path.starts_with("/api/invites") => fx.invite_token.clone(),
                 _ => uuid::Uuid::new_v4().to_string(),

@@ -11,6 +11,7 @@ mod import;
 mod jobs;
 mod libraries;
 mod media;
+mod ml;
 mod process;
 mod queue;
 mod storage;

@@ -1,0 +1,59 @@
+//! What the ML stage found, as the API shows it: the library's labels, and a file's labels,
+//! sound events and transcript (JSON or WebVTT).
+
+use http::{HeaderValue, Response, header};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::files::load;
+use crate::app::App;
+use crate::findings;
+use crate::http::error::ApiResult;
+use crate::http::request::Ctx;
+use crate::http::response::{self, Body};
+use crate::ml::transcribe::webvtt;
+
+/// `GET /api/libraries/{library}/labels`.
+pub async fn labels(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let library = ctx.library()?.0.id.clone();
+    let mut conn = app.db.conn().await?;
+    let counts = findings::label_counts(&mut conn, &library).await?;
+    Ok(response::ok(&json!({ "items": counts })))
+}
+
+/// `GET …/files/{file}/labels`.
+pub async fn file_labels(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let file = load(app, ctx, file).await?;
+    let mut conn = app.db.conn().await?;
+    let labels = findings::labels_of_file(&mut conn, &file.id).await?;
+    Ok(response::ok(&json!({ "items": labels })))
+}
+
+/// `GET …/files/{file}/audio-events`.
+pub async fn file_sound_events(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let file = load(app, ctx, file).await?;
+    let mut conn = app.db.conn().await?;
+    let events = findings::sound_events_of_file(&mut conn, &file.id).await?;
+    Ok(response::ok(&json!({ "items": events })))
+}
+
+/// `GET …/files/{file}/transcript`: JSON segments, or WebVTT with `format=vtt`.
+pub async fn transcript(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let file = load(app, ctx, file).await?;
+    let mut conn = app.db.conn().await?;
+    let segments = findings::transcript_of_file(&mut conn, &file.id).await?;
+    if ctx.query_param("format").as_deref() == Some("vtt") {
+        let mut res = Response::new(response::full(webvtt(&segments)));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/vtt; charset=utf-8"),
+        );
+        return Ok(res);
+    }
+    let text = segments
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(response::ok(&json!({ "segments": segments, "text": text })))
+}

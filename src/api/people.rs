@@ -1,0 +1,118 @@
+//! People endpoints: the library's people, what members change about them (name, hidden,
+//! cover, merge, split), their face pictures, re-clustering, and the faces in one file.
+
+use http::Response;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::files::load;
+use super::media::send_derived;
+use crate::app::App;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::request::Ctx;
+use crate::http::response::{self, Body};
+use crate::ml::jobs::face_variant;
+use crate::people::{self, PersonChange};
+
+fn library_id(ctx: &Ctx) -> ApiResult<String> {
+    Ok(ctx.library()?.0.id.clone())
+}
+
+/// `GET /api/libraries/{library}/people`.
+pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let hidden = ctx.query_param("hidden").as_deref() == Some("true");
+    let mut conn = app.db.conn().await?;
+    let people = people::list(&mut conn, &library_id(ctx)?, hidden).await?;
+    Ok(response::ok(&json!({ "items": people })))
+}
+
+/// The person's view after a change.
+async fn person_view(app: &App, library: &str, person: &str) -> ApiResult<Response<Body>> {
+    let mut conn = app.db.conn().await?;
+    let views = people::list(&mut conn, library, true).await?;
+    let view = views
+        .into_iter()
+        .find(|p| p.id == person)
+        .ok_or(ApiError::NotFound)?;
+    Ok(response::ok(&view))
+}
+
+/// `PATCH /api/libraries/{library}/people/{person}`.
+pub async fn update(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
+    let change: PersonChange = ctx.json().await?;
+    let library = library_id(ctx)?;
+    let mut conn = app.db.conn().await?;
+    let person = people::get(&mut conn, &library, &person.to_string()).await?;
+    people::update(&mut conn, &person, &change).await?;
+    drop(conn);
+    person_view(app, &library, &person.id).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeBody {
+    people: Vec<String>,
+}
+
+/// `POST /api/libraries/{library}/people/{person}/merge`.
+pub async fn merge(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
+    let body: MergeBody = ctx.json().await?;
+    let library = library_id(ctx)?;
+    let mut tx = app.db.begin().await?;
+    let person = people::get(&mut tx, &library, &person.to_string()).await?;
+    people::merge(&mut tx, &library, &person, &body.people).await?;
+    tx.commit().await?;
+    person_view(app, &library, &person.id).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SplitBody {
+    face_ids: Vec<String>,
+}
+
+/// `POST /api/libraries/{library}/people/{person}/split`: answers with the new person.
+pub async fn split(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
+    let body: SplitBody = ctx.json().await?;
+    let library = library_id(ctx)?;
+    let mut tx = app.db.begin().await?;
+    let person = people::get(&mut tx, &library, &person.to_string()).await?;
+    let new = people::split(&mut tx, &library, &person, &body.face_ids).await?;
+    tx.commit().await?;
+    person_view(app, &library, &new).await
+}
+
+/// `GET /api/libraries/{library}/people/{person}/thumbnail`.
+pub async fn thumbnail(app: &App, ctx: &Ctx, person: Uuid) -> ApiResult<Response<Body>> {
+    let library = library_id(ctx)?;
+    let face = {
+        let mut conn = app.db.conn().await?;
+        let person = people::get(&mut conn, &library, &person.to_string()).await?;
+        people::cover_face(&mut conn, &person)
+            .await?
+            .ok_or_else(|| ApiError::NotReady("this person has no face picture".into()))?
+    };
+    let file = load(app, ctx, face.file_id.parse().map_err(|_| ApiError::NotFound)?).await?;
+    let key = crate::media::jobs::derived_key(&file, &face_variant(face.position))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    send_derived(app, ctx, &key, "image/jpeg").await
+}
+
+/// `POST /api/libraries/{library}/people/recluster`.
+pub async fn recluster(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+    let library = library_id(ctx)?;
+    let mut tx = app.db.begin().await?;
+    let count = people::recluster(&mut tx, &library, app.config.face_clustering()).await?;
+    tx.commit().await?;
+    Ok(response::ok(&json!({ "people": count })))
+}
+
+/// `GET /api/libraries/{library}/files/{file}/faces`.
+pub async fn file_faces(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+    let file = load(app, ctx, file).await?;
+    let mut conn = app.db.conn().await?;
+    let faces = people::faces_of_file(&mut conn, &file.id).await?;
+    let items: Vec<_> = faces.iter().map(people::Face::view).collect();
+    Ok(response::ok(&json!({ "items": items })))
+}

@@ -1,0 +1,299 @@
+//! The ML stage's jobs on one file. Pictures come from the file's upright preview thumbnail
+//! (a photo or a video's poster, already decoded, oriented and at most 1920x1080), sound from
+//! the original resampled to 16 kHz mono. Each run holds CPU slots, so at most one model runs
+//! per core, and stops at its job's time budget.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+
+use super::{MlError, audio_events, faces, models, objects, transcribe};
+use crate::app::App;
+use crate::files::File;
+use crate::jobs::JobKind;
+use crate::jobs::handlers::{Effect, Progress};
+use crate::jobs::store::Settle;
+use crate::media::jobs::{derived_key, local_original, thumbnail_variant};
+use crate::media::{Limits, MediaError, av, image, thumbnails};
+use crate::people::{self, Face};
+
+/// The cache variant of a face's 300x300 crop.
+pub fn face_variant(position: i32) -> String {
+    format!("face-{position}.jpg")
+}
+
+/// Side of a face's crop.
+pub const FACE_SIDE: u32 = 300;
+
+/// How an ML failure ends the job: a missing model or an unsupported input skips it, anything
+/// else fails it for good.
+fn outcome(e: MlError) -> Settle {
+    match e {
+        MlError::ModelMissing(why) | MlError::Unsupported(why) => Settle::Skipped(why),
+        MlError::Media(MediaError::Unsupported(why)) => Settle::Skipped(why),
+        other => Settle::Failed(other.to_string()),
+    }
+}
+
+/// Runs model work on the blocking pool once `slots` CPU slots are free.
+async fn on_cpu<T: Send + 'static>(
+    app: &App,
+    slots: usize,
+    work: impl FnOnce() -> Result<T, MlError> + Send + 'static,
+) -> Result<T, Settle> {
+    let permit = app.ml_slots.acquire(slots).await;
+    let done = tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Settle::Failed(format!("the model run crashed: {e}")))?
+        .map_err(outcome);
+    drop(permit);
+    done
+}
+
+fn models_dir(app: &App) -> PathBuf {
+    app.config.models_dir()
+}
+
+async fn library_flags(app: &App, file: &File) -> Result<crate::libraries::Library, Settle> {
+    let mut conn = app
+        .db
+        .conn()
+        .await
+        .map_err(|e| Settle::Retry(format!("database: {e}")))?;
+    crate::libraries::get(&mut conn, &file.library_id)
+        .await
+        .map_err(|e| Settle::Retry(format!("{e:?}")))?
+        .ok_or_else(|| Settle::Skipped("the library no longer exists".into()))
+}
+
+/// Skips files without a picture, and runs without the `models` a stage needs.
+fn pictured(app: &App, file: &File, models: &[&str]) -> Result<(), Settle> {
+    if !matches!(file.kind.as_str(), "photo" | "video") {
+        return Err(Settle::Skipped(format!(
+            "a {} file has no picture",
+            file.kind
+        )));
+    }
+    let dir = models_dir(app);
+    models
+        .iter()
+        .try_for_each(|name| models::require(&dir, name))
+        .map_err(outcome)
+}
+
+/// The file's upright preview, decoded.
+async fn preview(app: &App, file: &File) -> Result<::image::RgbImage, Settle> {
+    let key = derived_key(file, &thumbnail_variant(thumbnails::SIZES[0]))
+        .map_err(|e| Settle::Failed(e.to_string()))?;
+    let stream = match app.storage.read(&key, None).await {
+        Ok(stream) => stream,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Settle::Skipped("the file has no preview to look at".into()));
+        }
+        Err(e) => return Err(Settle::Retry(format!("reading the preview: {e}"))),
+    };
+    let chunks: Vec<Bytes> = stream
+        .try_collect()
+        .await
+        .map_err(|e| Settle::Retry(format!("reading the preview: {e}")))?;
+    let bytes = chunks.concat();
+    let limits = Limits::new(&app.config, JobKind::Faces.time_budget());
+    tokio::task::spawn_blocking(move || image::decode(&bytes, "image/jpeg", &|_, _| 1.0, &limits))
+        .await
+        .map_err(|e| Settle::Failed(format!("decoding the preview crashed: {e}")))?
+        .map(|p| p.pixels)
+        .map_err(|e| Settle::Failed(e.to_string()))
+}
+
+/// Finds the faces of a photo or video poster in a library that has face recognition on, and
+/// stores a crop of each.
+pub async fn faces(app: &App, file: &File) -> Result<Effect, Settle> {
+    if !library_flags(app, file).await?.face_recognition_enabled {
+        return Err(Settle::Skipped(
+            "face recognition is off for this library".into(),
+        ));
+    }
+    pictured(app, file, &["face-detector", "face-landmarks", "face-embedder"])?;
+    let picture = preview(app, file).await?;
+    let dir = models_dir(app);
+    let (found, crops) = on_cpu(app, 1, move || {
+        let found = faces::find(&dir, &picture)?;
+        let crops = found
+            .iter()
+            .map(|f| {
+                let crop = faces::thumbnail(&picture, f.bbox, FACE_SIDE);
+                thumbnails::encode(&crop, thumbnails::Format::Jpeg, thumbnails::QUALITY)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((found, crops))
+    })
+    .await?;
+    let now = crate::db::now_ms();
+    let mut rows = Vec::with_capacity(found.len());
+    for (position, (face, crop)) in found.into_iter().zip(crops).enumerate() {
+        let position = position as i32;
+        let key = derived_key(file, &face_variant(position))
+            .map_err(|e| Settle::Failed(e.to_string()))?;
+        app.storage
+            .put_bytes(&key, Bytes::from(crop))
+            .await
+            .map_err(|e| Settle::Retry(format!("storing a face crop: {e}")))?;
+        rows.push(Face {
+            id: uuid::Uuid::new_v4().to_string(),
+            file_id: file.id.clone(),
+            library_id: file.library_id.clone(),
+            position,
+            person_id: None,
+            assigned_by: None,
+            score: f64::from(face.score),
+            box_x: f64::from(face.bbox[0]),
+            box_y: f64::from(face.bbox[1]),
+            box_w: f64::from(face.bbox[2]),
+            box_h: f64::from(face.bbox[3]),
+            landmarks: serde_json::to_string(&face.landmarks).unwrap_or_default(),
+            embedding: people::encode_embedding(&face.embedding),
+            created_at: now,
+        });
+    }
+    Ok(Effect::Faces(rows))
+}
+
+/// Finds objects and tags in a photo or video poster, in a library that has object detection on.
+pub async fn objects(app: &App, file: &File) -> Result<Effect, Settle> {
+    if !library_flags(app, file).await?.object_detection_enabled {
+        return Err(Settle::Skipped(
+            "object detection is off for this library".into(),
+        ));
+    }
+    pictured(app, file, &["object-detector", "image-tagger"])?;
+    let picture = preview(app, file).await?;
+    let dir = models_dir(app);
+    let (object_min, tag_min) = (app.config.object_min_score, app.config.tag_min_score);
+    let labels = on_cpu(app, 1, move || {
+        let mut labels = objects::detect(&dir, &picture, object_min)?;
+        labels.extend(objects::tag(&dir, &picture, tag_min)?);
+        Ok(labels)
+    })
+    .await?;
+    Ok(Effect::Labels(labels))
+}
+
+/// Skips files without sound: anything but audio and video, and silent videos.
+fn audible(file: &File) -> Result<(), Settle> {
+    if !matches!(file.kind.as_str(), "audio" | "video") {
+        return Err(Settle::Skipped(format!("a {} file has no sound", file.kind)));
+    }
+    let silent = file
+        .media
+        .media_info
+        .as_deref()
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+        .is_some_and(|m| m.get("audio").is_some_and(|a| a.is_null()));
+    if silent {
+        return Err(Settle::Skipped("the video has no sound track".into()));
+    }
+    Ok(())
+}
+
+/// The sound of an audio file or a video, 16 kHz mono, at most the configured length.
+async fn sound(
+    app: &App,
+    file: &File,
+    kind: JobKind,
+    progress: &Progress,
+    share: f64,
+) -> Result<Vec<f32>, Settle> {
+    let original = local_original(app, file).await?;
+    let path = original.path.clone();
+    let mut limits = Limits::new(&app.config, kind.time_budget());
+    limits.max_duration = limits
+        .max_duration
+        .min(Duration::from_secs(app.config.ml_max_audio_minutes * 60));
+    let progress = progress.clone();
+    let samples = tokio::task::spawn_blocking(move || {
+        av::decode_audio_16k_mono(&path, &limits, &mut |done| {
+            progress.send_replace(Some(((done * share * 100.0) as i32, None)));
+        })
+    })
+    .await
+    .map_err(|e| Settle::Failed(format!("decoding the sound crashed: {e}")))?
+    .map_err(|e| match e {
+        MediaError::Unsupported(why) => Settle::Skipped(why),
+        other => Settle::Failed(other.to_string()),
+    })?;
+    drop(original);
+    Ok(samples)
+}
+
+/// Reports `done` (0..1) of the part of a job after its first `share`, with an estimate.
+fn report(progress: &Progress, started: Instant, share: f64, done: f64) {
+    let pct = share + (1.0 - share) * done;
+    let elapsed = started.elapsed().as_millis() as f64;
+    let eta = (done > 0.01).then(|| (elapsed * (1.0 - done) / done) as i64);
+    progress.send_replace(Some(((pct * 100.0) as i32, eta)));
+}
+
+/// Hears the sound events of an audio file or a video's sound track.
+pub async fn audio_events(app: &App, file: &File, progress: &Progress) -> Result<Effect, Settle> {
+    const DECODING: f64 = 0.2;
+    audible(file)?;
+    let dir = models_dir(app);
+    models::require(&dir, "audio-events").map_err(outcome)?;
+    let samples = sound(app, file, JobKind::AudioEvents, progress, DECODING).await?;
+    let threshold = app.config.audio_event_min_score;
+    let progress = progress.clone();
+    let events = on_cpu(app, 1, move || {
+        let started = Instant::now();
+        audio_events::detect(&dir, &samples, threshold, &mut |done| {
+            report(&progress, started, DECODING, done)
+        })
+    })
+    .await?;
+    Ok(Effect::SoundEvents(
+        events
+            .into_iter()
+            .map(|e| crate::findings::SoundEvent {
+                name: e.label,
+                start_ms: e.start_ms as i64,
+                end_ms: e.end_ms as i64,
+                score: f64::from(e.peak),
+            })
+            .collect(),
+    ))
+}
+
+/// Transcribes the speech of an audio file or a video's sound track.
+pub async fn transcribe(app: &App, file: &File, progress: &Progress) -> Result<Effect, Settle> {
+    const DECODING: f64 = 0.1;
+    audible(file)?;
+    let dir = models_dir(app);
+    transcribe::cpu_supported()
+        .and_then(|()| models::require(&dir, &app.config.transcribe_model))
+        .and_then(|()| models::require(&dir, transcribe::VAD_MODEL))
+        .map_err(outcome)?;
+    let samples = sound(app, file, JobKind::Transcribe, progress, DECODING).await?;
+    let (model, language) = (
+        app.config.transcribe_model.clone(),
+        app.config.transcribe_language.clone(),
+    );
+    // whisper.cpp spreads one run over its threads: it takes every slot it uses.
+    let threads = app.ml_slots.count();
+    let deadline = Instant::now() + JobKind::Transcribe.time_budget();
+    let progress = progress.clone();
+    let segments = on_cpu(app, threads, move || {
+        let started = Instant::now();
+        let options = transcribe::Options {
+            model: &model,
+            language: &language,
+            threads,
+            deadline,
+        };
+        transcribe::transcribe(&dir, &samples, &options, &mut |done| {
+            report(&progress, started, DECODING, done)
+        })
+    })
+    .await?;
+    Ok(Effect::Transcript(segments))
+}

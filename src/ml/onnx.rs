@@ -1,0 +1,162 @@
+//! ONNX models in tract: loaded with the manifest's concrete input shape and optimized for it,
+//! plus the pixel-to-tensor conversions the vision models share.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use image::RgbImage;
+use tract_onnx::prelude::*;
+
+use super::MlError;
+use super::models::{ModelSpec, weights_path};
+
+/// An optimized, runnable ONNX model; one plan serves every thread.
+pub struct OnnxModel {
+    plan: Arc<TypedRunnableModel>,
+    /// The input shape it was optimized for.
+    pub input: Vec<usize>,
+}
+
+impl OnnxModel {
+    /// Loads `spec`'s weights from `dir` with its input fixed to the manifest's shape.
+    pub fn load(dir: &Path, spec: &ModelSpec) -> Result<OnnxModel, String> {
+        Self::load_with_input(dir, spec, &spec.input)
+    }
+
+    /// Loads `spec`'s weights from `dir` with its input fixed to `input`.
+    pub fn load_with_input(
+        dir: &Path,
+        spec: &ModelSpec,
+        input: &[usize],
+    ) -> Result<OnnxModel, String> {
+        let plan = tract_onnx::onnx()
+            .model_for_path(weights_path(dir, spec))
+            .and_then(|m| m.with_input_fact(0, f32::fact(input).into()))
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| format!("loading {}: {e:#}", spec.file))?;
+        Ok(OnnxModel {
+            plan,
+            input: input.to_vec(),
+        })
+    }
+
+    /// Runs the model on one input laid out as [`OnnxModel::input`]; returns every output.
+    pub fn run(&self, input: Vec<f32>) -> Result<Vec<Outputs>, MlError> {
+        let tensor = Tensor::from_shape(&self.input, &input)
+            .map_err(|e| MlError::Inference(format!("input: {e}")))?;
+        let outputs = self
+            .plan
+            .run(tvec!(tensor.into()))
+            .map_err(|e| MlError::Inference(format!("{e:#}")))?;
+        outputs
+            .into_iter()
+            .map(|value| {
+                let view = value
+                    .to_plain_array_view::<f32>()
+                    .map_err(|e| MlError::Inference(format!("output: {e}")))?;
+                Ok(Outputs {
+                    shape: view.shape().to_vec(),
+                    data: view.iter().copied().collect(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// One output tensor, flattened in row-major order.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// Channel order and scaling of a vision model's input.
+#[derive(Debug, Clone, Copy)]
+pub struct PixelFormat {
+    /// Blue first, as OpenCV-trained models expect.
+    pub bgr: bool,
+    /// `(px - mean) / scale` for every channel.
+    pub mean: f32,
+    pub scale: f32,
+}
+
+/// `image` as a planar (NCHW) tensor in `format`.
+pub fn planar(image: &RgbImage, format: PixelFormat) -> Vec<f32> {
+    let plane = (image.width() * image.height()) as usize;
+    let mut out = vec![0.0f32; plane * 3];
+    for (i, px) in image.pixels().enumerate() {
+        for c in 0..3 {
+            let channel = if format.bgr { 2 - c } else { c };
+            out[channel * plane + i] = (f32::from(px.0[c]) - format.mean) / format.scale;
+        }
+    }
+    out
+}
+
+/// `image` resized to exactly `width` x `height` (aspect not kept), bilinear.
+pub fn resize_exact(image: &RgbImage, width: u32, height: u32) -> Result<RgbImage, MlError> {
+    let mut out = RgbImage::new(width, height);
+    if image.dimensions() == (width, height) {
+        out.copy_from_slice(image);
+        return Ok(out);
+    }
+    Resizer::new()
+        .resize(
+            image,
+            &mut out,
+            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
+        )
+        .map_err(|e| MlError::Inference(format!("resize: {e}")))?;
+    Ok(out)
+}
+
+/// Non-maximum suppression: keeps the highest-scoring boxes (`[x1, y1, x2, y2]`) that overlap
+/// no kept box by more than `iou`. Returns the kept indices, best first.
+pub fn nms(boxes: &[[f32; 4]], scores: &[f32], iou: f32) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..boxes.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut kept: Vec<usize> = Vec::new();
+    for i in order {
+        if kept.iter().all(|&k| overlap(&boxes[i], &boxes[k]) <= iou) {
+            kept.push(i);
+        }
+    }
+    kept
+}
+
+/// Intersection over union of two corner boxes.
+fn overlap(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
+    let union = area(a) + area(b) - inter;
+    if union <= 0.0 { 0.0 } else { inter / union }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nms_keeps_the_best_of_overlapping_boxes() {
+        let boxes = [
+            [0.0, 0.0, 10.0, 10.0],
+            [1.0, 1.0, 11.0, 11.0],
+            [20.0, 20.0, 30.0, 30.0],
+        ];
+        assert_eq!(nms(&boxes, &[0.8, 0.9, 0.5], 0.3), vec![1, 2]);
+        assert_eq!(nms(&boxes, &[0.8, 0.9, 0.5], 0.9), vec![1, 0, 2]);
+    }
+
+    #[test]
+    fn planar_splits_channels_in_the_asked_order() {
+        let image = RgbImage::from_raw(2, 1, vec![10, 20, 30, 40, 50, 60]).unwrap();
+        let rgb = planar(&image, PixelFormat { bgr: false, mean: 0.0, scale: 1.0 });
+        assert_eq!(rgb, vec![10.0, 40.0, 20.0, 50.0, 30.0, 60.0]);
+        let bgr = planar(&image, PixelFormat { bgr: true, mean: 10.0, scale: 2.0 });
+        assert_eq!(bgr, vec![10.0, 25.0, 5.0, 20.0, 0.0, 15.0]);
+    }
+}

@@ -1,0 +1,239 @@
+//! Speech to text with whisper.cpp (whisper-rs). Silero VAD finds the speech first; speech is
+//! transcribed in chunks of up to 30 s, so silence costs nothing, and segment times are put back
+//! on the original audio's timeline.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde::Serialize;
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperVadContext,
+    WhisperVadContextParams, WhisperVadParams,
+};
+
+use super::MlError;
+use super::models::{Lazy, weights_path};
+
+/// One stretch of speech, times in milliseconds from the start of the audio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Segment {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub text: String,
+}
+
+/// The speech detector's manifest name.
+pub const VAD_MODEL: &str = "speech-detector";
+/// Samples per second of whisper's input.
+const RATE: usize = 16_000;
+/// Longest chunk handed to whisper at once: its window.
+const MAX_CHUNK: usize = 30 * RATE;
+/// Speech padded by this much on each side, so words are not clipped.
+const PAD: usize = RATE / 5;
+/// Speech separated by less silence than this stays in one chunk: whisper reads better with
+/// context, and only long silences are worth skipping.
+const JOIN_GAP: usize = 2 * RATE;
+
+static WHISPER: Lazy<WhisperContext> = Lazy::new();
+static VAD: Lazy<Mutex<WhisperVadContext>> = Lazy::new();
+
+/// Whether this CPU can run the whisper.cpp build (x86-64 builds need AVX2, FMA and F16C).
+pub fn cpu_supported() -> Result<(), MlError> {
+    #[cfg(target_arch = "x86_64")]
+    if !(is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c"))
+    {
+        return Err(MlError::Unsupported(
+            "transcription needs a CPU with AVX2, FMA and F16C".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn load_whisper(dir: &Path, spec: &super::models::ModelSpec) -> Result<WhisperContext, String> {
+    whisper_rs::install_logging_hooks();
+    let path = weights_path(dir, spec);
+    WhisperContext::new_with_params(&path, WhisperContextParameters::default())
+        .map_err(|e| format!("loading {}: {e}", spec.file))
+}
+
+fn load_vad(dir: &Path, spec: &super::models::ModelSpec) -> Result<Mutex<WhisperVadContext>, String> {
+    whisper_rs::install_logging_hooks();
+    let mut params = WhisperVadContextParams::new();
+    params.set_n_threads(1);
+    let path = weights_path(dir, spec);
+    WhisperVadContext::new(&path.to_string_lossy(), params)
+        .map(Mutex::new)
+        .map_err(|e| format!("loading {}: {e}", spec.file))
+}
+
+/// What to transcribe with.
+pub struct Options<'a> {
+    /// The whisper model's manifest name.
+    pub model: &'a str,
+    /// A language code, or `auto` to detect it.
+    pub language: &'a str,
+    pub threads: usize,
+    pub deadline: Instant,
+}
+
+/// Transcribes 16 kHz mono `samples`; `on_progress` gets the fraction done.
+pub fn transcribe(
+    dir: &Path,
+    samples: &[f32],
+    options: &Options,
+    on_progress: &mut dyn FnMut(f64),
+) -> Result<Vec<Segment>, MlError> {
+    cpu_supported()?;
+    let whisper = WHISPER.get(dir, options.model, load_whisper)?;
+    let vad = VAD.get(dir, VAD_MODEL, load_vad)?;
+    let speech: Vec<(usize, usize)> = {
+        let mut vad = vad.lock().unwrap_or_else(|e| e.into_inner());
+        vad.segments_from_samples(WhisperVadParams::new(), samples)
+            .map_err(|e| MlError::Inference(format!("speech detection: {e}")))?
+            .map(|s| (centis_to_samples(s.start), centis_to_samples(s.end)))
+            .collect()
+    };
+    let chunks = chunks(&speech, samples.len());
+    let total: usize = chunks.iter().map(|(a, b)| b - a).sum();
+    let mut state = whisper
+        .create_state()
+        .map_err(|e| MlError::Inference(format!("whisper state: {e}")))?;
+    let mut segments = Vec::new();
+    let mut done = 0usize;
+    for (start, end) in chunks {
+        if Instant::now() >= options.deadline {
+            return Err(MlError::Media(crate::media::MediaError::TimedOut));
+        }
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(options.threads.max(1) as i32);
+        params.set_language(match options.language {
+            "auto" | "" => None,
+            code => Some(code),
+        });
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+        params.set_print_special(false);
+        params.set_suppress_nst(true);
+        params.set_no_context(true);
+        let deadline = options.deadline;
+        // Boxed as the trait object the callback trampoline expects (whisper-rs 0.16).
+        params.set_abort_callback_safe(
+            Box::new(move || Instant::now() >= deadline) as Box<dyn FnMut() -> bool>
+        );
+        state
+            .full(params, &samples[start..end])
+            .map_err(|e| MlError::Inference(format!("whisper: {e}")))?;
+        let offset_ms = (start * 1000 / RATE) as i64;
+        for segment in state.as_iter() {
+            let text = segment
+                .to_str_lossy()
+                .map_err(|e| MlError::Inference(format!("whisper text: {e}")))?
+                .trim()
+                .to_owned();
+            if !text.is_empty() {
+                segments.push(Segment {
+                    start_ms: offset_ms + segment.start_timestamp() * 10,
+                    end_ms: offset_ms + segment.end_timestamp() * 10,
+                    text,
+                });
+            }
+        }
+        done += end - start;
+        on_progress(done as f64 / total.max(1) as f64);
+    }
+    Ok(segments)
+}
+
+fn centis_to_samples(centis: f32) -> usize {
+    (centis.max(0.0) * (RATE / 100) as f32) as usize
+}
+
+/// Speech spans (in samples) padded, joined across short silences and cut into whisper-sized
+/// chunks, within `len` samples.
+fn chunks(speech: &[(usize, usize)], len: usize) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for &(start, end) in speech {
+        let (start, end) = (start.saturating_sub(PAD), (end + PAD).min(len));
+        if start >= end {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if start <= last.1 + JOIN_GAP && end - last.0 <= MAX_CHUNK => {
+                last.1 = last.1.max(end)
+            }
+            _ => {
+                let mut at = start;
+                while end - at > MAX_CHUNK {
+                    out.push((at, at + MAX_CHUNK));
+                    at += MAX_CHUNK;
+                }
+                out.push((at, end));
+            }
+        }
+    }
+    out
+}
+
+/// `segments` as a WebVTT document.
+pub fn webvtt(segments: &[Segment]) -> String {
+    let mut out = String::from("WEBVTT\n");
+    for (i, s) in segments.iter().enumerate() {
+        out.push_str(&format!(
+            "\n{}\n{} --> {}\n{}\n",
+            i + 1,
+            vtt_time(s.start_ms),
+            vtt_time(s.end_ms),
+            s.text.replace("-->", "->")
+        ));
+    }
+    out
+}
+
+fn vtt_time(ms: i64) -> String {
+    let ms = ms.max(0);
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speech_is_padded_joined_and_cut_to_whisper_windows() {
+        let s = RATE;
+        // Two bits of speech half a second apart join; a far one stays apart.
+        assert_eq!(
+            chunks(&[(s, 2 * s), (2 * s + s / 4, 3 * s), (10 * s, 11 * s)], 20 * s),
+            vec![(s - PAD, 3 * s + PAD), (10 * s - PAD, 11 * s + PAD)]
+        );
+        // A 70 s monologue becomes 30 + 30 + 10 (plus padding).
+        let long = chunks(&[(0, 70 * s)], 80 * s);
+        assert_eq!(long.len(), 3);
+        assert!(long.iter().all(|(a, b)| b - a <= MAX_CHUNK));
+        assert_eq!(long.last().unwrap().1, 70 * s + PAD);
+    }
+
+    #[test]
+    fn webvtt_has_cues_with_times() {
+        let vtt = webvtt(&[Segment {
+            start_ms: 3_723_004,
+            end_ms: 3_725_000,
+            text: "ask not --> why".into(),
+        }]);
+        assert_eq!(
+            vtt,
+            "WEBVTT\n\n1\n01:02:03.004 --> 01:02:05.000\nask not -> why\n"
+        );
+    }
+}

@@ -1,0 +1,446 @@
+//! The ML stage over HTTP with the real models from ../shared/models: faces on the shared test
+//! pictures and people made of them (merge, split, rename, hide, per-library opt-in), objects
+//! and tags, sound events and the transcript of jfk.wav, what happens with no models at all,
+//! and a corrupt model file refused at load.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{Backend, TempDir, TestServer};
+use crate::files::testdata;
+use crate::jobs::job_status;
+use crate::on_both_backends;
+
+on_both_backends!(
+    photos_get_faces_objects_and_tags,
+    faces_of_one_person_become_one_person_that_members_can_edit,
+    sound_gets_events_and_a_transcript,
+    without_models_every_ml_job_is_skipped_and_the_rest_works,
+);
+
+/// The shared model files (see ../shared/models/MANIFEST.md).
+fn shared_models() -> PathBuf {
+    testdata("").parent().expect("testdata has a parent").to_path_buf()
+}
+
+/// A server whose models dir is `models`, with `min_faces` faces founding a person.
+async fn ml_server(backend: Backend, models: &Path, min_faces: u32) -> TestServer {
+    let models = models.to_path_buf();
+    TestServer::start_with(backend, move |c| {
+        c.models_dir = Some(models);
+        c.face_min_faces = min_faces;
+    })
+    .await
+}
+
+/// A library of `owner` with face recognition and object detection switched as asked.
+async fn library(srv: &TestServer, owner: &str, faces: bool, objects: bool) -> String {
+    let lib = srv.library(owner, "Family").await;
+    let res = srv
+        .call(
+            "PATCH",
+            &format!("/api/libraries/{lib}"),
+            owner,
+            Some(json!({ "faceRecognitionEnabled": faces, "objectDetectionEnabled": objects })),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.json);
+    lib
+}
+
+/// Uploads a shared test file; returns its id.
+async fn upload(srv: &TestServer, lib: &str, who: &str, path: &Path) -> String {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let res = srv
+        .upload(lib, who, name, std::fs::read(path).unwrap())
+        .await;
+    assert_eq!(res.status, 201, "{}", res.json);
+    res.json["id"].as_str().unwrap().to_owned()
+}
+
+/// Waits until the file's last stage (transcribe) has settled; returns the file.
+async fn processed(srv: &TestServer, lib: &str, file: &str, who: &str) -> Value {
+    let path = format!("/api/libraries/{lib}/files/{file}");
+    for _ in 0..1200 {
+        let view = srv.get(&path, who).await.json;
+        if matches!(
+            job_status(&view, "transcribe"),
+            "done" | "skipped" | "failed"
+        ) {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} was never processed: {}", srv.get(&path, who).await.json);
+}
+
+async fn items(srv: &TestServer, path: &str, who: &str) -> Vec<Value> {
+    let res = srv.get(path, who).await;
+    assert_eq!(res.status, 200, "{path}: {}", res.json);
+    res.json["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn names(labels: &[Value], source: &str) -> Vec<String> {
+    labels
+        .iter()
+        .filter(|l| l["source"] == source)
+        .map(|l| l["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn photos_get_faces_objects_and_tags(backend: Backend) {
+    let srv = ml_server(backend, &shared_models(), 3).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = library(&srv, &owner, true, true).await;
+    let mut ids = Vec::new();
+    for name in [
+        "astronaut.jpg",
+        "two_faces_ultraface13.jpg",
+        "dog.jpg",
+        "chelsea.png",
+    ] {
+        ids.push(upload(&srv, &lib, &owner, &testdata(name)).await);
+    }
+    for id in &ids {
+        let view = processed(&srv, &lib, id, &owner).await;
+        assert_eq!(job_status(&view, "faces"), "done", "{view}");
+        assert_eq!(job_status(&view, "objects"), "done", "{view}");
+        assert_eq!(job_status(&view, "audio_events"), "skipped", "{view}");
+        assert_eq!(job_status(&view, "transcribe"), "skipped", "{view}");
+    }
+    let faces = |i: usize| format!("/api/libraries/{lib}/files/{}/faces", ids[i]);
+    let astronaut = items(&srv, &faces(0), &owner).await;
+    assert_eq!(astronaut.len(), 1, "{astronaut:?}");
+    let bbox = astronaut[0]["bbox"].as_array().unwrap();
+    assert!(bbox.iter().all(|v| (0.0..=1.0).contains(&v.as_f64().unwrap())));
+    assert_eq!(astronaut[0]["landmarks"].as_array().unwrap().len(), 5);
+    assert_eq!(items(&srv, &faces(1), &owner).await.len(), 2);
+    assert_eq!(items(&srv, &faces(2), &owner).await.len(), 0);
+
+    let labels = |i: usize| format!("/api/libraries/{lib}/files/{}/labels", ids[i]);
+    let dog = items(&srv, &labels(2), &owner).await;
+    let objects = names(&dog, "object");
+    for expected in ["dog", "bicycle", "car"] {
+        assert!(objects.iter().any(|o| o == expected), "{expected} in {dog:?}");
+    }
+    assert!(dog.iter().filter(|l| l["source"] == "object").all(|l| l["bbox"].is_array()));
+    let cat = items(&srv, &labels(3), &owner).await;
+    let tags = names(&cat, "tag");
+    assert!(tags[0].contains("cat"), "top tag of chelsea.png: {cat:?}");
+
+    let counts = items(&srv, &format!("/api/libraries/{lib}/labels"), &owner).await;
+    let dog_count = counts.iter().find(|c| c["name"] == "dog").expect("dog counted");
+    assert_eq!(dog_count["files"], 1);
+    let found = items(&srv, &format!("/api/libraries/{lib}/files?label=dog"), &owner).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], ids[2].as_str());
+    let searched = items(&srv, &format!("/api/libraries/{lib}/files?q=BICYCLE"), &owner).await;
+    assert_eq!(searched.len(), 1, "search finds labels case-insensitively");
+
+    // Running a stage again through its own endpoint gives the same findings.
+    let again = srv
+        .post(
+            &format!("/api/libraries/{lib}/files/{}/object-detection/reprocess", ids[2]),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(again.status, 202, "{}", again.json);
+    let unknown = srv
+        .post(&format!("/api/libraries/{lib}/wizardry/reprocess"), &owner, json!({}))
+        .await;
+    assert_eq!(unknown.status, 404);
+    srv.stop().await;
+}
+
+async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Backend) {
+    let srv = ml_server(backend, &shared_models(), 2).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = library(&srv, &owner, true, false).await;
+    let dir = testdata("faces");
+    let mut photos: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+        .collect();
+    photos.sort();
+    assert_eq!(photos.len(), 11, "{dir:?}");
+    let mut files: Vec<(String, String)> = Vec::new();
+    for photo in &photos {
+        let id = upload(&srv, &lib, &owner, photo).await;
+        let who = photo.file_name().unwrap().to_str().unwrap()[..2].to_owned();
+        files.push((id, who));
+    }
+    for (id, _) in &files {
+        let view = processed(&srv, &lib, id, &owner).await;
+        assert_eq!(job_status(&view, "faces"), "done", "{view}");
+    }
+    let people_path = format!("/api/libraries/{lib}/people");
+    let people = items(&srv, &people_path, &owner).await;
+    assert_eq!(people.len(), 5, "{people:?}");
+    let counts: Vec<i64> = people.iter().map(|p| p["fileCount"].as_i64().unwrap()).collect();
+    assert_eq!(counts, vec![3, 2, 2, 2, 2]);
+    // Every photo of one real person is in one person, and no person mixes two.
+    let person_of = |file: &str, people: &[Value], faces: &[(String, Value)]| -> String {
+        let face = &faces.iter().find(|(f, _)| f == file).unwrap().1;
+        let person = face["personId"].as_str().unwrap().to_owned();
+        assert!(people.iter().any(|p| p["id"] == person.as_str()));
+        person
+    };
+    let mut faces: Vec<(String, Value)> = Vec::new();
+    for (id, _) in &files {
+        let found = items(&srv, &format!("/api/libraries/{lib}/files/{id}/faces"), &owner).await;
+        assert_eq!(found.len(), 1, "{id}: {found:?}");
+        faces.push((id.clone(), found[0].clone()));
+    }
+    for (a, who_a) in &files {
+        for (b, who_b) in &files {
+            let same = person_of(a, &people, &faces) == person_of(b, &people, &faces);
+            assert_eq!(same, who_a == who_b, "{who_a} vs {who_b}");
+        }
+    }
+    let p1 = person_of(&files[0].0, &people, &faces);
+    let p2 = person_of(&files[3].0, &people, &faces);
+
+    // Rename, and find the person's files by name and by id.
+    let person = |id: &str| format!("{people_path}/{id}");
+    let renamed = srv
+        .call("PATCH", &person(&p1), &owner, Some(json!({ "name": "Grace" })))
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.json);
+    assert_eq!(renamed.json["name"], "Grace");
+    let theirs = items(&srv, &format!("/api/libraries/{lib}/files?person={p1}"), &owner).await;
+    assert_eq!(theirs.len(), 3);
+    let by_name = items(&srv, &format!("/api/libraries/{lib}/files?q=grace"), &owner).await;
+    assert_eq!(by_name.len(), 3);
+
+    // The person's picture is a 300x300 JPEG crop.
+    let (status, headers, body) = srv.fetch(&format!("{}/thumbnail", person(&p1)), &owner, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    let crop = image_size(&body);
+    assert_eq!(crop, (300, 300));
+
+    // Merge p2 into p1: four people, p1 with five photos.
+    let merged = srv
+        .post(&format!("{}/merge", person(&p1)), &owner, json!({ "people": [p2] }))
+        .await;
+    assert_eq!(merged.status, 200, "{}", merged.json);
+    assert_eq!(merged.json["fileCount"], 5);
+    assert_eq!(items(&srv, &people_path, &owner).await.len(), 4);
+    assert_eq!(srv.get(&person(&p2), &owner).await.status, 405);
+
+    // Split p2's two faces off again: five people, p1 back to three.
+    let p2_faces: Vec<Value> = files[3..5]
+        .iter()
+        .map(|(id, _)| faces.iter().find(|(f, _)| f == id).unwrap().1["id"].clone())
+        .collect();
+    let split = srv
+        .post(&format!("{}/split", person(&p1)), &owner, json!({ "faceIds": p2_faces }))
+        .await;
+    assert_eq!(split.status, 200, "{}", split.json);
+    assert_eq!(split.json["fileCount"], 2);
+    let people = items(&srv, &people_path, &owner).await;
+    assert_eq!(people.len(), 5);
+    let grace = people.iter().find(|p| p["id"] == p1.as_str()).unwrap();
+    assert_eq!(grace["fileCount"], 3);
+
+    // Hide the new person; re-clustering keeps what members decided.
+    let new = split.json["id"].as_str().unwrap().to_owned();
+    let hidden = srv
+        .call("PATCH", &person(&new), &owner, Some(json!({ "hidden": true })))
+        .await;
+    assert_eq!(hidden.json["hidden"], true);
+    assert_eq!(items(&srv, &people_path, &owner).await.len(), 4);
+    assert_eq!(items(&srv, &format!("{people_path}?hidden=true"), &owner).await.len(), 5);
+    let reclustered = srv
+        .post(&format!("{people_path}/recluster"), &owner, json!({}))
+        .await;
+    assert_eq!(reclustered.status, 200, "{}", reclustered.json);
+    assert_eq!(reclustered.json["people"], 5);
+    let kept = items(&srv, &format!("{people_path}?hidden=true"), &owner).await;
+    assert!(kept.iter().any(|p| p["id"] == new.as_str() && p["fileCount"] == 2));
+    assert!(kept.iter().any(|p| p["name"] == "Grace" && p["fileCount"] == 3));
+
+    // A viewer sees people but cannot rename them; another library's members see nothing.
+    let invite = srv.invite(&lib, &owner, "viewer").await;
+    let (viewer, _) = srv.register("victor", Some(&invite)).await;
+    assert_eq!(items(&srv, &people_path, &viewer).await.len(), 4);
+    let denied = srv
+        .call("PATCH", &person(&p1), &viewer, Some(json!({ "name": "X" })))
+        .await;
+    assert_eq!(denied.status, 403);
+
+    // A library with face recognition off leaves its photos alone.
+    let private = library(&srv, &owner, false, false).await;
+    let id = upload(&srv, &private, &owner, &photos[0]).await;
+    let view = processed(&srv, &private, &id, &owner).await;
+    assert_eq!(job_status(&view, "faces"), "skipped");
+    assert!(view["jobs"]["faces"]["error"].as_str().unwrap().contains("face recognition is off"));
+    assert!(items(&srv, &format!("/api/libraries/{private}/files/{id}/faces"), &owner).await.is_empty());
+    assert!(items(&srv, &format!("/api/libraries/{private}/people"), &owner).await.is_empty());
+    srv.stop().await;
+}
+
+/// Width and height of a JPEG, from ffprobe.
+fn image_size(bytes: &[u8]) -> (u32, u32) {
+    let dir = TempDir::new();
+    let path = dir.path().join("crop.jpg");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut parts = text.trim().split(',').map(|n| n.parse().unwrap());
+    (parts.next().unwrap(), parts.next().unwrap())
+}
+
+/// Lower-case words only, for comparing transcripts without case and punctuation.
+fn words(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn sound_gets_events_and_a_transcript(backend: Backend) {
+    let srv = ml_server(backend, &shared_models(), 3).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = library(&srv, &owner, false, false).await;
+    let id = upload(&srv, &lib, &owner, &testdata("jfk.wav")).await;
+    let view = processed(&srv, &lib, &id, &owner).await;
+    assert_eq!(job_status(&view, "audio_events"), "done", "{view}");
+    assert_eq!(job_status(&view, "transcribe"), "done", "{view}");
+    assert_eq!(job_status(&view, "faces"), "skipped");
+
+    let file = format!("/api/libraries/{lib}/files/{id}");
+    let events = items(&srv, &format!("{file}/audio-events"), &owner).await;
+    let top = events
+        .iter()
+        .max_by(|a, b| a["score"].as_f64().unwrap().total_cmp(&b["score"].as_f64().unwrap()))
+        .expect("some sound event");
+    assert_eq!(top["name"], "Speech", "{events:?}");
+    assert!(top["endMs"].as_i64().unwrap() > top["startMs"].as_i64().unwrap());
+
+    let transcript = srv.get(&format!("{file}/transcript"), &owner).await.json;
+    assert_eq!(
+        words(transcript["text"].as_str().unwrap()),
+        "and so my fellow americans ask not what your country can do for you ask what you can do for your country",
+        "{transcript}"
+    );
+    let segments = transcript["segments"].as_array().unwrap();
+    assert!(!segments.is_empty());
+    let mut last_end = 0;
+    for s in segments {
+        let (start, end) = (s["startMs"].as_i64().unwrap(), s["endMs"].as_i64().unwrap());
+        assert!(start >= last_end - 10 && end > start && end <= 11_500, "{s}");
+        last_end = end;
+    }
+    let (status, headers, vtt) = srv.fetch(&format!("{file}/transcript?format=vtt"), &owner, &[]).await;
+    assert_eq!(status, 200);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/vtt"));
+    let vtt = String::from_utf8(vtt).unwrap();
+    assert!(vtt.starts_with("WEBVTT\n\n1\n00:00:"), "{vtt}");
+    assert!(vtt.contains(" --> "));
+
+    let found = items(&srv, &format!("/api/libraries/{lib}/files?q=fellow%20Americans"), &owner).await;
+    assert_eq!(found.len(), 1, "the transcript is searchable");
+    let by_sound = items(&srv, &format!("/api/libraries/{lib}/files?q=speech"), &owner).await;
+    assert_eq!(by_sound.len(), 1, "sound events are searchable");
+    srv.stop().await;
+}
+
+async fn without_models_every_ml_job_is_skipped_and_the_rest_works(backend: Backend) {
+    let empty = TempDir::new();
+    let srv = ml_server(backend, empty.path(), 3).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = library(&srv, &owner, true, true).await;
+    let photo = upload(&srv, &lib, &owner, &testdata("astronaut.jpg")).await;
+    let sound = upload(&srv, &lib, &owner, &testdata("jfk.wav")).await;
+    let photo_view = processed(&srv, &lib, &photo, &owner).await;
+    let sound_view = processed(&srv, &lib, &sound, &owner).await;
+    for (view, kind) in [
+        (&photo_view, "faces"),
+        (&photo_view, "objects"),
+        (&sound_view, "audio_events"),
+        (&sound_view, "transcribe"),
+    ] {
+        assert_eq!(job_status(view, kind), "skipped", "{kind}: {view}");
+        let reason = view["jobs"][kind]["error"].as_str().unwrap();
+        assert!(
+            reason.contains("not installed") && reason.contains("alcoves models install"),
+            "{kind}: {reason}"
+        );
+    }
+    assert_eq!(job_status(&photo_view, "thumbnails"), "done");
+    assert_eq!(job_status(&sound_view, "waveform"), "done");
+    let (status, _, _) = srv
+        .fetch(&format!("/api/libraries/{lib}/files/{photo}/thumbnails/timeline"), &owner, &[])
+        .await;
+    assert_eq!(status, 200);
+    let found = items(&srv, &format!("/api/libraries/{lib}/files?q=astro"), &owner).await;
+    assert_eq!(found.len(), 1, "search by name works without models");
+    assert!(items(&srv, &format!("/api/libraries/{lib}/people"), &owner).await.is_empty());
+    srv.stop().await;
+}
+
+/// A models dir holding every shared model, the object detector with one byte changed.
+fn models_with_a_corrupt_detector() -> TempDir {
+    let dir = TempDir::new();
+    for spec in alcoves::ml::models::manifest() {
+        for (file, _) in spec.parts() {
+            let target = dir.path().join(file);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            if file.ends_with("yolox_nano.onnx") {
+                let mut bytes = std::fs::read(shared_models().join(file)).unwrap();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0xff;
+                std::fs::write(&target, bytes).unwrap();
+            } else {
+                std::os::unix::fs::symlink(shared_models().join(file), &target).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_model_is_refused_at_load_and_at_install() {
+    use alcoves::ml::models::{self, ModelState};
+    let corrupt = models_with_a_corrupt_detector();
+    let srv = ml_server(Backend::Sqlite, corrupt.path(), 3).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = library(&srv, &owner, true, true).await;
+    let id = upload(&srv, &lib, &owner, &testdata("dog.jpg")).await;
+    let view = processed(&srv, &lib, &id, &owner).await;
+    assert_eq!(job_status(&view, "objects"), "failed", "{view}");
+    let reason = view["jobs"]["objects"]["error"].as_str().unwrap();
+    assert!(
+        reason.contains("object-detector is corrupt") && reason.contains("sha256"),
+        "{reason}"
+    );
+    assert_eq!(job_status(&view, "faces"), "done", "other models still work");
+    srv.stop().await;
+
+    // Installing refuses the corrupt file and takes the good ones.
+    let installed = TempDir::new();
+    let report = models::install(corrupt.path(), installed.path(), |_| {});
+    for model in &report {
+        assert_eq!(model.outcome.is_ok(), model.name != "object-detector", "{model:?}");
+    }
+    let detector = models::spec("object-detector").unwrap();
+    assert!(matches!(
+        models::verify(installed.path(), detector),
+        ModelState::Missing(_)
+    ));
+    let again = models::install(&shared_models(), installed.path(), |_| {});
+    assert!(again.iter().all(|m| m.outcome.is_ok()), "{again:?}");
+    assert_eq!(models::verify(installed.path(), detector), ModelState::Installed);
+}
