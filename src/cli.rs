@@ -273,7 +273,10 @@ pub fn install_models(config: &crate::config::Config, from: &Path) -> Result<(),
         }
     }
     if failed > 0 {
-        return Err(format!("{failed} of {} models were not installed", done.len()));
+        return Err(format!(
+            "{failed} of {} models were not installed",
+            done.len()
+        ));
     }
     Ok(())
 }

@@ -232,7 +232,11 @@ fn models(dir: &Path) -> Check {
         check(
             "models",
             Status::Ok,
-            format!("all {} verified in {}", models::manifest().len(), dir.display()),
+            format!(
+                "all {} verified in {}",
+                models::manifest().len(),
+                dir.display()
+            ),
         )
     }
 }

@@ -137,23 +137,17 @@ pub async fn replace_sound_events(
     events: &[SoundEvent],
 ) -> ApiResult<()> {
     with_conn!(conn, c => diesel::delete(audio_events::table.filter(audio_events::file_id.eq(file_id))).execute(c).await)?;
-    let rows: Vec<_> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            (
-                audio_events::file_id.eq(file_id),
-                audio_events::position.eq(i as i32),
-                audio_events::library_id.eq(library_id),
-                audio_events::name.eq(&e.name),
-                audio_events::start_ms.eq(e.start_ms),
-                audio_events::end_ms.eq(e.end_ms),
-                audio_events::score.eq(e.score),
-            )
-        })
-        .collect();
-    for row in rows {
-        with_conn!(conn, c => diesel::insert_into(audio_events::table).values(row.clone()).execute(c).await)?;
+    for (i, e) in events.iter().enumerate() {
+        let row = (
+            audio_events::file_id.eq(file_id),
+            audio_events::position.eq(i as i32),
+            audio_events::library_id.eq(library_id),
+            audio_events::name.eq(&e.name),
+            audio_events::start_ms.eq(e.start_ms),
+            audio_events::end_ms.eq(e.end_ms),
+            audio_events::score.eq(e.score),
+        );
+        with_conn!(conn, c => diesel::insert_into(audio_events::table).values(row).execute(c).await)?;
     }
     Ok(())
 }
@@ -176,22 +170,16 @@ pub async fn replace_transcript(
     segments: &[Segment],
 ) -> ApiResult<()> {
     with_conn!(conn, c => diesel::delete(transcript_segments::table.filter(transcript_segments::file_id.eq(file_id))).execute(c).await)?;
-    let rows: Vec<_> = segments
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            (
-                transcript_segments::file_id.eq(file_id),
-                transcript_segments::position.eq(i as i32),
-                transcript_segments::library_id.eq(library_id),
-                transcript_segments::start_ms.eq(s.start_ms),
-                transcript_segments::end_ms.eq(s.end_ms),
-                transcript_segments::text.eq(&s.text),
-            )
-        })
-        .collect();
-    for row in rows {
-        with_conn!(conn, c => diesel::insert_into(transcript_segments::table).values(row.clone()).execute(c).await)?;
+    for (i, segment) in segments.iter().enumerate() {
+        let row = (
+            transcript_segments::file_id.eq(file_id),
+            transcript_segments::position.eq(i as i32),
+            transcript_segments::library_id.eq(library_id),
+            transcript_segments::start_ms.eq(segment.start_ms),
+            transcript_segments::end_ms.eq(segment.end_ms),
+            transcript_segments::text.eq(&segment.text),
+        );
+        with_conn!(conn, c => diesel::insert_into(transcript_segments::table).values(row).execute(c).await)?;
     }
     Ok(())
 }

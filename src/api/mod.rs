@@ -11,9 +11,9 @@ mod invites;
 mod jobs;
 mod libraries;
 mod live;
-mod people;
 pub mod media;
 pub mod openapi;
+mod people;
 mod system;
 mod tus;
 

@@ -93,7 +93,12 @@ pub async fn thumbnail(app: &App, ctx: &Ctx, person: Uuid) -> ApiResult<Response
             .await?
             .ok_or_else(|| ApiError::NotReady("this person has no face picture".into()))?
     };
-    let file = load(app, ctx, face.file_id.parse().map_err(|_| ApiError::NotFound)?).await?;
+    let file = load(
+        app,
+        ctx,
+        face.file_id.parse().map_err(|_| ApiError::NotFound)?,
+    )
+    .await?;
     let key = crate::media::jobs::derived_key(&file, &face_variant(face.position))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     send_derived(app, ctx, &key, "image/jpeg").await

@@ -76,6 +76,13 @@ impl JobKind {
         JobKind::ALL.get(at + 1).copied()
     }
 
+    /// Whether later stages need this one's result, so a file that failed it goes no further
+    /// (without a hash or its type there is nothing to build on). Every later stage checks its
+    /// own inputs.
+    pub fn needed_later(self) -> bool {
+        matches!(self, JobKind::Hash | JobKind::Metadata)
+    }
+
     /// How many of these run at once in one worker process.
     pub fn concurrency(self) -> usize {
         match self {

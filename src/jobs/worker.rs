@@ -203,6 +203,7 @@ async fn record(
         return tx.commit().await.map_err(Into::into);
     }
     let mut queued = Vec::new();
+    let retrying = matches!(settled, Settled::Retrying(_));
     if let Settled::Retrying(retry) = settled {
         queued.push(retry);
     }
@@ -211,10 +212,14 @@ async fn record(
     {
         handlers::apply(&mut tx, &file, effect, app.config.face_clustering()).await?;
     }
-    // A stage that does not apply to this file hands it on like a finished one.
+    // A stage that does not apply to this file hands it on like a finished one, and so does
+    // one that failed for good when later stages do not need what it makes.
     let advance = match &outcome {
         Ok(_) => true,
         Err(Settle::Skipped(_)) => files::find(&mut tx, &claim.file_id).await?.is_some(),
+        Err(_) if !retrying && !claim.kind.needed_later() => {
+            files::find(&mut tx, &claim.file_id).await?.is_some()
+        }
         Err(_) => false,
     };
     if advance {

@@ -71,7 +71,12 @@ pub fn find(dir: &Path, picture: &RgbImage) -> Result<Vec<FoundFace>, MlError> {
     let mut candidate_scores: Vec<f32> = Vec::new();
     for (pair, corners) in scores.data.chunks_exact(2).zip(boxes.data.chunks_exact(4)) {
         if pair[1] > MIN_SCORE {
-            candidates.push([corners[0] * w, corners[1] * h, corners[2] * w, corners[3] * h]);
+            candidates.push([
+                corners[0] * w,
+                corners[1] * h,
+                corners[2] * w,
+                corners[3] * h,
+            ]);
             candidate_scores.push(pair[1]);
         }
     }
@@ -139,7 +144,12 @@ fn landmarks(
     let cells = (CROP_SIDE as f32 / STRIDE) as usize;
     let plane = cells * cells;
     let k = CROP_SIDE as f32 / side;
-    let inside = [(bx1 - x0) * k, (by1 - y0) * k, (bx2 - x0) * k, (by2 - y0) * k];
+    let inside = [
+        (bx1 - x0) * k,
+        (by1 - y0) * k,
+        (bx2 - x0) * k,
+        (by2 - y0) * k,
+    ];
     // The strongest peak whose cell centre lies in the detected box: a neighbour's face in the
     // enlarged crop can never win.
     let best = (0..plane)
@@ -277,11 +287,17 @@ mod tests {
     #[test]
     fn similarity_recovers_a_known_transform() {
         // Rotate by 10 degrees, scale by 2, shift by (5, -3).
-        let (a, b) = (2.0 * 10f32.to_radians().cos(), 2.0 * 10f32.to_radians().sin());
+        let (a, b) = (
+            2.0 * 10f32.to_radians().cos(),
+            2.0 * 10f32.to_radians().sin(),
+        );
         let moved = ARCFACE.map(|[x, y]| [a * x - b * y + 5.0, b * x + a * y - 3.0]);
         let (ra, rb, tx, ty) = similarity(&ARCFACE, &moved);
         assert!((ra - a).abs() < 1e-3 && (rb - b).abs() < 1e-3, "{ra} {rb}");
-        assert!((tx - 5.0).abs() < 1e-2 && (ty + 3.0).abs() < 1e-2, "{tx} {ty}");
+        assert!(
+            (tx - 5.0).abs() < 1e-2 && (ty + 3.0).abs() < 1e-2,
+            "{tx} {ty}"
+        );
     }
 
     #[test]

@@ -115,7 +115,11 @@ pub async fn faces(app: &App, file: &File) -> Result<Effect, Settle> {
             "face recognition is off for this library".into(),
         ));
     }
-    pictured(app, file, &["face-detector", "face-landmarks", "face-embedder"])?;
+    pictured(
+        app,
+        file,
+        &["face-detector", "face-landmarks", "face-embedder"],
+    )?;
     let picture = preview(app, file).await?;
     let dir = models_dir(app);
     let (found, crops) = on_cpu(app, 1, move || {
@@ -183,7 +187,10 @@ pub async fn objects(app: &App, file: &File) -> Result<Effect, Settle> {
 /// Skips files without sound: anything but audio and video, and silent videos.
 fn audible(file: &File) -> Result<(), Settle> {
     if !matches!(file.kind.as_str(), "audio" | "video") {
-        return Err(Settle::Skipped(format!("a {} file has no sound", file.kind)));
+        return Err(Settle::Skipped(format!(
+            "a {} file has no sound",
+            file.kind
+        )));
     }
     let silent = file
         .media

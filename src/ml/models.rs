@@ -103,7 +103,10 @@ pub fn require(dir: &Path, name: &str) -> Result<(), MlError> {
     for (file, _) in spec(name)?.parts() {
         let path = dir.join(file);
         if !path.is_file() {
-            return Err(missing(name, &format!("{} is not installed", path.display())));
+            return Err(missing(
+                name,
+                &format!("{} is not installed", path.display()),
+            ));
         }
     }
     Ok(())
@@ -207,6 +210,12 @@ impl<T> Lazy<T> {
             .map_err(|e| MlError::ModelCorrupt(format!("model {name}: {e}")))?;
         *slot = Some((path, model.clone()));
         Ok(model)
+    }
+}
+
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -97,10 +97,14 @@ pub fn detect(dir: &Path, picture: &RgbImage, min_score: f32) -> Result<Vec<Labe
         for gy in 0..cells {
             for gx in 0..cells {
                 let Some(cell) = row.next() else { break };
-                let (class, best) = cell[5..]
-                    .iter()
-                    .enumerate()
-                    .fold((0, 0.0f32), |acc, (i, &s)| if s > acc.1 { (i, s) } else { acc });
+                let (class, best) =
+                    cell[5..]
+                        .iter()
+                        .enumerate()
+                        .fold(
+                            (0, 0.0f32),
+                            |acc, (i, &s)| if s > acc.1 { (i, s) } else { acc },
+                        );
                 let score = cell[4] * best;
                 if score < min_score {
                     continue;
@@ -151,8 +155,8 @@ pub fn tag(dir: &Path, picture: &RgbImage, min_score: f32) -> Result<Vec<Label>,
     let tagger = TAGGER.get(dir, "image-tagger", Classifier::load)?;
     let (w, h) = picture.dimensions();
     let side = w.min(h);
-    let square = image::imageops::crop_imm(picture, (w - side) / 2, (h - side) / 2, side, side)
-        .to_image();
+    let square =
+        image::imageops::crop_imm(picture, (w - side) / 2, (h - side) / 2, side, side).to_image();
     let input = resize_exact(&square, TAGGER_SIDE, TAGGER_SIDE)?;
     let format = PixelFormat {
         bgr: false,

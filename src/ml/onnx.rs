@@ -154,9 +154,23 @@ mod tests {
     #[test]
     fn planar_splits_channels_in_the_asked_order() {
         let image = RgbImage::from_raw(2, 1, vec![10, 20, 30, 40, 50, 60]).unwrap();
-        let rgb = planar(&image, PixelFormat { bgr: false, mean: 0.0, scale: 1.0 });
+        let rgb = planar(
+            &image,
+            PixelFormat {
+                bgr: false,
+                mean: 0.0,
+                scale: 1.0,
+            },
+        );
         assert_eq!(rgb, vec![10.0, 40.0, 20.0, 50.0, 30.0, 60.0]);
-        let bgr = planar(&image, PixelFormat { bgr: true, mean: 10.0, scale: 2.0 });
+        let bgr = planar(
+            &image,
+            PixelFormat {
+                bgr: true,
+                mean: 10.0,
+                scale: 2.0,
+            },
+        );
         assert_eq!(bgr, vec![10.0, 25.0, 5.0, 20.0, 0.0, 15.0]);
     }
 }

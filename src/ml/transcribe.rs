@@ -60,7 +60,10 @@ fn load_whisper(dir: &Path, spec: &super::models::ModelSpec) -> Result<WhisperCo
         .map_err(|e| format!("loading {}: {e}", spec.file))
 }
 
-fn load_vad(dir: &Path, spec: &super::models::ModelSpec) -> Result<Mutex<WhisperVadContext>, String> {
+fn load_vad(
+    dir: &Path,
+    spec: &super::models::ModelSpec,
+) -> Result<Mutex<WhisperVadContext>, String> {
     whisper_rs::install_logging_hooks();
     let mut params = WhisperVadContextParams::new();
     params.set_n_threads(1);
@@ -214,7 +217,10 @@ mod tests {
         let s = RATE;
         // Two bits of speech half a second apart join; a far one stays apart.
         assert_eq!(
-            chunks(&[(s, 2 * s), (2 * s + s / 4, 3 * s), (10 * s, 11 * s)], 20 * s),
+            chunks(
+                &[(s, 2 * s), (2 * s + s / 4, 3 * s), (10 * s, 11 * s)],
+                20 * s
+            ),
             vec![(s - PAD, 3 * s + PAD), (10 * s - PAD, 11 * s + PAD)]
         );
         // A 70 s monologue becomes 30 + 30 + 10 (plus padding).

@@ -249,9 +249,7 @@ pub async fn recluster(conn: &mut Conn, library_id: &str, params: Params) -> Api
         .map(|p| p.id.clone())
         .collect();
     for id in waiting {
-        let unplaced = points
-            .iter()
-            .any(|p| p.id == id && p.person_id.is_none());
+        let unplaced = points.iter().any(|p| p.id == id && p.person_id.is_none());
         if unplaced {
             place(conn, library_id, &id, &mut points, params).await?;
         }
@@ -378,7 +376,9 @@ pub async fn update(conn: &mut Conn, person: &Person, change: &PersonChange) -> 
             .get_result(c)
             .await)?;
         if theirs == 0 {
-            return Err(ApiError::BadRequest("coverFaceId is not one of this person's faces".into()));
+            return Err(ApiError::BadRequest(
+                "coverFaceId is not one of this person's faces".into(),
+            ));
         }
     }
     let name = match change.name.as_deref().map(str::trim) {
@@ -408,7 +408,11 @@ pub async fn merge(
     into: &Person,
     others: &[String],
 ) -> ApiResult<()> {
-    let others: Vec<String> = others.iter().filter(|id| **id != into.id).cloned().collect();
+    let others: Vec<String> = others
+        .iter()
+        .filter(|id| **id != into.id)
+        .cloned()
+        .collect();
     let found: i64 = with_conn!(conn, c => people::table
         .filter(people::library_id.eq(library_id))
         .filter(people::id.eq_any(&others))
@@ -434,7 +438,9 @@ pub async fn split(
     face_ids: &[String],
 ) -> ApiResult<String> {
     if face_ids.is_empty() {
-        return Err(ApiError::BadRequest("faceIds must name at least one face".into()));
+        return Err(ApiError::BadRequest(
+            "faceIds must name at least one face".into(),
+        ));
     }
     let theirs: i64 = with_conn!(conn, c => faces::table
         .filter(faces::id.eq_any(face_ids))
@@ -443,7 +449,9 @@ pub async fn split(
         .get_result(c)
         .await)?;
     if theirs as usize != face_ids.len() {
-        return Err(ApiError::BadRequest("faceIds must all be this person's faces".into()));
+        return Err(ApiError::BadRequest(
+            "faceIds must all be this person's faces".into(),
+        ));
     }
     let new = create_person(conn, library_id).await?;
     assign(conn, face_ids, Some(&new), BY_MEMBER).await?;

@@ -76,7 +76,9 @@ async fn fixture(srv: &TestServer, people: &People) -> Fixture {
         .await;
     let person = {
         let mut conn = srv.app.db.conn().await.unwrap();
-        alcoves::people::create_person(&mut conn, &lib).await.unwrap()
+        alcoves::people::create_person(&mut conn, &lib)
+            .await
+            .unwrap()
     };
     let file = srv
         .upload(&lib, owner, "matrix.txt", b"matrix".to_vec())

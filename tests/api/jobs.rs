@@ -33,6 +33,21 @@ pub async fn wait_for(
     );
 }
 
+/// A file's JSON once its `kind` job has settled (done, skipped or failed; failed stages hand
+/// on unless later ones need them). Two minutes at most: transcodes and models on two busy
+/// cores take a while.
+pub async fn settled_at(srv: &TestServer, lib: &str, id: &str, who: &str, kind: &str) -> Value {
+    let path = format!("/api/libraries/{lib}/files/{id}");
+    for _ in 0..1200 {
+        let file = srv.get(&path, who).await.json;
+        if matches!(job_status(&file, kind), "done" | "skipped" | "failed") {
+            return file;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} never settled: {}", srv.get(&path, who).await.json);
+}
+
 pub fn job_status<'a>(file: &'a Value, kind: &str) -> &'a str {
     file["jobs"][kind]["status"].as_str().unwrap_or("")
 }

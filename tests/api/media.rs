@@ -6,13 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::{Backend, TempDir, TestServer};
 use crate::files::testdata;
-use crate::jobs::job_status;
+use crate::jobs::{job_status, settled_at};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -120,22 +119,9 @@ async fn put(srv: &TestServer, lib: &str, who: &str, name: &str, bytes: Vec<u8>)
     res.json["id"].as_str().unwrap().to_owned()
 }
 
-/// A file's JSON once its pipeline has settled: a stage failed (a failed stage does not hand
-/// on to the next), or the last stage (waveform) finished or was skipped. Two minutes at most:
-/// transcodes on two busy cores take a while.
+/// A file's JSON once the media stage's last job (waveform) has settled.
 async fn settled(srv: &TestServer, lib: &str, id: &str, who: &str) -> Value {
-    let path = format!("/api/libraries/{lib}/files/{id}");
-    for _ in 0..1200 {
-        let file = srv.get(&path, who).await.json;
-        let failed = file["jobs"]
-            .as_object()
-            .is_some_and(|jobs| jobs.values().any(|job| job["status"] == "failed"));
-        if failed || matches!(job_status(&file, "waveform"), "done" | "skipped") {
-            return file;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{path} never settled: {}", srv.get(&path, who).await.json);
+    settled_at(srv, lib, id, who, "waveform").await
 }
 
 fn job_error<'a>(file: &'a Value, kind: &str) -> &'a str {

@@ -4,13 +4,12 @@
 //! and a corrupt model file refused at load.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TempDir, TestServer};
 use crate::files::testdata;
-use crate::jobs::job_status;
+use crate::jobs::{job_status, settled_at};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -22,7 +21,10 @@ on_both_backends!(
 
 /// The shared model files (see ../shared/models/MANIFEST.md).
 fn shared_models() -> PathBuf {
-    testdata("").parent().expect("testdata has a parent").to_path_buf()
+    testdata("")
+        .parent()
+        .expect("testdata has a parent")
+        .to_path_buf()
 }
 
 /// A server whose models dir is `models`, with `min_faces` faces founding a person.
@@ -62,18 +64,7 @@ async fn upload(srv: &TestServer, lib: &str, who: &str, path: &Path) -> String {
 
 /// Waits until the file's last stage (transcribe) has settled; returns the file.
 async fn processed(srv: &TestServer, lib: &str, file: &str, who: &str) -> Value {
-    let path = format!("/api/libraries/{lib}/files/{file}");
-    for _ in 0..1200 {
-        let view = srv.get(&path, who).await.json;
-        if matches!(
-            job_status(&view, "transcribe"),
-            "done" | "skipped" | "failed"
-        ) {
-            return view;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{path} was never processed: {}", srv.get(&path, who).await.json);
+    settled_at(srv, lib, file, who, "transcribe").await
 }
 
 async fn items(srv: &TestServer, path: &str, who: &str) -> Vec<Value> {
@@ -114,7 +105,10 @@ async fn photos_get_faces_objects_and_tags(backend: Backend) {
     let astronaut = items(&srv, &faces(0), &owner).await;
     assert_eq!(astronaut.len(), 1, "{astronaut:?}");
     let bbox = astronaut[0]["bbox"].as_array().unwrap();
-    assert!(bbox.iter().all(|v| (0.0..=1.0).contains(&v.as_f64().unwrap())));
+    assert!(
+        bbox.iter()
+            .all(|v| (0.0..=1.0).contains(&v.as_f64().unwrap()))
+    );
     assert_eq!(astronaut[0]["landmarks"].as_array().unwrap().len(), 5);
     assert_eq!(items(&srv, &faces(1), &owner).await.len(), 2);
     assert_eq!(items(&srv, &faces(2), &owner).await.len(), 0);
@@ -123,33 +117,60 @@ async fn photos_get_faces_objects_and_tags(backend: Backend) {
     let dog = items(&srv, &labels(2), &owner).await;
     let objects = names(&dog, "object");
     for expected in ["dog", "bicycle", "car"] {
-        assert!(objects.iter().any(|o| o == expected), "{expected} in {dog:?}");
+        assert!(
+            objects.iter().any(|o| o == expected),
+            "{expected} in {dog:?}"
+        );
     }
-    assert!(dog.iter().filter(|l| l["source"] == "object").all(|l| l["bbox"].is_array()));
+    assert!(
+        dog.iter()
+            .filter(|l| l["source"] == "object")
+            .all(|l| l["bbox"].is_array())
+    );
     let cat = items(&srv, &labels(3), &owner).await;
     let tags = names(&cat, "tag");
     assert!(tags[0].contains("cat"), "top tag of chelsea.png: {cat:?}");
 
     let counts = items(&srv, &format!("/api/libraries/{lib}/labels"), &owner).await;
-    let dog_count = counts.iter().find(|c| c["name"] == "dog").expect("dog counted");
+    let dog_count = counts
+        .iter()
+        .find(|c| c["name"] == "dog")
+        .expect("dog counted");
     assert_eq!(dog_count["files"], 1);
-    let found = items(&srv, &format!("/api/libraries/{lib}/files?label=dog"), &owner).await;
+    let found = items(
+        &srv,
+        &format!("/api/libraries/{lib}/files?label=dog"),
+        &owner,
+    )
+    .await;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["id"], ids[2].as_str());
-    let searched = items(&srv, &format!("/api/libraries/{lib}/files?q=BICYCLE"), &owner).await;
+    let searched = items(
+        &srv,
+        &format!("/api/libraries/{lib}/files?q=BICYCLE"),
+        &owner,
+    )
+    .await;
     assert_eq!(searched.len(), 1, "search finds labels case-insensitively");
 
     // Running a stage again through its own endpoint gives the same findings.
     let again = srv
         .post(
-            &format!("/api/libraries/{lib}/files/{}/object-detection/reprocess", ids[2]),
+            &format!(
+                "/api/libraries/{lib}/files/{}/object-detection/reprocess",
+                ids[2]
+            ),
             &owner,
             json!({}),
         )
         .await;
     assert_eq!(again.status, 202, "{}", again.json);
     let unknown = srv
-        .post(&format!("/api/libraries/{lib}/wizardry/reprocess"), &owner, json!({}))
+        .post(
+            &format!("/api/libraries/{lib}/wizardry/reprocess"),
+            &owner,
+            json!({}),
+        )
         .await;
     assert_eq!(unknown.status, 404);
     srv.stop().await;
@@ -180,7 +201,10 @@ async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Ba
     let people_path = format!("/api/libraries/{lib}/people");
     let people = items(&srv, &people_path, &owner).await;
     assert_eq!(people.len(), 5, "{people:?}");
-    let counts: Vec<i64> = people.iter().map(|p| p["fileCount"].as_i64().unwrap()).collect();
+    let counts: Vec<i64> = people
+        .iter()
+        .map(|p| p["fileCount"].as_i64().unwrap())
+        .collect();
     assert_eq!(counts, vec![3, 2, 2, 2, 2]);
     // Every photo of one real person is in one person, and no person mixes two.
     let person_of = |file: &str, people: &[Value], faces: &[(String, Value)]| -> String {
@@ -191,7 +215,12 @@ async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Ba
     };
     let mut faces: Vec<(String, Value)> = Vec::new();
     for (id, _) in &files {
-        let found = items(&srv, &format!("/api/libraries/{lib}/files/{id}/faces"), &owner).await;
+        let found = items(
+            &srv,
+            &format!("/api/libraries/{lib}/files/{id}/faces"),
+            &owner,
+        )
+        .await;
         assert_eq!(found.len(), 1, "{id}: {found:?}");
         faces.push((id.clone(), found[0].clone()));
     }
@@ -207,17 +236,29 @@ async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Ba
     // Rename, and find the person's files by name and by id.
     let person = |id: &str| format!("{people_path}/{id}");
     let renamed = srv
-        .call("PATCH", &person(&p1), &owner, Some(json!({ "name": "Grace" })))
+        .call(
+            "PATCH",
+            &person(&p1),
+            &owner,
+            Some(json!({ "name": "Grace" })),
+        )
         .await;
     assert_eq!(renamed.status, 200, "{}", renamed.json);
     assert_eq!(renamed.json["name"], "Grace");
-    let theirs = items(&srv, &format!("/api/libraries/{lib}/files?person={p1}"), &owner).await;
+    let theirs = items(
+        &srv,
+        &format!("/api/libraries/{lib}/files?person={p1}"),
+        &owner,
+    )
+    .await;
     assert_eq!(theirs.len(), 3);
     let by_name = items(&srv, &format!("/api/libraries/{lib}/files?q=grace"), &owner).await;
     assert_eq!(by_name.len(), 3);
 
     // The person's picture is a 300x300 JPEG crop.
-    let (status, headers, body) = srv.fetch(&format!("{}/thumbnail", person(&p1)), &owner, &[]).await;
+    let (status, headers, body) = srv
+        .fetch(&format!("{}/thumbnail", person(&p1)), &owner, &[])
+        .await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "image/jpeg");
     let crop = image_size(&body);
@@ -225,7 +266,11 @@ async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Ba
 
     // Merge p2 into p1: four people, p1 with five photos.
     let merged = srv
-        .post(&format!("{}/merge", person(&p1)), &owner, json!({ "people": [p2] }))
+        .post(
+            &format!("{}/merge", person(&p1)),
+            &owner,
+            json!({ "people": [p2] }),
+        )
         .await;
     assert_eq!(merged.status, 200, "{}", merged.json);
     assert_eq!(merged.json["fileCount"], 5);
@@ -238,7 +283,11 @@ async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Ba
         .map(|(id, _)| faces.iter().find(|(f, _)| f == id).unwrap().1["id"].clone())
         .collect();
     let split = srv
-        .post(&format!("{}/split", person(&p1)), &owner, json!({ "faceIds": p2_faces }))
+        .post(
+            &format!("{}/split", person(&p1)),
+            &owner,
+            json!({ "faceIds": p2_faces }),
+        )
         .await;
     assert_eq!(split.status, 200, "{}", split.json);
     assert_eq!(split.json["fileCount"], 2);
@@ -250,19 +299,35 @@ async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Ba
     // Hide the new person; re-clustering keeps what members decided.
     let new = split.json["id"].as_str().unwrap().to_owned();
     let hidden = srv
-        .call("PATCH", &person(&new), &owner, Some(json!({ "hidden": true })))
+        .call(
+            "PATCH",
+            &person(&new),
+            &owner,
+            Some(json!({ "hidden": true })),
+        )
         .await;
     assert_eq!(hidden.json["hidden"], true);
     assert_eq!(items(&srv, &people_path, &owner).await.len(), 4);
-    assert_eq!(items(&srv, &format!("{people_path}?hidden=true"), &owner).await.len(), 5);
+    assert_eq!(
+        items(&srv, &format!("{people_path}?hidden=true"), &owner)
+            .await
+            .len(),
+        5
+    );
     let reclustered = srv
         .post(&format!("{people_path}/recluster"), &owner, json!({}))
         .await;
     assert_eq!(reclustered.status, 200, "{}", reclustered.json);
     assert_eq!(reclustered.json["people"], 5);
     let kept = items(&srv, &format!("{people_path}?hidden=true"), &owner).await;
-    assert!(kept.iter().any(|p| p["id"] == new.as_str() && p["fileCount"] == 2));
-    assert!(kept.iter().any(|p| p["name"] == "Grace" && p["fileCount"] == 3));
+    assert!(
+        kept.iter()
+            .any(|p| p["id"] == new.as_str() && p["fileCount"] == 2)
+    );
+    assert!(
+        kept.iter()
+            .any(|p| p["name"] == "Grace" && p["fileCount"] == 3)
+    );
 
     // A viewer sees people but cannot rename them; another library's members see nothing.
     let invite = srv.invite(&lib, &owner, "viewer").await;
@@ -278,9 +343,26 @@ async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Ba
     let id = upload(&srv, &private, &owner, &photos[0]).await;
     let view = processed(&srv, &private, &id, &owner).await;
     assert_eq!(job_status(&view, "faces"), "skipped");
-    assert!(view["jobs"]["faces"]["error"].as_str().unwrap().contains("face recognition is off"));
-    assert!(items(&srv, &format!("/api/libraries/{private}/files/{id}/faces"), &owner).await.is_empty());
-    assert!(items(&srv, &format!("/api/libraries/{private}/people"), &owner).await.is_empty());
+    assert!(
+        view["jobs"]["faces"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("face recognition is off")
+    );
+    assert!(
+        items(
+            &srv,
+            &format!("/api/libraries/{private}/files/{id}/faces"),
+            &owner
+        )
+        .await
+        .is_empty()
+    );
+    assert!(
+        items(&srv, &format!("/api/libraries/{private}/people"), &owner)
+            .await
+            .is_empty()
+    );
     srv.stop().await;
 }
 
@@ -290,7 +372,14 @@ fn image_size(bytes: &[u8]) -> (u32, u32) {
     let path = dir.path().join("crop.jpg");
     std::fs::write(&path, bytes).unwrap();
     let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(&path)
         .output()
         .unwrap();
@@ -324,7 +413,12 @@ async fn sound_gets_events_and_a_transcript(backend: Backend) {
     let events = items(&srv, &format!("{file}/audio-events"), &owner).await;
     let top = events
         .iter()
-        .max_by(|a, b| a["score"].as_f64().unwrap().total_cmp(&b["score"].as_f64().unwrap()))
+        .max_by(|a, b| {
+            a["score"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["score"].as_f64().unwrap())
+        })
         .expect("some sound event");
     assert_eq!(top["name"], "Speech", "{events:?}");
     assert!(top["endMs"].as_i64().unwrap() > top["startMs"].as_i64().unwrap());
@@ -340,19 +434,39 @@ async fn sound_gets_events_and_a_transcript(backend: Backend) {
     let mut last_end = 0;
     for s in segments {
         let (start, end) = (s["startMs"].as_i64().unwrap(), s["endMs"].as_i64().unwrap());
-        assert!(start >= last_end - 10 && end > start && end <= 11_500, "{s}");
+        assert!(
+            start >= last_end - 10 && end > start && end <= 11_500,
+            "{s}"
+        );
         last_end = end;
     }
-    let (status, headers, vtt) = srv.fetch(&format!("{file}/transcript?format=vtt"), &owner, &[]).await;
+    let (status, headers, vtt) = srv
+        .fetch(&format!("{file}/transcript?format=vtt"), &owner, &[])
+        .await;
     assert_eq!(status, 200);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/vtt"));
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/vtt")
+    );
     let vtt = String::from_utf8(vtt).unwrap();
     assert!(vtt.starts_with("WEBVTT\n\n1\n00:00:"), "{vtt}");
     assert!(vtt.contains(" --> "));
 
-    let found = items(&srv, &format!("/api/libraries/{lib}/files?q=fellow%20Americans"), &owner).await;
+    let found = items(
+        &srv,
+        &format!("/api/libraries/{lib}/files?q=fellow%20Americans"),
+        &owner,
+    )
+    .await;
     assert_eq!(found.len(), 1, "the transcript is searchable");
-    let by_sound = items(&srv, &format!("/api/libraries/{lib}/files?q=speech"), &owner).await;
+    let by_sound = items(
+        &srv,
+        &format!("/api/libraries/{lib}/files?q=speech"),
+        &owner,
+    )
+    .await;
     assert_eq!(by_sound.len(), 1, "sound events are searchable");
     srv.stop().await;
 }
@@ -382,12 +496,20 @@ async fn without_models_every_ml_job_is_skipped_and_the_rest_works(backend: Back
     assert_eq!(job_status(&photo_view, "thumbnails"), "done");
     assert_eq!(job_status(&sound_view, "waveform"), "done");
     let (status, _, _) = srv
-        .fetch(&format!("/api/libraries/{lib}/files/{photo}/thumbnails/timeline"), &owner, &[])
+        .fetch(
+            &format!("/api/libraries/{lib}/files/{photo}/thumbnails/timeline"),
+            &owner,
+            &[],
+        )
         .await;
     assert_eq!(status, 200);
     let found = items(&srv, &format!("/api/libraries/{lib}/files?q=astro"), &owner).await;
     assert_eq!(found.len(), 1, "search by name works without models");
-    assert!(items(&srv, &format!("/api/libraries/{lib}/people"), &owner).await.is_empty());
+    assert!(
+        items(&srv, &format!("/api/libraries/{lib}/people"), &owner)
+            .await
+            .is_empty()
+    );
     srv.stop().await;
 }
 
@@ -426,14 +548,27 @@ async fn a_corrupt_model_is_refused_at_load_and_at_install() {
         reason.contains("object-detector is corrupt") && reason.contains("sha256"),
         "{reason}"
     );
-    assert_eq!(job_status(&view, "faces"), "done", "other models still work");
+    assert_eq!(
+        job_status(&view, "faces"),
+        "done",
+        "other models still work"
+    );
+    assert_eq!(
+        job_status(&view, "transcribe"),
+        "skipped",
+        "later stages still run"
+    );
     srv.stop().await;
 
     // Installing refuses the corrupt file and takes the good ones.
     let installed = TempDir::new();
     let report = models::install(corrupt.path(), installed.path(), |_| {});
     for model in &report {
-        assert_eq!(model.outcome.is_ok(), model.name != "object-detector", "{model:?}");
+        assert_eq!(
+            model.outcome.is_ok(),
+            model.name != "object-detector",
+            "{model:?}"
+        );
     }
     let detector = models::spec("object-detector").unwrap();
     assert!(matches!(
@@ -442,5 +577,8 @@ async fn a_corrupt_model_is_refused_at_load_and_at_install() {
     ));
     let again = models::install(&shared_models(), installed.path(), |_| {});
     assert!(again.iter().all(|m| m.outcome.is_ok()), "{again:?}");
-    assert_eq!(models::verify(installed.path(), detector), ModelState::Installed);
+    assert_eq!(
+        models::verify(installed.path(), detector),
+        ModelState::Installed
+    );
 }
