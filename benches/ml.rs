@@ -8,6 +8,8 @@
 //! `../shared/models`). onnxruntime runs in `benches/ml_peer.py` (`pip install onnxruntime onnx
 //! numpy`); the long speech needs `espeak-ng` and `ffmpeg`.
 
+mod common;
+
 use std::collections::HashMap;
 use std::error::Error;
 use std::io::ErrorKind;
@@ -297,16 +299,6 @@ fn long_speech(tmp: &Path) -> Result<Vec<f32>> {
     read_wav(&wav)
 }
 
-/// Peak resident set of this process so far, in MiB.
-fn own_peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn bench(models: &Path, tmp: &Path) -> Result<()> {
     let testdata = models.join("testdata");
     let jfk = read_wav(&testdata.join("jfk.wav"))?;
@@ -381,7 +373,7 @@ fn bench(models: &Path, tmp: &Path) -> Result<()> {
     println!(
         "peak RSS with every model loaded ({} ONNX + whisper): {:.0} MiB",
         loaded.len(),
-        own_peak_rss_mib()
+        common::own_peak_rss_mib()
     );
     Ok(())
 }

@@ -5,6 +5,8 @@
 //!
 //! `cargo bench --bench thumbnails` (16 photos; `ALCOVES_BENCH_PHOTOS` changes it).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,16 +41,6 @@ fn run(program: &str, args: &[&str]) {
         "{program} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Peak resident set of this process so far, in MiB.
-fn own_peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Peak resident set of the largest child process waited for so far, in MiB.
@@ -112,7 +104,7 @@ fn main() {
         let thumbs = thumbnails::render_all(&picture.pixels).unwrap();
         assert_eq!(thumbs.len(), thumbnails::SIZES.len());
     });
-    let ours_rss = own_peak_rss_mib();
+    let ours_rss = common::own_peak_rss_mib();
 
     let vips = run_parallel(&photos, 2, |photo| {
         let name = photo.file_stem().unwrap().to_str().unwrap();
