@@ -30,6 +30,16 @@ pub const VAD_MODEL: &str = "speech-detector";
 const RATE: usize = 16_000;
 /// Longest chunk handed to whisper at once: its window.
 const MAX_CHUNK: usize = 30 * RATE;
+/// Whisper's encoder positions for a full window.
+const FULL_CONTEXT: usize = 1500;
+
+/// The encoder context a chunk of `len` samples needs: whisper encodes a full 30 s window even
+/// for a short chunk, so short ones get a proportionally shorter context (with a margin).
+fn audio_context(len: usize) -> i32 {
+    let needed = len * FULL_CONTEXT / MAX_CHUNK + 128;
+    needed.min(FULL_CONTEXT) as i32
+}
+
 /// Speech padded by this much on each side, so words are not clipped.
 const PAD: usize = RATE / 5;
 /// Speech separated by less silence than this stays in one chunk: whisper reads better with
@@ -123,6 +133,7 @@ pub fn transcribe(
         params.set_print_special(false);
         params.set_suppress_nst(true);
         params.set_no_context(true);
+        params.set_audio_ctx(audio_context(end - start));
         let deadline = options.deadline;
         // Boxed as the trait object the callback trampoline expects (whisper-rs 0.16).
         params.set_abort_callback_safe(
