@@ -34,27 +34,24 @@ const RATE: f64 = 16_000.0;
 
 /// The vision models with their test picture and pixel format; the size is the manifest's.
 const PICTURES: [(&str, &str, PixelFormat); 5] = [
-    ("face-detector", "astronaut.jpg", normalised(127.0)),
-    ("face-landmarks", "astronaut.jpg", BGR_0_255),
-    ("face-embedder", "astronaut.jpg", normalised(127.5)),
-    ("object-detector", "dog.jpg", BGR_0_255),
-    ("image-tagger", "chelsea.png", normalised(127.0)),
+    (
+        "face-detector",
+        "astronaut.jpg",
+        PixelFormat::rgb_centred(127.0),
+    ),
+    ("face-landmarks", "astronaut.jpg", PixelFormat::BGR_RAW),
+    (
+        "face-embedder",
+        "astronaut.jpg",
+        PixelFormat::rgb_centred(127.5),
+    ),
+    ("object-detector", "dog.jpg", PixelFormat::BGR_RAW),
+    (
+        "image-tagger",
+        "chelsea.png",
+        PixelFormat::rgb_centred(127.0),
+    ),
 ];
-
-const BGR_0_255: PixelFormat = PixelFormat {
-    bgr: true,
-    mean: 0.0,
-    scale: 1.0,
-};
-
-/// RGB, `(px - mean) / 128`.
-const fn normalised(mean: f32) -> PixelFormat {
-    PixelFormat {
-        bgr: false,
-        mean,
-        scale: 128.0,
-    }
-}
 
 /// About a minute of speech at espeak-ng's 150 words a minute.
 const SPEECH: &str = "The old lighthouse stood at the edge of the harbour for more than a hundred \

@@ -54,12 +54,7 @@ pub fn find(dir: &Path, picture: &RgbImage) -> Result<Vec<FoundFace>, MlError> {
     let embedder = EMBEDDER.get(dir, "face-embedder", OnnxModel::load)?;
     let (w, h) = (picture.width() as f32, picture.height() as f32);
     let small = sample_rect(picture, [0.0, 0.0, w, h], DETECT_SIZE.0, DETECT_SIZE.1);
-    let rgb = PixelFormat {
-        bgr: false,
-        mean: 127.0,
-        scale: 128.0,
-    };
-    let outputs = detector.run(planar(&small, rgb))?;
+    let outputs = detector.run(planar(&small, PixelFormat::rgb_centred(127.0)))?;
     let by_width = |n: usize| {
         outputs
             .iter()
@@ -87,13 +82,8 @@ pub fn find(dir: &Path, picture: &RgbImage) -> Result<Vec<FoundFace>, MlError> {
             continue;
         };
         let aligned = align(picture, &points);
-        let arcface = PixelFormat {
-            bgr: false,
-            mean: 127.5,
-            scale: 128.0,
-        };
         let embedding = embedder
-            .run(planar(&aligned, arcface))?
+            .run(planar(&aligned, PixelFormat::rgb_centred(127.5)))?
             .into_iter()
             .next()
             .map(|o| normalised(o.data))
@@ -131,12 +121,7 @@ fn landmarks(
     let side = CROP_EXPAND * (bx2 - bx1).max(by2 - by1);
     let (x0, y0) = ((bx1 + bx2 - side) / 2.0, (by1 + by2 - side) / 2.0);
     let crop = sample_rect(picture, [x0, y0, side, side], CROP_SIDE, CROP_SIDE);
-    let bgr = PixelFormat {
-        bgr: true,
-        mean: 0.0,
-        scale: 1.0,
-    };
-    let outputs = model.run(planar(&crop, bgr))?;
+    let outputs = model.run(planar(&crop, PixelFormat::BGR_RAW))?;
     let [heat, scale, offset, marks] = match outputs.as_slice() {
         [a, b, c, d] => [a, b, c, d],
         _ => return Err(MlError::Inference("CenterFace gave no 4 outputs".into())),

@@ -74,12 +74,7 @@ pub fn detect(dir: &Path, picture: &RgbImage, min_score: f32) -> Result<Vec<Labe
     let resized = resize_exact(picture, rw, rh)?;
     let mut canvas = RgbImage::from_pixel(DETECTOR_SIDE, DETECTOR_SIDE, Rgb([114, 114, 114]));
     image::imageops::replace(&mut canvas, &resized, 0, 0);
-    let format = PixelFormat {
-        bgr: true,
-        mean: 0.0,
-        scale: 1.0,
-    };
-    let outputs = detector.model.run(planar(&canvas, format))?;
+    let outputs = detector.model.run(planar(&canvas, PixelFormat::BGR_RAW))?;
     let rows = outputs
         .first()
         .ok_or_else(|| MlError::Inference("YOLOX gave no output".into()))?;
@@ -158,12 +153,9 @@ pub fn tag(dir: &Path, picture: &RgbImage, min_score: f32) -> Result<Vec<Label>,
     let square =
         image::imageops::crop_imm(picture, (w - side) / 2, (h - side) / 2, side, side).to_image();
     let input = resize_exact(&square, TAGGER_SIDE, TAGGER_SIDE)?;
-    let format = PixelFormat {
-        bgr: false,
-        mean: 127.0,
-        scale: 128.0,
-    };
-    let outputs = tagger.model.run(planar(&input, format))?;
+    let outputs = tagger
+        .model
+        .run(planar(&input, PixelFormat::rgb_centred(127.0)))?;
     // The second output holds the softmaxed probabilities; the first, the logits.
     let probs = outputs
         .iter()

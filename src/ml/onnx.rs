@@ -82,6 +82,24 @@ pub struct PixelFormat {
     pub scale: f32,
 }
 
+impl PixelFormat {
+    /// Blue first, 0..255 as they are: models trained through OpenCV (CenterFace, YOLOX).
+    pub const BGR_RAW: PixelFormat = PixelFormat {
+        bgr: true,
+        mean: 0.0,
+        scale: 1.0,
+    };
+
+    /// RGB centred on `mean` and divided by 128.
+    pub const fn rgb_centred(mean: f32) -> PixelFormat {
+        PixelFormat {
+            bgr: false,
+            mean,
+            scale: 128.0,
+        }
+    }
+}
+
 /// `image` as a planar (NCHW) tensor in `format`.
 pub fn planar(image: &RgbImage, format: PixelFormat) -> Vec<f32> {
     let plane = (image.width() * image.height()) as usize;
