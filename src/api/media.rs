@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::TryStreamExt;
 use http::{HeaderValue, Response, header};
 use serde_json::json;
 use uuid::Uuid;
@@ -246,9 +245,8 @@ async fn render(app: &App, file: &File, request: ProxyRequest) -> ApiResult<Vec<
             app.storage.read(&preview, None).await
         }
     };
-    let chunks: Vec<Bytes> = match stream {
-        Ok(s) => s
-            .try_collect()
+    let bytes = match stream {
+        Ok(s) => crate::storage::collect(s)
             .await
             .map_err(|e| ApiError::Unavailable(e.to_string()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -256,7 +254,6 @@ async fn render(app: &App, file: &File, request: ProxyRequest) -> ApiResult<Vec<
         }
         Err(e) => return Err(ApiError::Unavailable(e.to_string())),
     };
-    let bytes = chunks.concat();
     let limits = Limits::new(&app.config, std::time::Duration::from_secs(60));
     tokio::task::spawn_blocking(move || {
         let size = request.size;

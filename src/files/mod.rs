@@ -65,6 +65,16 @@ pub struct MediaFacts {
     pub media_info: Option<String>,
 }
 
+impl MediaFacts {
+    /// Whether the probe found the container without a `video` or `audio` stream.
+    pub fn lacks_stream(&self, stream: &str) -> bool {
+        self.media_info
+            .as_deref()
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+            .is_some_and(|m| m.get(stream).is_some_and(|s| s.is_null()))
+    }
+}
+
 /// A file as the API shows it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -4,7 +4,6 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use futures_util::TryStreamExt;
 use tokio::sync::watch;
 
 use super::JobKind;
@@ -21,6 +20,15 @@ use crate::with_conn;
 
 /// Progress a handler reports: percent and estimated milliseconds left.
 pub type Progress = watch::Sender<Option<(i32, Option<i64>)>>;
+
+/// Reports a job `done` (0..1) with the part of it after its first `share` (0..1) started at
+/// `started`, with the time left estimated from that part's pace.
+pub fn report_progress(progress: &Progress, started: std::time::Instant, share: f64, done: f64) {
+    let pct = share + (1.0 - share) * done;
+    let elapsed = started.elapsed().as_millis() as f64;
+    let eta = (done > 0.01).then(|| (elapsed * (1.0 - done) / done) as i64);
+    progress.send_replace(Some(((pct * 100.0) as i32, eta)));
+}
 
 /// A finished job's result, written to the file row or the file's findings.
 #[derive(Debug, Clone)]
@@ -114,14 +122,13 @@ async fn metadata(app: &App, file: &File) -> Result<Effect, Settle> {
     let head: Vec<u8> = if size == 0 {
         Vec::new()
     } else {
-        let chunks: Vec<bytes::Bytes> = original
+        let stream = original
             .read(app.storage.as_ref(), Some(0..sniff::SNIFF_LEN as u64))
             .await
-            .map_err(storage_outcome)?
-            .try_collect()
-            .await
             .map_err(storage_outcome)?;
-        chunks.concat()
+        crate::storage::collect(stream)
+            .await
+            .map_err(storage_outcome)?
     };
     let mime = sniff::mime_of(&head);
     let kind = sniff::kind_of(mime);

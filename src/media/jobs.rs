@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::files::original::Original;
 use crate::files::{File, MediaFacts};
 use crate::jobs::JobKind;
-use crate::jobs::handlers::Progress;
+use crate::jobs::handlers::{Progress, report_progress};
 use crate::jobs::store::Settle;
 use crate::storage::BlobKey;
 use crate::storage::key::InvalidKey;
@@ -54,7 +54,7 @@ pub const WAVEFORM_VARIANT: &str = "waveform.json";
 
 /// How a media failure ends the job: unsupported input is skipped, anything else fails for
 /// good (retrying a corrupt file would fail the same way).
-fn outcome(e: MediaError) -> Settle {
+pub fn outcome(e: MediaError) -> Settle {
     match e {
         MediaError::Unsupported(why) => Settle::Skipped(why),
         other => Settle::Failed(other.to_string()),
@@ -179,12 +179,7 @@ pub async fn read_facts(
     mime: &str,
 ) -> Result<Facts, Settle> {
     let facts = media_facts(app, file, kind, mime).await?;
-    let pictureless = kind == "video"
-        && facts
-            .media_info
-            .as_deref()
-            .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-            .is_some_and(|m| m.get("video").is_some_and(|v| v.is_null()));
+    let pictureless = kind == "video" && facts.lacks_stream("video");
     Ok(if pictureless {
         Facts {
             kind: "audio",
@@ -328,9 +323,7 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
         }
         let started = Instant::now();
         av::transcode(&path, &out_path, &info, target, limits, &mut |done| {
-            let elapsed = started.elapsed().as_millis() as f64;
-            let eta = (done > 0.01).then(|| (elapsed * (1.0 - done) / done) as i64);
-            progress.send_replace(Some(((done * 100.0) as i32, eta)));
+            report_progress(&progress, started, 0.0, done)
         })?;
         Ok(true)
     })

@@ -7,16 +7,17 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::TryStreamExt;
 
 use super::{MlError, audio_events, faces, models, objects, transcribe};
 use crate::app::App;
 use crate::files::File;
 use crate::jobs::JobKind;
-use crate::jobs::handlers::{Effect, Progress};
+use crate::jobs::handlers::{Effect, Progress, report_progress};
 use crate::jobs::store::Settle;
-use crate::media::jobs::{derived_key, local_original, thumbnail_variant};
-use crate::media::{Limits, MediaError, av, image, thumbnails};
+use crate::media::jobs::{
+    derived_key, local_original, outcome as media_outcome, thumbnail_variant,
+};
+use crate::media::{Limits, av, image, thumbnails};
 use crate::people::{self, Face};
 
 /// The cache variant of a face's 300x300 crop.
@@ -32,7 +33,7 @@ pub const FACE_SIDE: u32 = 300;
 fn outcome(e: MlError) -> Settle {
     match e {
         MlError::ModelMissing(why) | MlError::Unsupported(why) => Settle::Skipped(why),
-        MlError::Media(MediaError::Unsupported(why)) => Settle::Skipped(why),
+        MlError::Media(e) => media_outcome(e),
         other => Settle::Failed(other.to_string()),
     }
 }
@@ -94,11 +95,9 @@ async fn preview(app: &App, file: &File) -> Result<::image::RgbImage, Settle> {
         }
         Err(e) => return Err(Settle::Retry(format!("reading the preview: {e}"))),
     };
-    let chunks: Vec<Bytes> = stream
-        .try_collect()
+    let bytes = crate::storage::collect(stream)
         .await
         .map_err(|e| Settle::Retry(format!("reading the preview: {e}")))?;
-    let bytes = chunks.concat();
     let limits = Limits::new(&app.config, JobKind::Faces.time_budget());
     tokio::task::spawn_blocking(move || image::decode(&bytes, "image/jpeg", &|_, _| 1.0, &limits))
         .await
@@ -192,13 +191,7 @@ fn audible(file: &File) -> Result<(), Settle> {
             file.kind
         )));
     }
-    let silent = file
-        .media
-        .media_info
-        .as_deref()
-        .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-        .is_some_and(|m| m.get("audio").is_some_and(|a| a.is_null()));
-    if silent {
+    if file.media.lacks_stream("audio") {
         return Err(Settle::Skipped("the video has no sound track".into()));
     }
     Ok(())
@@ -226,20 +219,9 @@ async fn sound(
     })
     .await
     .map_err(|e| Settle::Failed(format!("decoding the sound crashed: {e}")))?
-    .map_err(|e| match e {
-        MediaError::Unsupported(why) => Settle::Skipped(why),
-        other => Settle::Failed(other.to_string()),
-    })?;
+    .map_err(media_outcome)?;
     drop(original);
     Ok(samples)
-}
-
-/// Reports `done` (0..1) of the part of a job after its first `share`, with an estimate.
-fn report(progress: &Progress, started: Instant, share: f64, done: f64) {
-    let pct = share + (1.0 - share) * done;
-    let elapsed = started.elapsed().as_millis() as f64;
-    let eta = (done > 0.01).then(|| (elapsed * (1.0 - done) / done) as i64);
-    progress.send_replace(Some(((pct * 100.0) as i32, eta)));
 }
 
 /// Hears the sound events of an audio file or a video's sound track.
@@ -254,7 +236,7 @@ pub async fn audio_events(app: &App, file: &File, progress: &Progress) -> Result
     let events = on_cpu(app, 1, move || {
         let started = Instant::now();
         audio_events::detect(&dir, &samples, threshold, &mut |done| {
-            report(&progress, started, DECODING, done)
+            report_progress(&progress, started, DECODING, done)
         })
     })
     .await?;
@@ -298,7 +280,7 @@ pub async fn transcribe(app: &App, file: &File, progress: &Progress) -> Result<E
             deadline,
         };
         transcribe::transcribe(&dir, &samples, &options, &mut |done| {
-            report(&progress, started, DECODING, done)
+            report_progress(&progress, started, DECODING, done)
         })
     })
     .await?;

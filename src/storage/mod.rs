@@ -61,6 +61,12 @@ pub trait BlobStore: Send + Sync {
     }
 }
 
+/// Everything `stream` yields, in one buffer.
+pub async fn collect(stream: BlobStream) -> io::Result<Vec<u8>> {
+    let chunks: Vec<Bytes> = futures_util::TryStreamExt::try_collect(stream).await?;
+    Ok(chunks.concat())
+}
+
 /// Opens the store the configuration names.
 pub async fn open(config: &Config) -> Result<Arc<dyn BlobStore>, String> {
     match config.storage.as_str() {
