@@ -41,7 +41,7 @@ impl ActivityKind {
 }
 
 /// An activity row.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = activities)]
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
@@ -76,7 +76,7 @@ pub async fn record(
 }
 
 /// Events of one kind by one actor close together, shown as one feed entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FeedEntry {
     pub kind: String,
@@ -89,7 +89,7 @@ pub struct FeedEntry {
 }
 
 /// What an event was about.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Subject {
     pub id: Option<String>,

@@ -31,6 +31,8 @@ pub struct App {
     pub renders: crate::api::media::Renders,
     /// The CPU budget of model runs.
     pub ml_slots: crate::ml::CpuSlots,
+    /// The proxy to the web UI, when `web` is not `off`.
+    pub web: Option<crate::web::proxy::WebProxy>,
 }
 
 impl App {
@@ -46,6 +48,8 @@ impl App {
         let queue = Queue::open(config.queue_url.as_deref(), &config.queue_prefix)?;
         let storage = crate::storage::open(&config).await?;
         let ml_slots = crate::ml::CpuSlots::new(config.ml_threads);
+        let web = (config.web != crate::web::WebMode::Off)
+            .then(|| crate::web::proxy::WebProxy::new(config.web_listen, config.secure_cookies()));
         Ok(App {
             config,
             db,
@@ -58,6 +62,7 @@ impl App {
             import_scan: tokio::sync::Mutex::new(()),
             renders: Default::default(),
             ml_slots,
+            web,
         })
     }
 }

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::web::WebMode;
+
 /// A setting's value type: parsed from the text form used by both env vars and the TOML file.
 pub trait SettingValue: Sized {
     fn parse_setting(text: &str) -> Result<Self, String>;
@@ -34,7 +36,9 @@ impl<T: SettingValue> SettingValue for Option<T> {
 }
 
 /// Who may create an account once the instance owner exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistrationMode {
     /// Anyone who reaches the server.
@@ -194,6 +198,14 @@ settings_table! {
     transcribe_model: String = "whisper-tiny.en", env "ALCOVES_TRANSCRIBE_MODEL";
     /// The spoken language's code, or `auto` to detect it (needs a multilingual model).
     transcribe_language: String = "en", env "ALCOVES_TRANSCRIBE_LANGUAGE";
+    /// The web UI: `off` (API only), `start` (run the built Nitro server and proxy to it) or `proxy` (to one at `web_listen`).
+    web: WebMode = "off", env "ALCOVES_WEB";
+    /// The built web UI: Nuxt's `.output` directory (packages use `/usr/share/alcoves/web`).
+    web_dir: PathBuf = "web-dist-proxy/.output", env "ALCOVES_WEB_DIR";
+    /// Where the web UI's Nitro server listens; keep it on loopback (the API's port is the public one).
+    web_listen: SocketAddr = "127.0.0.1:3002", env "ALCOVES_WEB_LISTEN";
+    /// The Node.js binary that runs the web UI (20 or newer).
+    web_node: String = "node", env "ALCOVES_WEB_NODE";
     /// Log filter, e.g. `info` or `alcoves=debug`.
     log: String = "info", env "ALCOVES_LOG";
 }

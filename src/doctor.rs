@@ -9,6 +9,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::jobs::queue::Queue;
 use crate::storage::{BlobKey, Scope};
+use crate::web::WebMode;
+use crate::web::supervisor::NitroServer;
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +93,61 @@ pub async fn run(config: &Config) -> Vec<Check> {
     checks.push(storage(config).await);
     checks.push(ffmpeg().await);
     checks.push(models(&config.models_dir()));
+    checks.push(web_ui(config).await);
     checks
+}
+
+/// Whether the web UI is served, and for `start`, whether it is built and node runs.
+async fn web_ui(config: &Config) -> Check {
+    let nitro = match config.web {
+        WebMode::Off => {
+            return check(
+                "web UI",
+                Status::Fallback,
+                "off: API only (set ALCOVES_WEB=start)",
+            );
+        }
+        WebMode::Proxy => {
+            return check(
+                "web UI",
+                Status::Ok,
+                format!("proxied to a Nitro server at {}", config.web_listen),
+            );
+        }
+        WebMode::Start => NitroServer::in_dir(
+            &config.web_dir,
+            &config.web_node,
+            config.web_listen,
+            String::new(),
+        ),
+    };
+    let nitro = match nitro {
+        Ok(nitro) => nitro,
+        Err(e) => return check("web UI", Status::Error, e),
+    };
+    match tokio::process::Command::new(&nitro.node)
+        .arg("--version")
+        .output()
+        .await
+    {
+        Ok(out) if out.status.success() => check(
+            "web UI",
+            Status::Ok,
+            format!(
+                "{} with node {}",
+                nitro.entry.display(),
+                String::from_utf8_lossy(&out.stdout).trim()
+            ),
+        ),
+        _ => check(
+            "web UI",
+            Status::Error,
+            format!(
+                "cannot run `{}` (set ALCOVES_WEB_NODE to a Node.js 20+ binary)",
+                nitro.node
+            ),
+        ),
+    }
 }
 
 /// Opens the blob store and writes, sizes and deletes a probe blob.

@@ -29,7 +29,7 @@ struct LabelRow {
 }
 
 /// A sound heard from `start_ms` to `end_ms`, with its highest score.
-#[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, schemars::JsonSchema)]
 #[diesel(table_name = audio_events)]
 #[serde(rename_all = "camelCase")]
 pub struct SoundEvent {
@@ -40,7 +40,7 @@ pub struct SoundEvent {
 }
 
 /// How a file's labels are counted across a library.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LabelCount {
     pub name: String,

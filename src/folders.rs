@@ -14,7 +14,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::with_conn;
 
 /// A folder row.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = folders)]
 #[serde(rename_all = "camelCase")]
 pub struct Folder {

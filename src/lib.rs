@@ -24,3 +24,4 @@ pub mod people;
 pub mod serve;
 pub mod sessions;
 pub mod storage;
+pub mod web;

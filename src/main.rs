@@ -38,6 +38,8 @@ enum Command {
     },
     /// Check the configuration and every dependency; say what is missing and what falls back.
     Doctor,
+    /// Print the API's OpenAPI document (the web UI's types are generated from it).
+    Openapi,
     /// Manage libraries that import a NAS folder in place.
     Library {
         #[command(subcommand)]
@@ -201,6 +203,14 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         });
     }
     match &command {
+        Command::Openapi => {
+            let doc = alcoves::api::openapi::document();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Models {
             command: ModelsCommand::Install { from },
         } => {
@@ -262,7 +272,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         Command::People {
             command: PeopleCommand::Recluster { libraries },
         } => cli::recluster(&app, libraries).await?,
-        Command::Doctor | Command::Models { .. } => unreachable!("handled above"),
+        Command::Doctor | Command::Openapi | Command::Models { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,12 +1,15 @@
 //! `alcoves serve`: runs the API, the workers or both until SIGTERM/SIGINT, then shuts down
 //! gracefully (stop accepting, drain requests).
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::App;
+use crate::web::WebMode;
+use crate::web::supervisor::{self, NitroServer};
 
 /// Which halves of the system this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,14 +63,42 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let web_ui = match app.config.web {
+            WebMode::Start => {
+                let nitro = NitroServer::in_dir(
+                    &app.config.web_dir,
+                    &app.config.web_node,
+                    app.config.web_listen,
+                    format!("http://{}", loopback(addr)),
+                )?;
+                Some(tokio::spawn(supervisor::run(nitro, stop_rx.clone())))
+            }
+            WebMode::Proxy | WebMode::Off => None,
+        };
         tracing::info!("API listening on http://{addr}");
         crate::http::server::serve(app, listener, stop_rx).await;
+        if let Some(web_ui) = web_ui {
+            let _ = web_ui.await;
+        }
     }
     if let Some(workers) = workers {
         let _ = workers.await;
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `addr` with an unspecified IP (`0.0.0.0`, `::`) replaced by loopback, for local clients.
+fn loopback(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    }
 }
 
 async fn wait_for_signal() {

@@ -17,7 +17,7 @@ use crate::with_conn;
 const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// A session row.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = sessions)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
@@ -32,7 +32,7 @@ pub struct Session {
 }
 
 /// A personal access token row (the secret itself is never stored).
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = api_tokens)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiToken {

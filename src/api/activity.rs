@@ -1,9 +1,11 @@
 //! The library feed and the signed-in user's notifications.
 
 use http::Response;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 use uuid::Uuid;
 
+use super::bodies::Page;
 use crate::activity;
 use crate::app::App;
 use crate::http::error::{ApiError, ApiResult};
@@ -25,9 +27,10 @@ pub async fn feed(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
         .transpose()?;
     let mut conn = app.db.conn().await?;
     let (rows, next) = activity::page(&mut conn, &library, after, FEED_PAGE).await?;
-    Ok(response::ok(
-        &json!({ "items": activity::group(rows), "nextCursor": next }),
-    ))
+    Ok(response::ok(&Page {
+        items: activity::group(rows),
+        next_cursor: next,
+    }))
 }
 
 /// `GET /api/notifications`: `{unread, items}`.
@@ -35,9 +38,17 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let user = &ctx.caller()?.user.id;
     let mut conn = app.db.conn().await?;
     let items = activity::notifications(&mut conn, user, NOTIFICATIONS).await?;
-    Ok(response::ok(
-        &json!({ "unread": items.len(), "items": items }),
-    ))
+    Ok(response::ok(&Notifications {
+        unread: items.len(),
+        items,
+    }))
+}
+
+/// The signed-in user's notifications.
+#[derive(Serialize, JsonSchema)]
+pub struct Notifications {
+    pub unread: usize,
+    pub items: Vec<activity::Activity>,
 }
 
 /// `POST /api/notifications/{activity}/dismiss`: only notifications the user can see.

@@ -1,8 +1,8 @@
 //! Instance administration (instance owner only): users and the registration mode.
 
 use http::Response;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::accounts::{self, UserView};
 use crate::app::App;
@@ -26,12 +26,22 @@ pub async fn list_users(app: &App) -> ApiResult<Response<Body>> {
 pub async fn settings(app: &App) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let mode = accounts::registration_mode(&mut conn, app.config.registration_mode).await?;
-    Ok(response::ok(&json!({ "registrationMode": mode })))
+    Ok(response::ok(&InstanceSettings {
+        registration_mode: mode,
+    }))
 }
 
-#[derive(Deserialize)]
+/// The instance-wide settings the owner can change.
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct UpdateBody {
+pub struct InstanceSettings {
+    pub registration_mode: RegistrationMode,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "InstanceSettingsUpdate")]
+pub struct UpdateBody {
     registration_mode: Option<RegistrationMode>,
 }
 

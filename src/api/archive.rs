@@ -9,8 +9,8 @@ use futures_util::{AsyncWriteExt, TryStreamExt};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::files::original::Original;
@@ -27,9 +27,9 @@ const PER_ENTRY_OVERHEAD: u64 = 200;
 /// Size of the pipe between the ZIP writer and the response.
 const PIPE_BYTES: usize = 256 << 10;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct Selection {
+pub struct Selection {
     file_ids: Vec<String>,
 }
 
@@ -89,9 +89,21 @@ pub async fn estimate(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
         .map(|(f, n)| f.size as u64 + PER_ENTRY_OVERHEAD + 2 * n.len() as u64)
         .sum::<u64>()
         + 100;
-    Ok(response::ok(
-        &json!({ "count": found.len(), "bytes": bytes, "missing": missing }),
-    ))
+    Ok(response::ok(&ZipEstimate {
+        count: found.len(),
+        bytes,
+        missing,
+    }))
+}
+
+/// What a ZIP of the selection would hold.
+#[derive(Serialize, JsonSchema)]
+pub struct ZipEstimate {
+    pub count: usize,
+    /// The archive's size in bytes, rounded up.
+    pub bytes: u64,
+    /// Selected ids that are not live files of the library.
+    pub missing: Vec<String>,
 }
 
 /// `POST /api/libraries/{library}/zip`: the archive of `{fileIds}`, streamed.

@@ -2,8 +2,8 @@
 //! session, the list of sessions, password change and personal access tokens.
 
 use http::{Response, header};
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::accounts::{self, User, UserView};
@@ -15,7 +15,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::libraries::invites;
-use crate::sessions::{self, Credential};
+use crate::sessions::{self, ApiToken, Credential, Session};
 
 /// Longest display name or token name accepted.
 const MAX_NAME_LEN: usize = 100;
@@ -25,14 +25,48 @@ pub async fn config(app: &App) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let needs_setup = !accounts::owner_exists(&mut conn).await?;
     let mode = accounts::registration_mode(&mut conn, app.config.registration_mode).await?;
-    Ok(response::ok(
-        &json!({ "needsSetup": needs_setup, "registrationMode": mode }),
-    ))
+    Ok(response::ok(&AuthConfig {
+        needs_setup,
+        registration_mode: mode,
+    }))
 }
 
-#[derive(Deserialize)]
+/// What the sign-in screens need before anyone is signed in.
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct RegisterBody {
+pub struct AuthConfig {
+    /// No account exists yet: the first to register becomes the instance owner.
+    pub needs_setup: bool,
+    pub registration_mode: RegistrationMode,
+}
+
+/// The signed-in user and their session (`null` when signed in with an access token).
+#[derive(Serialize, JsonSchema)]
+pub struct SignedIn {
+    pub user: UserView,
+    pub session: Option<Session>,
+    /// `session` or `token`.
+    pub via: &'static str,
+}
+
+/// A session of the signed-in user, marked when it is the one making the request.
+#[derive(Serialize, JsonSchema)]
+pub struct SessionItem {
+    #[serde(flatten)]
+    pub session: Session,
+    pub current: bool,
+}
+
+/// A new personal access token; the secret is shown only here.
+#[derive(Serialize, JsonSchema)]
+pub struct CreatedToken {
+    pub token: ApiToken,
+    pub secret: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterBody {
     username: String,
     password: String,
     display_name: Option<String>,
@@ -78,8 +112,8 @@ pub async fn register(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     sign_in(app, ctx, &user, http::StatusCode::CREATED).await
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
+#[derive(Deserialize, JsonSchema)]
+pub struct LoginBody {
     username: String,
     password: String,
 }
@@ -140,7 +174,11 @@ async fn sign_in(
     .await?;
     let res = response::json(
         status,
-        &json!({ "user": UserView::from(user), "session": session }),
+        &SignedIn {
+            user: UserView::from(user),
+            session: Some(session.clone()),
+            via: "session",
+        },
     );
     Ok(response::with_cookie(res, &app.cookies.set(&session.id)))
 }
@@ -165,9 +203,11 @@ pub fn session(ctx: &Ctx) -> ApiResult<Response<Body>> {
         Credential::Session(s) => (Some(s), "session"),
         Credential::Token(_) => (None, "token"),
     };
-    Ok(response::ok(
-        &json!({ "user": UserView::from(&caller.user), "session": session, "via": via }),
-    ))
+    Ok(response::ok(&SignedIn {
+        user: UserView::from(&caller.user),
+        session: session.cloned(),
+        via,
+    }))
 }
 
 /// `GET /api/_auth/sessions`.
@@ -178,11 +218,9 @@ pub async fn list_sessions(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let list: Vec<_> = sessions::list(&mut conn, &caller.user.id)
         .await?
         .into_iter()
-        .map(|s| {
-            let is_current = current == Some(s.id.as_str());
-            let mut v = serde_json::to_value(s).unwrap_or_default();
-            v["current"] = is_current.into();
-            v
+        .map(|session| SessionItem {
+            current: current == Some(session.id.as_str()),
+            session,
         })
         .collect();
     Ok(response::ok(&list))
@@ -198,9 +236,9 @@ pub async fn revoke_session(app: &App, ctx: &Ctx, session: Uuid) -> ApiResult<Re
     Ok(response::no_content())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct ChangePasswordBody {
+pub struct ChangePasswordBody {
     current_password: String,
     new_password: String,
 }
@@ -226,9 +264,9 @@ pub async fn list_tokens(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreateTokenBody {
+pub struct CreateTokenBody {
     name: String,
     expires_in_days: Option<u32>,
 }
@@ -249,9 +287,7 @@ pub async fn create_token(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>>
     let mut conn = app.db.conn().await?;
     let (token, secret) =
         sessions::create_token(&mut conn, &caller.user.id, name, expires_at).await?;
-    Ok(response::created(
-        &json!({ "token": token, "secret": secret }),
-    ))
+    Ok(response::created(&CreatedToken { token, secret }))
 }
 
 /// `DELETE /api/_auth/tokens/{token}`.

@@ -5,17 +5,18 @@ use futures_util::TryStreamExt;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::bodies::{Page, Queued};
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::now_ms;
 use crate::files::original::Original;
-use crate::files::{self, Cursor, File, ListFilter, ingest, upload};
+use crate::files::{self, Cursor, File, FileView, ListFilter, ingest, upload};
 use crate::folders;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::range::{self, ByteRange};
@@ -132,9 +133,10 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
         files::list(&mut conn, &library, &filter, after.as_ref(), limit).await?
     };
     let items = views(app, &library, rows).await?;
-    Ok(response::ok(
-        &json!({ "items": items, "nextCursor": next.map(|c| c.encode()) }),
-    ))
+    Ok(response::ok(&Page {
+        items,
+        next_cursor: next.map(|c| c.encode()),
+    }))
 }
 
 pub(super) async fn load(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<File> {
@@ -148,8 +150,8 @@ pub async fn get(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> 
     Ok(response::ok(&view(app, file).await?))
 }
 
-#[derive(Deserialize)]
-struct ReprocessBody {
+#[derive(Deserialize, JsonSchema)]
+pub struct ReprocessBody {
     kind: String,
 }
 
@@ -208,10 +210,7 @@ pub async fn reprocess_library(
     let kind = requested_kind(ctx, stage).await?;
     let scope = jobs::reprocess::Scope::Library(library_id(ctx)?);
     let queued = jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
-    Ok(response::json(
-        StatusCode::ACCEPTED,
-        &json!({ "queued": queued }),
-    ))
+    Ok(response::json(StatusCode::ACCEPTED, &Queued { queued }))
 }
 
 /// `PATCH /api/libraries/{library}/files/{file}`: `name`, `folderId` (null for the root).
@@ -280,6 +279,13 @@ pub async fn purge(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>
     Ok(response::no_content())
 }
 
+/// Live files of a library that have the same bytes.
+#[derive(Serialize, JsonSchema)]
+pub struct DuplicateGroup {
+    pub sha256: String,
+    pub files: Vec<FileView>,
+}
+
 /// `GET /api/libraries/{library}/duplicates`.
 pub async fn duplicates(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = library_id(ctx)?;
@@ -292,7 +298,10 @@ pub async fn duplicates(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
                 .into_iter()
                 .map(|f| f.view(true, BTreeMap::new()))
                 .collect();
-            json!({ "sha256": sha256, "files": members })
+            DuplicateGroup {
+                sha256,
+                files: members,
+            }
         })
         .collect();
     Ok(response::ok(&groups))

@@ -2,23 +2,25 @@
 //! sound events and transcript (JSON or WebVTT).
 
 use http::{HeaderValue, Response, header};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 use uuid::Uuid;
 
+use super::bodies::Items;
 use super::files::load;
 use crate::app::App;
 use crate::findings;
 use crate::http::error::ApiResult;
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
-use crate::ml::transcribe::webvtt;
+use crate::ml::transcribe::{Segment, webvtt};
 
 /// `GET /api/libraries/{library}/labels`.
 pub async fn labels(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library()?.0.id.clone();
     let mut conn = app.db.conn().await?;
     let counts = findings::label_counts(&mut conn, &library).await?;
-    Ok(response::ok(&json!({ "items": counts })))
+    Ok(response::ok(&Items { items: counts }))
 }
 
 /// `GET …/files/{file}/labels`.
@@ -26,7 +28,7 @@ pub async fn file_labels(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response
     let file = load(app, ctx, file).await?;
     let mut conn = app.db.conn().await?;
     let labels = findings::labels_of_file(&mut conn, &file.id).await?;
-    Ok(response::ok(&json!({ "items": labels })))
+    Ok(response::ok(&Items { items: labels }))
 }
 
 /// `GET …/files/{file}/audio-events`.
@@ -34,7 +36,7 @@ pub async fn file_sound_events(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Re
     let file = load(app, ctx, file).await?;
     let mut conn = app.db.conn().await?;
     let events = findings::sound_events_of_file(&mut conn, &file.id).await?;
-    Ok(response::ok(&json!({ "items": events })))
+    Ok(response::ok(&Items { items: events }))
 }
 
 /// `GET …/files/{file}/transcript`: JSON segments, or WebVTT with `format=vtt`.
@@ -55,5 +57,12 @@ pub async fn transcript(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<
         .map(|s| s.text.as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    Ok(response::ok(&json!({ "segments": segments, "text": text })))
+    Ok(response::ok(&Transcript { segments, text }))
+}
+
+/// What was said in a recording, line by line and as one text.
+#[derive(Serialize, JsonSchema)]
+pub struct Transcript {
+    pub segments: Vec<Segment>,
+    pub text: String,
 }

@@ -1,6 +1,7 @@
 //! Folders: list, create, rename and move, trash and restore with their contents, purge.
 
 use http::Response;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -40,9 +41,10 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreateBody {
+#[schemars(rename = "FolderCreate")]
+pub struct CreateBody {
     name: String,
     parent_id: Option<String>,
 }

@@ -1,8 +1,8 @@
 //! Invite links: create, list and revoke (library admins), preview and accept (the invitee).
 
 use http::Response;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::libraries::personal_library_error;
@@ -12,11 +12,12 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::http::routes::Role;
-use crate::libraries::invites;
+use crate::libraries::invites::{self, Invite};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreateBody {
+#[schemars(rename = "InviteCreate")]
+pub struct CreateBody {
     #[serde(default = "default_role")]
     role: Role,
     max_uses: Option<i32>,
@@ -56,10 +57,31 @@ pub async fn create(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
         expires_at,
     )
     .await?;
-    let path = format!("/invite/{token}");
-    Ok(response::created(
-        &json!({ "invite": invite, "token": token, "path": path }),
-    ))
+    let path = format!("/s/{token}");
+    Ok(response::created(&CreatedInvite {
+        invite,
+        token,
+        path,
+    }))
+}
+
+/// A new invite link; the token is shown only here.
+#[derive(Serialize, JsonSchema)]
+pub struct CreatedInvite {
+    pub invite: Invite,
+    pub token: String,
+    /// The web page that accepts the invite.
+    pub path: String,
+}
+
+/// What an invite link leads to, for the accept page.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitePreview {
+    pub library_name: String,
+    pub library_emoji: Option<String>,
+    pub role: String,
+    pub expires_at: Option<i64>,
 }
 
 /// `GET /api/libraries/{library}/invites`.
@@ -83,12 +105,12 @@ pub async fn revoke(app: &App, ctx: &Ctx, invite: Uuid) -> ApiResult<Response<Bo
 pub async fn preview(app: &App, token: &str) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let (invite, library) = invites::find_usable(&mut conn, token).await?;
-    Ok(response::ok(&json!({
-        "libraryName": library.name,
-        "libraryEmoji": library.emoji,
-        "role": invite.role,
-        "expiresAt": invite.expires_at,
-    })))
+    Ok(response::ok(&InvitePreview {
+        library_name: library.name,
+        library_emoji: library.emoji,
+        role: invite.role,
+        expires_at: invite.expires_at,
+    }))
 }
 
 /// `POST /api/invites/{token}/accept`: joins the library; returns it with the new role.

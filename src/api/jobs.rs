@@ -1,9 +1,11 @@
 //! Queue administration for the instance owner: counts, failed jobs, retry, remove, purge.
 
 use http::Response;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 use uuid::Uuid;
 
+use super::bodies::Queued;
 use crate::app::App;
 use crate::files;
 use crate::http::error::{ApiError, ApiResult};
@@ -11,13 +13,31 @@ use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::jobs::{JobKind, store};
 
+/// How many jobs of one kind are in one state.
+#[derive(Serialize, JsonSchema)]
+pub struct JobCount {
+    pub kind: String,
+    pub status: String,
+    pub count: i64,
+}
+
+/// How many failed jobs a purge removed.
+#[derive(Serialize, JsonSchema)]
+pub struct Removed {
+    pub removed: usize,
+}
+
 /// `GET /api/admin/jobs`: `[{kind, status, count}]`.
 pub async fn counts(app: &App) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let rows: Vec<_> = store::counts(&mut conn)
         .await?
         .into_iter()
-        .map(|(kind, status, count)| json!({ "kind": kind, "status": status, "count": count }))
+        .map(|(kind, status, count)| JobCount {
+            kind,
+            status,
+            count,
+        })
         .collect();
     Ok(response::ok(&rows))
 }
@@ -44,7 +64,7 @@ pub async fn reprocess_all(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>
     let queued = crate::jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
     Ok(response::json(
         http::StatusCode::ACCEPTED,
-        &serde_json::json!({ "queued": queued }),
+        &Queued { queued },
     ))
 }
 
@@ -74,5 +94,5 @@ pub async fn remove(app: &App, kind: &str, file: Uuid) -> ApiResult<Response<Bod
 pub async fn purge_failed(app: &App) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let removed = store::purge_failed(&mut conn).await?;
-    Ok(response::ok(&json!({ "removed": removed })))
+    Ok(response::ok(&Removed { removed }))
 }

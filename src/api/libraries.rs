@@ -2,6 +2,7 @@
 //! list members, change a role, remove a member, leave.
 
 use http::Response;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -49,8 +50,9 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     ))
 }
 
-#[derive(Deserialize)]
-struct CreateBody {
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "LibraryCreate")]
+pub struct CreateBody {
     name: String,
     emoji: Option<String>,
 }
@@ -73,9 +75,10 @@ pub fn get(ctx: &Ctx) -> ApiResult<Response<Body>> {
     Ok(response::ok(&library.clone().view(*role)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct UpdateBody {
+#[schemars(rename = "LibraryUpdate")]
+pub struct UpdateBody {
     name: Option<String>,
     /// The empty string clears the emoji.
     emoji: Option<String>,
@@ -153,8 +156,8 @@ async fn changeable_member(app: &App, ctx: &Ctx, user: Uuid) -> ApiResult<Role> 
     }
 }
 
-#[derive(Deserialize)]
-struct UpdateMemberBody {
+#[derive(Deserialize, JsonSchema)]
+pub struct UpdateMemberBody {
     role: Role,
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, header};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::files::{load, send_ranged};
@@ -71,7 +72,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 pub async fn playback_sources(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     if !matches!(file.kind.as_str(), "video" | "audio") {
-        return Ok(response::ok(&json!({ "sources": [] })));
+        return Ok(response::ok(&PlaybackSources { sources: vec![] }));
     }
     let base = format!("/api/libraries/{}/files/{}", file.library_id, file.id);
     let mut sources = Vec::new();
@@ -82,7 +83,12 @@ pub async fn playback_sources(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Res
         } else {
             "video/mp4"
         };
-        sources.push(json!({ "kind": "proxy", "url": format!("{base}/playback"), "mime": mime, "size": size }));
+        sources.push(PlaybackSource {
+            kind: "proxy",
+            url: format!("{base}/playback"),
+            mime: mime.to_owned(),
+            size,
+        });
     }
     let playable = file
         .media
@@ -92,14 +98,30 @@ pub async fn playback_sources(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Res
         .and_then(|m| m["browserPlayable"].as_bool())
         .unwrap_or(false);
     if playable {
-        sources.push(json!({
-            "kind": "original",
-            "url": format!("{base}/original?inline=true"),
-            "mime": file.mime,
-            "size": file.size,
-        }));
+        sources.push(PlaybackSource {
+            kind: "original",
+            url: format!("{base}/original?inline=true"),
+            mime: file.mime.clone(),
+            size: file.size as u64,
+        });
     }
-    Ok(response::ok(&json!({ "sources": sources })))
+    Ok(response::ok(&PlaybackSources { sources }))
+}
+
+/// What a browser can play of a file, best first.
+#[derive(Serialize, JsonSchema)]
+pub struct PlaybackSources {
+    pub sources: Vec<PlaybackSource>,
+}
+
+/// One playable stream of a file.
+#[derive(Serialize, JsonSchema)]
+pub struct PlaybackSource {
+    /// `proxy` (made by the proxy job) or `original`.
+    pub kind: &'static str,
+    pub url: String,
+    pub mime: String,
+    pub size: u64,
 }
 
 /// `GET …/files/{file}/playback`: the browser-playable proxy, with Range.

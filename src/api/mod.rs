@@ -4,6 +4,7 @@ mod activity;
 mod admin;
 mod archive;
 mod auth;
+pub mod bodies;
 mod files;
 mod findings;
 mod folders;

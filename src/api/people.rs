@@ -2,10 +2,11 @@
 //! cover, merge, split), their face pictures, re-clustering, and the faces in one file.
 
 use http::Response;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::bodies::Items;
 use super::files::load;
 use super::media::send_derived;
 use crate::app::App;
@@ -24,7 +25,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let hidden = ctx.query_param("hidden").as_deref() == Some("true");
     let mut conn = app.db.conn().await?;
     let people = people::list(&mut conn, &library_id(ctx)?, hidden).await?;
-    Ok(response::ok(&json!({ "items": people })))
+    Ok(response::ok(&Items { items: people }))
 }
 
 /// The person's view after a change.
@@ -49,9 +50,9 @@ pub async fn update(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Respons
     person_view(app, &library, &person.id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MergeBody {
+pub struct MergeBody {
     people: Vec<String>,
 }
 
@@ -66,9 +67,9 @@ pub async fn merge(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response
     person_view(app, &library, &person.id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SplitBody {
+pub struct SplitBody {
     face_ids: Vec<String>,
 }
 
@@ -110,7 +111,13 @@ pub async fn recluster(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let mut tx = app.db.begin().await?;
     let count = people::recluster(&mut tx, &library, app.config.face_clustering()).await?;
     tx.commit().await?;
-    Ok(response::ok(&json!({ "people": count })))
+    Ok(response::ok(&Reclustered { people: count }))
+}
+
+/// How many people a re-clustering left.
+#[derive(Serialize, JsonSchema)]
+pub struct Reclustered {
+    pub people: i64,
 }
 
 /// `GET /api/libraries/{library}/files/{file}/faces`.
@@ -119,5 +126,5 @@ pub async fn file_faces(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<
     let mut conn = app.db.conn().await?;
     let faces = people::faces_of_file(&mut conn, &file.id).await?;
     let items: Vec<_> = faces.iter().map(people::Face::view).collect();
-    Ok(response::ok(&json!({ "items": items })))
+    Ok(response::ok(&Items { items }))
 }

@@ -1,7 +1,8 @@
 //! Health, version and the OpenAPI document.
 
 use http::{Response, StatusCode};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::app::{App, VERSION};
 use crate::http::error::ApiResult;
@@ -15,30 +16,63 @@ pub async fn health(app: &App) -> ApiResult<Response<Body>> {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let check = |r: &Result<(), String>| match r {
-        Ok(()) => json!({ "ok": true }),
-        Err(e) => json!({ "ok": false, "error": e }),
-    };
-    let mut database = check(&db);
-    database["backend"] = app.db.backend().name().into();
-    let mut queue_json = check(&queue);
-    queue_json["backend"] = app.queue.name().into();
     Ok(response::json(
         status,
-        &json!({
-            "status": if status == StatusCode::OK { "ok" } else { "degraded" },
-            "version": VERSION,
-            "database": database,
-            "queue": queue_json,
-        }),
+        &Health {
+            status: if status == StatusCode::OK {
+                "ok"
+            } else {
+                "degraded"
+            },
+            version: VERSION,
+            database: Check::of(db, app.db.backend().name()),
+            queue: Check::of(queue, app.queue.name()),
+        },
     ))
+}
+
+/// Whether the server and what it depends on answer.
+#[derive(Serialize, JsonSchema)]
+pub struct Health {
+    /// `ok` or `degraded`.
+    pub status: &'static str,
+    pub version: &'static str,
+    pub database: Check,
+    pub queue: Check,
+}
+
+/// One dependency's answer.
+#[derive(Serialize, JsonSchema)]
+pub struct Check {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub backend: &'static str,
+}
+
+impl Check {
+    fn of(result: Result<(), String>, backend: &'static str) -> Check {
+        Check {
+            ok: result.is_ok(),
+            error: result.err(),
+            backend,
+        }
+    }
+}
+
+/// The server's name and version.
+#[derive(Serialize, JsonSchema)]
+pub struct Version {
+    pub name: &'static str,
+    pub version: &'static str,
 }
 
 /// `GET /api/version`.
 pub fn version() -> ApiResult<Response<Body>> {
-    Ok(response::ok(
-        &json!({ "name": "alcoves", "version": VERSION }),
-    ))
+    Ok(response::ok(&Version {
+        name: "alcoves",
+        version: VERSION,
+    }))
 }
 
 /// `GET /api/openapi.json`.

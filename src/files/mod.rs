@@ -76,7 +76,7 @@ impl MediaFacts {
 }
 
 /// A file as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileView {
     pub id: String,

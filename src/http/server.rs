@@ -78,6 +78,12 @@ async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
+    if let Some(web) = &app.web
+        && !crate::web::is_api_path(req.uri().path())
+    {
+        let client_ip = client_ip(&app, req.headers(), peer.ip());
+        return Ok(web.forward(req, client_ip).await);
+    }
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let request_id = request_id(&parts.headers);

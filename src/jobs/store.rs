@@ -26,7 +26,7 @@ pub struct Claim {
 }
 
 /// A job row as the API shows it.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = file_jobs)]
 #[serde(rename_all = "camelCase")]
 pub struct JobState {

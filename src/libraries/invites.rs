@@ -16,7 +16,7 @@ use crate::http::routes::Role;
 use crate::with_conn;
 
 /// An invite row.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = library_invites)]
 #[serde(rename_all = "camelCase")]
 pub struct Invite {

@@ -11,7 +11,7 @@ use crate::http::routes::Role;
 use crate::with_conn;
 
 /// A member as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     pub user_id: String,

@@ -34,7 +34,7 @@ pub struct Library {
 }
 
 /// A library as the API shows it, with the caller's role in it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LibraryView {
     pub id: String,

@@ -9,7 +9,7 @@ pub const PEAKS_PER_SECOND: u32 = 50;
 pub const SAMPLE_RATE: u32 = 16_000;
 
 /// A waveform as stored (JSON) and served.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Waveform {
     pub sample_rate: u32,

@@ -16,7 +16,7 @@ pub const OBJECT: &str = "object";
 pub const TAG: &str = "tag";
 
 /// A label found in a picture. Boxes are `[x, y, width, height]` as fractions of the picture.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Label {
     pub source: String,
     pub name: String,

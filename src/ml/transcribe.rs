@@ -16,7 +16,7 @@ use super::MlError;
 use super::models::{Lazy, weights_path};
 
 /// One stretch of speech, times in milliseconds from the start of the audio.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Segment {
     pub start_ms: i64,

@@ -43,7 +43,7 @@ pub struct Face {
 }
 
 /// A face as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FaceView {
     pub id: String,
@@ -104,7 +104,7 @@ pub struct Person {
 }
 
 /// A person as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PersonView {
     pub id: String,
@@ -356,7 +356,7 @@ pub async fn cover_face(conn: &mut Conn, person: &Person) -> ApiResult<Option<Fa
 }
 
 /// What a member may change about a person.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PersonChange {
     /// A new name; an empty one removes it.

@@ -455,3 +455,172 @@ async fn api_and_worker_processes_share_the_redis_queue(backend: Backend) {
     drop((_api, _worker));
     store.cleanup().await;
 }
+
+/// A stand-in for the built Nitro server: answers every request with what it received and its
+/// pid, and echoes the bytes of any upgraded connection.
+const FAKE_NITRO: &str = r#"
+import http from 'node:http';
+const server = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (chunk) => { body += chunk; });
+  req.on('end', () => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({
+      pid: process.pid, method: req.method, url: req.url, body,
+      cookie: req.headers.cookie ?? null,
+      forwardedFor: req.headers['x-forwarded-for'] ?? null,
+      apiBase: process.env.NUXT_API_BASE,
+    }));
+  });
+});
+server.on('upgrade', (req, socket) => {
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ' + req.headers.upgrade + '\r\n\r\n');
+  socket.pipe(socket);
+});
+server.listen(Number(process.env.PORT), process.env.HOST);
+"#;
+
+fn alive(pid: u64) -> bool {
+    Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// GETs `url` until the web UI answers 200 with a pid other than `not`, for up to 20 s.
+async fn web_answer(http: &reqwest::Client, url: &str, not: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let res = http
+            .get(url)
+            .header("cookie", "alcoves_test=1")
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            let json: serde_json::Value = res.json().await.unwrap();
+            if json["pid"].as_u64() != Some(not) {
+                return json;
+            }
+        } else {
+            assert_eq!(res.status(), 503, "while the web UI starts");
+            assert_eq!(res.headers()["retry-after"], "2");
+        }
+        assert!(Instant::now() < deadline, "the web UI did not answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends an upgrade request by hand and checks bytes go both ways through the proxy.
+fn upgraded_echo(base: &str) {
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /_nitro/live HTTP/1.1\r\nHost: nas\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    stream.write_all(b"ping through the front door").unwrap();
+    let mut echoed = [0u8; 27];
+    stream.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"ping through the front door");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_door_serves_the_api_and_supervises_the_web_ui() {
+    let store = Store::new(Backend::Sqlite).await;
+    let web_dir = store.dir.path().join("web");
+    std::fs::create_dir_all(web_dir.join("server")).unwrap();
+    std::fs::write(web_dir.join("server/index.mjs"), FAKE_NITRO).unwrap();
+    let web_listen = format!("127.0.0.1:{}", free_port());
+    let (child, base) = serve_with(
+        &store,
+        &["serve"],
+        &[
+            ("ALCOVES_WEB", "start"),
+            ("ALCOVES_WEB_DIR", web_dir.to_str().unwrap()),
+            ("ALCOVES_WEB_LISTEN", &web_listen),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+
+    // Everything outside /api goes to Nitro, with the path, query, cookie and client address.
+    let page = web_answer(&http, &format!("{base}/s/some-token?x=1"), 0).await;
+    assert_eq!(page["url"], "/s/some-token?x=1");
+    assert_eq!(page["cookie"], "alcoves_test=1");
+    assert_eq!(page["forwardedFor"], "127.0.0.1");
+    assert_eq!(
+        page["apiBase"],
+        base.as_str(),
+        "Nitro is told where the API is"
+    );
+    let posted: serde_json::Value = http
+        .post(format!("{base}/timeline"))
+        .body("a body")
+        .json_reply()
+        .await;
+    assert_eq!(
+        (posted["method"].as_str(), posted["body"].as_str()),
+        (Some("POST"), Some("a body"))
+    );
+    // /api stays with Rust.
+    let health: serde_json::Value = http.get(format!("{base}/api/health")).json_reply().await;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(
+        http.get(format!("{base}/api/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    upgraded_echo(&base);
+
+    // A Nitro that dies is started again.
+    let first = page["pid"].as_u64().unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &first.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let again = web_answer(&http, &format!("{base}/"), first).await;
+    let second = again["pid"].as_u64().unwrap();
+    assert!(alive(second));
+
+    // Stopping the server stops Nitro too.
+    terminate(&child);
+    assert!(wait_exit(child).await.success());
+    assert!(!alive(second), "Nitro outlived the server");
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_door_refuses_to_start_without_a_built_web_ui() {
+    let store = Store::new(Backend::Sqlite).await;
+    let out = alcoves(&store, &["serve"])
+        .env("ALCOVES_WEB", "start")
+        .env("ALCOVES_WEB_DIR", store.dir.path().join("missing"))
+        .env("ALCOVES_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the web UI is not built") && stderr.contains("npm run build"),
+        "{stderr}"
+    );
+    store.cleanup().await;
+}

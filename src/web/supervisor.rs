@@ -1,0 +1,157 @@
+//! Runs the built Nitro server (`node <web_dir>/server/index.mjs`) as a child process: its output
+//! goes to the log, it is restarted with a growing delay when it dies, and it is stopped
+//! (SIGTERM, then SIGKILL) when the server shuts down.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+/// First delay before a restart; doubles up to [`MAX_BACKOFF`] while the child keeps dying.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A child that ran this long was healthy: the next restart starts from the first delay.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
+/// How long a child gets to exit after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How to start the Nitro server.
+#[derive(Debug, Clone)]
+pub struct NitroServer {
+    /// The node binary.
+    pub node: String,
+    /// The Nitro entry point, `<web_dir>/server/index.mjs`.
+    pub entry: PathBuf,
+    /// Where Nitro listens.
+    pub listen: SocketAddr,
+    /// The API's base URL, for server-side rendering.
+    pub api_base: String,
+}
+
+impl NitroServer {
+    /// The server built into `web_dir`, or an error saying how to build it.
+    pub fn in_dir(
+        web_dir: &Path,
+        node: &str,
+        listen: SocketAddr,
+        api_base: String,
+    ) -> Result<NitroServer, String> {
+        let entry = web_dir.join("server").join("index.mjs");
+        if !entry.is_file() {
+            return Err(format!(
+                "the web UI is not built: {} is missing (run `npm ci && npm run build` in web-dist-proxy/, \
+                 or set ALCOVES_WEB=off)",
+                entry.display()
+            ));
+        }
+        Ok(NitroServer {
+            node: node.to_owned(),
+            entry,
+            listen,
+            api_base,
+        })
+    }
+
+    fn spawn(&self) -> std::io::Result<Child> {
+        let mut command = Command::new(&self.node);
+        // SAFETY: prctl(2) is async-signal-safe; the child gets SIGTERM if this process dies
+        // without stopping it (SIGKILL, a crash), so no orphaned Nitro keeps the port.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = command
+            .arg(&self.entry)
+            .env("HOST", self.listen.ip().to_string())
+            .env("PORT", self.listen.port().to_string())
+            .env("NITRO_HOST", self.listen.ip().to_string())
+            .env("NITRO_PORT", self.listen.port().to_string())
+            .env("NUXT_API_BASE", &self.api_base)
+            .env("NODE_ENV", "production")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(log_lines(out, false));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(log_lines(err, true));
+        }
+        Ok(child)
+    }
+}
+
+/// Keeps the Nitro server running until `shutdown` turns true, then stops it.
+pub async fn run(server: NitroServer, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = FIRST_BACKOFF;
+    while !*shutdown.borrow() {
+        let started = Instant::now();
+        match server.spawn() {
+            Ok(mut child) => {
+                tracing::info!(
+                    pid = child.id(),
+                    "web UI started on http://{}",
+                    server.listen
+                );
+                tokio::select! {
+                    status = child.wait() => {
+                        let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                        tracing::warn!("web UI exited ({status}); restarting");
+                    }
+                    () = stopped(&mut shutdown) => {
+                        stop(&mut child).await;
+                        return;
+                    }
+                }
+            }
+            Err(e) => tracing::error!("cannot start the web UI with `{}`: {e}", server.node),
+        }
+        if started.elapsed() >= HEALTHY_RUN {
+            backoff = FIRST_BACKOFF;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = stopped(&mut shutdown) => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Resolves once shutdown has been asked for.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// SIGTERM, then SIGKILL if the child is still there after [`STOP_GRACE`].
+async fn stop(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    }
+    if tokio::time::timeout(STOP_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+    tracing::info!("web UI stopped");
+}
+
+async fn log_lines(stream: impl AsyncRead + Unpin, is_stderr: bool) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if is_stderr {
+            tracing::warn!(target: "alcoves::web", "{line}");
+        } else {
+            tracing::info!(target: "alcoves::web", "{line}");
+        }
+    }
+}
