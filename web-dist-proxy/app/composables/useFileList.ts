@@ -1,0 +1,161 @@
+// A library's files for one filter (timeline, search, folder, person, label, trash): loads
+// every page in the background (newest first), keeps processing files fresh by polling and
+// by live events. The list a file was opened from is what the viewer steps through, and what
+// the grid comes back to (same files, same scroll position) when the viewer closes.
+export interface FileFilter {
+  q?: string
+  person?: string
+  label?: string
+  folder?: string
+  kind?: string
+  trashed?: boolean
+}
+
+const PAGE = 500
+const POLL_MS = 3000
+const POLL_BATCH = 24
+
+/** The list the user last opened a file from. */
+interface OpenedList {
+  key: string
+  libraryId: string
+  items: FileView[]
+  complete: boolean
+  scrollTop: number
+}
+const lastList = shallowRef<OpenedList | null>(null)
+
+export function useViewerSequence() {
+  return lastList
+}
+
+export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRefOrGetter<FileFilter>) {
+  const api = useApi()
+  const live = useLive()
+  const items = shallowRef<FileView[]>([])
+  const loading = ref(false)
+  const complete = ref(false)
+  const error = ref<string | null>(null)
+  /** Scroll position to come back to, when the list was restored rather than loaded. */
+  const restoredTop = ref(0)
+  const key = () => `${toValue(libraryId)}:${JSON.stringify(toValue(filter))}`
+  let generation = 0
+  let poll: ReturnType<typeof setInterval> | undefined
+
+  function query(f: FileFilter, cursor?: string) {
+    return {
+      limit: PAGE,
+      cursor,
+      q: f.q || undefined,
+      person: f.person || undefined,
+      label: f.label || undefined,
+      folder: f.folder || undefined,
+      kind: f.kind || undefined,
+      trashed: f.trashed ? 'true' : undefined,
+    }
+  }
+
+  async function reload() {
+    const run = ++generation
+    const library = toValue(libraryId)
+    const f = { ...toValue(filter) }
+    items.value = []
+    complete.value = false
+    error.value = null
+    loading.value = true
+    let cursor: string | undefined
+    try {
+      do {
+        const page = await api('/api/libraries/{library}/files', { params: { library }, query: query(f, cursor) })
+        if (run !== generation) return
+        items.value = items.value.concat(page.items)
+        cursor = page.nextCursor ?? undefined
+      } while (cursor)
+      complete.value = true
+    }
+    catch (e) {
+      if (run === generation) error.value = apiError(e).message
+    }
+    finally {
+      if (run === generation) loading.value = false
+    }
+  }
+
+  function replace(file: FileView) {
+    const i = items.value.findIndex(f => f.id === file.id)
+    if (i < 0) return
+    const next = items.value.slice()
+    next[i] = file
+    items.value = next
+  }
+
+  function remove(id: string) {
+    items.value = items.value.filter(f => f.id !== id)
+  }
+
+  /** Adds a new file at the top, if this list shows every live file. */
+  function prepend(file: FileView) {
+    const f = toValue(filter)
+    const unfiltered = !f.q && !f.person && !f.label && !f.folder && !f.kind && !f.trashed
+    if (unfiltered && file.libraryId === toValue(libraryId) && !items.value.some(x => x.id === file.id)) {
+      items.value = [file, ...items.value]
+    }
+  }
+
+  async function refreshFile(id: string) {
+    try {
+      const file = await api('/api/libraries/{library}/files/{file}', { params: { library: toValue(libraryId), file: id } })
+      if (Boolean(file.trashedAt) === Boolean(toValue(filter).trashed)) replace(file)
+      else remove(id)
+    }
+    catch (e) {
+      if (apiError(e).status === 404) remove(id)
+    }
+  }
+
+  async function pollPending() {
+    const pending = items.value.filter(f => processing(f).pending).slice(0, POLL_BATCH)
+    await Promise.all(pending.map(f => refreshFile(f.id)))
+  }
+
+  /** Remembers this list (and where it was scrolled to) as the one the viewer steps through. */
+  function openFrom(scrollTop: number) {
+    lastList.value = { key: key(), libraryId: toValue(libraryId), items: items.value, complete: complete.value, scrollTop }
+  }
+
+  /** Takes up the list the viewer was opened from, if it is this one; else loads it. */
+  function start() {
+    const opened = lastList.value
+    if (opened?.key === key() && opened.complete) {
+      generation++
+      items.value = opened.items
+      complete.value = true
+      restoredTop.value = opened.scrollTop
+      pollPending()
+    }
+    else {
+      restoredTop.value = 0
+      reload()
+    }
+  }
+
+  live.onActivity(async (activity) => {
+    if (activity.libraryId !== toValue(libraryId) || !activity.subjectId) return
+    if (activity.kind === 'file.uploaded') {
+      const file = await api('/api/libraries/{library}/files/{file}', { params: { library: activity.libraryId, file: activity.subjectId } })
+      prepend(file)
+    }
+    else if (activity.kind.startsWith('file.') || activity.kind === 'system.processing_done') {
+      refreshFile(activity.subjectId)
+    }
+  })
+  useUploads().onUploaded(prepend)
+
+  onMounted(() => {
+    poll = setInterval(pollPending, POLL_MS)
+  })
+  onBeforeUnmount(() => clearInterval(poll))
+  watch(key, start, { immediate: true })
+
+  return { items, loading, complete, error, restoredTop, reload, replace, remove, openFrom }
+}

@@ -1,0 +1,57 @@
+// The live event socket (`/api/ws`): one connection per tab, reconnecting with back-off.
+// Components subscribe with `onActivity`; their handler is removed when they unmount.
+export type Activity = ApiItem<ApiOk<'/api/notifications'>>
+type LiveMessage = { type: 'activity', activity: Activity }
+type Listener = (activity: Activity) => void
+
+const listeners = new Set<Listener>()
+let socket: WebSocket | null = null
+let retry = 0
+let timer: ReturnType<typeof setTimeout> | undefined
+
+function connect(connected: Ref<boolean>) {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/ws`
+  socket = new WebSocket(url)
+  socket.onopen = () => {
+    retry = 0
+    connected.value = true
+  }
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data) as LiveMessage
+    if (message.type === 'activity') listeners.forEach(l => l(message.activity))
+  }
+  socket.onclose = () => {
+    connected.value = false
+    socket = null
+    timer = setTimeout(() => connect(connected), Math.min(30_000, 1000 * 2 ** retry++))
+  }
+}
+
+export function useLive() {
+  const connected = useState('live-connected', () => false)
+
+  /** Opens the socket if it is not open (call once signed in). */
+  function start() {
+    if (import.meta.client && !socket && !timer) connect(connected)
+  }
+
+  /** Closes the socket (on sign-out). */
+  function stop() {
+    clearTimeout(timer)
+    timer = undefined
+    if (socket) {
+      socket.onclose = null
+      socket.close()
+      socket = null
+    }
+    connected.value = false
+  }
+
+  /** Calls `handler` for each live activity while the calling component is mounted. */
+  function onActivity(handler: Listener) {
+    onMounted(() => listeners.add(handler))
+    onBeforeUnmount(() => listeners.delete(handler))
+  }
+
+  return { connected, start, stop, onActivity }
+}

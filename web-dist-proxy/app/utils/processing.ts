@@ -1,0 +1,34 @@
+// A file's processing state from its job rows (`jobs` of the file view).
+type Job = FileView['jobs'][string]
+
+const PENDING = new Set(['queued', 'processing'])
+
+/** Every processing stage, in pipeline order (each queues the next when it settles). */
+export const JOB_KINDS = ['hash', 'metadata', 'thumbnails', 'proxy', 'waveform', 'faces', 'objects', 'audio_events', 'transcribe']
+
+export interface Processing {
+  pending: boolean
+  /** 0-100 over the whole pipeline. */
+  percent: number
+  /** The job running now, if any. */
+  stage?: string
+  failed: string[]
+}
+
+export function processing(file: Pick<FileView, 'jobs'>): Processing {
+  const jobs = Object.entries(file.jobs ?? {}) as [string, Job][]
+  const pending = jobs.filter(([, j]) => PENDING.has(j.status))
+  const work = jobs.reduce((sum, [, j]) => sum + (PENDING.has(j.status) ? (j.progress ?? 0) / 100 : 1), 0)
+  return {
+    pending: pending.length > 0,
+    percent: pending.length ? Math.min(99, Math.round((work / JOB_KINDS.length) * 100)) : 100,
+    stage: (pending.find(([, j]) => j.status === 'processing') ?? pending[0])?.[0],
+    failed: jobs.filter(([, j]) => j.status === 'failed').map(([k]) => k),
+  }
+}
+
+/** Whether `kind`'s job of the file has finished (done or skipped), and which run made it. */
+export function jobDone(file: Pick<FileView, 'jobs'>, kind: string): number | null {
+  const job = file.jobs?.[kind]
+  return job && job.status === 'done' ? (job.doneVersion ?? job.version) : null
+}

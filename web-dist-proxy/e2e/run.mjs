@@ -1,0 +1,241 @@
+// The end-to-end test: starts the real server (`ALCOVES_BIN`) on a fresh data dir with the
+// built web UI behind its front door (`ALCOVES_WEB=start`), then drives Debian's Chromium through
+// first-run setup → login → create library → upload 3 photos, a video and a WAV → thumbnails
+// → viewer (photo, video playing, waveform, transcript seeking) → every main screen at laptop
+// and phone sizes → invite → a second user joins as viewer and cannot upload → logout.
+// Fails if any request leaves the server. Screenshots go to e2e/screenshots/.
+//   ALCOVES_BIN=…/debug/alcoves node e2e/run.mjs        (after `npm run build`)
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const REPO = resolve(WEB, '..')
+const MODELS = process.env.ALCOVES_MODELS_DIR ?? resolve(REPO, '../shared/models')
+const FIXTURES = join(MODELS, 'testdata')
+const SHOTS = join(WEB, 'e2e', 'screenshots')
+const VIEWPORTS = { laptop: { width: 1280, height: 800 }, phone: { width: 375, height: 740 } }
+const SCREEN_PATHS = {
+  timeline: lib => lib,
+  folders: lib => `${lib}/folders`,
+  people: lib => `${lib}/people`,
+  labels: lib => `${lib}/labels`,
+  activity: lib => `${lib}/activity`,
+  trash: lib => `${lib}/trash`,
+  settings: lib => `${lib}/settings`,
+  profile: () => '/profile',
+  admin: () => '/admin',
+}
+const T = { timeout: 180_000 }
+
+function expect(ok, what) {
+  if (!ok) throw new Error(`expectation failed: ${what}`)
+}
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address()
+      probe.close(() => done(port))
+    }).on('error', fail)
+  })
+}
+
+async function waitFor(url, deadlineMs) {
+  const deadline = Date.now() + deadlineMs
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).status === 200) return
+    } catch {}
+    await new Promise(r => setTimeout(r, 200))
+  }
+  throw new Error(`${url} did not answer 200`)
+}
+
+const bin = process.env.ALCOVES_BIN
+if (!bin) throw new Error('set ALCOVES_BIN to the alcoves binary')
+rmSync(SHOTS, { recursive: true, force: true })
+mkdirSync(SHOTS, { recursive: true })
+const work = mkdtempSync(join(tmpdir(), 'alcoves-e2e-'))
+const [apiPort, webPort] = [await freePort(), await freePort()]
+const BASE = `http://127.0.0.1:${apiPort}`
+const server = spawn(bin, ['serve'], {
+  stdio: ['ignore', 'inherit', 'inherit'],
+  env: {
+    ...process.env,
+    ALCOVES_DATA_DIR: join(work, 'data'),
+    ALCOVES_LISTEN: `127.0.0.1:${apiPort}`,
+    ALCOVES_PUBLIC_URL: BASE,
+    ALCOVES_WEB: 'start',
+    ALCOVES_WEB_DIR: join(WEB, '.output'),
+    ALCOVES_WEB_LISTEN: `127.0.0.1:${webPort}`,
+    ALCOVES_MODELS_DIR: MODELS,
+    ALCOVES_JOB_POLL_MS: '200',
+    ALCOVES_LOG: process.env.ALCOVES_LOG ?? 'warn',
+  },
+})
+const exited = new Promise(done => server.on('exit', (code, signal) => done({ code, signal })))
+
+const video = join(work, 'clip.mp4')
+execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=3:size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', video])
+
+let context
+try {
+  await waitFor(`${BASE}/api/health`, 60_000)
+  await waitFor(`${BASE}/login`, 60_000)
+  context = await chromium.launchPersistentContext(join(work, 'profile'), {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+    viewport: VIEWPORTS.laptop,
+  })
+  // Every request the pages make, wherever it goes: only this server may be asked.
+  const outside = []
+  context.on('request', (r) => {
+    const url = new URL(r.url())
+    if (!['data:', 'blob:'].includes(url.protocol) && url.host !== `127.0.0.1:${apiPort}`) outside.push(r.url())
+  })
+  const page = context.pages()[0] ?? await context.newPage()
+  const errors = []
+  page.on('pageerror', e => errors.push(e.message))
+  const shot = async (name, p = page) => p.screenshot({ path: join(SHOTS, `${name}.png`) })
+  const step = name => console.log(`e2e: ${name}`)
+
+  step('first-run setup')
+  await page.goto(BASE)
+  await page.waitForURL('**/setup')
+  await shot('01-setup')
+  await page.getByTestId('setup-username').fill('owner')
+  await page.getByTestId('setup-display-name').fill('Olive Owner')
+  await page.getByTestId('setup-password').fill('correct horse battery')
+  await page.getByTestId('setup-submit').click()
+  await page.waitForURL(/\/libraries\//)
+
+  step('logout and login')
+  await page.getByTestId('user-menu').click()
+  await page.getByTestId('logout').click()
+  await page.waitForURL('**/login')
+  await shot('02-login')
+  await page.getByTestId('login-username').fill('owner')
+  await page.getByTestId('login-password').fill('correct horse battery')
+  await page.getByTestId('login-submit').click()
+  await page.waitForURL(/\/libraries\//)
+
+  step('create library')
+  await page.getByTestId('library-switcher').click()
+  await page.getByTestId('create-library-open').click()
+  await page.getByTestId('create-library-emoji').fill('🏔️')
+  await page.getByTestId('create-library-name').fill('Holidays')
+  await page.getByTestId('create-library-submit').click()
+  await page.waitForFunction(() => document.querySelector('[data-testid=library-switcher]')?.textContent?.includes('Holidays'))
+  const libraryUrl = page.url()
+
+  step('upload 3 photos, a video and a WAV')
+  const files = ['astronaut.jpg', 'dog.jpg', 'two_faces_ultraface13.jpg', 'jfk.wav'].map(f => join(FIXTURES, f)).concat(video)
+  await page.getByTestId('upload-input').setInputFiles(files)
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=upload-item][data-status=done]').length === 5, null, T)
+  await shot('03-uploaded')
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=thumb][data-ready=true]').length === 5, null, T)
+  await page.getByTestId('upload-panel-close').click()
+  await shot('04-timeline')
+
+  step('photo viewer')
+  await page.locator('[data-testid=thumb][data-kind=photo]').first().click()
+  await page.waitForSelector('[data-testid=viewer-image][data-ready=true]', T)
+  await shot('05-viewer-photo')
+  await page.keyboard.press('ArrowRight')
+  await page.getByTestId('viewer-info').click()
+  await shot('06-viewer-info')
+  await page.keyboard.press('Escape')
+  await page.waitForURL(libraryUrl)
+
+  step('video plays')
+  await page.locator('[data-testid=thumb][data-kind=video]').click()
+  const videoEl = page.getByTestId('viewer-video')
+  await videoEl.waitFor(T)
+  await videoEl.evaluate(v => v.play())
+  await page.waitForFunction(() => document.querySelector('[data-testid=viewer-video]')?.currentTime > 0.3, null, T)
+  await shot('07-viewer-video')
+  await page.keyboard.press('Escape')
+
+  step('audio: waveform and transcript')
+  await page.locator('[data-testid=thumb][data-kind=audio]').click()
+  await page.waitForSelector('[data-testid=waveform][data-ready=true]', T)
+  await page.waitForSelector('[data-testid=processing-badge]', { state: 'detached', ...T })
+  await page.waitForTimeout(500)
+  const transcript = (await page.getByTestId('transcript-line').allTextContents()).join(' ').toLowerCase()
+  expect(transcript.includes('ask not what your country can do for you'), `transcript: ${transcript}`)
+  const audio = page.getByTestId('viewer-audio')
+  const lastLine = page.getByTestId('transcript-line').last()
+  const seekTo = Number(await lastLine.getAttribute('data-start-ms')) / 1000
+  await lastLine.click()
+  await page.waitForFunction(t => document.querySelector('[data-testid=viewer-audio]')?.currentTime >= t - 0.1, seekTo, T)
+  await page.waitForSelector('[data-testid=transcript-line][data-current=true]', T)
+  expect(await audio.evaluate(a => a.duration > 10), 'the WAV plays in full')
+  await shot('08-viewer-audio')
+  await page.keyboard.press('Escape')
+
+  step('main screens at laptop and phone sizes')
+  for (const screen of ['timeline', 'folders', 'people', 'labels', 'activity', 'trash', 'settings', 'profile', 'admin']) {
+    for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+      await page.setViewportSize(viewport)
+      await page.goto(new URL(SCREEN_PATHS[screen](libraryUrl), BASE).href)
+      await page.waitForLoadState('networkidle', { timeout: 15_000 }).catch(() => {})
+      await shot(`screen-${screen}-${size}`)
+    }
+  }
+  await page.setViewportSize(VIEWPORTS.laptop)
+  await page.goto(libraryUrl)
+
+  step('invite link')
+  await page.getByTestId('nav-settings').click()
+  await page.getByTestId('invite-create').click()
+  const inviteUrl = await page.getByTestId('invite-url').inputValue()
+  console.log(`  invite: ${inviteUrl}`)
+  await shot('09-settings')
+  await page.getByTestId('user-menu').click()
+  await page.getByTestId('logout').click()
+  await page.waitForURL('**/login')
+
+  step('second user joins as viewer')
+  await page.goto(inviteUrl)
+  await shot('10-invite')
+  await page.getByTestId('invite-register').click()
+  await page.getByTestId('register-username').fill('vera')
+  await page.getByTestId('register-password').fill('another good password')
+  await page.getByTestId('register-submit').click()
+  await page.waitForURL(/\/libraries\//)
+  await page.waitForFunction(() => document.querySelector('[data-testid=library-switcher]')?.textContent?.includes('Holidays'))
+  await page.waitForSelector('[data-testid=thumb]')
+  expect(!(await page.getByTestId('upload-input').count() || await page.getByTestId('upload-button').count()), 'a viewer sees upload controls')
+  await shot('11-viewer-timeline')
+
+  step('phone width')
+  await page.setViewportSize({ width: 375, height: 740 })
+  await shot('12-mobile-timeline')
+  await page.locator('[data-testid=thumb][data-kind=photo]').first().click()
+  await page.waitForSelector('[data-testid=viewer-image][data-ready=true]', T)
+  await shot('13-mobile-viewer')
+  await page.keyboard.press('Escape')
+
+  step('logout')
+  await page.getByTestId('user-menu').click()
+  await page.getByTestId('logout').click()
+  await page.waitForURL('**/login')
+
+  expect(outside.length === 0, `requests left the server: ${[...new Set(outside)].join(', ')}`)
+  expect(errors.length === 0, `errors in the page: ${errors.join('; ')}`)
+  console.log(`e2e: ok (screenshots in ${SHOTS})`)
+} finally {
+  await context?.close()
+  server.kill('SIGTERM')
+  const { code, signal } = await exited
+  rmSync(work, { recursive: true, force: true })
+  if (code !== 0) {
+    console.error(`e2e: the server exited with ${code ?? signal}`)
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,34 @@
+// Alcoves web UI. Everything is rendered in the browser except the public share pages under
+// /s/**, which the server renders. No fonts, icons or scripts come from the internet.
+export default defineNuxtConfig({
+  compatibilityDate: '2026-01-01',
+  modules: ['@nuxt/ui'],
+  css: ['~/assets/css/main.css'],
+  components: [{ path: '~/components', pathPrefix: false }],
+  routeRules: {
+    '/**': { ssr: false },
+    '/s/**': { ssr: true },
+  },
+  ui: { fonts: false },
+  // Icons are bundled: the ones the app names go into the client bundle, the rest of lucide
+  // is served by Nitro outside /api (which belongs to the Rust server). Never the Iconify API.
+  icon: {
+    provider: 'server',
+    fallbackToApi: false,
+    localApiEndpoint: '/_nuxt_icon',
+    serverBundle: { collections: ['lucide'] },
+    clientBundle: { scan: { globInclude: ['**/*.{vue,ts}'], globExclude: ['node_modules', '.nuxt', '.output'] }, sizeLimitKb: 512 },
+  },
+  colorMode: { preference: 'system', fallback: 'dark' },
+  runtimeConfig: {
+    apiBase: 'http://127.0.0.1:3001',
+  },
+  app: {
+    head: {
+      title: 'Alcoves',
+      meta: [{ name: 'viewport', content: 'width=device-width, initial-scale=1, viewport-fit=cover' }],
+    },
+  },
+  telemetry: false,
+  devtools: { enabled: false },
+})
