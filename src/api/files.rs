@@ -16,7 +16,7 @@ use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::now_ms;
 use crate::files::original::Original;
-use crate::files::{self, Cursor, File, FileView, ListFilter, ingest, upload};
+use crate::files::{self, Cursor, File, FileOrder, FileView, ListFilter, ingest, upload};
 use crate::folders;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::range::{self, ByteRange};
@@ -127,6 +127,11 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
             .query_param("q")
             .map(|q| q.trim().to_owned())
             .filter(|q| !q.is_empty()),
+        order: match ctx.query_param("order") {
+            Some(order) => FileOrder::parse(&order)
+                .ok_or_else(|| ApiError::BadRequest("order must be uploaded or taken".into()))?,
+            None => FileOrder::Uploaded,
+        },
     };
     let (rows, next) = {
         let mut conn = app.db.conn().await?;

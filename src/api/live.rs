@@ -1,14 +1,17 @@
-//! `GET /api/ws`: a WebSocket that pushes each new activity of the libraries the user can read
-//! (checked again on every poll, so leaving a library stops its events). It reads the durable
-//! log, so it works the same with several API processes; clients poll the feed as a fallback.
+//! `GET /api/ws`: a WebSocket that pushes each new activity and each job change (status,
+//! progress) of the libraries the user can read (checked again on every poll, so leaving a
+//! library stops its events). It reads the durable log and the job rows, so it works the same
+//! with several API processes; clients poll the feed as a fallback.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
+use serde_json::json;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -20,6 +23,7 @@ use crate::db::now_ms;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
+use crate::jobs::store;
 
 /// How often the log is read for new events.
 const POLL: Duration = Duration::from_millis(300);
@@ -69,17 +73,24 @@ pub async fn websocket(app: &Arc<App>, ctx: &mut Ctx) -> ApiResult<Response<Body
 
 async fn push(app: &App, user: &str, ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) {
     let (mut sink, mut source) = ws.split();
-    let mut since = now_ms();
+    let now = now_ms();
+    let mut activities = Sent::new(now);
+    let mut jobs = Sent::new(now);
     // What already happened before connecting is not news: only later events are pushed.
-    let mut sent: HashMap<String, i64> = match app.db.conn().await {
-        Ok(mut conn) => activity::recent_for(&mut conn, user, since - LOOKBACK_MS)
+    if let Ok(mut conn) = app.db.conn().await {
+        for a in activity::recent_for(&mut conn, user, activities.window())
             .await
             .unwrap_or_default()
-            .into_iter()
-            .map(|a| (a.id, a.created_at))
-            .collect(),
-        Err(_) => HashMap::new(),
-    };
+        {
+            activities.is_new(a.id, a.created_at);
+        }
+        for (_, job) in store::changed_for(&mut conn, user, jobs.window())
+            .await
+            .unwrap_or_default()
+        {
+            jobs.is_new((job.file_id, job.kind, job.updated_at), job.updated_at);
+        }
+    }
     let mut tick = tokio::time::interval(POLL);
     loop {
         tokio::select! {
@@ -88,23 +99,68 @@ async fn push(app: &App, user: &str, ws: WebSocketStream<TokioIo<hyper::upgrade:
                 Some(Ok(_)) => {}
             },
             _ = tick.tick() => {
-                let events = match app.db.conn().await {
-                    Ok(mut conn) => activity::recent_for(&mut conn, user, since - LOOKBACK_MS).await.unwrap_or_default(),
-                    Err(_) => continue,
-                };
+                let Ok(mut conn) = app.db.conn().await else { continue };
+                let events = activity::recent_for(&mut conn, user, activities.window()).await.unwrap_or_default();
+                let changes = store::changed_for(&mut conn, user, jobs.window()).await.unwrap_or_default();
+                drop(conn);
+                let mut messages = Vec::new();
                 for event in events {
-                    if sent.contains_key(&event.id) {
-                        continue;
+                    if activities.is_new(event.id.clone(), event.created_at) {
+                        messages.push(json!({ "type": "activity", "activity": event }));
                     }
-                    let text = serde_json::json!({ "type": "activity", "activity": event }).to_string();
-                    if sink.send(Message::text(text)).await.is_err() {
+                }
+                for (library_id, job) in changes {
+                    if jobs.is_new((job.file_id.clone(), job.kind.clone(), job.updated_at), job.updated_at) {
+                        messages.push(json!({ "type": "job", "libraryId": library_id, "job": job }));
+                    }
+                }
+                for message in messages {
+                    if sink.send(Message::text(message.to_string())).await.is_err() {
                         return;
                     }
-                    since = since.max(event.created_at);
-                    sent.insert(event.id, event.created_at);
                 }
-                sent.retain(|_, at| *at > since - 2 * LOOKBACK_MS);
+                activities.forget_old();
+                jobs.forget_old();
             }
         }
+    }
+}
+
+/// What was already pushed of one kind of change, so that re-reading a look-back window sends
+/// each change once.
+struct Sent<K> {
+    /// Time of the newest change pushed (or of connecting).
+    latest: i64,
+    pushed: HashMap<K, i64>,
+}
+
+impl<K: Hash + Eq> Sent<K> {
+    fn new(now: i64) -> Self {
+        Sent {
+            latest: now,
+            pushed: HashMap::new(),
+        }
+    }
+
+    /// Where the next read starts: a little before the newest change, so one committed late
+    /// is still seen.
+    fn window(&self) -> i64 {
+        self.latest - LOOKBACK_MS
+    }
+
+    /// Records the change `key` made at `at`; true if it was not pushed before.
+    fn is_new(&mut self, key: K, at: i64) -> bool {
+        if self.pushed.contains_key(&key) {
+            return false;
+        }
+        self.latest = self.latest.max(at);
+        self.pushed.insert(key, at);
+        true
+    }
+
+    /// Drops what no later window can contain.
+    fn forget_old(&mut self) {
+        let horizon = self.window() - LOOKBACK_MS;
+        self.pushed.retain(|_, at| *at > horizon);
     }
 }

@@ -211,11 +211,46 @@ pub struct ListFilter {
     /// Only files whose name, labels, people, sound events or transcript contain this text
     /// (case-insensitive).
     pub search: Option<String>,
+    pub order: FileOrder,
+}
+
+/// Which time a list is sorted by, newest first.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum FileOrder {
+    /// When the file arrived.
+    #[default]
+    Uploaded,
+    /// When the photo or recording was taken (its arrival until the metadata job has run).
+    Taken,
+}
+
+impl FileOrder {
+    /// Parses the `order` query parameter: `uploaded` or `taken`.
+    pub fn parse(text: &str) -> Option<FileOrder> {
+        match text {
+            "uploaded" => Some(FileOrder::Uploaded),
+            "taken" => Some(FileOrder::Taken),
+            _ => None,
+        }
+    }
+
+    /// The time `file` is sorted by.
+    pub fn time_of(self, file: &File) -> i64 {
+        match self {
+            FileOrder::Uploaded => file.created_at,
+            FileOrder::Taken => file.media.captured_at.unwrap_or(file.created_at),
+        }
+    }
 }
 
 diesel::define_sql_function! {
     /// SQL `lower()`, in both backends.
     fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// SQL `coalesce()` of a nullable time and a fallback, in both backends.
+    fn coalesce(time: diesel::sql_types::Nullable<diesel::sql_types::BigInt>, fallback: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
 }
 
 /// A LIKE pattern matching `text` anywhere, lower-cased, with `%`, `_` and `\` taken literally.
@@ -231,27 +266,28 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-/// Position after the last file of a page: newest first, ties broken by id.
+/// Position after the last file of a page: the time it is sorted by (newest first), ties
+/// broken by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
-    pub created_at: i64,
+    pub at: i64,
     pub id: String,
 }
 
 impl Cursor {
     /// The opaque text form handed to clients.
     pub fn encode(&self) -> String {
-        format!("{}_{}", self.created_at, self.id)
+        format!("{}_{}", self.at, self.id)
     }
 
     /// Parses the text form; anything else is a bad request.
     pub fn decode(text: &str) -> ApiResult<Cursor> {
         let bad = || ApiError::BadRequest("invalid cursor".into());
         let (at, id) = text.split_once('_').ok_or_else(bad)?;
-        let created_at = at.parse().map_err(|_| bad())?;
+        let at = at.parse().map_err(|_| bad())?;
         uuid::Uuid::parse_str(id).map_err(|_| bad())?;
         Ok(Cursor {
-            created_at,
+            at,
             id: id.to_owned(),
         })
     }
@@ -272,9 +308,13 @@ pub async fn list(
             .filter(files::library_id.eq(library_id))
             .filter(files::source_file_id.is_null())
             .select(File::as_select())
-            .order((files::created_at.desc(), files::id.desc()))
             .limit(limit + 1)
             .into_boxed();
+        let taken = coalesce(files::captured_at, files::created_at);
+        query = match filter.order {
+            FileOrder::Uploaded => query.order((files::created_at.desc(), files::id.desc())),
+            FileOrder::Taken => query.order((taken.desc(), files::id.desc())),
+        };
         query = if filter.trashed {
             query.filter(files::trashed_at.is_not_null())
         } else {
@@ -315,18 +355,23 @@ pub async fn list(
             );
         }
         if let Some(after) = after {
-            query = query.filter(
-                files::created_at
-                    .lt(after.created_at)
-                    .or(files::created_at.eq(after.created_at).and(files::id.lt(&after.id))),
-            );
+            query = match filter.order {
+                FileOrder::Uploaded => query.filter(
+                    files::created_at
+                        .lt(after.at)
+                        .or(files::created_at.eq(after.at).and(files::id.lt(&after.id))),
+                ),
+                FileOrder::Taken => query.filter(
+                    taken.lt(after.at).or(taken.eq(after.at).and(files::id.lt(&after.id))),
+                ),
+            };
         }
         query.load(c).await
     })?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|f| Cursor {
-            created_at: f.created_at,
+            at: filter.order.time_of(f),
             id: f.id.clone(),
         })
     } else {
@@ -463,7 +508,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let c = Cursor {
-            created_at: 1_700_000_000_123,
+            at: 1_700_000_000_123,
             id: uuid::Uuid::new_v4().to_string(),
         };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);

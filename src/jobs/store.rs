@@ -10,7 +10,7 @@ use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
 use super::{JobKind, JobStatus, MAX_ATTEMPTS, backoff};
-use crate::db::schema::file_jobs;
+use crate::db::schema::{file_jobs, files, library_members};
 use crate::db::{Conn, Db, now_ms};
 use crate::http::error::ApiResult;
 use crate::with_conn;
@@ -471,6 +471,27 @@ pub async fn counts(conn: &mut Conn) -> ApiResult<Vec<(String, String, i64)>> {
         .group_by((file_jobs::kind, file_jobs::status))
         .select((file_jobs::kind, file_jobs::status, diesel::dsl::count_star()))
         .order((file_jobs::kind, file_jobs::status))
+        .load(c)
+        .await)?)
+}
+
+/// Job rows changed after `since_ms` of files in the libraries `user_id` belongs to now, with
+/// each file's library, oldest change first.
+pub async fn changed_for(
+    conn: &mut Conn,
+    user_id: &str,
+    since_ms: i64,
+) -> ApiResult<Vec<(String, JobState)>> {
+    let mine = library_members::table
+        .filter(library_members::user_id.eq(user_id))
+        .select(library_members::library_id);
+    Ok(with_conn!(conn, c => file_jobs::table
+        .inner_join(files::table)
+        .filter(file_jobs::updated_at.gt(since_ms))
+        .filter(files::library_id.eq_any(mine))
+        .order((file_jobs::updated_at, file_jobs::file_id))
+        .limit(1000)
+        .select((files::library_id, JobState::as_select()))
         .load(c)
         .await)?)
 }

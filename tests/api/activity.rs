@@ -201,12 +201,17 @@ async fn connect(srv: &TestServer, cookie: &str) -> Socket {
         .0
 }
 
-/// The next activity pushed within `wait`, if any.
-async fn next_event(socket: &mut Socket, wait: Duration) -> Option<Value> {
+/// The next message of `kind` (`activity`, `job`, or `any`) pushed within `wait`, if any.
+async fn next_message(socket: &mut Socket, kind: &str, wait: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match tokio::time::timeout_at(deadline, socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let message: Value = serde_json::from_str(&text).unwrap();
+                if kind == "any" || message["type"] == kind {
+                    return Some(message);
+                }
+            }
             Ok(Some(Ok(_))) => continue,
             _ => return None,
         }
@@ -245,14 +250,37 @@ async fn websocket_pushes_to_members_only(backend: Backend) {
         std::fs::read(crate::files::testdata("dog.jpg")).unwrap(),
     )
     .await;
-    let event = next_event(&mut member_ws, Duration::from_secs(1))
+    let event = next_message(&mut member_ws, "activity", Duration::from_secs(1))
         .await
         .expect("member hears the upload within a second");
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(event["activity"]["kind"], "file.uploaded");
     assert_eq!(event["activity"]["subjectName"], "live.jpg");
+    let file = event["activity"]["subjectId"].as_str().unwrap().to_owned();
+    // Then each job of the file as it changes, up to its thumbnails being done.
+    let mut seen = Vec::new();
+    while !seen.contains(&("thumbnails".to_owned(), "done".to_owned())) {
+        let message = next_message(&mut member_ws, "job", Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|| panic!("job changes stopped after {seen:?}"));
+        assert_eq!(message["libraryId"], lib.as_str());
+        assert_eq!(message["job"]["fileId"], file.as_str());
+        let change = (
+            message["job"]["kind"].as_str().unwrap().to_owned(),
+            message["job"]["status"].as_str().unwrap().to_owned(),
+        );
+        assert!(
+            !seen.contains(&change) || change.1 == "processing",
+            "{change:?} pushed twice: {seen:?}"
+        );
+        seen.push(change);
+    }
     assert!(
-        next_event(&mut outsider_ws, Duration::from_millis(1500))
+        seen.contains(&("metadata".to_owned(), "done".to_owned())),
+        "{seen:?}"
+    );
+    assert!(
+        next_message(&mut outsider_ws, "any", Duration::from_millis(1500))
             .await
             .is_none(),
         "outsiders hear nothing"

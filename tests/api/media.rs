@@ -515,6 +515,69 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
     assert_eq!(job_status(&file, "metadata"), "done", "{file}");
     assert_eq!(job_status(&file, "thumbnails"), "skipped", "{file}");
     assert!(readable(job_error(&file, "thumbnails")), "{file}");
+
+    // The timeline's order: by when a photo was taken, not when it arrived, across pages.
+    let again = put(
+        &srv,
+        &lib,
+        &owner,
+        "oriented-again.jpg",
+        std::fs::read(dir.path().join("oriented.jpg")).unwrap(),
+    )
+    .await;
+    settled(&srv, &lib, &again, &owner).await;
+    let listed = |order: &'static str| {
+        let (srv, lib, owner) = (&srv, &lib, &owner);
+        async move {
+            let (mut files, mut cursor) = (Vec::new(), String::new());
+            loop {
+                let page = srv
+                    .get(
+                        &format!(
+                            "/api/libraries/{lib}/files?order={order}&limit=2&cursor={cursor}"
+                        ),
+                        owner,
+                    )
+                    .await
+                    .json;
+                files.extend(page["items"].as_array().unwrap().iter().map(|f| {
+                    let taken = f["capturedAt"]
+                        .as_i64()
+                        .or(f["createdAt"].as_i64())
+                        .unwrap();
+                    (f["name"].as_str().unwrap().to_owned(), taken)
+                }));
+                match page["nextCursor"].as_str() {
+                    Some(next) => cursor = next.to_owned(),
+                    None => return files,
+                }
+            }
+        }
+    };
+    let uploaded = listed("uploaded").await;
+    let taken = listed("taken").await;
+    assert_eq!(uploaded.len(), 7, "{uploaded:?}");
+    assert_eq!(
+        (uploaded[0].0.as_str(), uploaded[6].0.as_str()),
+        ("oriented-again.jpg", "oriented.jpg")
+    );
+    assert_eq!(
+        taken.len(),
+        7,
+        "every file once across the pages: {taken:?}"
+    );
+    assert!(
+        taken.windows(2).all(|w| w[0].1 >= w[1].1),
+        "newest taken first: {taken:?}"
+    );
+    assert_ne!(
+        taken[0].0, "oriented-again.jpg",
+        "taken in 2024, uploaded last: {taken:?}"
+    );
+    let bad = srv
+        .get(&format!("/api/libraries/{lib}/files?order=random"), &owner)
+        .await;
+    assert_eq!(bad.status, 400);
     srv.stop().await;
 }
 

@@ -1,0 +1,1 @@
+DROP INDEX file_jobs_updated;
