@@ -6,7 +6,7 @@
 // Fails if any request leaves the server. Screenshots go to e2e/screenshots/.
 //   ALCOVES_BIN=…/debug/alcoves node e2e/run.mjs        (after `npm run build`)
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -61,6 +61,9 @@ if (!bin) throw new Error('set ALCOVES_BIN to the alcoves binary')
 rmSync(SHOTS, { recursive: true, force: true })
 mkdirSync(SHOTS, { recursive: true })
 const work = mkdtempSync(join(tmpdir(), 'alcoves-e2e-'))
+// The built UI runs from a copy outside this package, as a package installs it: nothing from
+// node_modules can be found at run time.
+cpSync(join(WEB, '.output'), join(work, 'web'), { recursive: true })
 const [apiPort, webPort] = [await freePort(), await freePort()]
 const BASE = `http://127.0.0.1:${apiPort}`
 const server = spawn(bin, ['serve'], {
@@ -71,7 +74,7 @@ const server = spawn(bin, ['serve'], {
     ALCOVES_LISTEN: `127.0.0.1:${apiPort}`,
     ALCOVES_PUBLIC_URL: BASE,
     ALCOVES_WEB: 'start',
-    ALCOVES_WEB_DIR: join(WEB, '.output'),
+    ALCOVES_WEB_DIR: join(work, 'web'),
     ALCOVES_WEB_LISTEN: `127.0.0.1:${webPort}`,
     ALCOVES_MODELS_DIR: MODELS,
     ALCOVES_JOB_POLL_MS: '200',
@@ -133,6 +136,17 @@ try {
   await page.waitForFunction(() => document.querySelector('[data-testid=library-switcher]')?.textContent?.includes('Holidays'))
   const libraryUrl = page.url()
 
+  step('turn on face recognition and object detection')
+  await page.getByTestId('nav-settings').click()
+  await page.getByTestId('library-faces').click()
+  await page.getByTestId('library-objects').click()
+  await Promise.all([
+    page.waitForResponse(r => r.request().method() === 'PATCH' && r.url().includes('/api/libraries/') && r.ok()),
+    page.getByTestId('library-save').click(),
+  ])
+  await page.getByTestId('nav-timeline').click()
+  await page.waitForURL(libraryUrl)
+
   step('upload 3 photos, a video and a WAV')
   const files = ['astronaut.jpg', 'dog.jpg', 'two_faces_ultraface13.jpg', 'jfk.wav'].map(f => join(FIXTURES, f)).concat(video)
   await page.getByTestId('upload-input').setInputFiles(files)
@@ -151,6 +165,26 @@ try {
   await shot('06-viewer-info')
   await page.keyboard.press('Escape')
   await page.waitForURL(libraryUrl)
+
+  step('faces and objects found by the real models')
+  await page.getByTestId('nav-labels').click()
+  const dogLabel = page.getByTestId('label').filter({ hasText: /^\s*dog\b/i }).first()
+  await dogLabel.waitFor(T)
+  await shot('06-labels')
+  await dogLabel.click()
+  await page.locator('[data-testid=thumb][data-kind=photo]').first().click()
+  await page.waitForSelector('[data-testid=viewer-image][data-ready=true]', T)
+  await page.getByTestId('object-box').filter({ hasText: /dog/ }).first().waitFor(T)
+  expect(await page.getByTestId('object-box').filter({ hasText: /bicycle/ }).count() > 0, 'YOLOX also sees the bicycle')
+  await shot('06-viewer-objects')
+  await page.keyboard.press('Escape')
+  await page.goto(`${libraryUrl}?q=two_faces`)
+  await page.locator('[data-testid=thumb][data-kind=photo]').first().click()
+  await page.waitForSelector('[data-testid=viewer-image][data-ready=true]', T)
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=face-box]').length === 2, null, T)
+  await shot('06-viewer-faces')
+  await page.keyboard.press('Escape')
+  await page.goto(libraryUrl)
 
   step('video plays')
   await page.locator('[data-testid=thumb][data-kind=video]').click()

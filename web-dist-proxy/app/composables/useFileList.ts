@@ -52,6 +52,7 @@ export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRe
       folder: f.folder || undefined,
       kind: f.kind || undefined,
       trashed: f.trashed ? 'true' : undefined,
+      order: f.trashed ? 'uploaded' : 'taken',
     }
   }
 
@@ -85,7 +86,10 @@ export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRe
     const i = items.value.findIndex(f => f.id === file.id)
     if (i < 0) return
     const next = items.value.slice()
+    const moved = !toValue(filter).trashed && timelineDate(next[i]!) !== timelineDate(file)
     next[i] = file
+    // Its metadata job found when it was taken: move it to that day, as the server orders it.
+    if (moved) next.sort((a, b) => timelineDate(b) - timelineDate(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
     items.value = next
   }
 
@@ -149,10 +153,19 @@ export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRe
       refreshFile(activity.subjectId)
     }
   })
+  // Progress moves in place; a settled job may have changed the file (size, date, thumbnails).
+  live.onJob(({ libraryId: library, job }) => {
+    if (library !== toValue(libraryId)) return
+    const file = items.value.find(f => f.id === job.fileId)
+    if (!file) return
+    if (jobSettled(job)) refreshFile(job.fileId)
+    else replace(withJob(file, job))
+  })
   useUploads().onUploaded(prepend)
 
   onMounted(() => {
-    poll = setInterval(pollPending, POLL_MS)
+    // Polling is the fallback while the live socket is down.
+    poll = setInterval(() => live.connected.value || pollPending(), POLL_MS)
   })
   onBeforeUnmount(() => clearInterval(poll))
   watch(key, start, { immediate: true })

@@ -1,10 +1,14 @@
 // The live event socket (`/api/ws`): one connection per tab, reconnecting with back-off.
-// Components subscribe with `onActivity`; their handler is removed when they unmount.
+// Components subscribe with `onActivity` (library events) and `onJob` (a file's processing
+// status and progress); their handler is removed when they unmount.
 export type Activity = ApiItem<ApiOk<'/api/notifications'>>
-type LiveMessage = { type: 'activity', activity: Activity }
+export type JobChange = { libraryId: string, job: FileView['jobs'][string] }
+type LiveMessage = { type: 'activity', activity: Activity } | ({ type: 'job' } & JobChange)
 type Listener = (activity: Activity) => void
+type JobListener = (change: JobChange) => void
 
 const listeners = new Set<Listener>()
+const jobListeners = new Set<JobListener>()
 let socket: WebSocket | null = null
 let retry = 0
 let timer: ReturnType<typeof setTimeout> | undefined
@@ -19,6 +23,7 @@ function connect(connected: Ref<boolean>) {
   socket.onmessage = (event) => {
     const message = JSON.parse(event.data) as LiveMessage
     if (message.type === 'activity') listeners.forEach(l => l(message.activity))
+    else if (message.type === 'job') jobListeners.forEach(l => l(message))
   }
   socket.onclose = () => {
     connected.value = false
@@ -53,5 +58,11 @@ export function useLive() {
     onBeforeUnmount(() => listeners.delete(handler))
   }
 
-  return { connected, start, stop, onActivity }
+  /** Calls `handler` for each job change while the calling component is mounted. */
+  function onJob(handler: JobListener) {
+    onMounted(() => jobListeners.add(handler))
+    onBeforeUnmount(() => jobListeners.delete(handler))
+  }
+
+  return { connected, start, stop, onActivity, onJob }
 }

@@ -18,9 +18,9 @@ export interface Layout {
 const HEADER = 48
 const GAP = 4
 
-/** The date a file sits under in the timeline. */
+/** The date a file sits under in the timeline: when it was taken (the list's `order=taken`). */
 export function timelineDate(file: FileView): number {
-  return file.createdAt
+  return file.capturedAt ?? file.createdAt
 }
 
 function aspect(file: FileView): number {

@@ -27,6 +27,18 @@ export function processing(file: Pick<FileView, 'jobs'>): Processing {
   }
 }
 
+/** `file` with one job row replaced by a newer one (a live job change); the same file if stale. */
+export function withJob<F extends Pick<FileView, 'jobs'>>(file: F, job: Job): F {
+  const old = file.jobs?.[job.kind]
+  if (old && old.updatedAt > job.updatedAt) return file
+  return { ...file, jobs: { ...file.jobs, [job.kind]: job } }
+}
+
+/** Whether a job has settled (its result, if any, is now in the file). */
+export function jobSettled(job: Job): boolean {
+  return !PENDING.has(job.status)
+}
+
 /** Whether `kind`'s job of the file has finished (done or skipped), and which run made it. */
 export function jobDone(file: Pick<FileView, 'jobs'>, kind: string): number | null {
   const job = file.jobs?.[kind]
