@@ -137,19 +137,104 @@ pub fn access_text(rule: AccessRule) -> String {
     }
 }
 
+/// A query parameter: name, schema and what it does.
+type QueryParam = (&'static str, fn() -> Value, &'static str);
+
+fn string() -> Value {
+    json!({ "type": "string" })
+}
+
+fn boolean() -> Value {
+    json!({ "type": "boolean" })
+}
+
+fn integer() -> Value {
+    json!({ "type": "integer" })
+}
+
+/// The query parameters a route reads, by operation name.
+fn query_parameters(name: &str) -> &'static [QueryParam] {
+    match name {
+        "ListFiles" => &[
+            ("limit", integer, "page size, 1 to 1000 (100)"),
+            ("cursor", string, "`nextCursor` of the previous page"),
+            (
+                "kind",
+                || json!({ "type": "string", "enum": ["photo", "video", "audio", "other"] }),
+                "only files of this kind",
+            ),
+            ("folder", string, "only files directly in this folder"),
+            ("trashed", boolean, "list the trash instead of live files"),
+            ("person", string, "only files showing this person"),
+            (
+                "label",
+                string,
+                "only files carrying this object or tag label",
+            ),
+            (
+                "q",
+                string,
+                "text in names, labels, people, sound events or transcripts",
+            ),
+            (
+                "order",
+                || json!({ "type": "string", "enum": ["uploaded", "taken"] }),
+                "newest uploaded (default) or newest taken first",
+            ),
+        ],
+        "LibraryFeed" => &[("cursor", string, "`nextCursor` of the previous page")],
+        "ListFolders" => &[
+            (
+                "parent",
+                string,
+                "the folder whose subfolders to list (the root by default)",
+            ),
+            ("trashed", boolean, "list trashed folders"),
+        ],
+        "ListPeople" => &[("hidden", boolean, "include hidden people")],
+        "DownloadFile" => &[(
+            "inline",
+            boolean,
+            "`Content-Disposition: inline` (to view rather than save)",
+        )],
+        "Transcript" => &[(
+            "format",
+            || json!({ "type": "string", "enum": ["json", "vtt"] }),
+            "`vtt` for WebVTT",
+        )],
+        "ImageProxy" => &[
+            ("width", integer, "largest width in pixels"),
+            ("height", integer, "largest height in pixels"),
+            (
+                "fit",
+                || json!({ "type": "string", "enum": ["cover", "contain"] }),
+                "crop to the box or fit inside it",
+            ),
+            (
+                "format",
+                || json!({ "type": "string", "enum": ["jpeg", "webp"] }),
+                "image format",
+            ),
+            ("quality", integer, "encoder quality, 1 to 100"),
+        ],
+        "FailedJobs" => &[("limit", integer, "most jobs listed, 1 to 1000 (100)")],
+        _ => &[],
+    }
+}
+
 fn operation(info: &RouteInfo, schemas: &mut SchemaGenerator) -> Value {
     let (request, response) = bodies(info.name, schemas);
-    let parameters: Vec<Value> = info
-        .params
-        .iter()
-        .map(|(name, format)| {
-            let mut schema = json!({ "type": "string" });
-            if !format.is_empty() {
-                schema["format"] = (*format).into();
-            }
-            json!({ "name": name, "in": "path", "required": true, "schema": schema })
-        })
-        .collect();
+    let path_parameters = info.params.iter().map(|(name, format)| {
+        let mut schema = json!({ "type": "string" });
+        if !format.is_empty() {
+            schema["format"] = (*format).into();
+        }
+        json!({ "name": name, "in": "path", "required": true, "schema": schema })
+    });
+    let query = query_parameters(info.name).iter().map(|(name, schema, doc)| {
+        json!({ "name": name, "in": "query", "required": false, "schema": schema(), "description": doc })
+    });
+    let parameters: Vec<Value> = path_parameters.chain(query).collect();
     let security = match info.access {
         AccessRule::Public => json!([]),
         _ => json!([{ "sessionCookie": [] }, { "accessToken": [] }]),

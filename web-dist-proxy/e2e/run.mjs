@@ -229,6 +229,11 @@ try {
   await page.getByTestId('invite-create').click()
   const inviteUrl = await page.getByTestId('invite-url').inputValue()
   console.log(`  invite: ${inviteUrl}`)
+  // /s/** is rendered by Nitro, which asked the API for the invite: the page arrives filled in.
+  const ssr = await (await fetch(inviteUrl)).text()
+  expect(ssr.includes('Holidays'), `the invite page is rendered on the server: ${ssr.slice(0, 300)}`)
+  const shell = await (await fetch(new URL(libraryUrl, BASE))).text()
+  expect(!shell.includes('Holidays'), 'other pages are rendered in the browser')
   await shot('09-settings')
   await page.getByTestId('user-menu').click()
   await page.getByTestId('logout').click()

@@ -2,12 +2,15 @@
 // every page in the background (newest first), keeps processing files fresh by polling and
 // by live events. The list a file was opened from is what the viewer steps through, and what
 // the grid comes back to (same files, same scroll position) when the viewer closes.
+/** The kinds of file a list can be narrowed to. */
+export type FileKind = NonNullable<ApiQueryOf<'/api/libraries/{library}/files', 'get'>['kind']>
+
 export interface FileFilter {
   q?: string
   person?: string
   label?: string
   folder?: string
-  kind?: string
+  kind?: FileKind
   trashed?: boolean
 }
 
@@ -51,8 +54,8 @@ export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRe
       label: f.label || undefined,
       folder: f.folder || undefined,
       kind: f.kind || undefined,
-      trashed: f.trashed ? 'true' : undefined,
-      order: f.trashed ? 'uploaded' : 'taken',
+      trashed: f.trashed || undefined,
+      order: f.trashed ? 'uploaded' as const : 'taken' as const,
     }
   }
 

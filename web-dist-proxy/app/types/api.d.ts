@@ -2056,7 +2056,10 @@ export interface operations {
     };
     FailedJobs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description most jobs listed, 1 to 1000 (100) */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2298,7 +2301,18 @@ export interface operations {
     };
     ImageProxy: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description largest width in pixels */
+                width?: number;
+                /** @description largest height in pixels */
+                height?: number;
+                /** @description crop to the box or fit inside it */
+                fit?: "cover" | "contain";
+                /** @description image format */
+                format?: "jpeg" | "webp";
+                /** @description encoder quality, 1 to 100 */
+                quality?: number;
+            };
             header?: never;
             path: {
                 library: string;
@@ -2608,7 +2622,10 @@ export interface operations {
     };
     LibraryFeed: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 library: string;
@@ -2639,7 +2656,26 @@ export interface operations {
     };
     ListFiles: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description page size, 1 to 1000 (100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+                /** @description only files of this kind */
+                kind?: "photo" | "video" | "audio" | "other";
+                /** @description only files directly in this folder */
+                folder?: string;
+                /** @description list the trash instead of live files */
+                trashed?: boolean;
+                /** @description only files showing this person */
+                person?: string;
+                /** @description only files carrying this object or tag label */
+                label?: string;
+                /** @description text in names, labels, people, sound events or transcripts */
+                q?: string;
+                /** @description newest uploaded (default) or newest taken first */
+                order?: "uploaded" | "taken";
+            };
             header?: never;
             path: {
                 library: string;
@@ -2891,7 +2927,10 @@ export interface operations {
     };
     DownloadFile: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `Content-Disposition: inline` (to view rather than save) */
+                inline?: boolean;
+            };
             header?: never;
             path: {
                 library: string;
@@ -3082,7 +3121,10 @@ export interface operations {
     };
     Transcript: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `vtt` for WebVTT */
+                format?: "json" | "vtt";
+            };
             header?: never;
             path: {
                 library: string;
@@ -3211,7 +3253,12 @@ export interface operations {
     };
     ListFolders: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the folder whose subfolders to list (the root by default) */
+                parent?: string;
+                /** @description list trashed folders */
+                trashed?: boolean;
+            };
             header?: never;
             path: {
                 library: string;
@@ -3656,7 +3703,10 @@ export interface operations {
     };
     ListPeople: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description include hidden people */
+                hidden?: boolean;
+            };
             header?: never;
             path: {
                 library: string;

@@ -28,9 +28,13 @@ export type ApiParams<P extends ApiPath> = [ParamNames<P>] extends [never]
 
 export type ApiQuery = Record<string, string | number | boolean | null | undefined>
 
+/** The query parameters `M` on `P` reads, as the OpenAPI document lists them. */
+export type ApiQueryOf<P extends ApiPath, M extends ApiMethod> =
+  Operation<P, M> extends { parameters: { query?: infer Q } } ? ([Q] extends [undefined] ? never : NonNullable<Q>) : never
+
 export type ApiOptions<P extends ApiPath, M extends ApiMethod> = ApiParams<P> & {
   method?: M
-  query?: ApiQuery
+  query?: ApiQueryOf<P, M>
   body?: ApiBody<P, M> | BodyInit
   headers?: Record<string, string>
 }
@@ -78,7 +82,7 @@ export function useApi() {
   ): Promise<ApiOk<P, M>> {
     return $api(apiPath(path, opts.params), {
       method: (opts.method ?? 'get').toUpperCase() as 'GET',
-      query: opts.query,
+      query: opts.query as ApiQuery | undefined,
       body: opts.body as BodyInit | Record<string, unknown> | undefined,
       headers: opts.headers,
     }) as Promise<ApiOk<P, M>>
