@@ -212,6 +212,22 @@ try {
   await shot('08-viewer-audio')
   await page.keyboard.press('Escape')
 
+  step('a duplicate is badged, trashed and deleted for good')
+  await page.getByTestId('upload-input').setInputFiles([join(FIXTURES, 'dog.jpg')])
+  await page.locator('[data-testid=upload-item][data-duplicate=true]').waitFor(T)
+  await page.getByTestId('upload-panel-close').click()
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=thumb] [data-testid=duplicate-badge]').length === 2, null, T)
+  await page.locator('[data-testid=thumb]').filter({ has: page.getByTestId('duplicate-badge') }).first().click()
+  await page.getByTestId('viewer-trash').click()
+  await page.getByText('Moved to the trash', { exact: true }).waitFor(T)
+  await page.keyboard.press('Escape')
+  await page.getByTestId('nav-trash').click()
+  await page.locator('[data-testid=thumb]').first().click()
+  await page.getByTestId('trash-purge').click()
+  await page.getByText('The trash is empty.').waitFor(T)
+  await page.goto(libraryUrl)
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=thumb]').length === 5 && !document.querySelector('[data-testid=duplicate-badge]'), null, T)
+
   step('main screens at laptop and phone sizes')
   for (const screen of ['timeline', 'folders', 'people', 'labels', 'activity', 'trash', 'settings', 'profile', 'admin']) {
     for (const [size, viewport] of Object.entries(VIEWPORTS)) {

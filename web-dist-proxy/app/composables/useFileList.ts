@@ -105,7 +105,11 @@ export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRe
     const f = toValue(filter)
     const unfiltered = !f.q && !f.person && !f.label && !f.folder && !f.kind && !f.trashed
     if (unfiltered && file.libraryId === toValue(libraryId) && !items.value.some(x => x.id === file.id)) {
-      items.value = [file, ...items.value]
+      // A duplicate makes the copies already listed duplicates too.
+      const others = file.isDuplicate && file.sha256
+        ? items.value.map(f => (f.sha256 === file.sha256 ? { ...f, isDuplicate: true } : f))
+        : items.value
+      items.value = [file, ...others]
     }
   }
 

@@ -64,5 +64,21 @@ export function useLive() {
     onBeforeUnmount(() => jobListeners.delete(handler))
   }
 
-  return { connected, start, stop, onActivity, onJob }
+  /**
+   * Calls `refresh` (at most twice a second) when a job of one of `kinds` settles in the
+   * library, e.g. to show what the object detector just found.
+   */
+  function onJobsSettled(kinds: string[], libraryId: MaybeRefOrGetter<string>, refresh: () => unknown) {
+    let pending: ReturnType<typeof setTimeout> | undefined
+    onJob(({ libraryId: library, job }) => {
+      if (pending || library !== toValue(libraryId) || !kinds.includes(job.kind) || !jobSettled(job)) return
+      pending = setTimeout(() => {
+        pending = undefined
+        refresh()
+      }, 500)
+    })
+    onBeforeUnmount(() => clearTimeout(pending))
+  }
+
+  return { connected, start, stop, onActivity, onJob, onJobsSettled }
 }
