@@ -48,8 +48,13 @@ impl App {
         let queue = Queue::open(config.queue_url.as_deref(), &config.queue_prefix)?;
         let storage = crate::storage::open(&config).await?;
         let ml_slots = crate::ml::CpuSlots::new(config.ml_threads);
-        let web = (config.web != crate::web::WebMode::Off)
-            .then(|| crate::web::proxy::WebProxy::new(config.web_listen, config.secure_cookies()));
+        let web = (config.web != crate::web::WebMode::Off).then(|| {
+            crate::web::proxy::WebProxy::new(
+                config.web_listen,
+                config.secure_cookies(),
+                config.trust_proxy,
+            )
+        });
         Ok(App {
             config,
             db,

@@ -71,13 +71,17 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
                     app.config.web_listen,
                     format!("http://{}", loopback(addr)),
                 )?;
-                Some(tokio::spawn(supervisor::run(nitro, stop_rx.clone())))
+                // Its own stop signal, given once the API has drained: requests in flight may
+                // still need the UI, and the UI's server-side rendering needs the API.
+                let (stop_web, web_stop_rx) = watch::channel(false);
+                Some((stop_web, tokio::spawn(supervisor::run(nitro, web_stop_rx))))
             }
             WebMode::Proxy | WebMode::Off => None,
         };
         tracing::info!("API listening on http://{addr}");
         crate::http::server::serve(app, listener, stop_rx).await;
-        if let Some(web_ui) = web_ui {
+        if let Some((stop_web, web_ui)) = web_ui {
+            let _ = stop_web.send(true);
             let _ = web_ui.await;
         }
     }

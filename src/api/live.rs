@@ -23,7 +23,7 @@ use crate::db::now_ms;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
-use crate::jobs::store;
+use crate::jobs::store::{self, JobState};
 
 /// How often the log is read for new events.
 const POLL: Duration = Duration::from_millis(300);
@@ -88,7 +88,7 @@ async fn push(app: &App, user: &str, ws: WebSocketStream<TokioIo<hyper::upgrade:
             .await
             .unwrap_or_default()
         {
-            jobs.is_new((job.file_id, job.kind, job.updated_at), job.updated_at);
+            jobs.is_new(JobChangeKey::of(&job), job.updated_at);
         }
     }
     let mut tick = tokio::time::interval(POLL);
@@ -110,7 +110,7 @@ async fn push(app: &App, user: &str, ws: WebSocketStream<TokioIo<hyper::upgrade:
                     }
                 }
                 for (library_id, job) in changes {
-                    if jobs.is_new((job.file_id.clone(), job.kind.clone(), job.updated_at), job.updated_at) {
+                    if jobs.is_new(JobChangeKey::of(&job), job.updated_at) {
                         messages.push(json!({ "type": "job", "libraryId": library_id, "job": job }));
                     }
                 }
@@ -122,6 +122,30 @@ async fn push(app: &App, user: &str, ws: WebSocketStream<TokioIo<hyper::upgrade:
                 activities.forget_old();
                 jobs.forget_old();
             }
+        }
+    }
+}
+
+/// One state of a job row: two writes in the same millisecond still differ.
+#[derive(PartialEq, Eq, Hash)]
+struct JobChangeKey {
+    file_id: String,
+    kind: String,
+    updated_at: i64,
+    status: String,
+    progress: i32,
+    version: i32,
+}
+
+impl JobChangeKey {
+    fn of(job: &JobState) -> Self {
+        JobChangeKey {
+            file_id: job.file_id.clone(),
+            kind: job.kind.clone(),
+            updated_at: job.updated_at,
+            status: job.status.clone(),
+            progress: job.progress,
+            version: job.version,
         }
     }
 }

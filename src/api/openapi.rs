@@ -25,13 +25,20 @@ use crate::sessions::ApiToken;
 
 /// The document served at `/api/openapi.json`.
 pub fn document() -> Value {
-    let mut schemas = SchemaSettings::openapi3().into_generator();
+    let mut schemas = Generators {
+        requests: SchemaSettings::openapi3()
+            .for_deserialize()
+            .into_generator(),
+        responses: SchemaSettings::openapi3().for_serialize().into_generator(),
+    };
     let mut paths = Map::new();
     for info in ROUTES {
         let item = paths.entry(info.path).or_insert_with(|| json!({}));
         item[info.method.as_str().to_ascii_lowercase()] = operation(info, &mut schemas);
     }
-    let mut components = schemas.take_definitions(true);
+    // A type in both (an enum such as `Role`) has the same schema either way.
+    let mut components = schemas.requests.take_definitions(true);
+    components.extend(schemas.responses.take_definitions(true));
     components.insert(
         "Error".into(),
         json!({
@@ -61,68 +68,89 @@ pub fn document() -> Value {
 /// A route's JSON request and response bodies, by operation name. Routes that take no JSON
 /// body (or a multipart, tus or free-form one) have no request schema; routes that answer with
 /// no body or with media, a stream or a ZIP have no response schema.
-fn bodies(name: &str, g: &mut SchemaGenerator) -> (Option<Schema>, Option<Schema>) {
-    fn of<T: JsonSchema>(g: &mut SchemaGenerator) -> Option<Schema> {
-        Some(g.subschema_for::<T>())
+/// Schemas of what the server reads (fields with defaults are optional) and of what it writes
+/// (every field it always sends is required, `null` or not).
+struct Generators {
+    requests: SchemaGenerator,
+    responses: SchemaGenerator,
+}
+
+fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
+    fn req<T: JsonSchema>(g: &mut Generators) -> Option<Schema> {
+        Some(g.requests.subschema_for::<T>())
+    }
+    fn res<T: JsonSchema>(g: &mut Generators) -> Option<Schema> {
+        Some(g.responses.subschema_for::<T>())
     }
     match name {
-        "Health" => (None, of::<system::Health>(g)),
-        "Version" => (None, of::<system::Version>(g)),
-        "AuthConfig" => (None, of::<auth::AuthConfig>(g)),
-        "Register" => (of::<auth::RegisterBody>(g), of::<auth::SignedIn>(g)),
-        "Login" => (of::<auth::LoginBody>(g), of::<auth::SignedIn>(g)),
-        "GetSession" => (None, of::<auth::SignedIn>(g)),
-        "ListSessions" => (None, of::<Vec<auth::SessionItem>>(g)),
-        "ChangePassword" => (of::<auth::ChangePasswordBody>(g), None),
-        "ListTokens" => (None, of::<Vec<ApiToken>>(g)),
-        "CreateToken" => (of::<auth::CreateTokenBody>(g), of::<auth::CreatedToken>(g)),
-        "GetInvite" => (None, of::<invites::InvitePreview>(g)),
-        "ListNotifications" => (None, of::<activity::Notifications>(g)),
-        "ListLibraries" => (None, of::<Vec<LibraryView>>(g)),
-        "CreateLibrary" => (of::<libraries::CreateBody>(g), of::<LibraryView>(g)),
-        "AcceptInvite" | "GetLibrary" => (None, of::<LibraryView>(g)),
-        "UpdateLibrary" => (of::<libraries::UpdateBody>(g), of::<LibraryView>(g)),
-        "ListMembers" => (None, of::<Vec<MemberView>>(g)),
+        "Health" => (None, res::<system::Health>(g)),
+        "Version" => (None, res::<system::Version>(g)),
+        "AuthConfig" => (None, res::<auth::AuthConfig>(g)),
+        "Register" => (req::<auth::RegisterBody>(g), res::<auth::SignedIn>(g)),
+        "Login" => (req::<auth::LoginBody>(g), res::<auth::SignedIn>(g)),
+        "GetSession" => (None, res::<auth::SignedIn>(g)),
+        "ListSessions" => (None, res::<Vec<auth::SessionItem>>(g)),
+        "ChangePassword" => (req::<auth::ChangePasswordBody>(g), None),
+        "ListTokens" => (None, res::<Vec<ApiToken>>(g)),
+        "CreateToken" => (
+            req::<auth::CreateTokenBody>(g),
+            res::<auth::CreatedToken>(g),
+        ),
+        "GetInvite" => (None, res::<invites::InvitePreview>(g)),
+        "ListNotifications" => (None, res::<activity::Notifications>(g)),
+        "ListLibraries" => (None, res::<Vec<LibraryView>>(g)),
+        "CreateLibrary" => (req::<libraries::CreateBody>(g), res::<LibraryView>(g)),
+        "AcceptInvite" | "GetLibrary" => (None, res::<LibraryView>(g)),
+        "UpdateLibrary" => (req::<libraries::UpdateBody>(g), res::<LibraryView>(g)),
+        "ListMembers" => (None, res::<Vec<MemberView>>(g)),
         "UpdateMember" => (
-            of::<libraries::UpdateMemberBody>(g),
-            of::<Vec<MemberView>>(g),
+            req::<libraries::UpdateMemberBody>(g),
+            res::<Vec<MemberView>>(g),
         ),
-        "ListInvites" => (None, of::<Vec<Invite>>(g)),
+        "ListInvites" => (None, res::<Vec<Invite>>(g)),
         "CreateInvite" => (
-            of::<invites::CreateBody>(g),
-            of::<invites::CreatedInvite>(g),
+            req::<invites::CreateBody>(g),
+            res::<invites::CreatedInvite>(g),
         ),
-        "ListFiles" => (None, of::<Page<FileView>>(g)),
-        "UploadFile" | "GetFile" | "UpdateFile" | "TrashFile" | "RestoreFile"
-        | "ReprocessFileStage" => (None, of::<FileView>(g)),
-        "ReprocessFile" => (of::<files::ReprocessBody>(g), of::<FileView>(g)),
-        "ReprocessLibrary" | "ReprocessAll" => (of::<files::ReprocessBody>(g), of::<Queued>(g)),
-        "ReprocessLibraryStage" => (None, of::<Queued>(g)),
-        "PlaybackSources" => (None, of::<media::PlaybackSources>(g)),
-        "Waveform" => (None, of::<Waveform>(g)),
-        "ListDuplicates" => (None, of::<Vec<files::DuplicateGroup>>(g)),
-        "ListPeople" => (None, of::<Items<PersonView>>(g)),
-        "UpdatePerson" => (of::<PersonChange>(g), of::<PersonView>(g)),
-        "MergePeople" => (of::<people::MergeBody>(g), of::<PersonView>(g)),
-        "SplitPerson" => (of::<people::SplitBody>(g), of::<PersonView>(g)),
-        "Recluster" => (None, of::<people::Reclustered>(g)),
-        "FileFaces" => (None, of::<Items<FaceView>>(g)),
-        "ListLabels" => (None, of::<Items<LabelCount>>(g)),
-        "FileLabels" => (None, of::<Items<Label>>(g)),
-        "FileAudioEvents" => (None, of::<Items<SoundEvent>>(g)),
-        "Transcript" => (None, of::<findings::Transcript>(g)),
-        "LibraryFeed" => (None, of::<Page<FeedEntry>>(g)),
-        "ZipEstimate" => (of::<archive::Selection>(g), of::<archive::ZipEstimate>(g)),
-        "ZipDownload" => (of::<archive::Selection>(g), None),
-        "ListFolders" => (None, of::<Vec<Folder>>(g)),
-        "CreateFolder" => (of::<folders::CreateBody>(g), of::<Folder>(g)),
-        "UpdateFolder" | "TrashFolder" | "RestoreFolder" => (None, of::<Folder>(g)),
-        "JobCounts" => (None, of::<Vec<jobs::JobCount>>(g)),
-        "FailedJobs" => (None, of::<Vec<JobState>>(g)),
-        "PurgeFailedJobs" => (None, of::<jobs::Removed>(g)),
-        "ListUsers" => (None, of::<Vec<UserView>>(g)),
-        "GetInstanceSettings" => (None, of::<admin::InstanceSettings>(g)),
-        "UpdateInstanceSettings" => (of::<admin::UpdateBody>(g), of::<admin::InstanceSettings>(g)),
+        "ListFiles" => (None, res::<Page<FileView>>(g)),
+        "UploadFile" | "GetFile" | "TrashFile" | "RestoreFile" | "ReprocessFileStage" => {
+            (None, res::<FileView>(g))
+        }
+        "ReprocessFile" => (req::<files::ReprocessBody>(g), res::<FileView>(g)),
+        "ReprocessLibrary" | "ReprocessAll" => (req::<files::ReprocessBody>(g), res::<Queued>(g)),
+        "ReprocessLibraryStage" => (None, res::<Queued>(g)),
+        "PlaybackSources" => (None, res::<media::PlaybackSources>(g)),
+        "Waveform" => (None, res::<Waveform>(g)),
+        "ListDuplicates" => (None, res::<Vec<files::DuplicateGroup>>(g)),
+        "ListPeople" => (None, res::<Items<PersonView>>(g)),
+        "UpdatePerson" => (req::<PersonChange>(g), res::<PersonView>(g)),
+        "MergePeople" => (req::<people::MergeBody>(g), res::<PersonView>(g)),
+        "SplitPerson" => (req::<people::SplitBody>(g), res::<PersonView>(g)),
+        "Recluster" => (None, res::<people::Reclustered>(g)),
+        "FileFaces" => (None, res::<Items<FaceView>>(g)),
+        "ListLabels" => (None, res::<Items<LabelCount>>(g)),
+        "FileLabels" => (None, res::<Items<Label>>(g)),
+        "FileAudioEvents" => (None, res::<Items<SoundEvent>>(g)),
+        "Transcript" => (None, res::<findings::Transcript>(g)),
+        "LibraryFeed" => (None, res::<Page<FeedEntry>>(g)),
+        "ZipEstimate" => (req::<archive::Selection>(g), res::<archive::ZipEstimate>(g)),
+        "ZipDownload" => (req::<archive::Selection>(g), None),
+        "ListFolders" => (None, res::<Vec<Folder>>(g)),
+        "CreateFolder" => (req::<folders::CreateBody>(g), res::<Folder>(g)),
+        "TrashFolder" | "RestoreFolder" => (None, res::<Folder>(g)),
+        // `{name?, folderId?}` / `{name?, parentId?}`, read as free-form JSON so that an explicit
+        // `null` (to the root) differs from leaving the field out.
+        "UpdateFile" => (req::<Map<String, Value>>(g), res::<FileView>(g)),
+        "UpdateFolder" => (req::<Map<String, Value>>(g), res::<Folder>(g)),
+        "JobCounts" => (None, res::<Vec<jobs::JobCount>>(g)),
+        "FailedJobs" => (None, res::<Vec<JobState>>(g)),
+        "PurgeFailedJobs" => (None, res::<jobs::Removed>(g)),
+        "ListUsers" => (None, res::<Vec<UserView>>(g)),
+        "GetInstanceSettings" => (None, res::<admin::InstanceSettings>(g)),
+        "UpdateInstanceSettings" => (
+            req::<admin::UpdateBody>(g),
+            res::<admin::InstanceSettings>(g),
+        ),
         _ => (None, None),
     }
 }
@@ -222,7 +250,7 @@ fn query_parameters(name: &str) -> &'static [QueryParam] {
     }
 }
 
-fn operation(info: &RouteInfo, schemas: &mut SchemaGenerator) -> Value {
+fn operation(info: &RouteInfo, schemas: &mut Generators) -> Value {
     let (request, response) = bodies(info.name, schemas);
     let path_parameters = info.params.iter().map(|(name, format)| {
         let mut schema = json!({ "type": "string" });

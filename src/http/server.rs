@@ -68,7 +68,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Re
 }
 
 /// Resolves once shutdown has been asked for.
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
@@ -81,8 +81,7 @@ async fn handle(
     if let Some(web) = &app.web
         && !crate::web::is_api_path(req.uri().path())
     {
-        let client_ip = client_ip(&app, req.headers(), peer.ip());
-        return Ok(web.forward(req, client_ip).await);
+        return Ok(web.forward(req, peer.ip()).await);
     }
     let started = Instant::now();
     let (parts, body) = req.into_parts();

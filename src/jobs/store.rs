@@ -475,8 +475,9 @@ pub async fn counts(conn: &mut Conn) -> ApiResult<Vec<(String, String, i64)>> {
         .await)?)
 }
 
-/// Job rows changed after `since_ms` of files in the libraries `user_id` belongs to now, with
-/// each file's library, oldest change first.
+/// The newest job rows (at most 500) changed after `since_ms` of files in the libraries
+/// `user_id` belongs to now, with each file's library, oldest change first. Newest first in
+/// the query, so that a burst of changes (a library reprocessed) cannot hide later ones.
 pub async fn changed_for(
     conn: &mut Conn,
     user_id: &str,
@@ -489,11 +490,14 @@ pub async fn changed_for(
         .inner_join(files::table)
         .filter(file_jobs::updated_at.gt(since_ms))
         .filter(files::library_id.eq_any(mine))
-        .order((file_jobs::updated_at, file_jobs::file_id))
-        .limit(1000)
+        .order((file_jobs::updated_at.desc(), file_jobs::file_id.desc()))
+        .limit(500)
         .select((files::library_id, JobState::as_select()))
-        .load(c)
-        .await)?)
+        .load::<(String, JobState)>(c)
+        .await)?
+    .into_iter()
+    .rev()
+    .collect())
 }
 
 /// Failed jobs, most recent first.

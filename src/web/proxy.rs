@@ -2,9 +2,12 @@
 //! (and any other HTTP/1.1) upgrades included.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, header};
+use http::{
+    HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version, header,
+};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
@@ -24,35 +27,63 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TRANSFER_ENCODING,
 ];
 
+/// Idle connections to Nitro are dropped before Node's 5 s keep-alive timeout would close them
+/// under a request.
+const POOL_IDLE: Duration = Duration::from_secs(4);
+
+/// Headers about earlier hops that only a trusted reverse proxy may set.
+const FORWARDED: [&str; 4] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+];
+
 /// A pooled HTTP/1.1 client for the Nitro server at one address.
 pub struct WebProxy {
     upstream: SocketAddr,
     client: Client<HttpConnector, Incoming>,
     secure: bool,
+    trust_proxy: bool,
 }
 
 impl WebProxy {
-    /// A proxy to `upstream`; `secure` says the public URL is `https` (for `X-Forwarded-Proto`).
-    pub fn new(upstream: SocketAddr, secure: bool) -> WebProxy {
-        let client = Client::builder(TokioExecutor::new()).build_http();
+    /// A proxy to `upstream`; `secure` says the public URL is `https` (for `X-Forwarded-Proto`),
+    /// `trust_proxy` that the `X-Forwarded-*` headers of incoming requests are kept.
+    pub fn new(upstream: SocketAddr, secure: bool, trust_proxy: bool) -> WebProxy {
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .build_http();
         WebProxy {
             upstream,
             client,
             secure,
+            trust_proxy,
         }
     }
 
-    /// Forwards `req` from `client_ip`; a Nitro server that is down or starting gives a 503.
-    pub async fn forward(&self, mut req: Request<Incoming>, client_ip: IpAddr) -> Response<Body> {
+    /// Forwards `req`, which came from `peer`; a Nitro server that is down or starting gives
+    /// a 503.
+    pub async fn forward(&self, mut req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
         let upgrade = upgrade_protocol(req.headers());
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
+        // HTTP/2 clients name the host in the URI, not in a header; Nitro speaks HTTP/1.1.
+        if !parts.headers.contains_key(header::HOST)
+            && let Some(host) = parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            parts.headers.insert(header::HOST, host);
+        }
+        parts.version = Version::HTTP_11;
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         parts.uri = match Uri::try_from(format!("http://{}{path}", self.upstream)) {
             Ok(uri) => uri,
             Err(_) => return response::empty(StatusCode::BAD_REQUEST),
         };
-        self.prepare_headers(&mut parts.headers, client_ip, upgrade.as_ref());
+        self.prepare_headers(&mut parts.headers, peer, upgrade.as_ref());
 
         let mut res = match self.client.request(Request::from_parts(parts, body)).await {
             Ok(res) => res,
@@ -84,24 +115,31 @@ impl WebProxy {
     fn prepare_headers(
         &self,
         headers: &mut HeaderMap,
-        client_ip: IpAddr,
+        peer: IpAddr,
         upgrade: Option<&HeaderValue>,
     ) {
         strip_hop_by_hop(headers);
+        if !self.trust_proxy {
+            for name in FORWARDED {
+                headers.remove(name);
+            }
+        }
         if let Some(protocol) = upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, protocol.clone());
         }
         let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(earlier) => format!("{earlier}, {client_ip}"),
-            None => client_ip.to_string(),
+            Some(earlier) => format!("{earlier}, {peer}"),
+            None => peer.to_string(),
         };
         if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
             headers.insert("x-forwarded-for", v);
         }
         let proto = if self.secure { "https" } else { "http" };
         headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
-        if let Some(host) = headers.get(header::HOST).cloned() {
+        if let Some(host) = headers.get(header::HOST).cloned()
+            && !headers.contains_key("x-forwarded-host")
+        {
             headers.insert("x-forwarded-host", host);
         }
     }

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
+
+use crate::http::server::stopped;
 
 /// First delay before a restart; doubles up to [`MAX_BACKOFF`] while the child keeps dying.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -58,11 +60,21 @@ impl NitroServer {
 
     fn spawn(&self) -> std::io::Result<Child> {
         let mut command = Command::new(&self.node);
-        // SAFETY: prctl(2) is async-signal-safe; the child gets SIGTERM if this process dies
-        // without stopping it (SIGKILL, a crash), so no orphaned Nitro keeps the port.
+        let parent = std::process::id();
+        // SAFETY: prctl(2) and getppid(2) are async-signal-safe. The child gets SIGTERM when
+        // the thread that forked it exits: [`run`] forks from a thread of its own that outlives
+        // the child, so this fires only if the whole process dies without stopping it (SIGKILL,
+        // a crash), and no orphaned Nitro keeps the port.
         unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other(
+                        "the server exited while starting the web UI",
+                    ));
+                }
                 Ok(())
             });
         }
@@ -91,10 +103,11 @@ impl NitroServer {
 
 /// Keeps the Nitro server running until `shutdown` turns true, then stops it.
 pub async fn run(server: NitroServer, mut shutdown: watch::Receiver<bool>) {
+    let forker = Forker::start(server.clone());
     let mut backoff = FIRST_BACKOFF;
     while !*shutdown.borrow() {
         let started = Instant::now();
-        match server.spawn() {
+        match forker.spawn().await {
             Ok(mut child) => {
                 tracing::info!(
                     pid = child.id(),
@@ -125,9 +138,39 @@ pub async fn run(server: NitroServer, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Resolves once shutdown has been asked for.
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
+/// A thread that forks the Nitro server and lives until [`run`] ends: the kernel ties the
+/// child's death signal to the forking thread, and the runtime's threads come and go.
+struct Forker {
+    requests: std::sync::mpsc::Sender<oneshot::Sender<std::io::Result<Child>>>,
+}
+
+impl Forker {
+    fn start(server: NitroServer) -> Forker {
+        let (requests, incoming) = std::sync::mpsc::channel::<oneshot::Sender<_>>();
+        let runtime = tokio::runtime::Handle::current();
+        let thread = std::thread::Builder::new()
+            .name("web-ui".into())
+            .spawn(move || {
+                let _runtime = runtime.enter();
+                for reply in incoming {
+                    let _ = reply.send(server.spawn());
+                }
+            });
+        if let Err(e) = thread {
+            tracing::error!("cannot start the web UI's thread: {e}");
+        }
+        Forker { requests }
+    }
+
+    async fn spawn(&self) -> std::io::Result<Child> {
+        let (reply, child) = oneshot::channel();
+        self.requests
+            .send(reply)
+            .map_err(|_| std::io::Error::other("the web UI's thread is gone"))?;
+        child
+            .await
+            .map_err(|_| std::io::Error::other("the web UI's thread is gone"))?
+    }
 }
 
 /// SIGTERM, then SIGKILL if the child is still there after [`STOP_GRACE`].

@@ -496,6 +496,7 @@ async fn web_answer(http: &reqwest::Client, url: &str, not: u64) -> serde_json::
         let res = http
             .get(url)
             .header("cookie", "alcoves_test=1")
+            .header("x-forwarded-for", "6.6.6.6")
             .send()
             .await
             .unwrap();
@@ -559,7 +560,10 @@ async fn front_door_serves_the_api_and_supervises_the_web_ui() {
     let page = web_answer(&http, &format!("{base}/s/some-token?x=1"), 0).await;
     assert_eq!(page["url"], "/s/some-token?x=1");
     assert_eq!(page["cookie"], "alcoves_test=1");
-    assert_eq!(page["forwardedFor"], "127.0.0.1");
+    assert_eq!(
+        page["forwardedFor"], "127.0.0.1",
+        "the client's own X-Forwarded-For is dropped"
+    );
     assert_eq!(
         page["apiBase"],
         base.as_str(),
@@ -604,6 +608,24 @@ async fn front_door_serves_the_api_and_supervises_the_web_ui() {
     terminate(&child);
     assert!(wait_exit(child).await.success());
     assert!(!alive(second), "Nitro outlived the server");
+
+    // A server killed outright takes Nitro with it: no orphan keeps the port.
+    let env = [
+        ("ALCOVES_WEB", "start"),
+        ("ALCOVES_WEB_DIR", web_dir.to_str().unwrap()),
+        ("ALCOVES_WEB_LISTEN", web_listen.as_str()),
+    ];
+    let (child, base) = serve_with(&store, &["serve"], &env).await;
+    let third = web_answer(&http, &format!("{base}/"), 0).await["pid"]
+        .as_u64()
+        .unwrap();
+    kill_hard(&child);
+    let _ = wait_exit(child).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(third) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!alive(third), "Nitro outlived a killed server");
     store.cleanup().await;
 }
 

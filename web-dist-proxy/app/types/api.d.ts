@@ -1198,24 +1198,24 @@ export interface components {
     schemas: {
         /** @description An activity row. */
         Activity: {
-            actorId?: string | null;
+            actorId: string | null;
             /** Format: int64 */
             createdAt: number;
             id: string;
             kind: string;
             libraryId: string;
-            subjectId?: string | null;
-            subjectName?: string | null;
+            subjectId: string | null;
+            subjectName: string | null;
         };
         /** @description A personal access token row (the secret itself is never stored). */
         ApiToken: {
             /** Format: int64 */
             createdAt: number;
             /** Format: int64 */
-            expiresAt?: number | null;
+            expiresAt: number | null;
             id: string;
             /** Format: int64 */
-            lastUsedAt?: number | null;
+            lastUsedAt: number | null;
             name: string;
         };
         /** @description What the sign-in screens need before anyone is signed in. */
@@ -1267,7 +1267,7 @@ export interface components {
             fileId: string;
             id: string;
             landmarks: unknown;
-            personId?: string | null;
+            personId: string | null;
             /** Format: double */
             score: number;
         };
@@ -1277,7 +1277,7 @@ export interface components {
         };
         /** @description Events of one kind by one actor close together, shown as one feed entry. */
         FeedEntry: {
-            actorId?: string | null;
+            actorId: string | null;
             /** Format: uint */
             count: number;
             /** Format: int64 */
@@ -1291,20 +1291,20 @@ export interface components {
         /** @description One page of a list, with the cursor of the next page (`null` on the last one). */
         FeedEntryPage: {
             items: components["schemas"]["FeedEntry"][];
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** @description A file as the API shows it. */
         FileView: {
             /** Format: int64 */
-            capturedAt?: number | null;
-            capturedAtSource?: string | null;
+            capturedAt: number | null;
+            capturedAtSource: string | null;
             /** Format: int64 */
             createdAt: number;
             /** Format: int64 */
-            durationMs?: number | null;
-            folderId?: string | null;
+            durationMs: number | null;
+            folderId: string | null;
             /** Format: int32 */
-            height?: number | null;
+            height: number | null;
             id: string;
             /** @description Another live original in the library has the same bytes. */
             isDuplicate: boolean;
@@ -1315,26 +1315,26 @@ export interface components {
             kind: string;
             libraryId: string;
             /** @description What the metadata job read (camera, lens, GPS, codecs, ...), when it has run. */
-            media?: unknown;
+            media: unknown;
             mime: string;
             name: string;
-            sha256?: string | null;
+            sha256: string | null;
             /** Format: int64 */
             size: number;
             /** @description Where an imported file lives under the library's import folder. */
-            sourcePath?: string | null;
+            sourcePath: string | null;
             /** Format: int64 */
-            trashedAt?: number | null;
+            trashedAt: number | null;
             /** Format: int64 */
             updatedAt: number;
-            uploadedBy?: string | null;
+            uploadedBy: string | null;
             /** Format: int32 */
-            width?: number | null;
+            width: number | null;
         };
         /** @description One page of a list, with the cursor of the next page (`null` on the last one). */
         FileViewPage: {
             items: components["schemas"]["FileView"][];
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** @description A folder row. */
         Folder: {
@@ -1343,11 +1343,11 @@ export interface components {
             id: string;
             libraryId: string;
             name: string;
-            parentId?: string | null;
+            parentId: string | null;
             /** @description Path under the library's import folder, for folders an import scan mirrors. */
-            sourcePath?: string | null;
+            sourcePath: string | null;
             /** Format: int64 */
-            trashedAt?: number | null;
+            trashedAt: number | null;
             /** Format: int64 */
             updatedAt: number;
         };
@@ -1376,13 +1376,13 @@ export interface components {
             createdAt: number;
             createdBy: string;
             /** Format: int64 */
-            expiresAt?: number | null;
+            expiresAt: number | null;
             id: string;
             libraryId: string;
             /** Format: int32 */
-            maxUses?: number | null;
+            maxUses: number | null;
             /** Format: int64 */
-            revokedAt?: number | null;
+            revokedAt: number | null;
             role: string;
             /** Format: int32 */
             uses: number;
@@ -1398,8 +1398,8 @@ export interface components {
         /** @description What an invite link leads to, for the accept page. */
         InvitePreview: {
             /** Format: int64 */
-            expiresAt?: number | null;
-            libraryEmoji?: string | null;
+            expiresAt: number | null;
+            libraryEmoji: string | null;
             libraryName: string;
             role: string;
         };
@@ -1415,10 +1415,10 @@ export interface components {
             /** Format: int32 */
             attempts: number;
             /** Format: int32 */
-            doneVersion?: number | null;
-            error?: string | null;
+            doneVersion: number | null;
+            error: string | null;
             /** Format: int64 */
-            etaMs?: number | null;
+            etaMs: number | null;
             fileId: string;
             kind: string;
             /** Format: int32 */
@@ -1431,7 +1431,7 @@ export interface components {
         };
         /** @description A label found in a picture. Boxes are `[x, y, width, height]` as fractions of the picture. */
         Label: {
-            bbox?: number[] | null;
+            bbox: number[] | null;
             name: string;
             /** Format: float */
             score: number;
@@ -1471,11 +1471,11 @@ export interface components {
         LibraryView: {
             /** Format: int64 */
             createdAt: number;
-            emoji?: string | null;
+            emoji: string | null;
             faceRecognitionEnabled: boolean;
             id: string;
             /** @description The NAS folder this library imports in place (`alcoves library bind`), if any. */
-            importPath?: string | null;
+            importPath: string | null;
             isPersonal: boolean;
             name: string;
             objectDetectionEnabled: boolean;
@@ -1518,14 +1518,14 @@ export interface components {
         /** @description A person as the API shows it. */
         PersonView: {
             /** @description The face shown as the person's picture. */
-            coverFaceId?: string | null;
+            coverFaceId: string | null;
             /** Format: int64 */
             faceCount: number;
             /** Format: int64 */
             fileCount: number;
             hidden: boolean;
             id: string;
-            name?: string | null;
+            name: string | null;
         };
         /** @description A whole list. */
         PersonViewList: {
@@ -1593,10 +1593,10 @@ export interface components {
             /** Format: int64 */
             expiresAt: number;
             id: string;
-            ip?: string | null;
+            ip: string | null;
             /** Format: int64 */
             lastSeenAt: number;
-            userAgent?: string | null;
+            userAgent: string | null;
         };
         /** @description A session of the signed-in user, marked when it is the one making the request. */
         SessionItem: {
@@ -1606,14 +1606,14 @@ export interface components {
             /** Format: int64 */
             expiresAt: number;
             id: string;
-            ip?: string | null;
+            ip: string | null;
             /** Format: int64 */
             lastSeenAt: number;
-            userAgent?: string | null;
+            userAgent: string | null;
         };
         /** @description The signed-in user and their session (`null` when signed in with an access token). */
         SignedIn: {
-            session?: components["schemas"]["Session"] | (null);
+            session: components["schemas"]["Session"] | (null);
             user: components["schemas"]["UserView"];
             /** @description `session` or `token`. */
             via: string;
@@ -1637,8 +1637,8 @@ export interface components {
         };
         /** @description What an event was about. */
         Subject: {
-            id?: string | null;
-            name?: string | null;
+            id: string | null;
+            name: string | null;
         };
         /** @description What was said in a recording, line by line and as one text. */
         Transcript: {
@@ -2807,7 +2807,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
         responses: {
             /** @description success */
             "2XX": {
@@ -3362,7 +3368,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
         responses: {
             /** @description success */
             "2XX": {
