@@ -57,6 +57,8 @@ const DETECTOR_SIDE: u32 = 416;
 const STRIDES: [usize; 3] = [8, 16, 32];
 /// Overlap above which two boxes of one class are the same object.
 const DETECTOR_NMS_IOU: f32 = 0.45;
+/// Boxes of two classes that overlap this much are one thing (a dog also scored as a cat).
+const SAME_THING_IOU: f32 = 0.85;
 /// EfficientNet-Lite0's input side.
 const TAGGER_SIDE: u32 = 224;
 /// Most tags kept per picture.
@@ -113,7 +115,7 @@ pub fn detect(dir: &Path, picture: &RgbImage, min_score: f32) -> Result<Vec<Labe
             }
         }
     }
-    let mut labels = Vec::new();
+    let mut kept: Vec<(usize, [f32; 4], f32)> = Vec::new();
     let mut classes: Vec<usize> = found.iter().map(|f| f.0).collect();
     classes.sort_unstable();
     classes.dedup();
@@ -123,16 +125,21 @@ pub fn detect(dir: &Path, picture: &RgbImage, min_score: f32) -> Result<Vec<Labe
         let boxes: Vec<[f32; 4]> = of_class.iter().map(|f| f.1).collect();
         let scores: Vec<f32> = of_class.iter().map(|f| f.2).collect();
         for i in nms(&boxes, &scores, DETECTOR_NMS_IOU) {
-            labels.push(Label {
-                source: OBJECT.into(),
-                name: detector.label(class),
-                score: scores[i],
-                bbox: Some(fraction_box(boxes[i], w as f32, h as f32)),
-            });
+            kept.push((class, boxes[i], scores[i]));
         }
     }
-    labels.sort_by(|a, b| b.score.total_cmp(&a.score));
-    Ok(labels)
+    // Then across classes, best first: one thing seen as two classes keeps the likelier.
+    let boxes: Vec<[f32; 4]> = kept.iter().map(|k| k.1).collect();
+    let scores: Vec<f32> = kept.iter().map(|k| k.2).collect();
+    Ok(nms(&boxes, &scores, SAME_THING_IOU)
+        .into_iter()
+        .map(|i| Label {
+            source: OBJECT.into(),
+            name: detector.label(kept[i].0),
+            score: kept[i].2,
+            bbox: Some(fraction_box(kept[i].1, w as f32, h as f32)),
+        })
+        .collect())
 }
 
 /// A corner box in pixels as `[x, y, width, height]` fractions of a `w` x `h` picture.

@@ -123,6 +123,10 @@ async fn photos_get_faces_objects_and_tags(backend: Backend) {
         );
     }
     assert!(
+        !objects.iter().any(|o| o == "cat"),
+        "one box per thing: the dog is not also a cat: {dog:?}"
+    );
+    assert!(
         dog.iter()
             .filter(|l| l["source"] == "object")
             .all(|l| l["bbox"].is_array())

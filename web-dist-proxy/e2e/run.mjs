@@ -224,6 +224,7 @@ try {
   await page.getByTestId('nav-trash').click()
   await page.locator('[data-testid=thumb]').first().click()
   await page.getByTestId('trash-purge').click()
+  await page.getByTestId('trash-purge-confirm').click()
   await page.getByText('The trash is empty.').waitFor(T)
   await page.goto(libraryUrl)
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=thumb]').length === 5 && !document.querySelector('[data-testid=duplicate-badge]'), null, T)
