@@ -19,7 +19,7 @@ const NOTIFICATIONS: i64 = 100;
 
 /// `GET /api/libraries/{library}/feed?cursor=`: grouped, newest first.
 pub async fn feed(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
-    let library = ctx.library()?.0.id.clone();
+    let library = ctx.library_id()?;
     let after = ctx
         .query_param("cursor")
         .filter(|c| !c.is_empty())

@@ -42,7 +42,7 @@ async fn select(app: &App, ctx: &mut Ctx) -> ApiResult<(Vec<File>, Vec<String>)>
             "select 1 to {MAX_FILES} files"
         )));
     }
-    let library = ctx.library()?.0.id.clone();
+    let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let (mut found, mut missing, mut seen) = (Vec::new(), Vec::new(), HashSet::new());
     for id in selection.file_ids {

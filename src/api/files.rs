@@ -28,10 +28,6 @@ use crate::jobs::{self, JobKind, store::JobState};
 const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 1000;
 
-fn library_id(ctx: &Ctx) -> ApiResult<String> {
-    Ok(ctx.library()?.0.id.clone())
-}
-
 /// Views of `rows` with their duplicate flags and job states, found in two queries.
 async fn views(app: &App, library: &str, rows: Vec<File>) -> ApiResult<Vec<files::FileView>> {
     let hashes: Vec<String> = rows.iter().filter_map(|f| f.sha256.clone()).collect();
@@ -63,7 +59,7 @@ async fn view(app: &App, file: File) -> ApiResult<files::FileView> {
 
 /// `POST /api/libraries/{library}/files`: the body is the file.
 pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let raw_name = ctx
         .header(header::HeaderName::from_static("x-upload-name"))
         .unwrap_or("");
@@ -96,7 +92,7 @@ pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
 
 /// `GET /api/libraries/{library}/files`.
 pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let limit = match ctx.query_param("limit") {
         Some(l) => l
             .parse::<i64>()
@@ -146,7 +142,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
 
 pub(super) async fn load(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<File> {
     let mut conn = app.db.conn().await?;
-    files::get(&mut conn, &library_id(ctx)?, &file.to_string()).await
+    files::get(&mut conn, &ctx.library_id()?, &file.to_string()).await
 }
 
 /// `GET /api/libraries/{library}/files/{file}`.
@@ -213,7 +209,7 @@ pub async fn reprocess_library(
     stage: Option<&str>,
 ) -> ApiResult<Response<Body>> {
     let kind = requested_kind(ctx, stage).await?;
-    let scope = jobs::reprocess::Scope::Library(library_id(ctx)?);
+    let scope = jobs::reprocess::Scope::Library(ctx.library_id()?);
     let queued = jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
     Ok(response::json(StatusCode::ACCEPTED, &Queued { queued }))
 }
@@ -293,7 +289,7 @@ pub struct DuplicateGroup {
 
 /// `GET /api/libraries/{library}/duplicates`.
 pub async fn duplicates(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let groups = files::duplicate_groups(&mut conn, &library).await?;
     let groups: Vec<_> = groups

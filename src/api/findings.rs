@@ -17,7 +17,7 @@ use crate::ml::transcribe::{Segment, webvtt};
 
 /// `GET /api/libraries/{library}/labels`.
 pub async fn labels(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
-    let library = ctx.library()?.0.id.clone();
+    let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let counts = findings::label_counts(&mut conn, &library).await?;
     Ok(response::ok(&Items { items: counts }))

@@ -14,10 +14,6 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 
-fn library_id(ctx: &Ctx) -> ApiResult<String> {
-    Ok(ctx.library()?.0.id.clone())
-}
-
 /// A nullable id in a PATCH body: absent = unchanged, `null` = the root.
 pub fn parent_change(value: Option<&Value>) -> ApiResult<Option<Option<String>>> {
     match value {
@@ -32,7 +28,7 @@ pub fn parent_change(value: Option<&Value>) -> ApiResult<Option<Option<String>>>
 
 /// `GET /api/libraries/{library}/folders?parent=&trashed=`.
 pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let parent = ctx.query_param("parent").filter(|p| !p.is_empty());
     let trashed = ctx.query_param("trashed").as_deref() == Some("true");
     let mut conn = app.db.conn().await?;
@@ -52,7 +48,7 @@ pub struct CreateBody {
 /// `POST /api/libraries/{library}/folders`.
 pub async fn create(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let body: CreateBody = ctx.json().await?;
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let name = folders::valid_name(&body.name)?;
     let mut conn = app.db.conn().await?;
     if let Some(parent) = &body.parent_id {
@@ -88,7 +84,7 @@ pub async fn create(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
 /// `PATCH /api/libraries/{library}/folders/{folder}`: `name`, `parentId` (null for the root).
 pub async fn update(app: &App, ctx: &mut Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
     let body: Value = ctx.json().await?;
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let mut folder = folders::get(&mut conn, &library, &folder.to_string()).await?;
     if let Some(name) = body.get("name") {
@@ -123,7 +119,7 @@ pub async fn set_trashed(
     folder: Uuid,
     trash: bool,
 ) -> ApiResult<Response<Body>> {
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let mut tx = app.db.begin().await?;
     let folder = folders::get(&mut tx, &library, &folder.to_string()).await?;
     let ids = folders::subtree(&mut tx, &library, &folder.id).await?;
@@ -140,7 +136,7 @@ pub async fn set_trashed(
 /// `DELETE /api/libraries/{library}/folders/{folder}`: a trashed folder, for good, with every
 /// file inside it.
 pub async fn purge(app: &App, ctx: &Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let folder = folders::get(&mut conn, &library, &folder.to_string()).await?;
     if folder.trashed_at.is_none() {

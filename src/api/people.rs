@@ -16,15 +16,11 @@ use crate::http::response::{self, Body};
 use crate::ml::jobs::face_variant;
 use crate::people::{self, PersonChange};
 
-fn library_id(ctx: &Ctx) -> ApiResult<String> {
-    Ok(ctx.library()?.0.id.clone())
-}
-
 /// `GET /api/libraries/{library}/people`.
 pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let hidden = ctx.query_param("hidden").as_deref() == Some("true");
     let mut conn = app.db.conn().await?;
-    let people = people::list(&mut conn, &library_id(ctx)?, hidden).await?;
+    let people = people::list(&mut conn, &ctx.library_id()?, hidden).await?;
     Ok(response::ok(&Items { items: people }))
 }
 
@@ -42,7 +38,7 @@ async fn person_view(app: &App, library: &str, person: &str) -> ApiResult<Respon
 /// `PATCH /api/libraries/{library}/people/{person}`.
 pub async fn update(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
     let change: PersonChange = ctx.json().await?;
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let person = people::get(&mut conn, &library, &person.to_string()).await?;
     people::update(&mut conn, &person, &change).await?;
@@ -59,7 +55,7 @@ pub struct MergeBody {
 /// `POST /api/libraries/{library}/people/{person}/merge`.
 pub async fn merge(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
     let body: MergeBody = ctx.json().await?;
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let mut tx = app.db.begin().await?;
     let person = people::get(&mut tx, &library, &person.to_string()).await?;
     people::merge(&mut tx, &library, &person, &body.people).await?;
@@ -76,7 +72,7 @@ pub struct SplitBody {
 /// `POST /api/libraries/{library}/people/{person}/split`: answers with the new person.
 pub async fn split(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
     let body: SplitBody = ctx.json().await?;
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let mut tx = app.db.begin().await?;
     let person = people::get(&mut tx, &library, &person.to_string()).await?;
     let new = people::split(&mut tx, &library, &person, &body.face_ids).await?;
@@ -86,7 +82,7 @@ pub async fn split(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response
 
 /// `GET /api/libraries/{library}/people/{person}/thumbnail`.
 pub async fn thumbnail(app: &App, ctx: &Ctx, person: Uuid) -> ApiResult<Response<Body>> {
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let face = {
         let mut conn = app.db.conn().await?;
         let person = people::get(&mut conn, &library, &person.to_string()).await?;
@@ -107,7 +103,7 @@ pub async fn thumbnail(app: &App, ctx: &Ctx, person: Uuid) -> ApiResult<Response
 
 /// `POST /api/libraries/{library}/people/recluster`.
 pub async fn recluster(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
-    let library = library_id(ctx)?;
+    let library = ctx.library_id()?;
     let mut tx = app.db.begin().await?;
     let count = people::recluster(&mut tx, &library, app.config.face_clustering()).await?;
     tx.commit().await?;

@@ -89,7 +89,7 @@ pub async fn create(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.clone())
     };
-    let library = ctx.library()?.0.id.clone();
+    let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let folder_id = meta("folderId").filter(|f| !f.is_empty());
     if let Some(folder) = &folder_id {

@@ -78,6 +78,11 @@ impl Ctx {
             .ok_or_else(|| ApiError::Internal("library route without library".into()))
     }
 
+    /// The id of the route's library (after the access check).
+    pub fn library_id(&self) -> ApiResult<String> {
+        Ok(self.library()?.0.id.clone())
+    }
+
     /// A request header as text.
     pub fn header(&self, name: header::HeaderName) -> Option<&str> {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
