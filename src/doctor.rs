@@ -10,7 +10,7 @@ use crate::db::Db;
 use crate::jobs::queue::Queue;
 use crate::storage::{BlobKey, Scope};
 use crate::web::WebMode;
-use crate::web::supervisor::NitroServer;
+use crate::web::supervisor::entry_in;
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub async fn run(config: &Config) -> Vec<Check> {
 
 /// Whether the web UI is served, and for `start`, whether it is built and node runs.
 async fn web_ui(config: &Config) -> Check {
-    let nitro = match config.web {
+    let entry = match config.web {
         WebMode::Off => {
             return check(
                 "web UI",
@@ -114,18 +114,13 @@ async fn web_ui(config: &Config) -> Check {
                 format!("proxied to a Nitro server at {}", config.web_listen),
             );
         }
-        WebMode::Start => NitroServer::in_dir(
-            &config.web_dir,
-            &config.web_node,
-            config.web_listen,
-            String::new(),
-        ),
+        WebMode::Start => entry_in(&config.web_dir),
     };
-    let nitro = match nitro {
-        Ok(nitro) => nitro,
+    let entry = match entry {
+        Ok(entry) => entry,
         Err(e) => return check("web UI", Status::Error, e),
     };
-    match tokio::process::Command::new(&nitro.node)
+    match tokio::process::Command::new(&config.web_node)
         .arg("--version")
         .output()
         .await
@@ -135,7 +130,7 @@ async fn web_ui(config: &Config) -> Check {
             Status::Ok,
             format!(
                 "{} with node {}",
-                nitro.entry.display(),
+                entry.display(),
                 String::from_utf8_lossy(&out.stdout).trim()
             ),
         ),
@@ -144,7 +139,7 @@ async fn web_ui(config: &Config) -> Check {
             Status::Error,
             format!(
                 "cannot run `{}` (set ALCOVES_WEB_NODE to a Node.js 20+ binary)",
-                nitro.node
+                config.web_node
             ),
         ),
     }

@@ -13,6 +13,7 @@ use crate::app::VERSION;
 use crate::files::FileView;
 use crate::findings::{LabelCount, SoundEvent};
 use crate::folders::Folder;
+use crate::http::response::ErrorBody;
 use crate::http::routes::{AccessRule, ROUTES, RouteInfo};
 use crate::jobs::store::JobState;
 use crate::libraries::LibraryView;
@@ -39,14 +40,6 @@ pub fn document() -> Value {
     // A type in both (an enum such as `Role`) has the same schema either way.
     let mut components = schemas.requests.take_definitions(true);
     components.extend(schemas.responses.take_definitions(true));
-    components.insert(
-        "Error".into(),
-        json!({
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": { "code": { "type": "string" }, "message": { "type": "string" } },
-        }),
-    );
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -65,9 +58,6 @@ pub fn document() -> Value {
     })
 }
 
-/// A route's JSON request and response bodies, by operation name. Routes that take no JSON
-/// body (or a multipart, tus or free-form one) have no request schema; routes that answer with
-/// no body or with media, a stream or a ZIP have no response schema.
 /// Schemas of what the server reads (fields with defaults are optional) and of what it writes
 /// (every field it always sends is required, `null` or not).
 struct Generators {
@@ -75,6 +65,9 @@ struct Generators {
     responses: SchemaGenerator,
 }
 
+/// A route's JSON request and response bodies, by operation name. Routes that take no JSON
+/// body (or a multipart, tus or free-form one) have no request schema; routes that answer with
+/// no body or with media, a stream or a ZIP have no response schema.
 fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
     fn req<T: JsonSchema>(g: &mut Generators) -> Option<Schema> {
         Some(g.requests.subschema_for::<T>())
@@ -267,7 +260,8 @@ fn operation(info: &RouteInfo, schemas: &mut Generators) -> Value {
         AccessRule::Public => json!([]),
         _ => json!([{ "sessionCookie": [] }, { "accessToken": [] }]),
     };
-    let error = json!({ "description": "error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    let error_body = schemas.responses.subschema_for::<ErrorBody>();
+    let error = json!({ "description": "error", "content": { "application/json": { "schema": error_body } } });
     let mut op = json!({
         "operationId": info.name,
         "summary": info.summary.trim(),

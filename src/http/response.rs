@@ -64,13 +64,18 @@ pub fn with_cookie(mut res: Response<Body>, set_cookie: &str) -> Response<Body> 
     res
 }
 
+/// The body of every error answer.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct ErrorBody<'a> {
+    /// Stable, for programs: `not_found`, `invalid_json`, ...
+    pub code: &'a str,
+    /// For people.
+    pub message: String,
+}
+
 /// Renders an error as `{code, message}` with its status and the headers it implies.
 pub fn error(err: &ApiError) -> Response<Body> {
-    #[derive(Serialize)]
-    struct ErrorBody<'a> {
-        code: &'a str,
-        message: String,
-    }
     let body = serde_json::to_vec(&ErrorBody {
         code: err.code(),
         message: err.message(),

@@ -34,6 +34,20 @@ pub struct NitroServer {
     pub api_base: String,
 }
 
+/// The Nitro entry point built into `web_dir`, or an error saying how to build it.
+pub fn entry_in(web_dir: &Path) -> Result<PathBuf, String> {
+    let entry = web_dir.join("server").join("index.mjs");
+    if entry.is_file() {
+        Ok(entry)
+    } else {
+        Err(format!(
+            "the web UI is not built: {} is missing (run `npm ci && npm run build` in web-dist-proxy/, \
+             or set ALCOVES_WEB=off)",
+            entry.display()
+        ))
+    }
+}
+
 impl NitroServer {
     /// The server built into `web_dir`, or an error saying how to build it.
     pub fn in_dir(
@@ -42,17 +56,9 @@ impl NitroServer {
         listen: SocketAddr,
         api_base: String,
     ) -> Result<NitroServer, String> {
-        let entry = web_dir.join("server").join("index.mjs");
-        if !entry.is_file() {
-            return Err(format!(
-                "the web UI is not built: {} is missing (run `npm ci && npm run build` in web-dist-proxy/, \
-                 or set ALCOVES_WEB=off)",
-                entry.display()
-            ));
-        }
         Ok(NitroServer {
             node: node.to_owned(),
-            entry,
+            entry: entry_in(web_dir)?,
             listen,
             api_base,
         })

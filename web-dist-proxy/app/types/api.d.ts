@@ -1256,8 +1256,11 @@ export interface components {
             files: components["schemas"]["FileView"][];
             sha256: string;
         };
+        /** @description The body of every error answer. */
         Error: {
+            /** @description Stable, for programs: `not_found`, `invalid_json`, ... */
             code: string;
+            /** @description For people. */
             message: string;
         };
         /** @description A face as the API shows it. */
