@@ -130,8 +130,7 @@ pub async fn delete(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
             "a personal library cannot be deleted".into(),
         ));
     }
-    let mut conn = app.db.conn().await?;
-    libraries::delete(&mut conn, &library.id).await?;
+    libraries::delete(&app.db, &library.id).await?;
     Ok(response::no_content())
 }
 

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 
 use crate::app::App;
 use crate::db::schema::{audio_events, faces, file_labels, files, people, transcript_segments};
-use crate::db::{Conn, now_ms};
+use crate::db::{Conn, Db, now_ms};
 use crate::http::error::{ApiError, ApiResult};
-use crate::jobs::store::JobState;
+use crate::jobs::store::{self, JobState, JobsOf};
 use crate::storage::BlobKey;
 use crate::with_conn;
 
@@ -464,9 +464,12 @@ pub async fn set_trashed(conn: &mut Conn, id: &str, trashed: bool) -> ApiResult<
     Ok(())
 }
 
-/// Deletes a file row (and, by cascade, rows derived from it).
-pub async fn delete(conn: &mut Conn, id: &str) -> ApiResult<()> {
-    with_conn!(conn, c => diesel::delete(files::table.find(id)).execute(c).await)?;
+/// Deletes a file row (and, by cascade, rows derived from it), its job rows first.
+pub async fn delete(db: &Db, id: &str) -> ApiResult<()> {
+    let mut tx = db.begin().await?;
+    store::delete_jobs(&mut tx, JobsOf::File(id)).await?;
+    with_conn!(tx, c => diesel::delete(files::table.find(id)).execute(c).await)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -476,7 +479,7 @@ pub async fn purge(app: &App, conn: &mut Conn, library: &str, file: &str) -> Api
     let imported = find(conn, file)
         .await?
         .is_some_and(|f| f.source_path.is_some());
-    delete(conn, file).await?;
+    delete(&app.db, file).await?;
     let keys = BlobKey::original(library, file)
         .and_then(|o| Ok((o, BlobKey::derived_prefix(library, file)?)));
     let (original, derived) = keys.map_err(|e| ApiError::Internal(e.to_string()))?;

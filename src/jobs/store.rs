@@ -475,6 +475,36 @@ pub async fn counts(conn: &mut Conn) -> ApiResult<Vec<(String, String, i64)>> {
         .await)?)
 }
 
+/// Whose job rows [`delete_jobs`] removes.
+pub enum JobsOf<'a> {
+    /// One file and the files derived from it.
+    File(&'a str),
+    /// Every file of a library.
+    Library(&'a str),
+}
+
+/// Deletes job rows ahead of the files they belong to, in the same transaction. A worker locks
+/// its job row and then the file (to record a result or queue the next stage); a file or
+/// library delete that let the cascade reach the job rows last would take the same locks the
+/// other way round and could deadlock with it.
+pub async fn delete_jobs(conn: &mut Conn, of: JobsOf<'_>) -> ApiResult<()> {
+    match of {
+        JobsOf::File(id) => with_conn!(conn, c => diesel::delete(file_jobs::table.filter(
+            file_jobs::file_id.eq(id).or(file_jobs::file_id
+                .eq_any(files::table.filter(files::source_file_id.eq(id)).select(files::id))),
+        ))
+        .execute(c)
+        .await)?,
+        JobsOf::Library(id) => with_conn!(conn, c => diesel::delete(file_jobs::table.filter(
+            file_jobs::file_id
+                .eq_any(files::table.filter(files::library_id.eq(id)).select(files::id)),
+        ))
+        .execute(c)
+        .await)?,
+    };
+    Ok(())
+}
+
 /// The newest job rows (at most 500) changed after `since_ms` of files in the libraries
 /// `user_id` belongs to now, with each file's library, oldest change first. Newest first in
 /// the query, so that a burst of changes (a library reprocessed) cannot hide later ones.

@@ -10,9 +10,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::db::schema::{libraries, library_members};
-use crate::db::{Conn, now_ms};
+use crate::db::{Conn, Db, now_ms};
 use crate::http::error::ApiResult;
 use crate::http::routes::Role;
+use crate::jobs::store::{self, JobsOf};
 use crate::with_conn;
 
 /// A library row.
@@ -128,8 +129,12 @@ pub async fn save(conn: &mut Conn, library: &mut Library) -> ApiResult<()> {
     Ok(())
 }
 
-/// Deletes a library; members and invites go with it.
-pub async fn delete(conn: &mut Conn, id: &str) -> ApiResult<()> {
-    with_conn!(conn, c => diesel::delete(libraries::table.find(id)).execute(c).await)?;
+/// Deletes a library; members, invites, files and their jobs go with it (the job rows first,
+/// see [`store::delete_jobs`]).
+pub async fn delete(db: &Db, id: &str) -> ApiResult<()> {
+    let mut tx = db.begin().await?;
+    store::delete_jobs(&mut tx, JobsOf::Library(id)).await?;
+    with_conn!(tx, c => diesel::delete(libraries::table.find(id)).execute(c).await)?;
+    tx.commit().await?;
     Ok(())
 }
