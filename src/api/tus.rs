@@ -14,7 +14,7 @@ use crate::files::tus::{self, TusUpload};
 use crate::files::{self, ingest, sniff};
 use crate::folders;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::request::Ctx;
+use crate::http::request::{Ctx, drain};
 use crate::http::response::{self, Body};
 
 const FILE_ID: HeaderName = HeaderName::from_static("alcoves-file-id");
@@ -188,6 +188,7 @@ pub async fn patch(app: &App, ctx: &mut Ctx, upload: Uuid) -> ApiResult<Response
         .header(header::CONTENT_LENGTH)
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| offset + n > length) {
+        drain(ctx.take_body()?).await;
         return Err(ApiError::PayloadTooLarge(length));
     }
     let io = |e: std::io::Error| ApiError::Internal(format!("tus data: {e}"));
@@ -212,6 +213,7 @@ pub async fn patch(app: &App, ctx: &mut Ctx, upload: Uuid) -> ApiResult<Response
         };
         if offset + data.len() as u64 > length {
             failure = Some(ApiError::PayloadTooLarge(length));
+            drain(body).await;
             break;
         }
         file.write_all(&data).await.map_err(io)?;

@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::sniff::SNIFF_LEN;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::request::drain;
 
 /// An upload received in full into a temporary file (removed when dropped).
 pub struct Staged {
@@ -51,6 +52,7 @@ pub async fn stage(mut body: Incoming, dir: &Path, max_bytes: u64) -> ApiResult<
         };
         staged.size += data.len() as u64;
         if staged.size > max_bytes {
+            drain(body).await;
             return Err(ApiError::PayloadTooLarge(max_bytes));
         }
         if staged.head.len() < SNIFF_LEN {

@@ -111,6 +111,23 @@ impl Ctx {
             .map(|(_, v)| v)
     }
 
+    /// Whether the body is declared as `mime` (`type/subtype`, parameters ignored).
+    pub fn body_is(&self, mime: &str) -> bool {
+        self.header(header::CONTENT_TYPE)
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(mime))
+    }
+
+    /// Reads an HTML form body (`application/x-www-form-urlencoded`) as its decoded pairs, with
+    /// the JSON size limit.
+    pub async fn form(&mut self) -> ApiResult<Vec<(String, String)>> {
+        if !self.body_is(FORM) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = self.read_body(self.max_json_bytes).await?;
+        Ok(form_urlencoded::parse(&bytes).into_owned().collect())
+    }
+
     /// Reads the body as JSON of type `T`, enforcing the content type and the size limit.
     pub async fn json<T: DeserializeOwned>(&mut self) -> ApiResult<T> {
         let content_type = self.header(header::CONTENT_TYPE).unwrap_or("");
@@ -157,13 +174,18 @@ impl Ctx {
     }
 }
 
+/// The content type of an HTML form post.
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
 /// Bodies up to this size are drained after a 413; larger ones get the connection closed.
 const DRAIN_LIMIT: u64 = 8 << 20;
 /// Longest time spent draining an oversized body.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Reads and discards what is left of a body, up to [`DRAIN_LIMIT`] bytes and [`DRAIN_TIME`].
-async fn drain(mut body: Incoming) {
+/// Reads and discards what is left of a refused body, up to [`DRAIN_LIMIT`] bytes and
+/// [`DRAIN_TIME`]. Closing a connection with unread bytes makes the kernel send a reset that can
+/// overtake the error response, so the client would see "connection reset" instead of the 413.
+pub async fn drain(mut body: Incoming) {
     let discard = async {
         let mut seen = 0u64;
         while let Some(Ok(frame)) = body.frame().await {

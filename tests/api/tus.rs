@@ -153,12 +153,18 @@ async fn interrupted_tus_upload_resumes_to_the_identical_file(backend: Backend) 
 
     let wrong = srv.tus_patch(&path, &owner, 0, bytes[..10].to_vec()).await;
     assert_eq!((wrong.status, wrong.code()), (409, "offset_mismatch"));
+    let tail = len - 1000;
+    let most = srv
+        .tus_patch(&path, &owner, offset, bytes[offset..tail].to_vec())
+        .await;
+    assert_eq!(most.status, 204, "{}", most.json);
     let too_much = srv
-        .tus_patch(&path, &owner, offset, vec![0u8; len - offset + 1])
+        .tus_patch(&path, &owner, tail, vec![0u8; len - tail + 1])
         .await;
     assert_eq!(too_much.status, 413);
     let (_, offset) = srv.tus_offset(&path, &owner).await;
     let offset = offset.unwrap();
+    assert_eq!(offset, tail, "a refused piece stores nothing");
     let rest = srv
         .tus_patch(&path, &owner, offset, bytes[offset..].to_vec())
         .await;
