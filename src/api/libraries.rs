@@ -14,6 +14,7 @@ use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::http::routes::Role;
 use crate::libraries::{self, members};
+use crate::storage::BlobKey;
 
 /// Longest library name.
 const MAX_LIBRARY_NAME: usize = 100;
@@ -131,6 +132,18 @@ pub async fn delete(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
         ));
     }
     libraries::delete(&app.db, &library.id).await?;
+    // The rows went first, so nothing visible points at a missing blob. Originals indexed in
+    // place live in the NAS folder, outside the store, and are never touched.
+    let prefixes =
+        BlobKey::library_prefixes(&library.id).map_err(|e| ApiError::Internal(e.to_string()))?;
+    for prefix in &prefixes {
+        if let Err(e) = app.storage.delete_prefix(prefix).await {
+            tracing::warn!(
+                library = library.id,
+                "deleted library left blobs behind: {e}"
+            );
+        }
+    }
     Ok(response::no_content())
 }
 

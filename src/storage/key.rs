@@ -72,6 +72,14 @@ impl BlobKey {
         BlobKey::new(Scope::Cache, &[library, file])
     }
 
+    /// The prefixes of everything kept for `library`: its originals and its derived files.
+    pub fn library_prefixes(library: &str) -> Result<[BlobKey; 2], InvalidKey> {
+        Ok([
+            BlobKey::new(Scope::Originals, &[library])?,
+            BlobKey::new(Scope::Cache, &[library])?,
+        ])
+    }
+
     /// The key as a relative path string.
     pub fn as_str(&self) -> &str {
         &self.0
