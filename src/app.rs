@@ -53,6 +53,7 @@ impl App {
                 config.web_listen,
                 config.secure_cookies(),
                 config.trust_proxy,
+                std::time::Duration::from_secs(config.request_timeout_secs),
             )
         });
         Ok(App {

@@ -78,16 +78,18 @@ async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
-    if let Some(web) = &app.web
-        && !crate::web::is_api_path(req.uri().path())
-    {
-        return Ok(web.forward(req, peer.ip()).await);
-    }
     let started = Instant::now();
+    let request_id = request_id(req.headers());
+    let client_ip = client_ip(&app, req.headers(), peer.ip());
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    if let Some(web) = &app.web
+        && !crate::web::is_api_path(&path)
+    {
+        let res = web.forward(req, peer.ip()).await;
+        log_access(&request_id, client_ip, &method, &path, "web", &res, started);
+        return Ok(res);
+    }
     let (parts, body) = req.into_parts();
-    let request_id = request_id(&parts.headers);
-    let client_ip = client_ip(&app, &parts.headers, peer.ip());
-    let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
     let mut ctx = Ctx::new(
         parts,
         body,
@@ -136,15 +138,29 @@ async fn handle(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    log_access(&request_id, client_ip, &method, &path, name, &res, started);
+    Ok(res)
+}
+
+/// One access log line: the request, the route that answered (`web` for the web UI) and the
+/// time until the response head.
+fn log_access(
+    request_id: &str,
+    client: IpAddr,
+    method: &http::Method,
+    path: &str,
+    route: &str,
+    res: &Response<Body>,
+    started: Instant,
+) {
     tracing::info!(
         target: "alcoves::access",
-        request_id = %request_id,
-        client = %client_ip,
-        "{method} {path} {name} {} {}ms",
+        request_id,
+        client = %client,
+        "{method} {path} {route} {} {}ms",
         res.status().as_u16(),
         started.elapsed().as_millis()
     );
-    Ok(res)
 }
 
 /// The client's `X-Request-Id` when it is short and plain, else a new one.

@@ -45,12 +45,19 @@ pub struct WebProxy {
     client: Client<HttpConnector, Incoming>,
     secure: bool,
     trust_proxy: bool,
+    head_timeout: Duration,
 }
 
 impl WebProxy {
     /// A proxy to `upstream`; `secure` says the public URL is `https` (for `X-Forwarded-Proto`),
-    /// `trust_proxy` that the `X-Forwarded-*` headers of incoming requests are kept.
-    pub fn new(upstream: SocketAddr, secure: bool, trust_proxy: bool) -> WebProxy {
+    /// `trust_proxy` that the `X-Forwarded-*` headers of incoming requests are kept, and
+    /// `head_timeout` how long Nitro may take to start answering (the body then streams freely).
+    pub fn new(
+        upstream: SocketAddr,
+        secure: bool,
+        trust_proxy: bool,
+        head_timeout: Duration,
+    ) -> WebProxy {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
             .build_http();
@@ -59,6 +66,7 @@ impl WebProxy {
             client,
             secure,
             trust_proxy,
+            head_timeout,
         }
     }
 
@@ -85,11 +93,20 @@ impl WebProxy {
         };
         self.prepare_headers(&mut parts.headers, peer, upgrade.as_ref());
 
-        let mut res = match self.client.request(Request::from_parts(parts, body)).await {
-            Ok(res) => res,
-            Err(e) => {
+        let request = self.client.request(Request::from_parts(parts, body));
+        let mut res = match tokio::time::timeout(self.head_timeout, request).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(e)) => {
                 tracing::warn!("web UI at {} did not answer: {e}", self.upstream);
                 return unavailable();
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "web UI at {} took over {:?} to answer",
+                    self.upstream,
+                    self.head_timeout
+                );
+                return response::empty(StatusCode::GATEWAY_TIMEOUT);
             }
         };
         if res.status() == StatusCode::SWITCHING_PROTOCOLS
