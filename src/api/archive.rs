@@ -10,13 +10,14 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::bodies::FileSelection;
 use crate::app::App;
 use crate::files::original::Original;
 use crate::files::{self, File};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::request::Ctx;
+use crate::http::request::{Ctx, FORM};
 use crate::http::response::{self, Body};
 
 /// Most files one archive may hold.
@@ -27,17 +28,23 @@ const PER_ENTRY_OVERHEAD: u64 = 200;
 /// Size of the pipe between the ZIP writer and the response.
 const PIPE_BYTES: usize = 256 << 10;
 
-#[derive(Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Selection {
-    file_ids: Vec<String>,
-}
-
 /// The live files of the selection that exist in the library, in the order asked, and the ids
-/// that do not.
+/// that do not. The selection is JSON `{fileIds}`, or for the download also an HTML form with
+/// `fileIds` (repeated or comma-separated), which lets a browser stream the archive to disk.
 async fn select(app: &App, ctx: &mut Ctx) -> ApiResult<(Vec<File>, Vec<String>)> {
-    let selection: Selection = ctx.json().await?;
-    if selection.file_ids.is_empty() || selection.file_ids.len() > MAX_FILES {
+    let file_ids = if ctx.body_is(FORM) {
+        let pairs = ctx.form().await?;
+        pairs
+            .iter()
+            .filter(|(k, _)| k == "fileIds")
+            .flat_map(|(_, v)| v.split(','))
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty())
+            .collect()
+    } else {
+        ctx.json::<FileSelection>().await?.file_ids
+    };
+    if file_ids.is_empty() || file_ids.len() > MAX_FILES {
         return Err(ApiError::BadRequest(format!(
             "select 1 to {MAX_FILES} files"
         )));
@@ -45,7 +52,7 @@ async fn select(app: &App, ctx: &mut Ctx) -> ApiResult<(Vec<File>, Vec<String>)>
     let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let (mut found, mut missing, mut seen) = (Vec::new(), Vec::new(), HashSet::new());
-    for id in selection.file_ids {
+    for id in file_ids {
         if !seen.insert(id.clone()) {
             continue;
         }

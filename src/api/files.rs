@@ -9,9 +9,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::bodies::{Page, Queued};
+use super::bodies::{Changed, FileSelection, Page, Queued};
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::now_ms;
@@ -246,6 +246,13 @@ pub async fn set_trashed(
 ) -> ApiResult<Response<Body>> {
     let mut file = load(app, ctx, file).await?;
     let actor = ctx.caller()?.user.id.clone();
+    move_to_trash(app, &actor, &file, trashed).await?;
+    file.trashed_at = trashed.then(now_ms);
+    Ok(response::ok(&view(app, file).await?))
+}
+
+/// Trashes or restores `file` on behalf of `actor`, with its activity entry.
+async fn move_to_trash(app: &App, actor: &str, file: &File, trashed: bool) -> ApiResult<()> {
     let kind = if trashed {
         ActivityKind::FileTrashed
     } else {
@@ -256,14 +263,70 @@ pub async fn set_trashed(
     activity::record(
         &mut tx,
         &file.library_id,
-        Some(&actor),
+        Some(actor),
         kind,
         Some((&file.id, &file.name)),
     )
     .await?;
     tx.commit().await?;
-    file.trashed_at = trashed.then(now_ms);
-    Ok(response::ok(&view(app, file).await?))
+    Ok(())
+}
+
+/// A change made to many files at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkChange {
+    Trash,
+    Restore,
+    Purge,
+}
+
+/// Most files one bulk change may name.
+const MAX_SELECTION: usize = 10_000;
+
+/// `POST /api/libraries/{library}/files/{trash,restore,purge}` with `{fileIds}`: the change for
+/// every selected file in the state it needs (live to be trashed, trashed to be restored or
+/// purged); the others are skipped and listed.
+pub async fn change_many(
+    app: &App,
+    ctx: &mut Ctx,
+    change: BulkChange,
+) -> ApiResult<Response<Body>> {
+    let selection: FileSelection = ctx.json().await?;
+    if selection.file_ids.is_empty() || selection.file_ids.len() > MAX_SELECTION {
+        return Err(ApiError::BadRequest(format!(
+            "select 1 to {MAX_SELECTION} files"
+        )));
+    }
+    let library = ctx.library_id()?;
+    let actor = ctx.caller()?.user.id.clone();
+    let mut result = Changed {
+        changed: 0,
+        skipped: Vec::new(),
+    };
+    let mut seen = HashSet::new();
+    for id in selection.file_ids {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let mut conn = app.db.conn().await?;
+        let file = match files::get(&mut conn, &library, &id).await {
+            Ok(file) if file.trashed_at.is_none() == (change == BulkChange::Trash) => file,
+            Ok(_) | Err(ApiError::NotFound) => {
+                result.skipped.push(id);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        match change {
+            BulkChange::Purge => files::purge(app, &mut conn, &library, &file.id).await?,
+            BulkChange::Trash | BulkChange::Restore => {
+                drop(conn);
+                move_to_trash(app, &actor, &file, change == BulkChange::Trash).await?;
+            }
+        }
+        result.changed += 1;
+    }
+    Ok(response::ok(&result))
 }
 
 /// `DELETE /api/libraries/{library}/files/{file}`: only from the trash.

@@ -27,6 +27,7 @@ use crate::http::error::ApiResult;
 use crate::http::request::Ctx;
 use crate::http::response::Body;
 use crate::http::routes::Route;
+use files::BulkChange;
 
 /// Runs the handler for `route`. The access check has already passed.
 pub async fn dispatch(app: &Arc<App>, ctx: &mut Ctx, route: Route) -> ApiResult<Response<Body>> {
@@ -70,6 +71,9 @@ pub async fn dispatch(app: &Arc<App>, ctx: &mut Ctx, route: Route) -> ApiResult<
         Route::PurgeFile { file, .. } => files::purge(app, ctx, file).await,
         Route::TrashFile { file, .. } => files::set_trashed(app, ctx, file, true).await,
         Route::RestoreFile { file, .. } => files::set_trashed(app, ctx, file, false).await,
+        Route::TrashFiles { .. } => files::change_many(app, ctx, BulkChange::Trash).await,
+        Route::RestoreFiles { .. } => files::change_many(app, ctx, BulkChange::Restore).await,
+        Route::PurgeFiles { .. } => files::change_many(app, ctx, BulkChange::Purge).await,
         Route::DownloadFile { file, .. } => files::download(app, ctx, file).await,
         Route::Thumbnail { file, size, .. } => media::thumbnail(app, ctx, file, &size).await,
         Route::PlaybackSources { file, .. } => media::playback_sources(app, ctx, file).await,

@@ -4,7 +4,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
-use super::bodies::{Items, Page, Queued};
+use super::bodies::{Changed, FileSelection, Items, Page, Queued};
 use super::{activity, admin, archive, auth, files, findings, folders, invites, jobs, libraries};
 use super::{media, people, system};
 use crate::accounts::UserView;
@@ -109,6 +109,9 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
         "UploadFile" | "GetFile" | "TrashFile" | "RestoreFile" | "ReprocessFileStage" => {
             (None, res::<FileView>(g))
         }
+        "TrashFiles" | "RestoreFiles" | "PurgeFiles" => {
+            (req::<FileSelection>(g), res::<Changed>(g))
+        }
         "ReprocessFile" => (req::<files::ReprocessBody>(g), res::<FileView>(g)),
         "ReprocessLibrary" | "ReprocessAll" => (req::<files::ReprocessBody>(g), res::<Queued>(g)),
         "ReprocessLibraryStage" => (None, res::<Queued>(g)),
@@ -126,8 +129,8 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
         "FileAudioEvents" => (None, res::<Items<SoundEvent>>(g)),
         "Transcript" => (None, res::<findings::Transcript>(g)),
         "LibraryFeed" => (None, res::<Page<FeedEntry>>(g)),
-        "ZipEstimate" => (req::<archive::Selection>(g), res::<archive::ZipEstimate>(g)),
-        "ZipDownload" => (req::<archive::Selection>(g), None),
+        "ZipEstimate" => (req::<FileSelection>(g), res::<archive::ZipEstimate>(g)),
+        "ZipDownload" => (req::<FileSelection>(g), None),
         "ListFolders" => (None, res::<Vec<Folder>>(g)),
         "CreateFolder" => (req::<folders::CreateBody>(g), res::<Folder>(g)),
         "TrashFolder" | "RestoreFolder" => (None, res::<Folder>(g)),

@@ -260,6 +260,12 @@ route_table! {
     TrashFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/trash", "files" => Library(Admin);
     /// Bring a file back from the trash.
     RestoreFile { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/restore", "files" => Library(Admin);
+    /// Move the live files among `{fileIds}` to the trash; the others are skipped.
+    TrashFiles { library: LibraryId } = POST "/api/libraries/{library}/files/trash", "files" => Library(Admin);
+    /// Bring the trashed files among `{fileIds}` back; the others are skipped.
+    RestoreFiles { library: LibraryId } = POST "/api/libraries/{library}/files/restore", "files" => Library(Admin);
+    /// Delete the trashed files among `{fileIds}` for good; the others are skipped.
+    PurgeFiles { library: LibraryId } = POST "/api/libraries/{library}/files/purge", "files" => Library(Admin);
     /// The original bytes (`?inline=true` to display); supports Range, ETag and If-None-Match.
     DownloadFile { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/original", "files" => Library(Viewer);
     /// A named thumbnail: search, timeline, faces, card or preview.
@@ -308,7 +314,7 @@ route_table! {
     LibraryFeed { library: LibraryId } = GET "/api/libraries/{library}/feed", "activity" => Library(Viewer);
     /// How many files and bytes a ZIP of `{fileIds}` would hold.
     ZipEstimate { library: LibraryId } = POST "/api/libraries/{library}/zip/estimate", "files" => Library(Viewer);
-    /// A ZIP of `{fileIds}`, streamed.
+    /// A ZIP of `{fileIds}`, streamed; also takes an HTML form with `fileIds`, comma-separated.
     ZipDownload { library: LibraryId } = POST "/api/libraries/{library}/zip", "files" => Library(Viewer);
     /// tus discovery: version, extensions and the largest upload.
     TusOptions { library: LibraryId } = OPTIONS "/api/libraries/{library}/tus", "uploads" => Library(Admin);

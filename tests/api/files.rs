@@ -378,6 +378,99 @@ async fn trash_restore_purge_and_pagination(backend: Backend) {
         .path()
         .join(format!("storage/files/{lib}/{}/original", ids[1]));
     assert!(kept.exists());
+
+    // Selections: what is not in the state a change needs is skipped and listed.
+    let stranger = uuid::Uuid::new_v4().to_string();
+    let bulk = |change: &'static str, ids: Vec<&String>| {
+        let (srv, owner, files) = (&srv, &owner, &files);
+        let body = json!({ "fileIds": ids });
+        async move { srv.post(&format!("{files}/{change}"), owner, body).await }
+    };
+    let res = bulk("trash", vec![&ids[1], &ids[2], &ids[2], &stranger]).await;
+    assert_eq!(res.status, 200, "{}", res.json);
+    assert_eq!(res.json, json!({ "changed": 2, "skipped": [stranger] }));
+    assert_eq!(
+        live(srv.get(&files, &owner).await.json),
+        vec![ids[4].clone(), ids[3].clone()]
+    );
+    let res = bulk("restore", vec![&ids[1], &ids[3]]).await;
+    assert_eq!(res.json, json!({ "changed": 1, "skipped": [ids[3]] }));
+    let res = bulk("purge", vec![&ids[1], &ids[2]]).await;
+    assert_eq!(
+        res.json,
+        json!({ "changed": 1, "skipped": [ids[1]] }),
+        "only trashed files are purged"
+    );
+    assert_eq!(
+        srv.get(&format!("{files}/{}", ids[2]), &owner).await.status,
+        404
+    );
+    assert!(
+        !srv.store
+            .dir
+            .path()
+            .join(format!("storage/files/{lib}/{}/original", ids[2]))
+            .exists()
+    );
+    let feed = srv.get(&format!("/api/libraries/{lib}/feed"), &owner).await;
+    assert!(
+        feed.json.to_string().contains("file.trashed"),
+        "{}",
+        feed.json
+    );
+    for bad in [json!({ "fileIds": [] }), json!({ "ids": ["x"] })] {
+        let res = srv.post(&format!("{files}/trash"), &owner, bad).await;
+        assert_eq!(res.status, 400, "{}", res.json);
+    }
+    let token = srv.invite(&lib, &owner, "viewer").await;
+    let (viewer, _) = srv.register("vera", Some(&token)).await;
+    let res = srv
+        .post(
+            &format!("{files}/trash"),
+            &viewer,
+            json!({ "fileIds": [ids[1]] }),
+        )
+        .await;
+    assert_eq!(res.status, 403, "viewers cannot trash");
+
+    // Deleting the library takes its originals and derived files with it, and nothing else.
+    let other = srv.library(&owner, "Other").await;
+    let kept = srv
+        .upload(&other, &owner, "kept.txt", b"kept".to_vec())
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let photo = srv
+        .upload(
+            &lib,
+            &owner,
+            "dog.jpg",
+            std::fs::read(testdata("dog.jpg")).unwrap(),
+        )
+        .await;
+    assert_eq!(photo.status, 201);
+    let storage = srv.store.dir.path().join("storage");
+    let cache = storage.join(format!("cache/{lib}"));
+    for _ in 0..300 {
+        if cache.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(cache.exists(), "thumbnails were made");
+    let res = srv
+        .call("DELETE", &format!("/api/libraries/{lib}"), &owner, None)
+        .await;
+    assert_eq!(res.status, 204);
+    assert!(!storage.join(format!("files/{lib}")).exists());
+    assert!(!cache.exists());
+    assert!(
+        storage
+            .join(format!("files/{other}/{kept}/original"))
+            .exists()
+    );
     srv.stop().await;
 }
 
@@ -738,6 +831,21 @@ async fn zip_of_a_selection_holds_the_originals(backend: Backend) {
     let listed: std::collections::BTreeMap<String, String> =
         serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed, expected);
+    // A browser's form post streams the same archive.
+    let form = reqwest::Client::new()
+        .post(format!("{}/api/libraries/{lib}/zip", srv.base))
+        .header("cookie", &owner)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("fileIds={}", ids.join("%2C")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    assert_eq!(
+        form.headers()["content-disposition"],
+        "attachment; filename=\"alcoves.zip\""
+    );
+    assert_eq!(form.bytes().await.unwrap().len(), bytes.len());
     assert_eq!(
         srv.post(
             &format!("/api/libraries/{lib}/zip"),

@@ -1,12 +1,13 @@
 // The end-to-end test: starts the real server (`ALCOVES_BIN`) on a fresh data dir with the
 // built web UI behind its front door (`ALCOVES_WEB=start`), then drives Debian's Chromium through
 // first-run setup → login → create library → upload 3 photos, a video and a WAV → thumbnails
-// → viewer (photo, video playing, waveform, transcript seeking) → every main screen at laptop
-// and phone sizes → invite → a second user joins as viewer and cannot upload → logout.
+// → viewer (photo, video playing, waveform, transcript seeking) → a duplicate trashed and
+// purged → photos selected, downloaded as a ZIP, trashed and restored → every main screen at
+// laptop and phone sizes → invite → a second user joins as viewer and cannot upload → logout.
 // Fails if any request leaves the server. Screenshots go to e2e/screenshots/.
 //   ALCOVES_BIN=…/debug/alcoves node e2e/run.mjs        (after `npm run build`)
 import { execFileSync, spawn } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -228,6 +229,37 @@ try {
   await page.getByText('The trash is empty.').waitFor(T)
   await page.goto(libraryUrl)
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=thumb]').length === 5 && !document.querySelector('[data-testid=duplicate-badge]'), null, T)
+
+  step('select photos: download them as a ZIP, trash one and restore it')
+  const photos = page.locator('[data-testid=thumb][data-kind=photo]')
+  const thumbCount = count => page.waitForFunction(n => document.querySelectorAll('[data-testid=thumb]').length === n, count, T)
+  await photos.nth(0).getByTestId('select-toggle').click()
+  await photos.nth(1).getByTestId('select-toggle').click()
+  await page.getByTestId('selection-count').filter({ hasText: /^\s*2 selected\s*$/ }).waitFor(T)
+  await page.waitForTimeout(300) // the bar slides in
+  await shot('screen-timeline-selection-laptop')
+  await page.setViewportSize(VIEWPORTS.phone)
+  await shot('screen-timeline-selection-phone')
+  await page.setViewportSize(VIEWPORTS.laptop)
+  // The archive is a form post the browser saves as it arrives.
+  const [zip] = await Promise.all([page.waitForEvent('download', T), page.getByTestId('selection-download').click()])
+  expect(zip.suggestedFilename() === 'alcoves.zip', `the download is alcoves.zip: ${zip.suggestedFilename()}`)
+  const zipBytes = readFileSync(await zip.path())
+  expect(zipBytes.subarray(0, 2).toString('latin1') === 'PK' && zipBytes.length > 10_000, `a ZIP of two photos: ${zipBytes.length} bytes`)
+  await page.getByTestId('selection-clear').click()
+  await page.getByTestId('selection-count').waitFor({ state: 'detached', ...T })
+  const trashedId = await photos.first().getAttribute('data-file-id')
+  await photos.first().getByTestId('select-toggle').click()
+  await page.getByTestId('selection-trash').click()
+  await page.getByText('Moved 1 to the trash', { exact: true }).waitFor(T)
+  await thumbCount(4)
+  await page.getByTestId('nav-trash').click()
+  await page.locator(`[data-testid=thumb][data-file-id="${trashedId}"]`).click(T)
+  await page.getByTestId('trash-restore').click()
+  await page.getByText('The trash is empty.').waitFor(T)
+  await page.getByTestId('nav-timeline').click()
+  await page.waitForURL(libraryUrl)
+  await thumbCount(5)
 
   step('main screens at laptop and phone sizes')
   for (const screen of ['timeline', 'folders', 'people', 'labels', 'activity', 'trash', 'settings', 'profile', 'admin']) {

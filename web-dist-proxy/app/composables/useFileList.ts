@@ -32,6 +32,14 @@ export function useViewerSequence() {
   return lastList
 }
 
+/**
+ * Drops the remembered list once files change (a bulk trash, a restore, another list
+ * loading): coming back to that list later must load it afresh, not show the old copy.
+ */
+function forgetOpened() {
+  lastList.value = null
+}
+
 export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRefOrGetter<FileFilter>) {
   const api = useApi()
   const live = useLive()
@@ -59,22 +67,29 @@ export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRe
     }
   }
 
-  async function reload() {
+  /** Loads the list afresh; `quiet` keeps showing the current files until the new list is whole. */
+  async function reload({ quiet = false } = {}) {
+    forgetOpened()
     const run = ++generation
     const library = toValue(libraryId)
     const f = { ...toValue(filter) }
-    items.value = []
-    complete.value = false
+    if (!quiet) {
+      items.value = []
+      complete.value = false
+    }
     error.value = null
     loading.value = true
     let cursor: string | undefined
+    let fresh: FileView[] = []
     try {
       do {
         const page = await api('/api/libraries/{library}/files', { params: { library }, query: query(f, cursor) })
         if (run !== generation) return
-        items.value = items.value.concat(page.items)
+        if (quiet) fresh = fresh.concat(page.items)
+        else items.value = items.value.concat(page.items)
         cursor = page.nextCursor ?? undefined
       } while (cursor)
+      if (quiet) items.value = fresh
       complete.value = true
     }
     catch (e) {
@@ -96,8 +111,10 @@ export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRe
     items.value = next
   }
 
-  function remove(id: string) {
-    items.value = items.value.filter(f => f.id !== id)
+  function remove(ids: string | string[]) {
+    forgetOpened()
+    const gone = new Set(typeof ids === 'string' ? [ids] : ids)
+    items.value = items.value.filter(f => !gone.has(f.id))
   }
 
   /** Adds a new file at the top, if this list shows every live file. */

@@ -469,6 +469,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/libraries/{library}/files/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete the trashed files among `{fileIds}` for good; the others are skipped. */
+        post: operations["PurgeFiles"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/libraries/{library}/files/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bring the trashed files among `{fileIds}` back; the others are skipped. */
+        post: operations["RestoreFiles"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/libraries/{library}/files/trash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move the live files among `{fileIds}` to the trash; the others are skipped. */
+        post: operations["TrashFiles"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/libraries/{library}/files/{file}": {
         parameters: {
             query?: never;
@@ -1048,7 +1099,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A ZIP of `{fileIds}`, streamed. */
+        /** A ZIP of `{fileIds}`, streamed; also takes an HTML form with `fileIds`, comma-separated. */
         post: operations["ZipDownload"];
         delete?: never;
         options?: never;
@@ -1228,6 +1279,16 @@ export interface components {
             currentPassword: string;
             newPassword: string;
         };
+        /** @description What a change to a selection of files did. */
+        Changed: {
+            /**
+             * Format: uint
+             * @description How many files changed.
+             */
+            changed: number;
+            /** @description Selected ids that are not files of the library in the state the change needs. */
+            skipped: string[];
+        };
         /** @description One dependency's answer. */
         Check: {
             backend: string;
@@ -1295,6 +1356,10 @@ export interface components {
         FeedEntryPage: {
             items: components["schemas"]["FeedEntry"][];
             nextCursor: string | null;
+        };
+        /** @description Some files of a library, by id. */
+        FileSelection: {
+            fileIds: string[];
         };
         /** @description A file as the API shows it. */
         FileView: {
@@ -1585,9 +1650,6 @@ export interface components {
             /** Format: int64 */
             startMs: number;
             text: string;
-        };
-        Selection: {
-            fileIds: string[];
         };
         /** @description A session row. */
         Session: {
@@ -2725,6 +2787,111 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FileView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    PurgeFiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FileSelection"];
+            };
+        };
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    RestoreFiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FileSelection"];
+            };
+        };
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    TrashFiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FileSelection"];
+            };
+        };
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed"];
                 };
             };
             /** @description error */
@@ -4113,7 +4280,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Selection"];
+                "application/json": components["schemas"]["FileSelection"];
             };
         };
         responses: {
@@ -4146,7 +4313,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Selection"];
+                "application/json": components["schemas"]["FileSelection"];
             };
         };
         responses: {

@@ -7,7 +7,8 @@ export interface Tile {
   width: number
 }
 export type LayoutRow =
-  | { kind: 'header', top: number, height: number, date: number }
+  /** A day's header; its files are `files.slice(from, to)`. */
+  | { kind: 'header', top: number, height: number, date: number, from: number, to: number }
   | { kind: 'tiles', top: number, height: number, tiles: Tile[] }
 
 export interface Layout {
@@ -58,19 +59,22 @@ export function justify(files: FileView[], width: number, rowHeight: number, byD
 
   let day = Number.NaN
   let dayEnd = Number.NaN
-  for (const file of files) {
+  let header: Extract<LayoutRow, { kind: 'header' }> | undefined
+  files.forEach((file, i) => {
     const date = timelineDate(file)
     if (byDay && !(date >= day && date < dayEnd)) {
       flush(true)
       day = dayStart(date)
       dayEnd = new Date(day).setDate(new Date(day).getDate() + 1)
-      rows.push({ kind: 'header', top, height: HEADER, date })
+      if (header) header.to = i
+      header = { kind: 'header', top, height: HEADER, date, from: i, to: files.length }
+      rows.push(header)
       top += HEADER
     }
     row.push(file)
     rowAspect += aspect(file)
     if (rowAspect * rowHeight + GAP * (row.length - 1) >= width) flush(false)
-  }
+  })
   flush(true)
   return { rows, height: top }
 }
