@@ -161,6 +161,15 @@ pub async fn set_password(
     Ok(())
 }
 
+/// Changes the name a user is shown by.
+pub async fn set_display_name(conn: &mut Conn, user_id: &str, name: &str) -> ApiResult<()> {
+    with_conn!(conn, c => diesel::update(users::table.find(user_id))
+        .set(users::display_name.eq(name))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
 /// Number of libraries a user belongs to with the given role (used by `user list`).
 pub async fn library_count(conn: &mut Conn, user_id: &str, role: Role) -> ApiResult<i64> {
     Ok(with_conn!(conn, c => library_members::table

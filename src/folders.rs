@@ -47,6 +47,23 @@ pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<Folde
     found.ok_or(ApiError::NotFound)
 }
 
+/// The folders above `folder`, from the library's root down to its parent.
+pub async fn ancestors(conn: &mut Conn, folder: &Folder) -> ApiResult<Vec<Folder>> {
+    let mut path: Vec<Folder> = Vec::new();
+    let mut next = folder.parent_id.clone();
+    while let Some(id) = next {
+        // Moves refuse cycles; the guard keeps a damaged tree from looping forever.
+        if id == folder.id || path.iter().any(|f| f.id == id) {
+            break;
+        }
+        let parent = get(conn, &folder.library_id, &id).await?;
+        next = parent.parent_id.clone();
+        path.push(parent);
+    }
+    path.reverse();
+    Ok(path)
+}
+
 /// A live (not trashed) folder of the library, or a bad request naming the parameter.
 pub async fn live(conn: &mut Conn, library_id: &str, id: &str, param: &str) -> ApiResult<Folder> {
     match get(conn, library_id, id).await {

@@ -255,6 +255,22 @@ pub async fn change_password(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Bod
     Ok(response::no_content())
 }
 
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileChange {
+    display_name: String,
+}
+
+/// `PATCH /api/_auth/me`: the name the signed-in user is shown by (empty = the username).
+pub async fn update_profile(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let body: ProfileChange = ctx.json().await?;
+    let mut user = ctx.caller()?.user.clone();
+    user.display_name = display_name(Some(&body.display_name), &user.username)?;
+    let mut conn = app.db.conn().await?;
+    accounts::set_display_name(&mut conn, &user.id, &user.display_name).await?;
+    Ok(response::ok(&UserView::from(&user)))
+}
+
 /// `GET /api/_auth/tokens`.
 pub async fn list_tokens(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let caller = ctx.caller()?;

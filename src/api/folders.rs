@@ -2,7 +2,7 @@
 
 use http::Response;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -35,6 +35,37 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     Ok(response::ok(
         &folders::children(&mut conn, &library, parent.as_deref(), trashed).await?,
     ))
+}
+
+/// A folder with the way to it.
+#[derive(Serialize, JsonSchema)]
+pub struct FolderDetail {
+    #[serde(flatten)]
+    pub folder: Folder,
+    /// The folders above it, from the library's root down to its parent.
+    pub path: Vec<FolderStep>,
+}
+
+/// One folder on a path.
+#[derive(Serialize, JsonSchema)]
+pub struct FolderStep {
+    pub id: String,
+    pub name: String,
+}
+
+/// `GET /api/libraries/{library}/folders/{folder}`.
+pub async fn get(app: &App, ctx: &Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
+    let mut conn = app.db.conn().await?;
+    let folder = folders::get(&mut conn, &ctx.library_id()?, &folder.to_string()).await?;
+    let path = folders::ancestors(&mut conn, &folder)
+        .await?
+        .into_iter()
+        .map(|f| FolderStep {
+            id: f.id,
+            name: f.name,
+        })
+        .collect();
+    Ok(response::ok(&FolderDetail { folder, path }))
 }
 
 #[derive(Deserialize, JsonSchema)]

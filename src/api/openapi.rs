@@ -84,6 +84,7 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
         "GetSession" => (None, res::<auth::SignedIn>(g)),
         "ListSessions" => (None, res::<Vec<auth::SessionItem>>(g)),
         "ChangePassword" => (req::<auth::ChangePasswordBody>(g), None),
+        "UpdateProfile" => (req::<auth::ProfileChange>(g), res::<UserView>(g)),
         "ListTokens" => (None, res::<Vec<ApiToken>>(g)),
         "CreateToken" => (
             req::<auth::CreateTokenBody>(g),
@@ -132,6 +133,7 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
         "ZipEstimate" => (req::<FileSelection>(g), res::<archive::ZipEstimate>(g)),
         "ZipDownload" => (req::<FileSelection>(g), None),
         "ListFolders" => (None, res::<Vec<Folder>>(g)),
+        "GetFolder" => (None, res::<folders::FolderDetail>(g)),
         "CreateFolder" => (req::<folders::CreateBody>(g), res::<Folder>(g)),
         "TrashFolder" | "RestoreFolder" => (None, res::<Folder>(g)),
         // `{name?, folderId?}` / `{name?, parentId?}`, read as free-form JSON so that an explicit

@@ -202,6 +202,8 @@ route_table! {
     ListSessions {} = GET "/api/_auth/sessions", "auth" => Session;
     /// Revoke one of the signed-in user's sessions.
     RevokeSession { session: Uuid } = DELETE "/api/_auth/sessions/{session}", "auth" => Session;
+    /// Change the signed-in user's display name (`displayName`; empty for the username).
+    UpdateProfile {} = PATCH "/api/_auth/me", "auth" => Session;
     /// Change the password; other sessions are revoked.
     ChangePassword {} = POST "/api/_auth/password", "auth" => Session;
     /// The signed-in user's personal access tokens.
@@ -330,6 +332,8 @@ route_table! {
     ListFolders { library: LibraryId } = GET "/api/libraries/{library}/folders", "folders" => Library(Viewer);
     /// Create a folder (`name`, optional `parentId`).
     CreateFolder { library: LibraryId } = POST "/api/libraries/{library}/folders", "folders" => Library(Admin);
+    /// One folder with the path from the library's root to it.
+    GetFolder { library: LibraryId, folder: Uuid } = GET "/api/libraries/{library}/folders/{folder}", "folders" => Library(Viewer);
     /// Rename a folder or move it (`parentId`, null for the root).
     UpdateFolder { library: LibraryId, folder: Uuid } = PATCH "/api/libraries/{library}/folders/{folder}", "folders" => Library(Admin);
     /// Delete a trashed folder for good, with everything in it.

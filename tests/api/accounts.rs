@@ -1,6 +1,6 @@
 //! Registration, login, sessions, tokens, password changes and throttling.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::{Backend, PASSWORD, TestServer};
 use crate::on_both_backends;
@@ -189,6 +189,32 @@ async fn password_change_revokes_other_sessions(backend: Backend) {
         .call("DELETE", &format!("/api/_auth/sessions/{id}"), &first, None)
         .await;
     assert_eq!(res.status, 404);
+
+    // The display name changes; an empty one falls back to the username.
+    let me = |body: Value| srv.call("PATCH", "/api/_auth/me", &first, Some(body));
+    let renamed = me(json!({ "displayName": "  Olivia O.  " })).await;
+    assert_eq!(
+        (renamed.status, &renamed.json["displayName"]),
+        (200, &json!("Olivia O."))
+    );
+    let session = srv.get("/api/_auth/session", &first).await;
+    assert_eq!(session.json["user"]["displayName"], "Olivia O.");
+    assert_eq!(
+        me(json!({ "displayName": "" })).await.json["displayName"],
+        "olivia"
+    );
+    assert_eq!(
+        me(json!({ "displayName": "x".repeat(500) })).await.status,
+        400
+    );
+    assert_eq!(me(json!({ "name": "x" })).await.status, 400);
+    let anonymous = srv.call(
+        "PATCH",
+        "/api/_auth/me",
+        "",
+        Some(json!({ "displayName": "x" })),
+    );
+    assert_eq!(anonymous.await.status, 401);
     srv.stop().await;
 }
 

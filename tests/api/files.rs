@@ -616,6 +616,26 @@ async fn folders_nest_move_trash_restore_and_purge(backend: Backend) {
         ),
         ["Rome"]
     );
+    let deep = mk("Forum", Some(rome.clone())).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = srv.get(&format!("{folders}/{deep}"), &owner).await;
+    assert_eq!(shown.json["name"], "Forum");
+    assert_eq!(
+        shown.json["path"],
+        json!([{ "id": trips, "name": "Trips" }, { "id": rome, "name": "Rome" }]),
+        "the way from the root"
+    );
+    assert_eq!(
+        srv.get(&format!("{folders}/{trips}"), &owner).await.json["path"],
+        json!([])
+    );
+    let stranger = srv.library(&owner, "Elsewhere").await;
+    let res = srv
+        .get(&format!("/api/libraries/{stranger}/folders/{deep}"), &owner)
+        .await;
+    assert_eq!(res.status, 404, "a folder of another library");
 
     // Upload straight into a folder, and move another file in.
     let in_rome = srv
@@ -719,7 +739,8 @@ async fn folders_nest_move_trash_restore_and_purge(backend: Backend) {
                 .await
                 .json
         ),
-        ["Inbox", "Roma"]
+        ["Forum", "Inbox", "Roma"],
+        "the whole subtree"
     );
     srv.post(&format!("{folders}/{inbox}/restore"), &owner, json!({}))
         .await;

@@ -261,6 +261,25 @@ try {
   await page.waitForURL(libraryUrl)
   await thumbCount(5)
 
+  step('nested folders keep their breadcrumb across a reload; the display name changes')
+  await page.goto(new URL(SCREEN_PATHS.folders(libraryUrl), BASE).href)
+  for (const name of ['Trips', 'Rome']) {
+    await page.getByTestId('folder-create-open').click()
+    await page.getByTestId('folder-name').fill(name)
+    await page.getByTestId('folder-create-submit').click()
+    await page.locator('[data-testid=folder]', { hasText: name }).getByRole('button').first().click()
+    await page.waitForURL(/folder=/)
+  }
+  await page.reload()
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=folder-crumb]')].map(e => e.textContent.trim()).join('/') === 'Trips/Rome', null, T)
+  await page.goto(new URL(SCREEN_PATHS.profile(), BASE).href)
+  await page.getByTestId('display-name').fill('Olivia the Owner')
+  await page.getByTestId('display-name-submit').click()
+  await page.getByText('Name changed', { exact: true }).waitFor(T)
+  await page.reload()
+  await page.getByRole('heading', { name: 'Olivia the Owner' }).waitFor(T)
+  await page.goto(libraryUrl)
+
   step('main screens at laptop and phone sizes')
   for (const screen of ['timeline', 'folders', 'people', 'labels', 'activity', 'trash', 'settings', 'profile', 'admin']) {
     for (const [size, viewport] of Object.entries(VIEWPORTS)) {

@@ -55,6 +55,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/_auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the signed-in user's display name (`displayName`; empty for the username). */
+        patch: operations["UpdateProfile"];
+        trace?: never;
+    };
     "/api/_auth/password": {
         parameters: {
             query?: never;
@@ -785,7 +802,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** One folder with the path from the library's root to it. */
+        get: operations["GetFolder"];
         put?: never;
         post?: never;
         /** Delete a trashed folder for good, with everything in it. */
@@ -1423,6 +1441,28 @@ export interface components {
             name: string;
             parentId?: string | null;
         };
+        /** @description A folder with the way to it. */
+        FolderDetail: {
+            /** Format: int64 */
+            createdAt: number;
+            id: string;
+            libraryId: string;
+            name: string;
+            parentId: string | null;
+            /** @description The folders above it, from the library's root down to its parent. */
+            path: components["schemas"]["FolderStep"][];
+            /** @description Path under the library's import folder, for folders an import scan mirrors. */
+            sourcePath: string | null;
+            /** Format: int64 */
+            trashedAt: number | null;
+            /** Format: int64 */
+            updatedAt: number;
+        };
+        /** @description One folder on a path. */
+        FolderStep: {
+            id: string;
+            name: string;
+        };
         /** @description Whether the server and what it depends on answer. */
         Health: {
             database: components["schemas"]["Check"];
@@ -1611,6 +1651,9 @@ export interface components {
         /** @description What a browser can play of a file, best first. */
         PlaybackSources: {
             sources: components["schemas"]["PlaybackSource"][];
+        };
+        ProfileChange: {
+            displayName: string;
         };
         /** @description How many jobs a reprocess request queued. */
         Queued: {
@@ -1836,6 +1879,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    UpdateProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfileChange"];
+            };
+        };
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
             };
             /** @description error */
             default: {
@@ -3485,6 +3561,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Folder"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GetFolder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderDetail"];
                 };
             };
             /** @description error */
