@@ -1,14 +1,19 @@
 //! The application context shared by the server and the workers: configuration, database,
 //! queue, blob storage, cookie codec and login throttle.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 
 use crate::auth::cookie::{SessionCookie, load_or_create_secret};
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
 use crate::db::Db;
+use crate::jobs::instance::Instance;
 use crate::jobs::queue::Queue;
+use crate::jobs::store::Reap;
 use crate::storage::BlobStore;
+use crate::storage::disk::DiskSpace;
+use crate::storage::scratch::ScratchDir;
 
 /// Version reported by the API and the CLI.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -19,6 +24,10 @@ pub struct App {
     pub db: Db,
     pub queue: Queue,
     pub storage: Arc<dyn BlobStore>,
+    /// This process's worker slot: the prefix of every lease it takes.
+    pub instance: Instance,
+    /// Free space on the data dir's disk.
+    pub disk: DiskSpace,
     pub cookies: SessionCookie,
     pub throttle: LoginThrottle,
     /// Resumable uploads being written by a request of this process.
@@ -29,6 +38,9 @@ pub struct App {
     pub import_scan: tokio::sync::Mutex<()>,
     /// Image proxy renders in progress, so identical requests share one.
     pub renders: crate::api::media::Renders,
+    /// This process's folder for temporary files (uploads being received, scratch copies,
+    /// transcodes) in `<data dir>/tmp`; those of stopped processes are removed at open.
+    pub scratch: ScratchDir,
     /// The CPU budget of model runs.
     pub ml_slots: crate::ml::CpuSlots,
     /// The proxy to the web UI, when `web` is not `off`.
@@ -38,15 +50,41 @@ pub struct App {
 impl App {
     /// Opens the data dir, the database (running migrations), the queue and the blob store.
     pub async fn open(config: Config) -> Result<App, String> {
-        std::fs::create_dir_all(&config.data_dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.data_dir)
             .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+        // On a full disk, give the emergency space back before the database needs it.
+        let disk = DiskSpace::new(&config.data_dir, config.disk_reserve_mb);
+        disk.tend();
         let secret = load_or_create_secret(config.session_secret.as_deref(), &config.data_dir)?;
         let cookies = SessionCookie::new(&secret, config.secure_cookies(), config.session_days);
         let db = Db::connect(&config.effective_database_url(), config.database_pool_size)
             .await
             .map_err(|e| e.to_string())?;
         let queue = Queue::open(config.queue_url.as_deref(), &config.queue_prefix)?;
+        let instance = Instance::claim(&config.data_dir).map_err(|e| {
+            format!(
+                "cannot take a worker slot in {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
+        // Leases still held under this slot were left by a process that died: no need to wait
+        // for them to expire.
+        match queue.reap(&db, Reap::DeadSlot(&instance)).await {
+            Ok(reaped) if reaped.failed + reaped.requeued.len() > 0 => tracing::warn!(
+                "re-queued {} and failed {} jobs left running by a stopped process",
+                reaped.requeued.len(),
+                reaped.failed
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("re-queueing the jobs of a stopped process: {e:?}"),
+        }
         let storage = crate::storage::open(&config).await?;
+        let scratch_parent = config.data_dir.join("tmp");
+        let scratch = ScratchDir::open(&scratch_parent)
+            .map_err(|e| format!("cannot prepare {}: {e}", scratch_parent.display()))?;
         let ml_slots = crate::ml::CpuSlots::new(config.ml_threads);
         let web = (config.web != crate::web::WebMode::Off).then(|| {
             crate::web::proxy::WebProxy::new(
@@ -61,12 +99,15 @@ impl App {
             db,
             queue,
             storage,
+            instance,
+            disk,
             cookies,
             throttle: LoginThrottle::default(),
             tus_locks: Default::default(),
             import_bindings: tokio::sync::Notify::new(),
             import_scan: tokio::sync::Mutex::new(()),
             renders: Default::default(),
+            scratch,
             ml_slots,
             web,
         })

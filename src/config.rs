@@ -154,6 +154,8 @@ settings_table! {
     max_json_bytes: u64 = "1048576", env "ALCOVES_MAX_JSON_BYTES";
     /// Largest file accepted by an upload, in bytes (default 100 GiB).
     max_upload_bytes: u64 = "107374182400", env "ALCOVES_MAX_UPLOAD_BYTES";
+    /// Free space kept on the data dir's disk for the database and derived files, in MB: uploads are refused below it (empty: the smaller of 1024 MB and 2 % of the disk).
+    disk_reserve_mb: Option<u64> = "", env "ALCOVES_DISK_RESERVE_MB";
     /// How long an unfinished resumable (tus) upload is kept, in hours.
     tus_expiry_hours: u64 = "24", env "ALCOVES_TUS_EXPIRY_HOURS";
     /// Time limit for one API request (uploads and downloads excepted), in seconds.
@@ -163,7 +165,7 @@ settings_table! {
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     trust_proxy: bool = "false", env "ALCOVES_TRUST_PROXY";
     /// How long a claimed job's lease lasts without a heartbeat, in seconds.
-    job_lease_secs: u64 = "60", env "ALCOVES_JOB_LEASE_SECS";
+    job_lease_secs: u64 = "20", env "ALCOVES_JOB_LEASE_SECS";
     /// First retry delay of a failed job attempt, in milliseconds (doubles each attempt).
     job_retry_base_ms: u64 = "5000", env "ALCOVES_JOB_RETRY_BASE_MS";
     /// How often idle workers look for new jobs, in milliseconds.
@@ -237,11 +239,6 @@ impl Config {
                 .to_string_lossy()
                 .into_owned(),
         }
-    }
-
-    /// Where uploads are received before they are stored (cleared at start).
-    pub fn upload_dir(&self) -> PathBuf {
-        self.data_dir.join("tmp").join("uploads")
     }
 
     /// Where model files are installed.

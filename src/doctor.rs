@@ -18,6 +18,8 @@ pub enum Status {
     Ok,
     /// Optional and absent: the feature falls back or is skipped.
     Fallback,
+    /// Works, but something should be changed (e.g. permissions that are too open).
+    Warning,
     /// Required and broken: the server cannot run.
     Error,
 }
@@ -50,6 +52,7 @@ pub async fn run(config: &Config) -> Vec<Check> {
         ),
     )];
     checks.push(data_dir(&config.data_dir));
+    checks.push(disk_space(config));
     let secret_file = config.data_dir.join(crate::auth::cookie::SECRET_FILE);
     checks.push(match (&config.session_secret, secret_file.exists()) {
         (Some(_), _) => check("session secret", Status::Ok, "from ALCOVES_SESSION_SECRET"),
@@ -182,17 +185,61 @@ fn data_dir(dir: &Path) -> Check {
     let result = std::fs::create_dir_all(dir)
         .and_then(|_| std::fs::write(&probe, b"ok"))
         .and_then(|_| std::fs::remove_file(&probe));
+    let open_to_others = std::fs::metadata(dir)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o077)
+        .unwrap_or(0);
     match result {
+        Ok(()) if open_to_others != 0 => check(
+            "data dir",
+            Status::Warning,
+            format!(
+                "{} can be read by other accounts on this machine (mode {:o}): \
+                 `chmod 700` it, it holds every photo and the session ids",
+                dir.display(),
+                0o700 | open_to_others
+            ),
+        ),
         Ok(()) => check(
             "data dir",
             Status::Ok,
-            format!("{} is writable", dir.display()),
+            format!("{} is writable and private", dir.display()),
         ),
         Err(e) => check(
             "data dir",
             Status::Error,
             format!("{} is not writable: {e}", dir.display()),
         ),
+    }
+}
+
+/// Free space on the data dir's disk against the upload reserve.
+fn disk_space(config: &Config) -> Check {
+    let disk = crate::storage::disk::DiskSpace::new(&config.data_dir, config.disk_reserve_mb);
+    match disk.usage() {
+        Ok(u) => {
+            let detail = format!(
+                "{} MB free of {} MB, {} MB kept in reserve",
+                u.free_bytes >> 20,
+                u.total_bytes >> 20,
+                u.reserve_bytes >> 20
+            );
+            if u.full {
+                check(
+                    "disk space",
+                    Status::Error,
+                    format!("the disk is full: {detail}"),
+                )
+            } else if u.low {
+                check(
+                    "disk space",
+                    Status::Error,
+                    format!("low, uploads are refused: {detail}"),
+                )
+            } else {
+                check("disk space", Status::Ok, detail)
+            }
+        }
+        Err(e) => check("disk space", Status::Error, format!("cannot measure: {e}")),
     }
 }
 
@@ -298,6 +345,7 @@ pub fn print(checks: &[Check]) -> bool {
         let label = match c.status {
             Status::Ok => "ok",
             Status::Fallback => "fallback",
+            Status::Warning => "WARNING",
             Status::Error => "ERROR",
         };
         println!("{label:>8}  {:<15} {}", c.name, c.detail);

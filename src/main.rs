@@ -159,6 +159,14 @@ fn password_source(stdin: bool) -> PasswordSource {
 }
 
 fn main() -> ExitCode {
+    // Everything the server creates (database, blobs, secrets) is for its own account only.
+    // SAFETY: umask only sets this process's file creation mask.
+    unsafe { libc::umask(0o077) };
+    // Large buffers (decoded pictures, argon2's 19 MiB) come straight from the kernel and go
+    // back to it when freed, instead of staying in the allocator's per-thread arenas: a burst of
+    // work must not leave the process hundreds of MB larger.
+    // SAFETY: mallopt only tunes glibc's allocator, before any thread starts.
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20) };
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,

@@ -48,17 +48,12 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
         "alcoves {} starting",
         crate::app::VERSION
     );
+    tokio::spawn(tend_disk(app.clone(), stop_rx.clone()));
     let workers = mode.runs_workers().then(|| {
         tokio::spawn(crate::import::watch::run(app.clone(), stop_rx.clone()));
         tokio::spawn(crate::jobs::worker::run(app.clone(), stop_rx.clone()))
     });
     if mode.runs_api() {
-        // Uploads a crash interrupted are never resumed from their temporary files: clear them.
-        let uploads = app.config.upload_dir();
-        if uploads.exists() {
-            std::fs::remove_dir_all(&uploads)
-                .map_err(|e| format!("cannot clear {}: {e}", uploads.display()))?;
-        }
         let listener = TcpListener::bind(app.config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
@@ -90,6 +85,19 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Keeps the emergency space of the data dir's disk (see [`crate::storage::disk`]) until `stop`.
+async fn tend_disk(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    while !*stop.borrow() {
+        let tending = app.clone();
+        let _ = tokio::task::spawn_blocking(move || tending.disk.tend()).await;
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stop.changed() => {}
+        }
+    }
 }
 
 /// `addr` with an unspecified IP (`0.0.0.0`, `::`) replaced by loopback, for local clients.

@@ -54,6 +54,40 @@ pub enum Credential {
     Token(ApiToken),
 }
 
+impl Credential {
+    /// Whether it still signs its holder in: the session not ended nor expired, the token not
+    /// revoked nor expired (a password change or reset ends both).
+    pub async fn is_live(&self, conn: &mut Conn) -> ApiResult<bool> {
+        let now = now_ms();
+        let found: Option<String> = match self {
+            Credential::Session(s) => with_conn!(conn, c => sessions::table
+                .filter(sessions::id.eq(&s.id))
+                .filter(sessions::expires_at.gt(now))
+                .select(sessions::id)
+                .first(c)
+                .await
+                .optional())?,
+            Credential::Token(t) => with_conn!(conn, c => api_tokens::table
+                .filter(api_tokens::id.eq(&t.id))
+                .filter(api_tokens::expires_at.is_null().or(api_tokens::expires_at.gt(now)))
+                .select(api_tokens::id)
+                .first(c)
+                .await
+                .optional())?,
+        };
+        Ok(found.is_some())
+    }
+}
+
+/// Revokes every access token of `user_id`; returns how many there were.
+pub async fn revoke_all_tokens(conn: &mut Conn, user_id: &str) -> ApiResult<usize> {
+    Ok(with_conn!(conn, c => diesel::delete(
+        api_tokens::table.filter(api_tokens::user_id.eq(user_id)),
+    )
+    .execute(c)
+    .await)?)
+}
+
 /// Starts a session for `user_id` lasting `days`.
 pub async fn create(
     conn: &mut Conn,
@@ -94,13 +128,22 @@ pub async fn find_live(conn: &mut Conn, id: &str) -> ApiResult<Option<(Session, 
         return Ok(None);
     }
     if now - session.last_seen_at > TOUCH_EVERY_MS {
-        with_conn!(conn, c => diesel::update(sessions::table.find(id))
+        let touched = with_conn!(conn, c => diesel::update(sessions::table.find(id))
             .set(sessions::last_seen_at.eq(now))
             .execute(c)
-            .await)?;
+            .await);
+        skip_on_full_disk(touched)?;
         session.last_seen_at = now;
     }
     Ok(Some((session, user)))
+}
+
+/// A last-seen touch that a full disk refused is skipped: reading must keep working.
+fn skip_on_full_disk(touched: diesel::QueryResult<usize>) -> diesel::QueryResult<()> {
+    match touched {
+        Err(e) if crate::db::is_disk_full(&e) => Ok(()),
+        other => other.map(|_| ()),
+    }
 }
 
 /// A user's live sessions, newest first.
@@ -160,10 +203,11 @@ pub async fn find_token(conn: &mut Conn, secret: &str) -> ApiResult<Option<(ApiT
         return Ok(None);
     };
     if token.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
-        with_conn!(conn, c => diesel::update(api_tokens::table.find(&token.id))
+        let touched = with_conn!(conn, c => diesel::update(api_tokens::table.find(&token.id))
             .set(api_tokens::last_used_at.eq(now))
             .execute(c)
-            .await)?;
+            .await);
+        skip_on_full_disk(touched)?;
         token.last_used_at = Some(now);
     }
     Ok(Some((token, user)))

@@ -23,6 +23,7 @@ use crate::http::range::{self, ByteRange};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::jobs::{self, JobKind, store::JobState};
+use crate::storage::durable::TempPath;
 
 /// Default and largest page size of a listing.
 const DEFAULT_PAGE: i64 = 100;
@@ -74,14 +75,15 @@ pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
         folders::live(&mut conn, &library, folder, "X-Upload-Folder-Id").await?;
     }
     let body = ctx.take_body()?;
-    let staged = upload::stage(body, &app.config.upload_dir(), app.config.max_upload_bytes).await?;
+    let target = TempPath::new(app.scratch.file(".upload"));
+    let staged = upload::stage(body, target, app.config.max_upload_bytes).await?;
     let received = ingest::Received {
         id: Uuid::new_v4().to_string(),
         library_id: library,
         folder_id,
         name,
         uploaded_by: uploader,
-        path: &staged.path,
+        path: staged.path(),
         size: staged.size,
         sha256: staged.sha256.clone(),
         head: &staged.head,
@@ -390,6 +392,10 @@ pub async fn download(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Bo
                     std::io::ErrorKind::NotFound => {
                         ApiError::Internal(format!("original of {} is missing", file.id))
                     }
+                    std::io::ErrorKind::PermissionDenied => ApiError::Denied(
+                        "outside_import_folder",
+                        "the file now leads outside the library's import folder".into(),
+                    ),
                     _ => ApiError::Unavailable(format!("reading original of {}: {e}", file.id)),
                 })
         },

@@ -8,10 +8,12 @@ use crate::app::{App, VERSION};
 use crate::http::error::ApiResult;
 use crate::http::response::{self, Body};
 
-/// `GET /api/health`: 200 when the database and queue answer, 503 otherwise.
+/// `GET /api/health`: 200 when the database and queue answer and the disk has room, 503
+/// otherwise.
 pub async fn health(app: &App) -> ApiResult<Response<Body>> {
     let (db, queue) = tokio::join!(app.db.ping(), app.queue.ping());
-    let status = if db.is_ok() && queue.is_ok() {
+    let disk = app.disk.usage().ok();
+    let status = if db.is_ok() && queue.is_ok() && !disk.is_some_and(|d| d.full) {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -27,6 +29,7 @@ pub async fn health(app: &App) -> ApiResult<Response<Body>> {
             version: VERSION,
             database: Check::of(db, app.db.backend().name()),
             queue: Check::of(queue, app.queue.name()),
+            disk,
         },
     ))
 }
@@ -39,6 +42,8 @@ pub struct Health {
     pub version: &'static str,
     pub database: Check,
     pub queue: Check,
+    /// Free space on the data dir's disk (absent when it cannot be measured).
+    pub disk: Option<crate::storage::disk::DiskUsage>,
 }
 
 /// One dependency's answer.

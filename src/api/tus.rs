@@ -5,7 +5,6 @@ use std::path::Path;
 
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::app::App;
@@ -16,6 +15,7 @@ use crate::folders;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::{Ctx, drain};
 use crate::http::response::{self, Body};
+use crate::storage::durable::DurableWriter;
 
 const FILE_ID: HeaderName = HeaderName::from_static("alcoves-file-id");
 
@@ -191,12 +191,8 @@ pub async fn patch(app: &App, ctx: &mut Ctx, upload: Uuid) -> ApiResult<Response
         drain(ctx.take_body()?).await;
         return Err(ApiError::PayloadTooLarge(length));
     }
-    let io = |e: std::io::Error| ApiError::Internal(format!("tus data: {e}"));
-    let mut file = tokio::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .await
-        .map_err(io)?;
+    let io = |e: std::io::Error| ApiError::io("tus data", e);
+    let mut file = DurableWriter::append(&path).await.map_err(io)?;
     let mut body = ctx.take_body()?;
     let mut failure = None;
     while let Some(frame) = body.frame().await {
@@ -216,10 +212,19 @@ pub async fn patch(app: &App, ctx: &mut Ctx, upload: Uuid) -> ApiResult<Response
             drain(body).await;
             break;
         }
-        file.write_all(&data).await.map_err(io)?;
+        // A full disk: what landed stays (the offset is the file's length), the client resumes
+        // once there is room.
+        if let Err(e) = file.write(&data).await {
+            failure = Some(io(e));
+            drain(body).await;
+            break;
+        }
         offset += data.len() as u64;
     }
-    file.sync_all().await.map_err(io)?;
+    match file.finish().await {
+        Ok(_) => {}
+        Err(e) => return Err(failure.unwrap_or(io(e))),
+    }
     if let Some(e) = failure {
         return Err(e);
     }

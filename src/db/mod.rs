@@ -175,7 +175,8 @@ impl Db {
     fn pool_builder<M: bb8::ManageConnection>(size: u32) -> bb8::Builder<M> {
         bb8::Builder::new()
             .max_size(size.max(1))
-            .connection_timeout(Duration::from_secs(10))
+            // Waiters queue in order; one that waits this long gets a 503 with Retry-After.
+            .connection_timeout(Duration::from_secs(5))
     }
 
     async fn migrate_pg(url: &str) -> Result<(), DbSetupError> {
@@ -249,6 +250,15 @@ where
         .run_pending_migrations(migrations)
         .map(|_| ())
         .map_err(|e| DbSetupError(format!("migrations failed: {e}")))
+}
+
+/// True when a query failed because the database's disk is full (SQLite's `SQLITE_FULL`,
+/// PostgreSQL's `disk_full` and its "No space left on device" I/O errors).
+pub fn is_disk_full(e: &diesel::result::Error) -> bool {
+    let text = e.to_string();
+    text.contains("database or disk is full")
+        || text.contains("No space left on device")
+        || text.contains("could not extend file")
 }
 
 /// Current time in Unix milliseconds, the unit of every timestamp column.

@@ -37,7 +37,7 @@ pub async fn store(app: &App, received: Received<'_>) -> ApiResult<File> {
     app.storage
         .put_file(&key, received.path)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("storing {key}: {e}")))?;
+        .map_err(|e| ApiError::blob(&format!("storing {key}"), e))?;
     let mime = sniff::mime_of(received.head);
     let now = now_ms();
     let file = File {

@@ -69,7 +69,7 @@ pub fn parse_metadata(header: &str) -> ApiResult<Vec<(String, String)>> {
 /// Records a new upload and creates its empty data file.
 pub async fn create(conn: &mut Conn, data_dir: &Path, upload: &TusUpload) -> ApiResult<()> {
     let path = data_path(data_dir, &upload.id);
-    let io = |e: std::io::Error| ApiError::Internal(format!("tus data: {e}"));
+    let io = |e: std::io::Error| ApiError::io("tus data", e);
     tokio::fs::create_dir_all(path.parent().expect("tus dir"))
         .await
         .map_err(io)?;

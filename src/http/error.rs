@@ -42,6 +42,8 @@ pub enum ApiError {
     TooManyRequests(u64),
     /// A dependency (database, queue) is unreachable or timed out.
     Unavailable(String),
+    /// The disk (or the database's disk) is full, or too full to take this upload.
+    InsufficientStorage(String),
     /// The request took longer than its time limit.
     Timeout,
     /// A bug or unexpected failure; details go to the log, not the client.
@@ -68,6 +70,7 @@ impl ApiError {
             Self::Precondition(..) => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -93,6 +96,7 @@ impl ApiError {
             Self::Precondition(code, _) => code,
             Self::TooManyRequests(_) => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
+            Self::InsufficientStorage(_) => "insufficient_storage",
             Self::Timeout => "timeout",
             Self::Internal(_) => "internal",
         }
@@ -108,7 +112,8 @@ impl ApiError {
             | Self::Denied(_, m)
             | Self::Precondition(_, m)
             | Self::UnprocessableMedia(m)
-            | Self::NotReady(m) => m.clone(),
+            | Self::NotReady(m)
+            | Self::InsufficientStorage(m) => m.clone(),
             Self::Unauthorized => "sign in first".into(),
             Self::BadCredentials => "wrong username or password".into(),
             Self::Forbidden => "your role does not allow this".into(),
@@ -127,8 +132,36 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A failed local file or blob operation while `doing` something: a full disk is
+    /// [`ApiError::InsufficientStorage`], anything else internal.
+    pub fn io(doing: &str, e: std::io::Error) -> ApiError {
+        if crate::storage::durable::is_disk_full(&e) {
+            ApiError::InsufficientStorage(DISK_FULL.into())
+        } else {
+            ApiError::Internal(format!("{doing}: {e}"))
+        }
+    }
+
+    /// A failed blob store operation while `doing` something: a full disk is
+    /// [`ApiError::InsufficientStorage`], anything else a backing service being unavailable.
+    pub fn blob(doing: &str, e: std::io::Error) -> ApiError {
+        match ApiError::io(doing, e) {
+            ApiError::Internal(m) => ApiError::Unavailable(m),
+            full => full,
+        }
+    }
+}
+
+/// What a client is told when the disk is full.
+pub const DISK_FULL: &str =
+    "the server's disk is full: free some space (empty the trash) and try again";
+
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
+        if crate::db::is_disk_full(&e) {
+            return ApiError::InsufficientStorage(DISK_FULL.into());
+        }
         ApiError::Internal(format!("database: {e}"))
     }
 }

@@ -88,6 +88,18 @@ impl Ctx {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// How many bytes an upload says it brings: tus's `Upload-Length`, else `Content-Length`
+    /// (0 when neither is given).
+    pub fn declared_upload_bytes(&self) -> u64 {
+        [
+            header::HeaderName::from_static("upload-length"),
+            header::CONTENT_LENGTH,
+        ]
+        .into_iter()
+        .find_map(|name| self.header(name)?.trim().parse().ok())
+        .unwrap_or(0)
+    }
+
     /// The raw body stream, for handlers that stream it themselves.
     pub fn take_body(&mut self) -> ApiResult<Incoming> {
         self.body

@@ -102,6 +102,10 @@ pub fn error(err: &ApiError) -> Response<Body> {
         ApiError::TooManyRequests(secs) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
         }
+        // A busy pool or a backing service that blinked: worth a retry soon.
+        ApiError::Unavailable(_) | ApiError::Timeout => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(2));
+        }
         ApiError::Precondition("tus_version", _) => {
             headers.insert(
                 "tus-version",

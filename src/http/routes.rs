@@ -397,6 +397,14 @@ impl Route {
         )
     }
 
+    /// Routes that bring new bytes onto the disk: refused while free space is below the reserve.
+    pub fn is_upload(&self) -> bool {
+        matches!(
+            self,
+            Route::UploadFile { .. } | Route::TusCreate { .. } | Route::TusPatch { .. }
+        )
+    }
+
     /// The table row of this route.
     pub fn info(&self) -> &'static RouteInfo {
         let name = self.name();

@@ -104,8 +104,25 @@ async fn handle(
         Ok(route) => {
             let route_streams = route.is_streaming();
             let limit = Duration::from_secs(app.config.request_timeout_secs);
+            let upload = route.is_upload();
+            if !upload && !method.is_safe() {
+                // Whatever else changes state must work on a full disk (signing in, trash, purge).
+                app.disk.make_room();
+            }
             let work = async {
+                super::origin::check(&ctx, &method, &route, &app.config.public_url)?;
                 super::access::authorize(&app, &mut ctx, &route).await?;
+                // A body over the size limit gets its 413 from the handler instead.
+                let incoming = ctx.declared_upload_bytes();
+                if upload
+                    && incoming <= app.config.max_upload_bytes
+                    && let Err(full) = app.disk.admit_upload(incoming)
+                {
+                    if let Ok(body) = ctx.take_body() {
+                        super::request::drain(body).await;
+                    }
+                    return Err(ApiError::InsufficientStorage(full));
+                }
                 crate::api::dispatch(&app, &mut ctx, route).await
             };
             if route_streams {
@@ -182,10 +199,15 @@ fn client_ip(app: &App, headers: &http::HeaderMap, peer: IpAddr) -> IpAddr {
     if !app.config.trust_proxy {
         return peer;
     }
+    // The proxy appends the address it saw; entries to its left are whatever the client sent.
+    // Proxies on this machine (loopback) may add themselves after it.
     headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse().ok())
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|v| v.trim().parse::<IpAddr>().ok())
+        .rev()
+        .find(|ip| !ip.is_loopback())
         .unwrap_or(peer)
 }

@@ -5,6 +5,7 @@
 //! reaped jobs never record a stale result.
 
 pub mod handlers;
+pub mod instance;
 pub mod queue;
 pub mod redis;
 pub mod reprocess;

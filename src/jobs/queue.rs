@@ -10,9 +10,12 @@ use tokio::sync::Notify;
 
 use super::JobKind;
 use super::redis::RedisDispatch;
-use super::store::{self, Claim, Queued, Reaped};
+use super::store::{self, Claim, Lease, Queued, Reap, Reaped};
 use crate::db::Db;
 use crate::http::error::ApiResult;
+
+/// How long a job may sit due while workers for its kind are idle before it is re-announced.
+pub const OVERDUE_AFTER: Duration = Duration::from_secs(3);
 
 /// Where queued jobs are dispatched from.
 pub enum Queue {
@@ -58,15 +61,21 @@ impl Queue {
         match self {
             Queue::Embedded(wake) => wake.notify_one(),
             Queue::Redis(redis) => {
+                // A failure is logged once by the dispatcher; the jobs are re-announced.
                 if let Err(e) = redis.push(jobs).await {
-                    tracing::warn!("announcing {} jobs to redis: {e:?}", jobs.len());
+                    tracing::debug!("announcing {} jobs to redis: {e:?}", jobs.len());
                 }
             }
         }
     }
 
-    /// Claims the next due job of `kind` for `lease`.
-    pub async fn claim(&self, db: &Db, kind: JobKind, lease: Duration) -> ApiResult<Option<Claim>> {
+    /// Claims the next due job of `kind` under `lease`.
+    pub async fn claim(
+        &self,
+        db: &Db,
+        kind: JobKind,
+        lease: Lease<'_>,
+    ) -> ApiResult<Option<Claim>> {
         match self {
             Queue::Embedded(_) => store::claim(db, kind, lease).await,
             Queue::Redis(redis) => redis.claim(db, kind, lease).await,
@@ -83,9 +92,9 @@ impl Queue {
         }
     }
 
-    /// Re-queues jobs whose lease expired and announces them.
-    pub async fn reap(&self, db: &Db) -> ApiResult<Reaped> {
-        let reaped = store::reap(db).await?;
+    /// Re-queues the jobs of dead leases and announces them.
+    pub async fn reap(&self, db: &Db, which: Reap<'_>) -> ApiResult<Reaped> {
+        let reaped = store::reap(db, which).await?;
         self.announce(&reaped.requeued).await;
         Ok(reaped)
     }
@@ -95,6 +104,24 @@ impl Queue {
         let queued = store::release(&mut db.conn().await?, claim).await?;
         self.announce(&[queued]).await;
         Ok(())
+    }
+
+    /// Re-announces jobs of `kinds` that have been due for a while yet no worker took (a
+    /// worker killed between Redis's pop and its lease, a Redis restored from an older
+    /// snapshot); returns how many. Call when workers for those kinds sit idle.
+    pub async fn recover_overdue(&self, db: &Db, kinds: &[JobKind]) -> ApiResult<usize> {
+        let Queue::Redis(redis) = self else {
+            return Ok(0);
+        };
+        if kinds.is_empty() {
+            return Ok(0);
+        }
+        let due_before = crate::db::now_ms() - OVERDUE_AFTER.as_millis() as i64;
+        let overdue = store::overdue(&mut db.conn().await?, kinds, due_before, 1000).await?;
+        if !overdue.is_empty() {
+            redis.push(&overdue).await?;
+        }
+        Ok(overdue.len())
     }
 
     /// Re-announces every queued job, for when the dispatcher may have lost some (a Redis

@@ -4,6 +4,7 @@
 //! dropped. Idle workers of every process block on a wake list. An epoch key tells when Redis
 //! lost its data (restart without persistence, flush): every queued row is then re-announced.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use bb8_redis::RedisConnectionManager;
@@ -11,7 +12,7 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::Mutex;
 
 use super::JobKind;
-use super::store::{self, Claim, Queued};
+use super::store::{self, Claim, Lease, Queued};
 use crate::db::{Db, now_ms};
 use crate::http::error::{ApiError, ApiResult};
 
@@ -38,7 +39,16 @@ pub struct RedisDispatch {
     pool: bb8::Pool<RedisConnectionManager>,
     waiter: Mutex<Option<MultiplexedConnection>>,
     prefix: String,
+    /// Until when (ms since the epoch) Redis counts as down after a failure: requests then
+    /// skip it at once instead of each waiting for a connection (the jobs are in the database
+    /// and are re-announced once it is back).
+    down_until: AtomicI64,
 }
+
+/// How long Redis counts as down after a failed command.
+const DOWN_FOR: Duration = Duration::from_secs(5);
+/// Longest wait for a pooled connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the pop script found.
 enum Popped {
@@ -60,13 +70,14 @@ impl RedisDispatch {
             RedisConnectionManager::new(url).map_err(|e| format!("ALCOVES_QUEUE_URL: {e}"))?;
         let pool = bb8::Pool::builder()
             .max_size(8)
-            .connection_timeout(Duration::from_secs(3))
+            .connection_timeout(CONNECT_TIMEOUT)
             .build_unchecked(manager);
         Ok(RedisDispatch {
             client,
             pool,
             waiter: Mutex::new(None),
             prefix: prefix.to_owned(),
+            down_until: AtomicI64::new(0),
         })
     }
 
@@ -82,18 +93,42 @@ impl RedisDispatch {
         format!("{}:epoch", self.prefix)
     }
 
+    /// A pooled connection, unless Redis failed moments ago.
     async fn conn(&self) -> ApiResult<bb8::PooledConnection<'_, RedisConnectionManager>> {
-        self.pool.get().await.map_err(redis_error)
+        let down_until = self.down_until.load(Ordering::Relaxed);
+        if now_ms() < down_until {
+            return Err(redis_error("redis is down; retrying in a few seconds"));
+        }
+        match self.pool.get().await {
+            Ok(conn) => {
+                if down_until != 0 && self.down_until.swap(0, Ordering::Relaxed) != 0 {
+                    tracing::info!("the redis queue answers again");
+                }
+                Ok(conn)
+            }
+            Err(e) => {
+                let until = now_ms() + DOWN_FOR.as_millis() as i64;
+                if self.down_until.swap(until, Ordering::Relaxed) == 0 {
+                    tracing::warn!("the redis queue is down ({e}); jobs wait in the database");
+                }
+                Err(redis_error(e))
+            }
+        }
     }
 
-    /// `PING`.
+    /// `PING`, answered within a second (at once while Redis counts as down).
     pub async fn ping(&self) -> Result<(), String> {
-        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut *conn)
+        let ping = async {
+            let mut conn = self.conn().await.map_err(|e| format!("{e:?}"))?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut *conn)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, ping)
             .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .unwrap_or_else(|_| Err("no answer within a second".into()))
     }
 
     /// Adds the jobs to their kind's set (a later time wins, so a retry's back-off is kept) and
@@ -148,7 +183,12 @@ impl RedisDispatch {
 
     /// Pops due members until one names a job that is still queued at that version, and takes
     /// its lease.
-    pub async fn claim(&self, db: &Db, kind: JobKind, lease: Duration) -> ApiResult<Option<Claim>> {
+    pub async fn claim(
+        &self,
+        db: &Db,
+        kind: JobKind,
+        lease: Lease<'_>,
+    ) -> ApiResult<Option<Claim>> {
         for _ in 0..MAX_STALE_POPS {
             match self.pop(kind).await? {
                 Popped::Empty => return Ok(None),

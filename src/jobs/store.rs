@@ -9,6 +9,7 @@ use diesel::upsert::excluded;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
+use super::instance::Instance;
 use super::{JobKind, JobStatus, MAX_ATTEMPTS, backoff};
 use crate::db::schema::{file_jobs, files, library_members};
 use crate::db::{Conn, Db, now_ms};
@@ -137,7 +138,7 @@ fn ready<'a>(kind: &'a str, now: i64) -> _ {
 
 /// Claims the oldest ready job of `kind` for `lease`. On PostgreSQL concurrent workers skip
 /// each other's rows (`FOR UPDATE SKIP LOCKED`); SQLite serialises writers.
-pub async fn claim(db: &Db, kind: JobKind, lease: Duration) -> ApiResult<Option<Claim>> {
+pub async fn claim(db: &Db, kind: JobKind, lease: Lease<'_>) -> ApiResult<Option<Claim>> {
     let mut tx = db.begin().await?;
     let now = now_ms();
     let candidate: Option<(String, i32, i32)> = match &mut *tx {
@@ -166,7 +167,7 @@ pub async fn claim_version(
     file_id: &str,
     kind: JobKind,
     version: i32,
-    lease: Duration,
+    lease: Lease<'_>,
 ) -> ApiResult<Option<Claim>> {
     let now = now_ms();
     let attempts: Option<i32> = with_conn!(&mut db.conn().await?, c => file_jobs::table
@@ -193,6 +194,13 @@ pub async fn claim_version(
     .await
 }
 
+/// A lease to take: how long it lasts without a heartbeat, and whose it is.
+#[derive(Clone, Copy)]
+pub struct Lease<'a> {
+    pub duration: Duration,
+    pub holder: &'a Instance,
+}
+
 /// Marks the queued row processing under a new lease token, unless another claimer got there
 /// first (the update is conditional on the row still being queued at that version).
 async fn take_lease(
@@ -201,17 +209,17 @@ async fn take_lease(
     kind: JobKind,
     version: i32,
     attempts: i32,
-    lease: Duration,
+    lease: Lease<'_>,
     now: i64,
 ) -> ApiResult<Option<Claim>> {
-    let token = uuid::Uuid::new_v4().simple().to_string();
+    let token = lease.holder.lease_token();
     let n = with_conn!(conn, c => diesel::update(file_jobs::table.find((&file_id, kind.as_str())))
         .filter(file_jobs::status.eq(JobStatus::Queued.as_str()))
         .filter(file_jobs::version.eq(version))
         .set((
             file_jobs::status.eq(JobStatus::Processing.as_str()),
             file_jobs::lease_token.eq(&token),
-            file_jobs::lease_until.eq(now + lease.as_millis() as i64),
+            file_jobs::lease_until.eq(now + lease.duration.as_millis() as i64),
             file_jobs::attempts.eq(attempts + 1),
             file_jobs::progress.eq(0),
             file_jobs::eta_ms.eq(None::<i64>),
@@ -385,17 +393,38 @@ pub struct Reaped {
     pub requeued: Vec<Queued>,
 }
 
-/// Re-queues jobs whose lease expired (their worker died); those out of attempts fail.
-pub async fn reap(db: &Db) -> ApiResult<Reaped> {
+/// Which leases [`reap`] takes back.
+pub enum Reap<'a> {
+    /// Leases that expired: their worker stopped heartbeating.
+    Expired,
+    /// Every lease of this slot's earlier holders (see [`Instance::slot_pattern`]): they died.
+    DeadSlot(&'a Instance),
+}
+
+/// Re-queues the jobs of leases that are dead; those out of attempts fail.
+pub async fn reap(db: &Db, which: Reap<'_>) -> ApiResult<Reaped> {
     let mut tx = db.begin().await?;
     let now = now_ms();
+    let (held_until_before, tokens, reason) = match which {
+        Reap::Expired => (
+            now,
+            "%".to_owned(),
+            "the worker stopped answering (lease expired)",
+        ),
+        Reap::DeadSlot(instance) => (
+            i64::MAX,
+            instance.slot_pattern(),
+            "the worker's process ended while running it",
+        ),
+    };
     let expired = file_jobs::status
         .eq(JobStatus::Processing.as_str())
-        .and(file_jobs::lease_until.lt(now));
+        .and(file_jobs::lease_until.lt(held_until_before))
+        .and(file_jobs::lease_token.like(tokens.as_str()));
     let failed = with_conn!(&mut *tx, c => diesel::update(file_jobs::table.filter(expired).filter(file_jobs::attempts.ge(MAX_ATTEMPTS)))
         .set((
             file_jobs::status.eq(JobStatus::Failed.as_str()),
-            file_jobs::error.eq("the worker stopped answering (lease expired)"),
+            file_jobs::error.eq(reason),
             file_jobs::lease_token.eq(None::<String>),
             file_jobs::lease_until.eq(None::<i64>),
             file_jobs::updated_at.eq(now),
@@ -441,6 +470,32 @@ pub async fn queued_page(
                 .or(file_jobs::kind.eq(&kind_after).and(file_jobs::file_id.gt(&file_after))),
         )
         .order((file_jobs::kind, file_jobs::file_id))
+        .limit(limit)
+        .select((file_jobs::file_id, file_jobs::kind, file_jobs::version, file_jobs::run_after))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(file_id, kind, version, run_after)| {
+            Queued::from_row(file_id, &kind, version, run_after)
+        })
+        .collect())
+}
+
+/// Up to `limit` queued jobs of `kinds` that have been due since before `due_before`: jobs a
+/// dispatching queue should have handed to a worker by then.
+pub async fn overdue(
+    conn: &mut Conn,
+    kinds: &[JobKind],
+    due_before: i64,
+    limit: i64,
+) -> ApiResult<Vec<Queued>> {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    let rows: Vec<(String, String, i32, i64)> = with_conn!(conn, c => file_jobs::table
+        .filter(file_jobs::status.eq(JobStatus::Queued.as_str()))
+        .filter(file_jobs::kind.eq_any(&kinds))
+        .filter(file_jobs::run_after.lt(due_before))
+        .order(file_jobs::run_after)
         .limit(limit)
         .select((file_jobs::file_id, file_jobs::kind, file_jobs::version, file_jobs::run_after))
         .load(c)

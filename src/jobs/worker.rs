@@ -12,17 +12,20 @@ use tokio::task::JoinSet;
 
 use super::JobKind;
 use super::handlers::{self, Progress};
-use super::store::{self, Claim, Settle, Settled};
+use super::store::{self, Claim, Lease, Reap, Settle, Settled};
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::files;
 use crate::http::error::ApiResult;
 
 /// How often expired leases are looked for.
-const REAP_EVERY: Duration = Duration::from_secs(10);
+const REAP_EVERY: Duration = Duration::from_secs(5);
 /// How often a dispatching queue (Redis) is handed every queued job again, in case it missed
 /// an announcement.
 const RECONCILE_EVERY: Duration = Duration::from_secs(300);
+/// How often idle workers look for due jobs the queue never handed out (see
+/// [`crate::jobs::queue::Queue::recover_overdue`]).
+const RECOVER_EVERY: Duration = Duration::from_secs(2);
 
 /// Runs workers until `stop` turns true.
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
@@ -34,12 +37,14 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut claims: HashMap<tokio::task::Id, Claim> = HashMap::new();
     let mut last_reap = Instant::now() - REAP_EVERY;
     let mut last_reconcile = Instant::now() - RECONCILE_EVERY;
+    let mut last_recover = Instant::now();
     let poll = Duration::from_millis(app.config.job_poll_ms);
+    let mut backoff = Backoff::default();
     tracing::info!("workers started");
     while !*stop.borrow() {
         if last_reap.elapsed() >= REAP_EVERY {
             last_reap = Instant::now();
-            match app.queue.reap(&app.db).await {
+            match app.queue.reap(&app.db, Reap::Expired).await {
                 Ok(reaped) if reaped.failed + reaped.requeued.len() > 0 => tracing::warn!(
                     "re-queued {} and failed {} jobs whose worker stopped answering",
                     reaped.requeued.len(),
@@ -63,9 +68,15 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             claims.remove(&id);
         }
         let mut claimed = false;
+        let mut claim_error = None;
+        let mut idle_kinds = Vec::new();
         for kind in JobKind::ALL {
             while let Ok(permit) = limits[&kind].clone().try_acquire_owned() {
-                match app.queue.claim(&app.db, kind, lease(&app)).await {
+                let lease = Lease {
+                    duration: lease(&app),
+                    holder: &app.instance,
+                };
+                match app.queue.claim(&app.db, kind, lease).await {
                     Ok(Some(claim)) => {
                         claimed = true;
                         let (app, job) = (app.clone(), claim.clone());
@@ -75,22 +86,68 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                         });
                         claims.insert(handle.id(), claim);
                     }
-                    Ok(None) => break,
+                    Ok(None) => {
+                        idle_kinds.push(kind);
+                        break;
+                    }
                     Err(e) => {
-                        tracing::warn!("claiming {} jobs: {e:?}", kind.as_str());
+                        claim_error = Some(format!("claiming {} jobs: {e:?}", kind.as_str()));
                         break;
                     }
                 }
             }
         }
+        if !claimed && last_recover.elapsed() >= RECOVER_EVERY {
+            last_recover = Instant::now();
+            match app.queue.recover_overdue(&app.db, &idle_kinds).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    "re-announced {n} queued jobs the queue had not handed to any worker"
+                ),
+                Err(e) => tracing::debug!("looking for overdue jobs: {e:?}"),
+            }
+        }
+        let pause = backoff.after(claim_error, poll);
         if !claimed {
             tokio::select! {
-                _ = app.queue.wait(poll) => {}
+                _ = app.queue.wait(pause) => {}
                 _ = stop.changed() => {}
             }
         }
     }
     shutdown(&app, running, claims).await;
+}
+
+/// Claiming that keeps failing (a full disk, a database that is down) waits longer each round,
+/// up to [`Backoff::MAX`], and says so once rather than every round.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    const MAX: Duration = Duration::from_secs(30);
+
+    /// How long to wait for new jobs after a round that ended with `error` (or none).
+    fn after(&mut self, error: Option<String>, poll: Duration) -> Duration {
+        match error {
+            None => {
+                if self.failures > 0 {
+                    tracing::info!("claiming jobs works again");
+                }
+                self.failures = 0;
+                poll
+            }
+            Some(error) => {
+                if self.failures == 0 {
+                    tracing::warn!("{error}; backing off until it works again");
+                }
+                self.failures = self.failures.saturating_add(1);
+                poll.saturating_mul(1 << self.failures.min(6))
+                    .min(Self::MAX)
+            }
+        }
+    }
 }
 
 fn lease(app: &App) -> Duration {

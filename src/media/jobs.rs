@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::TryStreamExt;
-use tokio::io::AsyncWriteExt;
 
 use super::av::{self, AvInfo, ProxyTarget};
 use super::{Limits, MediaError, exif, image, thumbnails, waveform};
@@ -18,6 +17,7 @@ use crate::jobs::JobKind;
 use crate::jobs::handlers::{Progress, report_progress};
 use crate::jobs::store::Settle;
 use crate::storage::BlobKey;
+use crate::storage::durable::{DurableWriter, TempPath};
 use crate::storage::key::InvalidKey;
 
 /// Largest still image read into memory for decoding.
@@ -69,24 +69,12 @@ fn retry<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> Settle {
 /// imported in place, else a temporary copy removed on drop.
 pub struct LocalOriginal {
     pub path: PathBuf,
-    temporary: bool,
+    _copy: Option<TempPath>,
 }
 
-impl Drop for LocalOriginal {
-    fn drop(&mut self) {
-        if self.temporary {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// A fresh path in the data dir's scratch folder, for temporary copies and transcodes.
-async fn scratch_path(app: &App, suffix: &str) -> Result<PathBuf, Settle> {
-    let dir = app.config.data_dir.join("tmp");
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(retry("scratch folder"))?;
-    Ok(dir.join(format!("{}{suffix}", uuid::Uuid::new_v4())))
+/// A fresh temporary path in this process's scratch folder, removed on drop.
+fn scratch_file(app: &App, suffix: &str) -> TempPath {
+    TempPath::new(app.scratch.file(suffix))
 }
 
 /// A local path to `file`'s original (see [`LocalOriginal`]).
@@ -98,16 +86,10 @@ pub async fn local_original(app: &App, file: &File) -> Result<LocalOriginal, Set
         if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return Err(Settle::Failed("the original is missing".into()));
         }
-        return Ok(LocalOriginal {
-            path,
-            temporary: false,
-        });
+        return Ok(LocalOriginal { path, _copy: None });
     }
-    let copy = LocalOriginal {
-        path: scratch_path(app, ".original").await?,
-        temporary: true,
-    };
-    let mut out = tokio::fs::File::create(&copy.path)
+    let copy = scratch_file(app, ".original");
+    let mut out = DurableWriter::create(copy.path())
         .await
         .map_err(retry("scratch copy"))?;
     let mut stream = original
@@ -119,10 +101,13 @@ pub async fn local_original(app: &App, file: &File) -> Result<LocalOriginal, Set
         .await
         .map_err(retry("reading the original"))?
     {
-        out.write_all(&chunk).await.map_err(retry("scratch copy"))?;
+        out.write(&chunk).await.map_err(retry("scratch copy"))?;
     }
-    out.flush().await.map_err(retry("scratch copy"))?;
-    Ok(copy)
+    out.finish().await.map_err(retry("scratch copy"))?;
+    Ok(LocalOriginal {
+        path: copy.path().to_path_buf(),
+        _copy: Some(copy),
+    })
 }
 
 /// Runs blocking media work with limits whose deadline is `kind`'s time budget.
@@ -313,8 +298,8 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
     };
     let original = local_original(app, file).await?;
     let path = original.path.clone();
-    let out = scratch_path(app, &format!(".{}", proxy_variant(&file.kind))).await?;
-    let out_path = out.clone();
+    let out = scratch_file(app, &format!(".{}", proxy_variant(&file.kind)));
+    let out_path = out.path().to_path_buf();
     let progress = progress.clone();
     let made = blocking(app, JobKind::Proxy, move |limits| {
         let info = av::probe(&path, limits)?;
@@ -333,7 +318,7 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
             let key = derived_key(file, proxy_variant(&file.kind))
                 .map_err(|e| Settle::Failed(e.to_string()))?;
             app.storage
-                .put_file(&key, &out)
+                .put_file(&key, out.path())
                 .await
                 .map_err(retry("storing the proxy"))
         }
@@ -342,7 +327,6 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
         )),
         Err(e) => Err(e),
     };
-    let _ = tokio::fs::remove_file(&out).await;
     stored
 }
 

@@ -1,7 +1,8 @@
 //! Blobs as files under a root directory. Every write goes to a temporary file in the root's
-//! `.tmp/`, is fsynced, renamed over the key's path and the directory fsynced: after a crash a
-//! key holds the old blob or the new one, never a torn one. Leftover temporaries are removed at
-//! open.
+//! `.tmp/`, is flushed, fsynced and checked for its full length, renamed over the key's path and
+//! the directory fsynced: after a crash or a full disk a key holds the old blob or the new one,
+//! never a torn or empty one. A failed write removes its temporary at once; temporaries left by
+//! a stopped process are removed at open.
 
 use std::io;
 use std::ops::Range;
@@ -10,8 +11,10 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use tokio::fs;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use super::durable::{self, DurableWriter, TempPath};
+use super::scratch::ScratchDir;
 use super::{BlobKey, BlobStore, BlobStream, clamp_range};
 
 /// Read buffer size for streaming a file.
@@ -20,22 +23,20 @@ const READ_BUF: usize = 1 << 20;
 /// A store in a local directory.
 pub struct LocalStore {
     root: PathBuf,
+    /// This process's folder for temporaries, in the root's `.tmp/` (same file system, so a
+    /// finished temporary is renamed into place).
+    tmp: ScratchDir,
 }
 
 impl LocalStore {
-    /// Opens (creating) the store at `root` and clears temporaries left by a crash.
+    /// Opens (creating) the store at `root` and clears temporaries left by stopped processes.
     pub async fn open(root: &Path) -> Result<LocalStore, String> {
-        let tmp = root.join(".tmp");
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp)
-                .await
-                .map_err(|e| format!("cannot clear {}: {e}", tmp.display()))?;
-        }
-        fs::create_dir_all(&tmp)
-            .await
-            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        let tmp_parent = root.join(".tmp");
+        let tmp = ScratchDir::open(&tmp_parent)
+            .map_err(|e| format!("cannot prepare {}: {e}", tmp_parent.display()))?;
         Ok(LocalStore {
             root: root.to_path_buf(),
+            tmp,
         })
     }
 
@@ -43,57 +44,46 @@ impl LocalStore {
         self.root.join(key.as_str())
     }
 
-    fn temp_path(&self) -> PathBuf {
-        self.root
-            .join(".tmp")
-            .join(uuid::Uuid::new_v4().simple().to_string())
+    fn temp_path(&self) -> TempPath {
+        TempPath::new(self.tmp.file(""))
     }
 
-    /// Moves a finished temporary file into place and makes the rename durable.
-    async fn commit(&self, temp: &Path, key: &BlobKey) -> io::Result<()> {
+    /// Moves a finished temporary file into place and makes the rename durable; the temporary
+    /// is removed if anything fails.
+    async fn commit(&self, temp: TempPath, key: &BlobKey) -> io::Result<()> {
         let target = self.path_of(key);
         let dir = target
             .parent()
             .expect("keys have a scope directory")
             .to_path_buf();
         fs::create_dir_all(&dir).await?;
-        fs::rename(temp, &target).await?;
+        fs::rename(temp.path(), &target).await?;
+        temp.keep();
         fs::File::open(&dir).await?.sync_all().await
     }
 
-    async fn write_temp(&self, bytes: &[u8]) -> io::Result<PathBuf> {
+    async fn write_temp(&self, bytes: &[u8]) -> io::Result<TempPath> {
         let temp = self.temp_path();
-        let mut file = fs::File::create(&temp).await?;
-        file.write_all(bytes).await?;
-        file.sync_all().await?;
+        let mut writer = DurableWriter::create(temp.path()).await?;
+        writer.write(bytes).await?;
+        writer.finish().await?;
         Ok(temp)
     }
 
-    async fn copy_temp(&self, source: &Path) -> io::Result<PathBuf> {
+    async fn copy_temp(&self, source: &Path) -> io::Result<TempPath> {
         let temp = self.temp_path();
-        fs::copy(source, &temp).await?;
-        fs::File::open(&temp).await?.sync_all().await?;
+        durable::copy(source, temp.path()).await?;
         Ok(temp)
-    }
-
-    /// Runs a write through a temporary file, removing the temporary if anything fails.
-    async fn put_via_temp(&self, key: &BlobKey, temp: io::Result<PathBuf>) -> io::Result<()> {
-        let temp = temp?;
-        let result = self.commit(&temp, key).await;
-        if result.is_err() {
-            let _ = fs::remove_file(&temp).await;
-        }
-        result
     }
 }
 
 impl BlobStore for LocalStore {
     fn put_bytes<'a>(&'a self, key: &'a BlobKey, bytes: Bytes) -> BoxFuture<'a, io::Result<()>> {
-        Box::pin(async move { self.put_via_temp(key, self.write_temp(&bytes).await).await })
+        Box::pin(async move { self.commit(self.write_temp(&bytes).await?, key).await })
     }
 
     fn put_file<'a>(&'a self, key: &'a BlobKey, path: &'a Path) -> BoxFuture<'a, io::Result<()>> {
-        Box::pin(async move { self.put_via_temp(key, self.copy_temp(path).await).await })
+        Box::pin(async move { self.commit(self.copy_temp(path).await?, key).await })
     }
 
     fn size<'a>(&'a self, key: &'a BlobKey) -> BoxFuture<'a, io::Result<Option<u64>>> {

@@ -2,9 +2,12 @@
 //! Blobs live under validated [`BlobKey`]s in three scopes (originals, cache, avatars); reads
 //! take an optional byte range that each store pushes down (a file seek, an S3 `Range` request).
 
+pub mod disk;
+pub mod durable;
 pub mod key;
 pub mod local;
 pub mod s3;
+pub mod scratch;
 
 use std::io;
 use std::ops::Range;

@@ -12,6 +12,7 @@ use s3::creds::Credentials;
 use s3::error::S3Error;
 use s3::{Bucket, Region};
 
+use super::durable::check_length;
 use super::{BlobKey, BlobStore, BlobStream, CHUNK, clamp_range};
 use crate::config::Config;
 
@@ -113,14 +114,18 @@ impl BlobStore for S3Store {
     fn put_file<'a>(&'a self, key: &'a BlobKey, path: &'a Path) -> BoxFuture<'a, io::Result<()>> {
         Box::pin(async move {
             let mut file = tokio::fs::File::open(path).await?;
+            let expected = file.metadata().await?.len();
             match self.bucket.put_object_stream(&mut file, key.as_str()).await {
-                Ok(_) => Ok(()),
+                Ok(_) => {}
                 // CompleteMultipartUpload answers 200 even when it failed, with an <Error> body;
                 // rust-s3 also refuses a 200 whose root element is spelled differently (moto,
                 // some NAS servers). Only a real <Error> is a failure.
-                Err(S3Error::HttpFailWithBody(200, body)) if !body.contains("<Error>") => Ok(()),
-                Err(e) => Err(to_io(e)),
+                Err(S3Error::HttpFailWithBody(200, body)) if !body.contains("<Error>") => {}
+                Err(e) => return Err(to_io(e)),
             }
+            // Given that leniency, the stored object's length is what says it landed whole.
+            let stored = self.size(key).await?.unwrap_or(0);
+            check_length(Path::new(key.as_str()), stored, expected)
         })
     }
 

@@ -99,6 +99,23 @@ impl Drop for RedisServer {
     }
 }
 
+/// Every regular file under `dir` except scratch locks: (path, length).
+pub fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else if path.file_name().is_some_and(|n| n != ".lock") {
+            found.push((path.clone(), entry.metadata().unwrap().len()));
+        }
+    }
+    found
+}
+
 /// A directory removed when dropped.
 pub struct TempDir(pub PathBuf);
 

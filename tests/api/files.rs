@@ -525,9 +525,14 @@ async fn hostile_uploads_leave_nothing_behind(backend: Backend) {
     drop(stream);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(count().await, 5);
-    let tmp = srv.store.dir.path().join("tmp/uploads");
-    let leftovers = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(leftovers, 0, "no partial upload left in {}", tmp.display());
+    let tmp = srv.store.dir.path().join("tmp");
+    let leftovers = crate::common::files_under(&tmp);
+    assert_eq!(
+        leftovers,
+        vec![],
+        "no partial upload left in {}",
+        tmp.display()
+    );
 
     // A viewer can read but not upload, trash or purge.
     let token = srv.invite(&lib, &owner, "viewer").await;

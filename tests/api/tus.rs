@@ -33,7 +33,7 @@ impl TestServer {
         res.headers["location"].to_str().unwrap().to_owned()
     }
 
-    async fn tus_patch(
+    pub async fn tus_patch(
         &self,
         path: &str,
         who: &str,
@@ -52,7 +52,7 @@ impl TestServer {
         .await
     }
 
-    async fn tus_offset(&self, path: &str, who: &str) -> (u16, Option<usize>) {
+    pub async fn tus_offset(&self, path: &str, who: &str) -> (u16, Option<usize>) {
         let res = self
             .raw(
                 reqwest::Client::new()

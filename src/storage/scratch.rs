@@ -1,0 +1,126 @@
+//! Per-process scratch directories for temporary files. Several processes may share a data dir
+//! (an api and workers on one machine), so each one writes its temporaries into a directory of
+//! its own and holds an exclusive `flock` on it while it runs. Opening one removes the
+//! directories whose lock is free: their process has ended (killed or crashed) and nothing will
+//! ever finish those files. Locks die with their process, across containers on one kernel too.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+const LOCK_FILE: &str = ".lock";
+
+/// This process's directory under a scratch parent, removed when dropped.
+#[derive(Debug)]
+pub struct ScratchDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl ScratchDir {
+    /// Sweeps the directories that dead processes left under `parent`, then makes this process's.
+    pub fn open(parent: &Path) -> io::Result<ScratchDir> {
+        std::fs::create_dir_all(parent)?;
+        let swept = sweep(parent)?;
+        if swept > 0 {
+            tracing::info!(
+                "removed {swept} scratch folder(s) left by stopped processes in {}",
+                parent.display()
+            );
+        }
+        let path = parent.join(uuid::Uuid::new_v4().simple().to_string());
+        std::fs::create_dir(&path)?;
+        let lock = File::create(path.join(LOCK_FILE))?;
+        if !try_lock(&lock)? {
+            return Err(io::Error::other("a new scratch folder is locked already"));
+        }
+        Ok(ScratchDir { path, _lock: lock })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A fresh path inside the directory, ending in `suffix`.
+    pub fn file(&self, suffix: &str) -> PathBuf {
+        self.path
+            .join(format!("{}{suffix}", uuid::Uuid::new_v4().simple()))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Removes every entry of `parent` that is not a live process's locked directory; returns how many.
+fn sweep(parent: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(parent)? {
+        let path = entry?.path();
+        let alive = match File::open(path.join(LOCK_FILE)) {
+            Ok(lock) => !try_lock(&lock)?,
+            Err(_) => false,
+        };
+        if alive {
+            continue;
+        }
+        let result = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match result {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
+/// Takes an exclusive lock without waiting; false when another process holds it.
+fn try_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: flock on a file descriptor this function borrows; no memory is involved.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_process_s_files_are_swept_and_a_live_one_s_are_kept() {
+        let parent = std::env::temp_dir().join(format!("alcoves-scratch-{}", uuid::Uuid::new_v4()));
+        // Left by a killed process: no lock held, and a stray file beside the folders.
+        std::fs::create_dir_all(parent.join("dead")).unwrap();
+        std::fs::write(parent.join("dead").join(LOCK_FILE), b"").unwrap();
+        std::fs::write(parent.join("dead").join("half.original"), b"x").unwrap();
+        std::fs::write(parent.join("stray"), b"x").unwrap();
+        let live = ScratchDir::open(&parent).unwrap();
+        std::fs::write(live.file(".tmp"), b"x").unwrap();
+        assert!(!parent.join("dead").exists());
+        assert!(!parent.join("stray").exists());
+        // A second process opening the same parent keeps the first one's folder.
+        let other = ScratchDir::open(&parent).unwrap();
+        assert!(live.path().exists());
+        assert_ne!(live.path(), other.path());
+        let live_path = live.path().to_path_buf();
+        drop(live);
+        assert!(!live_path.exists());
+        drop(other);
+        std::fs::remove_dir_all(parent).unwrap();
+    }
+}
