@@ -140,13 +140,14 @@ pub async fn list(conn: &mut Conn) -> ApiResult<Vec<User>> {
     )
 }
 
-/// Replaces a user's password hash and revokes all their sessions except `keep_session`.
+/// Replaces a user's password hash and revokes all their sessions except `keep_session` and
+/// all their access tokens; returns how many tokens were revoked.
 pub async fn set_password(
     conn: &mut Conn,
     user_id: &str,
     password_hash: &str,
     keep_session: Option<&str>,
-) -> ApiResult<()> {
+) -> ApiResult<usize> {
     let now = now_ms();
     with_conn!(conn, c => diesel::update(users::table.find(user_id))
         .set((users::password_hash.eq(password_hash), users::password_changed_at.eq(now)))
@@ -158,7 +159,7 @@ pub async fn set_password(
     )
     .execute(c)
     .await)?;
-    Ok(())
+    crate::sessions::revoke_all_tokens(conn, user_id).await
 }
 
 /// Changes the name a user is shown by.

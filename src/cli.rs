@@ -119,11 +119,12 @@ pub async fn reset_password(
         .ok_or_else(|| format!("no user named `{username}`"))?;
     let password = read_password(source)?;
     let hash = password::hash(&password).await.map_err(api_err)?;
-    accounts::set_password(&mut conn, &user.id, &hash, None)
+    let tokens = accounts::set_password(&mut conn, &user.id, &hash, None)
         .await
         .map_err(api_err)?;
     println!(
-        "password of {} reset; all their sessions were signed out",
+        "password of {} reset; all their sessions were signed out and their {tokens} access \
+         token(s) revoked",
         user.username
     );
     Ok(())

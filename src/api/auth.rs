@@ -78,31 +78,20 @@ pub struct RegisterBody {
 /// library). Signs the new user in.
 pub async fn register(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let body: RegisterBody = ctx.json().await?;
+    if let Some(wait) = app.throttle.registration(&ctx.client_ip.to_string()) {
+        return Err(ApiError::TooManyRequests(wait));
+    }
     let username = accounts::normalize_username(&body.username)?;
     password::validate(&body.password)?;
     let display_name = display_name(body.display_name.as_deref(), &username)?;
+    // Whether this caller may register at all is settled before anything about the username
+    // and before the costly hash.
+    admit_registration(app, &mut app.db.conn().await?, body.invite_token.as_deref()).await?;
     let hash = password::hash(&body.password).await?;
 
     let mut tx = app.db.begin().await?;
-    let first = !accounts::owner_exists(&mut tx).await?;
-    if !first {
-        let mode = accounts::registration_mode(&mut tx, app.config.registration_mode).await?;
-        match (mode, &body.invite_token) {
-            (RegistrationMode::Closed, _) => {
-                return Err(ApiError::Denied(
-                    "registration_closed",
-                    "registration is closed".into(),
-                ));
-            }
-            (RegistrationMode::InviteOnly, None) => {
-                return Err(ApiError::Denied(
-                    "invite_required",
-                    "registration needs an invite link".into(),
-                ));
-            }
-            _ => {}
-        }
-    }
+    // Again inside the transaction: the first owner may have been created meanwhile.
+    let first = admit_registration(app, &mut tx, body.invite_token.as_deref()).await?;
     let user = accounts::create(&mut tx, &username, &display_name, hash, first).await?;
     if let Some(token) = body.invite_token.as_deref().filter(|_| !first) {
         invites::redeem(&mut tx, token, &user.id).await?;
@@ -110,6 +99,31 @@ pub async fn register(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     tx.commit().await?;
     tracing::info!(user = %user.username, owner = user.is_owner, "registered");
     sign_in(app, ctx, &user, http::StatusCode::CREATED).await
+}
+
+/// Whether someone may register now: anyone while no owner exists (returns true: they become
+/// it), else by the registration mode, with a usable invite where one is given or needed.
+async fn admit_registration(
+    app: &App,
+    conn: &mut crate::db::Conn,
+    invite_token: Option<&str>,
+) -> ApiResult<bool> {
+    if !accounts::owner_exists(conn).await? {
+        return Ok(true);
+    }
+    let mode = accounts::registration_mode(conn, app.config.registration_mode).await?;
+    match (mode, invite_token) {
+        (RegistrationMode::Closed, _) => Err(ApiError::Denied(
+            "registration_closed",
+            "registration is closed".into(),
+        )),
+        (RegistrationMode::InviteOnly, None) => Err(ApiError::Denied(
+            "invite_required",
+            "registration needs an invite link".into(),
+        )),
+        (_, Some(token)) => invites::find_usable(conn, token).await.map(|_| false),
+        (RegistrationMode::Open, None) => Ok(false),
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -146,7 +160,7 @@ async fn check_password(app: &App, ctx: &Ctx, username: &str, password: &str) ->
     };
     match user.filter(|_| matches) {
         Some(user) => {
-            app.throttle.succeeded(username);
+            app.throttle.succeeded(username, &address);
             Ok(user)
         }
         None => {
@@ -245,14 +259,36 @@ pub struct ChangePasswordBody {
 
 /// `POST /api/_auth/password`: needs the current password; revokes every other session.
 pub async fn change_password(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    let caller = ctx.caller()?.clone();
+    signed_in_with_password(&caller)?;
     let body: ChangePasswordBody = ctx.json().await?;
     password::validate(&body.new_password)?;
-    let caller = ctx.caller()?.clone();
     check_password(app, ctx, &caller.user.username, &body.current_password).await?;
     let hash = password::hash(&body.new_password).await?;
     let mut conn = app.db.conn().await?;
-    accounts::set_password(&mut conn, &caller.user.id, &hash, caller.session_id()).await?;
-    Ok(response::no_content())
+    let tokens_revoked =
+        accounts::set_password(&mut conn, &caller.user.id, &hash, caller.session_id()).await?;
+    Ok(response::ok(&PasswordChanged { tokens_revoked }))
+}
+
+/// What a password change ended besides the other sessions.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChanged {
+    /// Access tokens revoked: scripts and apps using them must get new ones.
+    pub tokens_revoked: usize,
+}
+
+/// Refuses what only a password sign-in may do (changing the password, minting tokens) to a
+/// caller using an access token, so a stolen token cannot entrench itself.
+fn signed_in_with_password(caller: &crate::http::request::Caller) -> ApiResult<()> {
+    match caller.credential {
+        Credential::Session(_) => Ok(()),
+        Credential::Token(_) => Err(ApiError::Denied(
+            "session_required",
+            "sign in with your password to do this: access tokens cannot".into(),
+        )),
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -289,6 +325,7 @@ pub struct CreateTokenBody {
 
 /// `POST /api/_auth/tokens`: the secret is in the response and nowhere else.
 pub async fn create_token(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+    signed_in_with_password(ctx.caller()?)?;
     let body: CreateTokenBody = ctx.json().await?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN {

@@ -24,9 +24,13 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::jobs::store::{self, JobState};
+use crate::sessions::Credential;
 
 /// How often the log is read for new events.
 const POLL: Duration = Duration::from_millis(300);
+/// How often the socket checks that its session or token still signs the user in (sign-out,
+/// revocation and password changes close it).
+const RECHECK_CREDENTIAL: Duration = Duration::from_secs(2);
 /// Events are looked for this far back each time, so one committed late is still sent (once).
 const LOOKBACK_MS: i64 = 5_000;
 
@@ -46,7 +50,8 @@ pub async fn websocket(app: &Arc<App>, ctx: &mut Ctx) -> ApiResult<Response<Body
         .extensions
         .remove::<hyper::upgrade::OnUpgrade>()
         .ok_or_else(|| ApiError::BadRequest("the connection cannot be upgraded".into()))?;
-    let user = ctx.caller()?.user.id.clone();
+    let caller = ctx.caller()?;
+    let (user, credential) = (caller.user.id.clone(), caller.credential.clone());
     let app = app.clone();
     tokio::spawn(async move {
         match on_upgrade.await {
@@ -54,7 +59,7 @@ pub async fn websocket(app: &Arc<App>, ctx: &mut Ctx) -> ApiResult<Response<Body
                 let ws =
                     WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
                         .await;
-                push(&app, &user, ws).await;
+                push(&app, &user, &credential, ws).await;
             }
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }
@@ -71,7 +76,12 @@ pub async fn websocket(app: &Arc<App>, ctx: &mut Ctx) -> ApiResult<Response<Body
     Ok(res)
 }
 
-async fn push(app: &App, user: &str, ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) {
+async fn push(
+    app: &App,
+    user: &str,
+    credential: &Credential,
+    ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>,
+) {
     let (mut sink, mut source) = ws.split();
     let now = now_ms();
     let mut activities = Sent::new(now);
@@ -92,12 +102,20 @@ async fn push(app: &App, user: &str, ws: WebSocketStream<TokioIo<hyper::upgrade:
         }
     }
     let mut tick = tokio::time::interval(POLL);
+    let mut recheck = tokio::time::interval(RECHECK_CREDENTIAL);
     loop {
         tokio::select! {
             incoming = source.next() => match incoming {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => {}
             },
+            _ = recheck.tick() => {
+                let Ok(mut conn) = app.db.conn().await else { continue };
+                if matches!(credential.is_live(&mut conn).await, Ok(false)) {
+                    let _ = sink.send(Message::Close(None)).await;
+                    break;
+                }
+            }
             _ = tick.tick() => {
                 let Ok(mut conn) = app.db.conn().await else { continue };
                 let events = activity::recent_for(&mut conn, user, activities.window()).await.unwrap_or_default();

@@ -21,9 +21,24 @@ use crate::media::thumbnails::{self, Fit, Format, Size};
 use crate::media::{Limits, MediaError, image};
 use crate::storage::BlobKey;
 
-/// Renders of the image proxy in progress in this process, so identical requests wait for one.
+/// Renders of the image proxy in progress in this process: identical requests wait for one,
+/// and each user has [`RENDERS_PER_USER`] render slots.
 #[derive(Default)]
-pub struct Renders(tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+pub struct Renders {
+    running: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    per_user: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl Renders {
+    /// The render slots of `user`.
+    fn slots_of(&self, user: &str) -> Arc<tokio::sync::Semaphore> {
+        let mut per_user = self.per_user.lock().unwrap_or_else(|p| p.into_inner());
+        per_user
+            .entry(user.to_owned())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(RENDERS_PER_USER)))
+            .clone()
+    }
+}
 
 /// Serves the derived blob `key` of `file`, or 404 when the stage has not made it (yet).
 pub(super) async fn send_derived(
@@ -145,6 +160,36 @@ pub async fn waveform(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Bo
 
 /// Largest side the image proxy renders.
 const MAX_PROXY_SIDE: u32 = 3840;
+/// The sides the image proxy renders; a request rounds up to the next one.
+const PROXY_SIDES: &[u32] = &[
+    64,
+    96,
+    128,
+    160,
+    192,
+    256,
+    384,
+    512,
+    768,
+    1024,
+    1440,
+    1920,
+    2560,
+    MAX_PROXY_SIDE,
+];
+/// The qualities the image proxy renders; a request rounds up to the next one.
+const PROXY_QUALITIES: &[u32] = &[50, 70, 85, 95];
+/// Image proxy renders one user may have running at once; more wait their turn.
+const RENDERS_PER_USER: usize = 2;
+
+/// `n` rounded up to the next of `steps` (ascending), or the last one.
+fn snap(n: u32, steps: &[u32]) -> u32 {
+    steps
+        .iter()
+        .copied()
+        .find(|&step| step >= n)
+        .unwrap_or(steps[steps.len() - 1])
+}
 
 /// What the image proxy was asked for, rounded so the cache stays small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,13 +200,14 @@ struct ProxyRequest {
 
 impl ProxyRequest {
     /// `name` (a named size) gives the defaults; `width`, `height`, `fit`, `quality` and
-    /// `format` override them. Sides round up to a multiple of 16, quality to a multiple of 5.
+    /// `format` override them. Sides and quality round up to the next of a few steps, so a
+    /// caller cannot make (and fill the disk with) thousands of variants of one photo.
     fn parse(name: &str, ctx: &Ctx) -> ApiResult<ProxyRequest> {
         let mut size = thumbnails::size(name).unwrap_or(thumbnails::SIZES[0]);
         let side = |key: &str| -> ApiResult<Option<u32>> {
             ctx.query_param(key)
                 .map(|v| match v.parse::<u32>() {
-                    Ok(n) if (1..=MAX_PROXY_SIDE).contains(&n) => Ok(n.div_ceil(16) * 16),
+                    Ok(n) if (1..=MAX_PROXY_SIDE).contains(&n) => Ok(snap(n, PROXY_SIDES)),
                     _ => Err(ApiError::BadRequest(format!(
                         "`{key}` must be 1 to {MAX_PROXY_SIDE}"
                     ))),
@@ -184,7 +230,7 @@ impl ProxyRequest {
         let quality = match ctx.query_param("quality") {
             None => thumbnails::QUALITY,
             Some(q) => match q.parse::<u8>() {
-                Ok(q) if (1..=100).contains(&q) => (q.div_ceil(5) * 5).clamp(30, 95),
+                Ok(q) if (1..=100).contains(&q) => snap(q.into(), PROXY_QUALITIES) as u8,
                 _ => return Err(ApiError::BadRequest("`quality` must be 1 to 100".into())),
             },
         };
@@ -222,12 +268,14 @@ pub async fn image_proxy(
     let mime = request.size.format.mime();
     if app.storage.size(&key).await.ok().flatten().is_none() {
         let lock = {
-            let mut renders = app.renders.0.lock().await;
+            let mut renders = app.renders.running.lock().await;
             renders.entry(key.as_str().to_owned()).or_default().clone()
         };
         let guard = lock.lock().await;
         // Whoever held the lock before may have rendered it meanwhile.
         if app.storage.size(&key).await.ok().flatten().is_none() {
+            let slots = app.renders.slots_of(&ctx.caller()?.user.id);
+            let _slot = slots.acquire().await.map_err(internal)?;
             let bytes = render(app, &file, request).await?;
             app.storage
                 .put_bytes(&key, Bytes::from(bytes))
@@ -235,7 +283,7 @@ pub async fn image_proxy(
                 .map_err(|e| ApiError::Unavailable(format!("cache: {e}")))?;
         }
         drop(guard);
-        app.renders.0.lock().await.remove(key.as_str());
+        app.renders.running.lock().await.remove(key.as_str());
     }
     let mut res = send_derived(app, ctx, &key, mime).await?;
     res.headers_mut().insert(

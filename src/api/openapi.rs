@@ -83,7 +83,10 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
         "Login" => (req::<auth::LoginBody>(g), res::<auth::SignedIn>(g)),
         "GetSession" => (None, res::<auth::SignedIn>(g)),
         "ListSessions" => (None, res::<Vec<auth::SessionItem>>(g)),
-        "ChangePassword" => (req::<auth::ChangePasswordBody>(g), None),
+        "ChangePassword" => (
+            req::<auth::ChangePasswordBody>(g),
+            res::<auth::PasswordChanged>(g),
+        ),
         "UpdateProfile" => (req::<auth::ProfileChange>(g), res::<UserView>(g)),
         "ListTokens" => (None, res::<Vec<ApiToken>>(g)),
         "CreateToken" => (
@@ -317,7 +320,6 @@ mod tests {
         "OpenApi",
         "Logout",
         "RevokeSession",
-        "ChangePassword",
         "RevokeToken",
         "LiveEvents",
         "DismissNotification",

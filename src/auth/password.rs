@@ -1,4 +1,7 @@
-//! Argon2id password hashing, run off the async threads.
+//! Argon2id password hashing, run off the async threads. Each hash takes 19 MiB and a core for
+//! a while, so at most [`MAX_HASHING`] run at once and the rest wait their turn: a burst of
+//! registrations or logins costs time, never unbounded memory (and `main` makes the allocator
+//! give such large blocks back once freed).
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -21,10 +24,21 @@ pub fn validate(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Password hashes (and verifications) run at once.
+pub const MAX_HASHING: usize = 2;
+
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_HASHING);
+
+/// Runs one argon2 computation on the blocking pool once a hashing slot is free.
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _slot = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub async fn hash(password: &str) -> Result<String, ApiError> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
             .map_err(|e| ApiError::Internal(format!("salt: {e}")))?;
         Argon2::default()
@@ -33,13 +47,13 @@ pub async fn hash(password: &str) -> Result<String, ApiError> {
             .map_err(|e| ApiError::Internal(format!("argon2: {e}")))
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hash task: {e}")))?
+    .ok_or_else(|| ApiError::Internal("the hash task failed".into()))?
 }
 
 /// Verifies a password against a stored PHC hash; a malformed hash never matches.
 pub async fn verify(password: &str, stored: &str) -> bool {
     let (password, stored) = (password.to_owned(), stored.to_owned());
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         PasswordHash::new(&stored)
             .map(|h| {
                 Argon2::default()

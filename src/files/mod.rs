@@ -147,7 +147,7 @@ pub fn clean_name(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let mut name: String = last
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
         .collect::<String>()
         .trim()
         .to_owned();
@@ -159,6 +159,11 @@ pub fn clean_name(raw: &str) -> String {
     } else {
         name
     }
+}
+
+/// Characters that reorder the text around them (`U+202E` makes `gpj.exe` read `exe.jpg`).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Inserts a file row.
@@ -503,6 +508,7 @@ mod tests {
         assert_eq!(clean_name("/abs/path/IMG_1.JPG"), "IMG_1.JPG");
         assert_eq!(clean_name("C:\\Users\\me\\a.png"), "a.png");
         assert_eq!(clean_name("a\0b\nc.jpg"), "abc.jpg");
+        assert_eq!(clean_name("photo\u{202E}gpj.exe"), "photogpj.exe");
         assert_eq!(clean_name(".."), "upload");
         assert_eq!(clean_name(""), "upload");
         assert_eq!(clean_name(&"é".repeat(200)).len(), 254);

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::ops::Range;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
@@ -17,7 +18,11 @@ use crate::storage::{BlobKey, BlobStore, BlobStream, clamp_range};
 /// The location of one original.
 pub enum Original {
     Blob(BlobKey),
-    Imported(PathBuf),
+    /// A file in an import folder: only read when its real path is inside the folder.
+    Imported {
+        root: PathBuf,
+        path: PathBuf,
+    },
 }
 
 impl Original {
@@ -28,7 +33,10 @@ impl Original {
             (None, _) => BlobKey::original(&file.library_id, &file.id)
                 .map(Original::Blob)
                 .map_err(|e| ApiError::Internal(e.to_string())),
-            (Some(relative), Some(root)) => Ok(Original::Imported(Path::new(root).join(relative))),
+            (Some(relative), Some(root)) => Ok(Original::Imported {
+                root: PathBuf::from(root),
+                path: Path::new(root).join(relative),
+            }),
             (Some(_), None) => Err(ApiError::Unavailable(
                 "the library is no longer bound to an import folder".into(),
             )),
@@ -51,7 +59,9 @@ impl Original {
                 .size(key)
                 .await?
                 .ok_or_else(|| io::ErrorKind::NotFound.into()),
-            Original::Imported(path) => Ok(tokio::fs::metadata(path).await?.len()),
+            Original::Imported { root, path } => {
+                Ok(open_inside(root, path).await?.metadata().await?.len())
+            }
         }
     }
 
@@ -63,8 +73,8 @@ impl Original {
     ) -> io::Result<BlobStream> {
         match self {
             Original::Blob(key) => storage.read(key, range).await,
-            Original::Imported(path) => {
-                let mut file = tokio::fs::File::open(path).await?;
+            Original::Imported { root, path } => {
+                let mut file = open_inside(root, path).await?;
                 let size = file.metadata().await?.len();
                 let range = clamp_range(range, size)?;
                 file.seek(io::SeekFrom::Start(range.start)).await?;
@@ -78,7 +88,13 @@ impl Original {
     pub fn local_path(&self, storage: &dyn BlobStore) -> Option<PathBuf> {
         match self {
             Original::Blob(key) => storage.local_path(key),
-            Original::Imported(path) => Some(path.clone()),
+            Original::Imported { root, path } => {
+                let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink());
+                let inside = std::fs::canonicalize(root)
+                    .is_ok_and(|root| crate::import::walk::within(&root, path));
+                // Otherwise readers take the checked stream, which refuses it with a reason.
+                (!link && inside).then(|| path.clone())
+            }
         }
     }
 
@@ -94,4 +110,37 @@ impl Original {
             None => sha256_stream(self.read(storage, None).await?, on_bytes).await,
         }
     }
+}
+
+/// Opens the imported file `path` for reading only if it is no symlink and its real path is
+/// inside `root`: checked on the opened descriptor, so a file swapped for a symlink after the
+/// scan is refused too.
+async fn open_inside(root: &Path, path: &Path) -> io::Result<tokio::fs::File> {
+    let (root, path) = (root.to_path_buf(), path.to_path_buf());
+    let file = tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::OpenOptionsExt;
+        let outside = || {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{} leads outside the import folder", path.display()),
+            )
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => outside(),
+                _ => e,
+            })?;
+        let real_root = std::fs::canonicalize(&root)?;
+        let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+        if !opened.starts_with(&real_root) {
+            return Err(outside());
+        }
+        Ok(file)
+    })
+    .await
+    .map_err(io::Error::other)??;
+    Ok(tokio::fs::File::from_std(file))
 }

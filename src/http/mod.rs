@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod error;
+pub mod origin;
 pub mod range;
 pub mod request;
 pub mod response;

@@ -225,7 +225,7 @@ async fn apply(
                     id: uuid::Uuid::new_v4().to_string(),
                     library_id: library.to_owned(),
                     folder_id: tree.folder_of(&mut tx, &entry.path, now).await?,
-                    name: entry.name().to_owned(),
+                    name: crate::files::clean_name(entry.name()),
                     blob_key: String::new(),
                     sha256: None,
                     size: entry.size as i64,
@@ -266,7 +266,7 @@ async fn apply(
                 with_conn!(&mut *tx, c => diesel::update(files_table::table.find(&id))
                     .set((
                         files_table::folder_id.eq(folder),
-                        files_table::name.eq(entry.name()),
+                        files_table::name.eq(crate::files::clean_name(entry.name())),
                         files_table::source_path.eq(&entry.path),
                         files_table::updated_at.eq(now),
                     ))

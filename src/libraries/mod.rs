@@ -48,7 +48,8 @@ pub struct LibraryView {
     pub sharing_enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
-    /// The NAS folder this library imports in place (`alcoves library bind`), if any.
+    /// The NAS folder this library imports in place (`alcoves library bind`), if any; shown to
+    /// admins and the owner only.
     pub import_path: Option<String>,
     pub role: Role,
 }
@@ -67,7 +68,7 @@ impl Library {
             sharing_enabled: self.sharing_enabled,
             created_at: self.created_at,
             updated_at: self.updated_at,
-            import_path: self.import_path,
+            import_path: self.import_path.filter(|_| role >= Role::Admin),
             role,
         }
     }
