@@ -313,7 +313,7 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
         Ok(true)
     })
     .await;
-    let stored = match made {
+    match made {
         Ok(true) => {
             let key = derived_key(file, proxy_variant(&file.kind))
                 .map_err(|e| Settle::Failed(e.to_string()))?;
@@ -326,8 +326,7 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
             "not_needed: browsers play the original".into(),
         )),
         Err(e) => Err(e),
-    };
-    stored
+    }
 }
 
 /// Computes an audio file's waveform: peaks of 16 kHz mono, 50 a second, as JSON.

@@ -160,8 +160,8 @@ fn statvfs(dir: &Path) -> io::Result<(u64, u64)> {
     }
     // SAFETY: statvfs returned 0, so it filled the struct.
     let stats = unsafe { stats.assume_init() };
-    let block = stats.f_frsize as u64;
-    Ok((stats.f_bavail as u64 * block, stats.f_blocks as u64 * block))
+    let block = stats.f_frsize;
+    Ok((stats.f_bavail * block, stats.f_blocks * block))
 }
 
 #[cfg(test)]

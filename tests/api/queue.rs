@@ -331,7 +331,9 @@ async fn a_restarted_process_requeues_its_dead_leases_at_once(backend: Backend) 
     let restarted = App::open(config).await.unwrap();
     let rows = {
         let mut conn = restarted.db.conn().await.unwrap();
-        store::states_of(&mut conn, &[file.clone()]).await.unwrap()
+        store::states_of(&mut conn, std::slice::from_ref(&file))
+            .await
+            .unwrap()
     };
     let status = |kind: &str| {
         let row = rows.iter().find(|r| r.kind == kind).unwrap();

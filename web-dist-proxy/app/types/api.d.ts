@@ -1330,6 +1330,28 @@ export interface components {
             secret: string;
             token: components["schemas"]["ApiToken"];
         };
+        /** @description The data dir's disk as last measured. */
+        DiskUsage: {
+            /**
+             * Format: uint64
+             * @description Bytes free for this server.
+             */
+            freeBytes: number;
+            /** @description No space is left at all. */
+            full: boolean;
+            /** @description Free space is below the reserve: uploads are refused. */
+            low: boolean;
+            /**
+             * Format: uint64
+             * @description Uploads are refused while fewer than this many bytes would stay free.
+             */
+            reserveBytes: number;
+            /**
+             * Format: uint64
+             * @description The disk's size in bytes.
+             */
+            totalBytes: number;
+        };
         /** @description Live files of a library that have the same bytes. */
         DuplicateGroup: {
             files: components["schemas"]["FileView"][];
@@ -1466,6 +1488,8 @@ export interface components {
         /** @description Whether the server and what it depends on answer. */
         Health: {
             database: components["schemas"]["Check"];
+            /** @description Free space on the data dir's disk (absent when it cannot be measured). */
+            disk: components["schemas"]["DiskUsage"] | (null);
             queue: components["schemas"]["Check"];
             /** @description `ok` or `degraded`. */
             status: string;
@@ -1582,7 +1606,10 @@ export interface components {
             emoji: string | null;
             faceRecognitionEnabled: boolean;
             id: string;
-            /** @description The NAS folder this library imports in place (`alcoves library bind`), if any. */
+            /**
+             * @description The NAS folder this library imports in place (`alcoves library bind`), if any; shown to
+             *     admins and the owner only.
+             */
             importPath: string | null;
             isPersonal: boolean;
             name: string;
@@ -1614,6 +1641,14 @@ export interface components {
             items: components["schemas"]["Activity"][];
             /** Format: uint */
             unread: number;
+        };
+        /** @description What a password change ended besides the other sessions. */
+        PasswordChanged: {
+            /**
+             * Format: uint
+             * @description Access tokens revoked: scripts and apps using them must get new ones.
+             */
+            tokensRevoked: number;
         };
         /** @description What a member may change about a person. */
         PersonChange: {
@@ -1942,7 +1977,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["PasswordChanged"];
+                };
             };
             /** @description error */
             default: {
