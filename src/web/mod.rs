@@ -2,6 +2,7 @@
 //! supervised child process ([`supervisor`]) and proxy every request outside `/api` to it
 //! ([`proxy`]), so one public port serves the API and the UI.
 
+pub mod headers;
 pub mod proxy;
 pub mod supervisor;
 

@@ -86,6 +86,7 @@ impl WebProxy {
             parts.headers.insert(header::HOST, host);
         }
         parts.version = Version::HTTP_11;
+        let page = parts.uri.path().to_owned();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         parts.uri = match Uri::try_from(format!("http://{}{path}", self.upstream)) {
             Ok(uri) => uri,
@@ -123,10 +124,11 @@ impl WebProxy {
                     Err(e) => tracing::debug!("web UI upgrade failed: {e}"),
                 }
             });
-        } else {
-            strip_hop_by_hop(res.headers_mut());
+            return res.map(|body| body.map_err(std::io::Error::other).boxed_unsync());
         }
-        res.map(|body| body.map_err(std::io::Error::other).boxed_unsync())
+        strip_hop_by_hop(res.headers_mut());
+        let res = res.map(|body| body.map_err(std::io::Error::other).boxed_unsync());
+        super::headers::secure(res, &page).await
     }
 
     fn prepare_headers(

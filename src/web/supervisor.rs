@@ -13,6 +13,8 @@ use tokio::sync::{oneshot, watch};
 
 use crate::http::server::stopped;
 
+/// Environment variables the Nitro server inherits; everything else is withheld.
+const PASSED_ENV: [&str; 6] = ["PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "HOME"];
 /// First delay before a restart; doubles up to [`MAX_BACKOFF`] while the child keeps dying.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -83,6 +85,14 @@ impl NitroServer {
                 }
                 Ok(())
             });
+        }
+        // Only what Node needs: the server's own settings (the session secret, database and S3
+        // credentials) stay out of the child's environment.
+        command.env_clear();
+        for name in PASSED_ENV {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
         }
         let mut child = command
             .arg(&self.entry)

@@ -475,6 +475,7 @@ const server = http.createServer((req, res) => {
       cookie: req.headers.cookie ?? null,
       forwardedFor: req.headers['x-forwarded-for'] ?? null,
       apiBase: process.env.NUXT_API_BASE,
+      sessionSecret: process.env.ALCOVES_SESSION_SECRET ?? null,
     }));
   });
 });
@@ -556,6 +557,10 @@ async fn front_door_serves_the_api_and_supervises_the_web_ui() {
             ("ALCOVES_WEB", "start"),
             ("ALCOVES_WEB_DIR", web_dir.to_str().unwrap()),
             ("ALCOVES_WEB_LISTEN", &web_listen),
+            (
+                "ALCOVES_SESSION_SECRET",
+                "a session secret of at least thirty-two characters",
+            ),
         ],
     )
     .await;
@@ -573,6 +578,11 @@ async fn front_door_serves_the_api_and_supervises_the_web_ui() {
         page["apiBase"],
         base.as_str(),
         "Nitro is told where the API is"
+    );
+    assert_eq!(
+        page["sessionSecret"],
+        serde_json::Value::Null,
+        "the server's secrets stay out of Nitro's environment"
     );
     let posted: serde_json::Value = http
         .post(format!("{base}/timeline"))

@@ -105,8 +105,30 @@ try {
   const page = context.pages()[0] ?? await context.newPage()
   const errors = []
   page.on('pageerror', e => errors.push(e.message))
+  // The front door's Content Security Policy must hold on every screen: Chromium reports each
+  // refused script, style or connection on the console.
+  const violations = []
+  page.on('console', (m) => {
+    if (m.text().includes('Content Security Policy')) violations.push(m.text())
+  })
+
   const shot = async (name, p = page) => p.screenshot({ path: join(SHOTS, `${name}.png`) })
   const step = name => console.log(`e2e: ${name}`)
+
+  step('security headers')
+  const headersOf = async path => (await fetch(new URL(path, BASE))).headers
+  const home = await headersOf('/login')
+  const csp = home.get('content-security-policy') ?? ''
+  expect(csp.includes("frame-ancestors 'none'") && csp.includes("script-src 'self'"), `a strict CSP: ${csp}`)
+  expect(!/script-src[^;]*unsafe-inline/.test(csp), `no inline script without its hash: ${csp}`)
+  expect(home.get('x-content-type-options') === 'nosniff', 'nosniff')
+  expect(home.get('referrer-policy') === 'same-origin', `referrer policy: ${home.get('referrer-policy')}`)
+  expect(home.get('x-powered-by') === null, 'no x-powered-by')
+  expect((home.get('cache-control') ?? '').includes('no-store'), 'pages are not cached')
+  expect((await headersOf('/s/nothing')).get('referrer-policy') === 'no-referrer', 'share pages send no referrer')
+  // Nitro has no way into the API of its own: an encoded /api path is no back door.
+  const encoded = await (await fetch(`${BASE}/%61pi/health`)).text()
+  expect(!encoded.includes('"database"'), `the API is reached through the front door only: ${encoded.slice(0, 200)}`)
 
   step('first-run setup')
   await page.goto(BASE)
@@ -267,8 +289,10 @@ try {
     await page.getByTestId('folder-create-open').click()
     await page.getByTestId('folder-name').fill(name)
     await page.getByTestId('folder-create-submit').click()
+    const before = page.url()
     await page.locator('[data-testid=folder]', { hasText: name }).getByRole('button').first().click()
-    await page.waitForURL(/folder=/)
+    // Into the new folder: the URL names another folder than before (Rome's, not Trips').
+    await page.waitForURL(url => url.href !== before && url.searchParams.has('folder'))
   }
   await page.reload()
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=folder-crumb]')].map(e => e.textContent.trim()).join('/') === 'Trips/Rome', null, T)
@@ -335,6 +359,7 @@ try {
 
   expect(outside.length === 0, `requests left the server: ${[...new Set(outside)].join(', ')}`)
   expect(errors.length === 0, `errors in the page: ${errors.join('; ')}`)
+  expect(violations.length === 0, `Content Security Policy violations: ${violations.join('; ')}`)
   console.log(`e2e: ok (screenshots in ${SHOTS})`)
 } finally {
   await context?.close()
