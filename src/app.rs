@@ -72,15 +72,7 @@ impl App {
         })?;
         // Leases still held under this slot were left by a process that died: no need to wait
         // for them to expire.
-        match queue.reap(&db, Reap::DeadSlot(&instance)).await {
-            Ok(reaped) if reaped.failed + reaped.requeued.len() > 0 => tracing::warn!(
-                "re-queued {} and failed {} jobs left running by a stopped process",
-                reaped.requeued.len(),
-                reaped.failed
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!("re-queueing the jobs of a stopped process: {e:?}"),
-        }
+        let _ = queue.reap(&db, Reap::DeadSlot(&instance)).await;
         let storage = crate::storage::open(&config).await?;
         let scratch_parent = config.data_dir.join("tmp");
         let scratch = ScratchDir::open(&scratch_parent)

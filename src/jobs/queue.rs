@@ -92,11 +92,30 @@ impl Queue {
         }
     }
 
-    /// Re-queues the jobs of dead leases and announces them.
-    pub async fn reap(&self, db: &Db, which: Reap<'_>) -> ApiResult<Reaped> {
-        let reaped = store::reap(db, which).await?;
-        self.announce(&reaped.requeued).await;
-        Ok(reaped)
+    /// Re-queues the jobs of dead leases and announces them; says in the log what it did (and
+    /// what failed: the next round tries again) and returns it.
+    pub async fn reap(&self, db: &Db, which: Reap<'_>) -> Reaped {
+        let whose = match which {
+            Reap::Expired => "whose worker stopped answering",
+            Reap::DeadSlot(_) => "left running by a stopped process",
+        };
+        match store::reap(db, which).await {
+            Ok(reaped) => {
+                if reaped.failed + reaped.requeued.len() > 0 {
+                    tracing::warn!(
+                        "re-queued {} and failed {} jobs {whose}",
+                        reaped.requeued.len(),
+                        reaped.failed
+                    );
+                }
+                self.announce(&reaped.requeued).await;
+                reaped
+            }
+            Err(e) => {
+                tracing::warn!("re-queueing jobs {whose}: {e:?}");
+                Reaped::default()
+            }
+        }
     }
 
     /// Gives a claimed job back without spending an attempt and announces it again.

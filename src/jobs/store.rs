@@ -474,12 +474,16 @@ pub async fn queued_page(
         .select((file_jobs::file_id, file_jobs::kind, file_jobs::version, file_jobs::run_after))
         .load(c)
         .await)?;
-    Ok(rows
-        .into_iter()
+    Ok(queued_rows(rows))
+}
+
+/// Queued jobs from `(file_id, kind, version, run_after)` rows (unknown kinds dropped).
+fn queued_rows(rows: Vec<(String, String, i32, i64)>) -> Vec<Queued> {
+    rows.into_iter()
         .filter_map(|(file_id, kind, version, run_after)| {
             Queued::from_row(file_id, &kind, version, run_after)
         })
-        .collect())
+        .collect()
 }
 
 /// Up to `limit` queued jobs of `kinds` that have been due since before `due_before`: jobs a
@@ -500,12 +504,7 @@ pub async fn overdue(
         .select((file_jobs::file_id, file_jobs::kind, file_jobs::version, file_jobs::run_after))
         .load(c)
         .await)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(file_id, kind, version, run_after)| {
-            Queued::from_row(file_id, &kind, version, run_after)
-        })
-        .collect())
+    Ok(queued_rows(rows))
 }
 
 /// The job rows of these files.

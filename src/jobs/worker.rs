@@ -44,15 +44,7 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
         if last_reap.elapsed() >= REAP_EVERY {
             last_reap = Instant::now();
-            match app.queue.reap(&app.db, Reap::Expired).await {
-                Ok(reaped) if reaped.failed + reaped.requeued.len() > 0 => tracing::warn!(
-                    "re-queued {} and failed {} jobs whose worker stopped answering",
-                    reaped.requeued.len(),
-                    reaped.failed
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!("reaping leases: {e:?}"),
-            }
+            let _ = app.queue.reap(&app.db, Reap::Expired).await;
         }
         if last_reconcile.elapsed() >= RECONCILE_EVERY {
             last_reconcile = Instant::now();

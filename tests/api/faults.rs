@@ -31,6 +31,15 @@ struct Outcome {
     settle_secs: f64,
 }
 
+impl Outcome {
+    /// Waits for every job to settle, keeping the slowest settle and counting stuck jobs.
+    async fn settle(&mut self, db: &Db) {
+        let (secs, stuck) = settle(db).await;
+        self.settle_secs = self.settle_secs.max(secs);
+        self.jobs_stuck += stuck;
+    }
+}
+
 /// What the uploaders saw acknowledged: file id to SHA-256.
 type Acked = Arc<Mutex<HashMap<String, String>>>;
 
@@ -139,6 +148,23 @@ fn uploaders(
         .collect()
 }
 
+/// Uploads for `after`, then does `fault` while uploads are in flight, then stops uploading.
+async fn under_load(
+    (base, cookie, files): (&str, &str, &str),
+    acked: &Acked,
+    after: Duration,
+    fault: impl FnOnce(),
+) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tasks = uploaders(base, cookie, files, acked, &stop);
+    tokio::time::sleep(after).await;
+    fault();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
 fn rand_seed() -> u64 {
     uuid::Uuid::new_v4().as_u64_pair().0
 }
@@ -232,6 +258,24 @@ async fn audit(
         .sum();
 }
 
+/// Audits the run (the data dir `data`), stops the server and removes its store.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    server: Running,
+    store: Store,
+    data: &Path,
+    base: &str,
+    cookie: &str,
+    files: &str,
+    acked: &Acked,
+    mut outcome: Outcome,
+) -> Outcome {
+    audit(data, base, cookie, files, acked, &mut outcome).await;
+    drop(server);
+    store.cleanup().await;
+    outcome
+}
+
 /// Kill -9 during uploads and jobs, `rounds` times, then restart and audit.
 async fn kill_run(backend: Backend, redis: Option<&Redis>) -> Outcome {
     let store = Store::new(backend).await;
@@ -248,35 +292,23 @@ async fn kill_run(backend: Backend, redis: Option<&Redis>) -> Outcome {
     let acked: Acked = Arc::default();
     let mut outcome = Outcome::default();
     for _ in 0..3 {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let tasks = uploaders(&base, &cookie, &files, &acked, &stop);
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        kill_hard(&server);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        for task in tasks {
-            let _ = task.await;
-        }
+        let site = (base.as_str(), cookie.as_str(), files.as_str());
+        under_load(site, &acked, Duration::from_millis(1500), || {
+            kill_hard(&server)
+        })
+        .await;
         let _ = wait_exit(server).await;
         (server, base) = serve_with(&store, &["serve"], &pairs).await;
         let db = Db::connect(&store.config().effective_database_url(), 1)
             .await
             .unwrap();
-        let (secs, stuck) = settle(&db).await;
-        outcome.settle_secs = outcome.settle_secs.max(secs);
-        outcome.jobs_stuck += stuck;
+        outcome.settle(&db).await;
     }
-    audit(
-        store.dir.path(),
-        &base,
-        &cookie,
-        &files,
-        &acked,
-        &mut outcome,
+    let data = store.dir.path().to_path_buf();
+    finish(
+        server, store, &data, &base, &cookie, &files, &acked, outcome,
     )
-    .await;
-    drop(server);
-    store.cleanup().await;
-    outcome
+    .await
 }
 
 /// Redis restarted empty, then from a snapshot older than the jobs it should hold.
@@ -302,30 +334,18 @@ async fn redis_run(redis: &mut Redis) -> Outcome {
         } else {
             std::fs::remove_file(redis.dir.path().join("dump.rdb")).ok();
         }
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let tasks = uploaders(&base, &cookie, &files, &acked, &stop);
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        redis.restart();
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        for task in tasks {
-            let _ = task.await;
-        }
-        let (secs, stuck) = settle(&db).await;
-        outcome.settle_secs = outcome.settle_secs.max(secs);
-        outcome.jobs_stuck += stuck;
+        let site = (base.as_str(), cookie.as_str(), files.as_str());
+        under_load(site, &acked, Duration::from_millis(1500), || {
+            redis.restart()
+        })
+        .await;
+        outcome.settle(&db).await;
     }
-    audit(
-        store.dir.path(),
-        &base,
-        &cookie,
-        &files,
-        &acked,
-        &mut outcome,
+    let data = store.dir.path().to_path_buf();
+    finish(
+        server, store, &data, &base, &cookie, &files, &acked, outcome,
     )
-    .await;
-    drop(server);
-    store.cleanup().await;
-    outcome
+    .await
 }
 
 /// The data dir on a small tmpfs: uploads until the disk is full, then space freed.
@@ -343,24 +363,22 @@ async fn disk_run() -> Outcome {
     let (cookie, files) = owner_with_library(&http, &base).await;
     let acked: Acked = Arc::default();
     let filler = disk.fill(8 << 20);
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let tasks = uploaders(&base, &cookie, &files, &acked, &stop);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    std::fs::remove_file(filler).unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for task in tasks {
-        let _ = task.await;
-    }
+    let site = (base.as_str(), cookie.as_str(), files.as_str());
+    under_load(site, &acked, Duration::from_secs(3), || {
+        std::fs::remove_file(filler).unwrap()
+    })
+    .await;
+    under_load(site, &acked, Duration::from_secs(1), || {}).await;
     let db = Db::connect(&data.join("alcoves.db").display().to_string(), 1)
         .await
         .unwrap();
     let mut outcome = Outcome::default();
-    (outcome.settle_secs, outcome.jobs_stuck) = settle(&db).await;
-    audit(&data, &base, &cookie, &files, &acked, &mut outcome).await;
-    drop((server, db));
-    store.cleanup().await;
-    outcome
+    outcome.settle(&db).await;
+    drop(db);
+    finish(
+        server, store, &data, &base, &cookie, &files, &acked, outcome,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
