@@ -86,7 +86,7 @@ impl App {
                 std::time::Duration::from_secs(config.request_timeout_secs),
             )
         });
-        Ok(App {
+        let app = App {
             config,
             db,
             queue,
@@ -102,6 +102,12 @@ impl App {
             scratch,
             ml_slots,
             web,
-        })
+        };
+        match crate::files::ingest::sweep_orphans(&app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!("removed {n} blob(s) a stopped process stored without a row"),
+            Err(e) => tracing::warn!("looking for blobs of stopped uploads: {e:?}"),
+        }
+        Ok(app)
     }
 }

@@ -253,18 +253,33 @@ async fn blob_writes_on_a_full_disk_fail_and_leave_nothing() {
     assert_eq!(store.size(&key).await.unwrap(), Some(16 << 10));
 }
 
-/// Scratch files of a killed process (any mode) are removed when the next one starts.
+/// Scratch files of a killed process (any mode) are removed when the next one starts, and so
+/// is a blob it stored without committing the row (killed between the two): its note says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scratch_files_of_a_killed_process_are_swept_at_start() {
     let dir = TempDir::new();
-    for leftover in ["tmp/1234abcd/x.original", "tmp/uploads/y", "storage/.tmp/z"] {
+    let orphan = "storage/files/lib1/file1/original";
+    let unrelated = "storage/files/lib1/file2/original";
+    for (leftover, text) in [
+        ("tmp/1234abcd/x.original", "half a copy"),
+        ("tmp/1234abcd/n.intent", "lib1\nfile1"),
+        ("tmp/uploads/y", "half an upload"),
+        ("storage/.tmp/z", "half a blob"),
+        (orphan, "a whole blob, no row"),
+        (unrelated, "not named by any note"),
+    ] {
         let path = dir.path().join(leftover);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, b"half a copy").unwrap();
+        std::fs::write(&path, text).unwrap();
     }
     let config = alcoves::config::Config::defaults_in(dir.path());
     let app = alcoves::app::App::open(config).await.unwrap();
     assert_eq!(files_under(&dir.path().join("tmp")), vec![]);
     assert_eq!(files_under(&dir.path().join("storage/.tmp")), vec![]);
+    assert!(
+        !dir.path().join(orphan).exists(),
+        "the orphan blob is removed"
+    );
+    assert!(dir.path().join(unrelated).exists());
     drop(app);
 }
