@@ -34,6 +34,45 @@ const RECHECK_CREDENTIAL: Duration = Duration::from_secs(2);
 /// Events are looked for this far back each time, so one committed late is still sent (once).
 const LOOKBACK_MS: i64 = 5_000;
 
+/// Live sockets one user may hold open at once (tabs, phones); more get 429.
+pub const MAX_SOCKETS_PER_USER: usize = 8;
+
+/// The open sockets per user in this process.
+static OPEN: std::sync::Mutex<Option<HashMap<String, usize>>> = std::sync::Mutex::new(None);
+
+/// One open socket of a user, counted until dropped.
+struct OpenSocket(String);
+
+impl OpenSocket {
+    /// Counts a new socket of `user`, unless they hold [`MAX_SOCKETS_PER_USER`] already.
+    fn open(user: &str) -> Option<OpenSocket> {
+        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open
+            .get_or_insert_with(HashMap::new)
+            .entry(user.to_owned())
+            .or_default();
+        if *count >= MAX_SOCKETS_PER_USER {
+            return None;
+        }
+        *count += 1;
+        Some(OpenSocket(user.to_owned()))
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(counts) = open.as_mut()
+            && let Some(count) = counts.get_mut(&self.0)
+        {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.0);
+            }
+        }
+    }
+}
+
 /// Answers the upgrade and starts pushing events.
 pub async fn websocket(app: &Arc<App>, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let wants_ws = ctx
@@ -52,8 +91,10 @@ pub async fn websocket(app: &Arc<App>, ctx: &mut Ctx) -> ApiResult<Response<Body
         .ok_or_else(|| ApiError::BadRequest("the connection cannot be upgraded".into()))?;
     let caller = ctx.caller()?;
     let (user, credential) = (caller.user.id.clone(), caller.credential.clone());
+    let slot = OpenSocket::open(&user).ok_or(ApiError::TooManyRequests(5))?;
     let app = app.clone();
     tokio::spawn(async move {
+        let _slot = slot;
         match on_upgrade.await {
             Ok(upgraded) => {
                 let ws =

@@ -456,6 +456,26 @@ async fn sign_out_password_change_and_revocation_end_tokens_and_sockets(backend:
         "the revoked token's socket closes"
     );
 
+    // One user's sockets are capped (at 8); a closed one frees its place.
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        open.push(live_socket(&srv, &first).await);
+    }
+    let mut request = format!("{}/api/ws", srv.base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", first.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 429),
+        other => panic!("a socket over the cap: {:?}", other.map(|_| ())),
+    }
+    drop(open.pop());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    open.push(live_socket(&srv, &first).await);
+    drop(open);
+
     // Revoking a token closes its socket too.
     let token = srv
         .post("/api/_auth/tokens", &first, json!({ "name": "laptop" }))
