@@ -50,16 +50,15 @@ async fn select(app: &App, ctx: &mut Ctx) -> ApiResult<(Vec<File>, Vec<String>)>
         )));
     }
     let library = ctx.library_id()?;
-    let mut conn = app.db.conn().await?;
+    let mut rows = files::get_many(&mut app.db.conn().await?, &library, &file_ids).await?;
     let (mut found, mut missing, mut seen) = (Vec::new(), Vec::new(), HashSet::new());
     for id in file_ids {
         if !seen.insert(id.clone()) {
             continue;
         }
-        match files::get(&mut conn, &library, &id).await {
-            Ok(file) if file.trashed_at.is_none() => found.push(file),
-            Ok(_) | Err(ApiError::NotFound) => missing.push(id),
-            Err(e) => return Err(e),
+        match rows.remove(&id) {
+            Some(file) if file.trashed_at.is_none() => found.push(file),
+            _ => missing.push(id),
         }
     }
     Ok((found, missing))

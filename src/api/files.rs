@@ -305,20 +305,21 @@ pub async fn change_many(
         changed: 0,
         skipped: Vec::new(),
     };
+    let mut rows =
+        files::get_many(&mut app.db.conn().await?, &library, &selection.file_ids).await?;
     let mut seen = HashSet::new();
     for id in selection.file_ids {
         if !seen.insert(id.clone()) {
             continue;
         }
-        let mut conn = app.db.conn().await?;
-        let file = match files::get(&mut conn, &library, &id).await {
-            Ok(file) if file.trashed_at.is_none() == (change == BulkChange::Trash) => file,
-            Ok(_) | Err(ApiError::NotFound) => {
+        let file = match rows.remove(&id) {
+            Some(file) if file.trashed_at.is_none() == (change == BulkChange::Trash) => file,
+            _ => {
                 result.skipped.push(id);
                 continue;
             }
-            Err(e) => return Err(e),
         };
+        let mut conn = app.db.conn().await?;
         match change {
             BulkChange::Purge => files::purge(app, &mut conn, &library, &file.id).await?,
             BulkChange::Trash | BulkChange::Restore => {
