@@ -86,6 +86,7 @@ impl App {
                 std::time::Duration::from_secs(config.request_timeout_secs),
             )
         });
+        let renders = crate::api::media::Renders::new(config.image_cache_mb << 20);
         let app = App {
             config,
             db,
@@ -98,7 +99,7 @@ impl App {
             tus_locks: Default::default(),
             import_bindings: tokio::sync::Notify::new(),
             import_scan: tokio::sync::Mutex::new(()),
-            renders: Default::default(),
+            renders,
             scratch,
             ml_slots,
             web,

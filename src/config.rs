@@ -156,6 +156,8 @@ settings_table! {
     max_upload_bytes: u64 = "107374182400", env "ALCOVES_MAX_UPLOAD_BYTES";
     /// Free space kept on the data dir's disk for the database and derived files, in MB: uploads are refused below it (empty: the smaller of 1024 MB and 2 % of the disk).
     disk_reserve_mb: Option<u64> = "", env "ALCOVES_DISK_RESERVE_MB";
+    /// Space the image proxy's rendered sizes may take, in MB; the least recently used go first.
+    image_cache_mb: u64 = "1024", env "ALCOVES_IMAGE_CACHE_MB";
     /// How long an unfinished resumable (tus) upload is kept, in hours.
     tus_expiry_hours: u64 = "24", env "ALCOVES_TUS_EXPIRY_HOURS";
     /// Time limit for one API request (uploads and downloads excepted), in seconds.

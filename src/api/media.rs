@@ -11,6 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::files::{load, send_ranged};
+use super::proxy_cache::ProxyCache;
 use crate::app::App;
 use crate::files::File;
 use crate::http::error::{ApiError, ApiResult};
@@ -21,15 +22,24 @@ use crate::media::thumbnails::{self, Fit, Format, Size};
 use crate::media::{Limits, MediaError, image};
 use crate::storage::BlobKey;
 
-/// Renders of the image proxy in progress in this process: identical requests wait for one,
-/// and each user has [`RENDERS_PER_USER`] render slots.
-#[derive(Default)]
+/// Renders of the image proxy in this process: identical requests wait for one, each user has
+/// [`RENDERS_PER_USER`] render slots, and the rendered variants stay within a byte budget.
 pub struct Renders {
     running: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     per_user: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    cache: ProxyCache,
 }
 
 impl Renders {
+    /// No renders yet; variants are kept within `cache_budget` bytes.
+    pub fn new(cache_budget: u64) -> Renders {
+        Renders {
+            running: Default::default(),
+            per_user: Default::default(),
+            cache: ProxyCache::new(cache_budget),
+        }
+    }
+
     /// The render slots of `user`.
     fn slots_of(&self, user: &str) -> Arc<tokio::sync::Semaphore> {
         let mut per_user = self.per_user.lock().unwrap_or_else(|p| p.into_inner());
@@ -266,31 +276,58 @@ pub async fn image_proxy(
     let file = load(app, ctx, file).await?;
     let key = derived_key(&file, &request.variant()).map_err(internal)?;
     let mime = request.size.format.mime();
-    if app.storage.size(&key).await.ok().flatten().is_none() {
+    let mut stored = app.storage.size(&key).await.ok().flatten();
+    if stored.is_none() {
         let lock = {
             let mut renders = app.renders.running.lock().await;
             renders.entry(key.as_str().to_owned()).or_default().clone()
         };
         let guard = lock.lock().await;
         // Whoever held the lock before may have rendered it meanwhile.
-        if app.storage.size(&key).await.ok().flatten().is_none() {
+        stored = app.storage.size(&key).await.ok().flatten();
+        if stored.is_none() {
             let slots = app.renders.slots_of(&ctx.caller()?.user.id);
             let _slot = slots.acquire().await.map_err(internal)?;
             let bytes = render(app, &file, request).await?;
+            stored = Some(bytes.len() as u64);
             app.storage
                 .put_bytes(&key, Bytes::from(bytes))
                 .await
-                .map_err(|e| ApiError::Unavailable(format!("cache: {e}")))?;
+                .map_err(|e| ApiError::blob("cache", e))?;
         }
         drop(guard);
         app.renders.running.lock().await.remove(key.as_str());
     }
+    keep_within_budget(app, &key, stored.unwrap_or(0)).await;
     let mut res = send_derived(app, ctx, &key, mime).await?;
     res.headers_mut().insert(
         header::VARY,
         HeaderValue::from_static("Cookie, Authorization"),
     );
     Ok(res)
+}
+
+/// Counts `key` as just used and removes the least recently used variants over the budget
+/// (seeding the budget from the variants on local disk the first time).
+async fn keep_within_budget(app: &App, key: &BlobKey, size: u64) {
+    let cache = &app.renders.cache;
+    let mut evicted = Vec::new();
+    let root = BlobKey::new(crate::storage::Scope::Cache, &[] as &[&str])
+        .ok()
+        .and_then(|k| app.storage.local_path(&k));
+    if cache.needs_seed()
+        && let Some(root) = root
+    {
+        let seeded = tokio::task::block_in_place(|| cache.seed(&root));
+        evicted.extend(seeded);
+    }
+    evicted.extend(cache.used(key, size));
+    for old in evicted.iter().filter(|old| *old != key) {
+        if let Err(e) = app.storage.delete(old).await {
+            tracing::warn!("removing cached {old}: {e}");
+            cache.forget(old);
+        }
+    }
 }
 
 /// Renders a proxy image: photos from their original, videos from their stored preview.

@@ -15,6 +15,7 @@ mod live;
 pub mod media;
 pub mod openapi;
 mod people;
+mod proxy_cache;
 mod system;
 mod tus;
 

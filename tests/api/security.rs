@@ -18,6 +18,7 @@ on_both_backends!(
     viewers_see_no_import_path_and_names_lose_bidi_controls,
     the_image_proxy_renders_few_variants_of_a_photo,
     selections_of_thousands_are_looked_up_in_a_few_queries,
+    the_image_proxy_cache_stays_within_its_budget,
 );
 
 async fn import_folders_never_serve_what_a_symlink_leads_to_outside(backend: Backend) {
@@ -632,6 +633,89 @@ async fn selections_of_thousands_are_looked_up_in_a_few_queries(backend: Backend
     assert!(
         foreign_file.json["trashedAt"].is_null(),
         "another library is untouched"
+    );
+    srv.stop().await;
+}
+
+/// A noisy camera-sized JPEG: its renders are large, as real photos' are.
+fn noisy_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let pixels: Vec<u8> = (0..width * height * 3)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode(&pixels, width, height, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+/// The image proxy's variants stay within `ALCOVES_IMAGE_CACHE_MB`: the least recently used
+/// are removed, the one just asked for is kept.
+async fn the_image_proxy_cache_stays_within_its_budget(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| c.image_cache_mb = 1).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Photos").await;
+    let id = srv
+        .upload(&lib, &owner, "noise.jpg", noisy_jpeg(2400, 1800))
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cache = srv
+        .store
+        .dir
+        .path()
+        .join(format!("storage/cache/{lib}/{id}"));
+    let variants = || -> Vec<(String, u64)> {
+        let mut found: Vec<_> = std::fs::read_dir(&cache)
+            .map(|d| d.flatten().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    e.metadata().unwrap().len(),
+                )
+            })
+            .filter(|(n, _)| n.starts_with("img-"))
+            .collect();
+        found.sort();
+        found
+    };
+    let mut sizes = Vec::new();
+    for width in [384, 512, 768, 1024] {
+        let path =
+            format!("/api/files/proxy/{lib}/{id}/preview?width={width}&quality=95&format=jpeg");
+        let (status, _, body) = srv.fetch(&path, &owner, &[]).await;
+        assert_eq!(status, 200, "{path}");
+        sizes.push(body.len() as u64);
+        let kept = variants();
+        let total: u64 = kept.iter().map(|(_, n)| n).sum();
+        assert!(
+            total <= 1 << 20 || kept.len() == 1,
+            "{total} bytes in {kept:?} after {width}"
+        );
+        assert!(
+            kept.iter()
+                .any(|(n, _)| n.starts_with(&format!("img-{width}x"))),
+            "the variant just asked for stays: {kept:?}"
+        );
+    }
+    assert!(
+        sizes.iter().sum::<u64>() > 1 << 20,
+        "the renders outgrew the budget: {sizes:?}"
+    );
+    assert!(
+        !variants().iter().any(|(n, _)| n.starts_with("img-384x")),
+        "the least recently used went first: {:?}",
+        variants()
     );
     srv.stop().await;
 }
