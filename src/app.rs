@@ -41,6 +41,8 @@ pub struct App {
     /// This process's folder for temporary files (uploads being received, scratch copies,
     /// transcodes) in `<data dir>/tmp`; those of stopped processes are removed at open.
     pub scratch: ScratchDir,
+    /// The live feed's one poller, shared by every WebSocket of this process.
+    pub live: crate::api::live::LiveFeed,
     /// The CPU budget of model runs.
     pub ml_slots: crate::ml::CpuSlots,
     /// The proxy to the web UI, when `web` is not `off`.
@@ -101,6 +103,7 @@ impl App {
             import_scan: tokio::sync::Mutex::new(()),
             renders,
             scratch,
+            live: Default::default(),
             ml_slots,
             web,
         };

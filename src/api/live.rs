@@ -1,9 +1,10 @@
 //! `GET /api/ws`: a WebSocket that pushes each new activity and each job change (status,
-//! progress) of the libraries the user can read (checked again on every poll, so leaving a
-//! library stops its events). It reads the durable log and the job rows, so it works the same
-//! with several API processes; clients poll the feed as a fallback.
+//! progress) of the libraries the user can read (checked again every few seconds, so leaving a
+//! library stops its events). One poller per process reads the durable log and the job rows
+//! for every socket and hands each new change to them all; each socket keeps its user's. It
+//! works the same with several API processes; clients poll the feed as a fallback.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,18 +13,20 @@ use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
+use tokio::sync::broadcast;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-use crate::activity;
+use crate::activity::{self, Activity};
 use crate::app::App;
 use crate::db::now_ms;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::jobs::store::{self, JobState};
+use crate::libraries::members;
 use crate::sessions::Credential;
 
 /// How often the log is read for new events.
@@ -118,31 +121,19 @@ pub async fn websocket(app: &Arc<App>, ctx: &mut Ctx) -> ApiResult<Response<Body
 }
 
 async fn push(
-    app: &App,
+    app: &Arc<App>,
     user: &str,
     credential: &Credential,
     ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>,
 ) {
     let (mut sink, mut source) = ws.split();
-    let now = now_ms();
-    let mut activities = Sent::new(now);
-    let mut jobs = Sent::new(now);
-    // What already happened before connecting is not news: only later events are pushed.
-    if let Ok(mut conn) = app.db.conn().await {
-        for a in activity::recent_for(&mut conn, user, activities.window())
+    let mut changes = app.live.subscribe(app);
+    let mut libraries = match app.db.conn().await {
+        Ok(mut conn) => members::libraries_of(&mut conn, user)
             .await
-            .unwrap_or_default()
-        {
-            activities.is_new(a.id, a.created_at);
-        }
-        for (_, job) in store::changed_for(&mut conn, user, jobs.window())
-            .await
-            .unwrap_or_default()
-        {
-            jobs.is_new(JobChangeKey::of(&job), job.updated_at);
-        }
-    }
-    let mut tick = tokio::time::interval(POLL);
+            .unwrap_or_default(),
+        Err(_) => HashSet::new(),
+    };
     let mut recheck = tokio::time::interval(RECHECK_CREDENTIAL);
     loop {
         tokio::select! {
@@ -156,31 +147,119 @@ async fn push(
                     let _ = sink.send(Message::Close(None)).await;
                     break;
                 }
+                if let Ok(mine) = members::libraries_of(&mut conn, user).await {
+                    libraries = mine;
+                }
             }
-            _ = tick.tick() => {
-                let Ok(mut conn) = app.db.conn().await else { continue };
-                let events = activity::recent_for(&mut conn, user, activities.window()).await.unwrap_or_default();
-                let changes = store::changed_for(&mut conn, user, jobs.window()).await.unwrap_or_default();
-                drop(conn);
-                let mut messages = Vec::new();
-                for event in events {
-                    if activities.is_new(event.id.clone(), event.created_at) {
-                        messages.push(json!({ "type": "activity", "activity": event }));
-                    }
-                }
-                for (library_id, job) in changes {
-                    if jobs.is_new(JobChangeKey::of(&job), job.updated_at) {
-                        messages.push(json!({ "type": "job", "libraryId": library_id, "job": job }));
-                    }
-                }
-                for message in messages {
-                    if sink.send(Message::text(message.to_string())).await.is_err() {
+            batch = changes.recv() => {
+                let batch = match batch {
+                    Ok(batch) => batch,
+                    // Too slow to keep up: the client's feed polling covers what was skipped.
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                for change in batch.iter().filter(|c| libraries.contains(c.library_id())) {
+                    if sink.send(Message::text(change.message().to_string())).await.is_err() {
                         return;
                     }
                 }
-                activities.forget_old();
-                jobs.forget_old();
             }
+        }
+    }
+}
+
+/// One change the live feed hands to sockets.
+#[derive(Debug)]
+enum Change {
+    Activity(Activity),
+    Job(String, JobState),
+}
+
+impl Change {
+    fn library_id(&self) -> &str {
+        match self {
+            Change::Activity(a) => &a.library_id,
+            Change::Job(library, _) => library,
+        }
+    }
+
+    fn message(&self) -> serde_json::Value {
+        match self {
+            Change::Activity(activity) => json!({ "type": "activity", "activity": activity }),
+            Change::Job(library, job) => {
+                json!({ "type": "job", "libraryId": library, "job": job })
+            }
+        }
+    }
+}
+
+/// The process's one poller of the activity log and the job rows, started with the first
+/// socket and polling while any socket listens.
+#[derive(Default)]
+pub struct LiveFeed {
+    sender: std::sync::OnceLock<broadcast::Sender<Arc<Vec<Change>>>>,
+}
+
+impl LiveFeed {
+    /// The changes from now on (starting the poller the first time).
+    fn subscribe(&self, app: &Arc<App>) -> broadcast::Receiver<Arc<Vec<Change>>> {
+        self.sender
+            .get_or_init(|| {
+                let (sender, _) = broadcast::channel(64);
+                tokio::spawn(poll(Arc::downgrade(app), sender.clone()));
+                sender
+            })
+            .subscribe()
+    }
+}
+
+/// Reads new changes every [`POLL`] while a socket listens, until the app is dropped.
+async fn poll(app: std::sync::Weak<App>, sender: broadcast::Sender<Arc<Vec<Change>>>) {
+    let now = now_ms();
+    let (mut activities, mut jobs) = (Sent::new(now), Sent::new(now));
+    let mut tick = tokio::time::interval(POLL);
+    // What already happened before the first socket connected is not news.
+    let mut first = true;
+    loop {
+        tick.tick().await;
+        let Some(app) = app.upgrade() else { return };
+        if sender.receiver_count() == 0 && !first {
+            continue;
+        }
+        let Ok(mut conn) = app.db.conn().await else {
+            continue;
+        };
+        let events = activity::recent_all(&mut conn, activities.window())
+            .await
+            .unwrap_or_default();
+        let changed = store::changed_all(&mut conn, jobs.window())
+            .await
+            .unwrap_or_default();
+        drop(conn);
+        if std::mem::take(&mut first) {
+            for event in &events {
+                activities.is_new(event.id.clone(), event.created_at);
+            }
+            for (_, job) in &changed {
+                jobs.is_new(JobChangeKey::of(job), job.updated_at);
+            }
+            continue;
+        }
+        let mut batch = Vec::new();
+        for event in events {
+            if activities.is_new(event.id.clone(), event.created_at) {
+                batch.push(Change::Activity(event));
+            }
+        }
+        for (library_id, job) in changed {
+            if jobs.is_new(JobChangeKey::of(&job), job.updated_at) {
+                batch.push(Change::Job(library_id, job));
+            }
+        }
+        activities.forget_old();
+        jobs.forget_old();
+        if !batch.is_empty() {
+            let _ = sender.send(Arc::new(batch));
         }
     }
 }

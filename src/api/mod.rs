@@ -11,7 +11,7 @@ mod folders;
 mod invites;
 mod jobs;
 mod libraries;
-mod live;
+pub mod live;
 pub mod media;
 pub mod openapi;
 mod people;

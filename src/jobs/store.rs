@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::instance::Instance;
 use super::{JobKind, JobStatus, MAX_ATTEMPTS, backoff};
-use crate::db::schema::{file_jobs, files, library_members};
+use crate::db::schema::{file_jobs, files};
 use crate::db::{Conn, Db, now_ms};
 use crate::http::error::ApiResult;
 use crate::with_conn;
@@ -559,21 +559,14 @@ pub async fn delete_jobs(conn: &mut Conn, of: JobsOf<'_>) -> ApiResult<()> {
     Ok(())
 }
 
-/// The newest job rows (at most 500) changed after `since_ms` of files in the libraries
-/// `user_id` belongs to now, with each file's library, oldest change first. Newest first in
-/// the query, so that a burst of changes (a library reprocessed) cannot hide later ones.
-pub async fn changed_for(
-    conn: &mut Conn,
-    user_id: &str,
-    since_ms: i64,
-) -> ApiResult<Vec<(String, JobState)>> {
-    let mine = library_members::table
-        .filter(library_members::user_id.eq(user_id))
-        .select(library_members::library_id);
+/// Job rows of every library changed after `since_ms`, with their library, oldest change first
+/// (the newest 500: newest first in the query, so that a burst of changes, a library
+/// reprocessed, cannot hide later ones): what the live feed's one poller reads for every
+/// socket of the process.
+pub async fn changed_all(conn: &mut Conn, since_ms: i64) -> ApiResult<Vec<(String, JobState)>> {
     Ok(with_conn!(conn, c => file_jobs::table
         .inner_join(files::table)
         .filter(file_jobs::updated_at.gt(since_ms))
-        .filter(files::library_id.eq_any(mine))
         .order((file_jobs::updated_at.desc(), file_jobs::file_id.desc()))
         .limit(500)
         .select((files::library_id, JobState::as_select()))

@@ -32,6 +32,19 @@ pub async fn role_of(conn: &mut Conn, library_id: &str, user_id: &str) -> ApiRes
     Ok(role.as_deref().and_then(Role::parse))
 }
 
+/// The libraries `user_id` belongs to, by id.
+pub async fn libraries_of(
+    conn: &mut Conn,
+    user_id: &str,
+) -> ApiResult<std::collections::HashSet<String>> {
+    let ids: Vec<String> = with_conn!(conn, c => library_members::table
+        .filter(library_members::user_id.eq(user_id))
+        .select(library_members::library_id)
+        .load(c)
+        .await)?;
+    Ok(ids.into_iter().collect())
+}
+
 /// Adds a member.
 pub async fn add(conn: &mut Conn, library_id: &str, user_id: &str, role: Role) -> ApiResult<()> {
     let row = (
