@@ -162,6 +162,8 @@ settings_table! {
     tus_expiry_hours: u64 = "24", env "ALCOVES_TUS_EXPIRY_HOURS";
     /// Time limit for one API request (uploads and downloads excepted), in seconds.
     request_timeout_secs: u64 = "30", env "ALCOVES_REQUEST_TIMEOUT_SECS";
+    /// A connection that sends no request for this long is closed (HTTP/2 ones would stay open), in seconds.
+    idle_timeout_secs: u64 = "120", env "ALCOVES_IDLE_TIMEOUT_SECS";
     /// How long shutdown waits for in-flight requests, in seconds.
     shutdown_grace_secs: u64 = "30", env "ALCOVES_SHUTDOWN_GRACE_SECS";
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).

@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Request, Response, header};
@@ -12,9 +12,9 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::error::ApiError;
 use super::request::Ctx;
@@ -27,13 +27,15 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the API on `listener` until `shutdown` turns true, then drains connections.
 pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-    let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
+    let idle = Duration::from_secs(app.config.idle_timeout_secs);
+    let mut connections = JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -46,24 +48,65 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Re
             },
             () = stopped(&mut shutdown) => break,
         };
-        let app = app.clone();
-        let service = service_fn(move |req| handle(app.clone(), req, peer));
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("connection from {peer}: {e}");
+        let last_request = Arc::new(Mutex::new(Instant::now()));
+        let service = service_fn({
+            let (app, last_request) = (app.clone(), last_request.clone());
+            move |req| {
+                *last_request.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                handle(app.clone(), req, peer)
+            }
+        });
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let mut stop = shutdown.clone();
+        connections.spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    done = conn.as_mut() => {
+                        if let Err(e) = done {
+                            tracing::debug!("connection from {peer}: {e}");
+                        }
+                        return;
+                    }
+                    // Shutdown, or no request for a while (HTTP/2 keeps connections open
+                    // otherwise): finish what is in flight, then close.
+                    () = stopped(&mut stop), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    () = idle_for(&last_request, idle), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
             }
         });
     }
     drop(listener);
     let grace = Duration::from_secs(app.config.shutdown_grace_secs);
     tracing::info!("stopped accepting; draining in-flight requests (up to {grace:?})");
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
         tracing::warn!("grace period over; closing remaining connections");
+        connections.abort_all();
+    }
+}
+
+/// Resolves once no request has arrived for `idle` since the last one.
+async fn idle_for(last_request: &Mutex<Instant>, idle: Duration) {
+    loop {
+        let last = *last_request.lock().unwrap_or_else(|p| p.into_inner());
+        let quiet = last.elapsed();
+        if quiet >= idle {
+            return;
+        }
+        tokio::time::sleep(idle - quiet).await;
     }
 }
 

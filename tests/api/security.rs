@@ -719,3 +719,53 @@ async fn the_image_proxy_cache_stays_within_its_budget(backend: Backend) {
     );
     srv.stop().await;
 }
+
+/// An HTTP/2 connection that sends nothing is closed after `ALCOVES_IDLE_TIMEOUT_SECS`, instead
+/// of holding its socket and memory forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_http2_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = TestServer::start_with(Backend::Sqlite, |c| c.idle_timeout_secs = 1).await;
+    let addr = srv.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // HTTP/2 with prior knowledge: the connection preface, then an empty SETTINGS frame.
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    // Answer as a client does: acknowledge the server's SETTINGS and PINGs (a graceful close
+    // waits for a PING round trip), until the server closes the connection.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut got = 0;
+        loop {
+            let mut head = [0u8; 9];
+            if stream.read_exact(&mut head).await.is_err() {
+                return got;
+            }
+            got += 1;
+            let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+            let (kind, flags) = (head[3], head[4]);
+            let mut payload = vec![0u8; len];
+            if stream.read_exact(&mut payload).await.is_err() {
+                return got;
+            }
+            let ack = match (kind, flags & 1) {
+                (0x4, 0) => Some([&[0, 0, 0, 0x4, 1, 0, 0, 0, 0][..], &[][..]].concat()),
+                (0x6, 0) => Some([&[0, 0, 8, 0x6, 1, 0, 0, 0, 0][..], &payload[..]].concat()),
+                _ => None,
+            };
+            if let Some(ack) = ack
+                && stream.write_all(&ack).await.is_err()
+            {
+                return got;
+            }
+        }
+    })
+    .await;
+    let got = closed.expect("the idle connection is closed");
+    assert!(
+        got > 0,
+        "the server spoke HTTP/2 (SETTINGS, GOAWAY) before closing"
+    );
+    srv.stop().await;
+}
