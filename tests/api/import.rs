@@ -46,6 +46,27 @@ fn snapshot(root: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
     out
 }
 
+/// Binds `lib` to the folder `root` and scans it as `alcoves library scan` does; returns the
+/// report and what the scan skipped (path to reason).
+pub async fn bind_and_scan(
+    srv: &TestServer,
+    lib: &str,
+    root: &Path,
+) -> (alcoves::import::ScanReport, BTreeMap<String, String>) {
+    alcoves::import::bind(&srv.app, lib, Some(root))
+        .await
+        .unwrap();
+    let report = alcoves::import::scan(&srv.app, lib, |_, _| {})
+        .await
+        .unwrap();
+    let skipped = report
+        .skipped
+        .iter()
+        .map(|s| (s.path.clone(), s.reason.clone()))
+        .collect();
+    (report, skipped)
+}
+
 /// The library's files by source path, once `check` holds for them (10 s at most).
 async fn wait_for_files(
     srv: &TestServer,
@@ -112,21 +133,11 @@ async fn import_in_place_indexes_and_follows_the_folder(backend: Backend) {
 
     // Binding starts the watcher, which scans at once; a scan as `alcoves library scan` runs
     // it reports what it skipped.
-    alcoves::import::bind(&srv.app, &lib, Some(root))
-        .await
-        .unwrap();
-    let report = alcoves::import::scan(&srv.app, &lib, |_, _| {})
-        .await
-        .unwrap();
+    let (report, skipped) = bind_and_scan(&srv, &lib, root).await;
     assert_eq!(report.added + report.unchanged, 2, "{report:?}");
-    let skipped: BTreeMap<_, _> = report
-        .skipped
-        .iter()
-        .map(|s| (s.path.as_str(), s.reason.as_str()))
-        .collect();
     assert_eq!(
-        skipped.get("2024/loop"),
-        Some(&"symlink loop"),
+        skipped.get("2024/loop").map(String::as_str),
+        Some("symlink loop"),
         "{skipped:?}"
     );
     assert!(
