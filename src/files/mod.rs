@@ -381,15 +381,19 @@ pub async fn list(
                         .select(faces::file_id))),
             );
         }
+        // After the cursor: `t <= at AND (t < at OR id < last)`. The first term bounds the
+        // index range, so a deep page starts at the cursor instead of scanning from the top.
         if let Some(after) = after {
             query = match filter.order {
                 FileOrder::Uploaded => query.filter(
                     files::created_at
-                        .lt(after.at)
-                        .or(files::created_at.eq(after.at).and(files::id.lt(&after.id))),
+                        .le(after.at)
+                        .and(files::created_at.lt(after.at).or(files::id.lt(&after.id))),
                 ),
                 FileOrder::Taken => query.filter(
-                    taken.lt(after.at).or(taken.eq(after.at).and(files::id.lt(&after.id))),
+                    taken
+                        .le(after.at)
+                        .and(taken.lt(after.at).or(files::id.lt(&after.id))),
                 ),
             };
         }

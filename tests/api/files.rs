@@ -884,3 +884,66 @@ async fn zip_of_a_selection_holds_the_originals(backend: Backend) {
     );
     srv.stop().await;
 }
+
+/// The last SQL text run that pages the timeline after a cursor (captured by a diesel
+/// instrumentation installed for every new connection of this test process).
+static KEYSET_SQL: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+struct CaptureKeysetSql;
+
+impl diesel::connection::Instrumentation for CaptureKeysetSql {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event {
+            let sql = query.to_string();
+            if sql.contains("coalesce") && sql.contains("ORDER BY") && sql.contains(" OR ") {
+                let text = sql.split(" -- binds").next().unwrap_or("").to_owned();
+                *KEYSET_SQL.lock().unwrap() = Some(text);
+            }
+        }
+    }
+}
+
+/// A deep page of the timeline starts at its cursor in the index: SQLite's plan bounds the
+/// capture-time column, rather than walking the library's index from the top to the cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_timeline_pages_seek_to_their_cursor() {
+    use diesel::{Connection, RunQueryDsl};
+    let _ = diesel::connection::set_default_instrumentation(|| Some(Box::new(CaptureKeysetSql)));
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Photos").await;
+    for n in 0..3 {
+        let res = srv
+            .upload(&lib, &owner, &format!("{n}.bin"), vec![n as u8; 10])
+            .await;
+        assert_eq!(res.status, 201);
+    }
+    let files = format!("/api/libraries/{lib}/files?order=taken&limit=1");
+    let first = srv.get(&files, &owner).await;
+    let cursor = first.json["nextCursor"].as_str().unwrap().to_owned();
+    let next = srv.get(&format!("{files}&cursor={cursor}"), &owner).await;
+    assert_eq!(next.status, 200);
+    let sql = KEYSET_SQL
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the keyset query ran");
+
+    #[derive(diesel::QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let db = srv.store.dir.path().join("alcoves.db");
+    let mut conn = diesel::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+    let plan: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+        .load(&mut conn)
+        .unwrap();
+    let plan: Vec<String> = plan.into_iter().map(|s| s.detail).collect();
+    assert!(
+        plan.iter()
+            .any(|d| d.contains("files_library_taken") && d.contains("AND <expr>")),
+        "{plan:?}\n{sql}"
+    );
+    srv.stop().await;
+}
