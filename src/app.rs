@@ -57,9 +57,10 @@ impl App {
             .mode(0o700)
             .create(&config.data_dir)
             .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
-        // On a full disk, give the emergency space back before the database needs it.
+        // On a full disk, give the emergency space back before the database needs it (`serve`
+        // keeps the emergency file; other commands need not write it).
         let disk = DiskSpace::new(&config.data_dir, config.disk_reserve_mb);
-        disk.tend();
+        disk.make_room();
         let secret = load_or_create_secret(config.session_secret.as_deref(), &config.data_dir)?;
         let cookies = SessionCookie::new(&secret, config.secure_cookies(), config.session_days);
         let db = Db::connect(&config.effective_database_url(), config.database_pool_size)

@@ -23,7 +23,6 @@ use crate::http::range::{self, ByteRange};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::jobs::{self, JobKind, store::JobState};
-use crate::storage::durable::TempPath;
 
 /// Default and largest page size of a listing.
 const DEFAULT_PAGE: i64 = 100;
@@ -75,7 +74,7 @@ pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
         folders::live(&mut conn, &library, folder, "X-Upload-Folder-Id").await?;
     }
     let body = ctx.take_body()?;
-    let target = TempPath::new(app.scratch.file(".upload"));
+    let target = app.scratch.temp_file(".upload");
     let staged = upload::stage(body, target, app.config.max_upload_bytes).await?;
     let received = ingest::Received {
         id: Uuid::new_v4().to_string(),

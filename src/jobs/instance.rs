@@ -7,8 +7,9 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::Path;
+
+use crate::storage::scratch::try_lock;
 
 const NODE_FILE: &str = "node.id";
 const SLOTS_DIR: &str = "slots";
@@ -34,8 +35,7 @@ impl Instance {
                 .truncate(false)
                 .write(true)
                 .open(slots.join(format!("{n}.lock")))?;
-            // SAFETY: flock on a descriptor owned by `lock`; no memory is involved.
-            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            if try_lock(&lock)? {
                 return Ok(Instance {
                     slot: format!("{node}/{n}"),
                     _lock: lock,

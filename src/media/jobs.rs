@@ -72,11 +72,6 @@ pub struct LocalOriginal {
     _copy: Option<TempPath>,
 }
 
-/// A fresh temporary path in this process's scratch folder, removed on drop.
-fn scratch_file(app: &App, suffix: &str) -> TempPath {
-    TempPath::new(app.scratch.file(suffix))
-}
-
 /// A local path to `file`'s original (see [`LocalOriginal`]).
 pub async fn local_original(app: &App, file: &File) -> Result<LocalOriginal, Settle> {
     let original = Original::find(app, file)
@@ -88,7 +83,7 @@ pub async fn local_original(app: &App, file: &File) -> Result<LocalOriginal, Set
         }
         return Ok(LocalOriginal { path, _copy: None });
     }
-    let copy = scratch_file(app, ".original");
+    let copy = app.scratch.temp_file(".original");
     let mut out = DurableWriter::create(copy.path())
         .await
         .map_err(retry("scratch copy"))?;
@@ -298,7 +293,9 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
     };
     let original = local_original(app, file).await?;
     let path = original.path.clone();
-    let out = scratch_file(app, &format!(".{}", proxy_variant(&file.kind)));
+    let out = app
+        .scratch
+        .temp_file(&format!(".{}", proxy_variant(&file.kind)));
     let out_path = out.path().to_path_buf();
     let progress = progress.clone();
     let made = blocking(app, JobKind::Proxy, move |limits| {

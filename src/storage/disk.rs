@@ -104,7 +104,7 @@ impl DiskSpace {
     }
 
     /// Puts the emergency file (back) in place once there is room for it and the reserve; a
-    /// full disk makes room instead. Called at start and periodically.
+    /// full disk makes room instead. `serve` calls it every few seconds.
     pub fn tend(&self) {
         if self.make_room() {
             return;

@@ -44,10 +44,6 @@ impl LocalStore {
         self.root.join(key.as_str())
     }
 
-    fn temp_path(&self) -> TempPath {
-        TempPath::new(self.tmp.file(""))
-    }
-
     /// Moves a finished temporary file into place and makes the rename durable; the temporary
     /// is removed if anything fails.
     async fn commit(&self, temp: TempPath, key: &BlobKey) -> io::Result<()> {
@@ -63,7 +59,7 @@ impl LocalStore {
     }
 
     async fn write_temp(&self, bytes: &[u8]) -> io::Result<TempPath> {
-        let temp = self.temp_path();
+        let temp = self.tmp.temp_file("");
         let mut writer = DurableWriter::create(temp.path()).await?;
         writer.write(bytes).await?;
         writer.finish().await?;
@@ -71,7 +67,7 @@ impl LocalStore {
     }
 
     async fn copy_temp(&self, source: &Path) -> io::Result<TempPath> {
-        let temp = self.temp_path();
+        let temp = self.tmp.temp_file("");
         durable::copy(source, temp.path()).await?;
         Ok(temp)
     }

@@ -14,6 +14,8 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use super::durable::TempPath;
+
 const LOCK_FILE: &str = ".lock";
 const INTENT_SUFFIX: &str = ".intent";
 
@@ -51,8 +53,8 @@ impl ScratchDir {
     }
 
     /// Writes a durable note holding `text`; removing the returned path (dropping it) ends it.
-    pub fn intent(&self, text: &str) -> io::Result<super::durable::TempPath> {
-        let note = super::durable::TempPath::new(self.file(INTENT_SUFFIX));
+    pub fn intent(&self, text: &str) -> io::Result<TempPath> {
+        let note = self.temp_file(INTENT_SUFFIX);
         let mut file = File::create(note.path())?;
         std::io::Write::write_all(&mut file, text.as_bytes())?;
         file.sync_all()?;
@@ -69,10 +71,13 @@ impl ScratchDir {
         &self.path
     }
 
-    /// A fresh path inside the directory, ending in `suffix`.
-    pub fn file(&self, suffix: &str) -> PathBuf {
-        self.path
-            .join(format!("{}{suffix}", uuid::Uuid::new_v4().simple()))
+    /// A fresh temporary file path inside the directory, ending in `suffix`, removed when
+    /// dropped.
+    pub fn temp_file(&self, suffix: &str) -> TempPath {
+        TempPath::new(
+            self.path
+                .join(format!("{}{suffix}", uuid::Uuid::new_v4().simple())),
+        )
     }
 }
 
@@ -120,7 +125,7 @@ fn sweep(parent: &Path, notes: &mut Vec<String>) -> io::Result<usize> {
 }
 
 /// Takes an exclusive lock without waiting; false when another process holds it.
-fn try_lock(file: &File) -> io::Result<bool> {
+pub fn try_lock(file: &File) -> io::Result<bool> {
     // SAFETY: flock on a file descriptor this function borrows; no memory is involved.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc == 0 {
@@ -150,7 +155,8 @@ mod tests {
         let live = ScratchDir::open(&parent).unwrap();
         assert_eq!(live.left_behind(), ["a note"]);
         assert!(live.left_behind().is_empty(), "taken once");
-        std::fs::write(live.file(".tmp"), b"x").unwrap();
+        let kept = live.temp_file(".tmp");
+        std::fs::write(kept.path(), b"x").unwrap();
         let note = live.intent("mine").unwrap();
         assert!(!parent.join("dead").exists());
         assert!(!parent.join("stray").exists());
@@ -158,9 +164,10 @@ mod tests {
         let other = ScratchDir::open(&parent).unwrap();
         assert!(other.left_behind().is_empty());
         drop(note);
-        assert!(live.path().exists());
+        assert!(kept.path().exists());
         assert_ne!(live.path(), other.path());
         let live_path = live.path().to_path_buf();
+        drop(kept);
         drop(live);
         assert!(!live_path.exists());
         drop(other);

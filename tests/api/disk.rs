@@ -123,6 +123,8 @@ async fn a_full_disk_loses_no_upload_and_trash_and_purge_still_work(backend: Bac
         c.disk_reserve_mb = Some(0);
     })
     .await;
+    // What `serve` does every few seconds: keep the emergency space.
+    srv.app.disk.tend();
     let (owner, _) = srv.register("olivia", None).await;
     let lib = srv.library(&owner, "Photos").await;
     let kept = noise(300 << 10, 1);
