@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::config::{RegistrationMode, SettingValue};
 use crate::db::schema::{libraries, library_members, sessions, settings, users};
 use crate::db::{Conn, now_ms};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::http::routes::Role;
 use crate::with_conn;
 
@@ -51,7 +51,7 @@ impl From<&User> for UserView {
 }
 
 /// Normalises and checks a username: 1-64 of `a-z 0-9 . _ -`, case-insensitive.
-pub fn normalize_username(raw: &str) -> ApiResult<String> {
+pub fn normalize_username(raw: &str) -> Result<String> {
     let name = raw.trim().to_lowercase();
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -61,14 +61,14 @@ pub fn normalize_username(raw: &str) -> ApiResult<String> {
     if ok {
         Ok(name)
     } else {
-        Err(ApiError::BadRequest(
+        Err(Error::Invalid(
             "username must be 1-64 characters of a-z, 0-9, '.', '_' or '-'".into(),
         ))
     }
 }
 
 /// Whether the instance has its owner yet (false means first-run setup is pending).
-pub async fn owner_exists(conn: &mut Conn) -> ApiResult<bool> {
+pub async fn owner_exists(conn: &mut Conn) -> Result<bool> {
     let n: i64 =
         with_conn!(conn, c => users::table.filter(users::is_owner).count().get_result(c).await)?;
     Ok(n > 0)
@@ -83,7 +83,7 @@ pub async fn create(
     display_name: &str,
     password_hash: String,
     as_owner: bool,
-) -> ApiResult<User> {
+) -> Result<User> {
     let now = now_ms();
     let user = User {
         id: Uuid::new_v4().to_string(),
@@ -105,9 +105,9 @@ pub async fn create(
                 .unwrap_or(info.message())
                 .contains("username");
             return Err(if on_username {
-                ApiError::Conflict("username_taken", format!("username `{username}` is taken"))
+                Error::Conflict("username_taken", format!("username `{username}` is taken"))
             } else {
-                ApiError::Conflict("owner_exists", "the instance already has an owner".into())
+                Error::Conflict("owner_exists", "the instance already has an owner".into())
             });
         }
         Err(e) => return Err(e.into()),
@@ -117,7 +117,7 @@ pub async fn create(
 }
 
 /// The user with this (normalised) username.
-pub async fn find_by_username(conn: &mut Conn, username: &str) -> ApiResult<Option<User>> {
+pub async fn find_by_username(conn: &mut Conn, username: &str) -> Result<Option<User>> {
     Ok(with_conn!(conn, c => users::table
         .filter(users::username.eq(username))
         .select(User::as_select())
@@ -127,14 +127,14 @@ pub async fn find_by_username(conn: &mut Conn, username: &str) -> ApiResult<Opti
 }
 
 /// The user with this id.
-pub async fn get(conn: &mut Conn, id: &str) -> ApiResult<Option<User>> {
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<User>> {
     Ok(
         with_conn!(conn, c => users::table.find(id).select(User::as_select()).first(c).await.optional())?,
     )
 }
 
 /// All users, by username.
-pub async fn list(conn: &mut Conn) -> ApiResult<Vec<User>> {
+pub async fn list(conn: &mut Conn) -> Result<Vec<User>> {
     Ok(
         with_conn!(conn, c => users::table.order(users::username).select(User::as_select()).load(c).await)?,
     )
@@ -147,7 +147,7 @@ pub async fn set_password(
     user_id: &str,
     password_hash: &str,
     keep_session: Option<&str>,
-) -> ApiResult<usize> {
+) -> Result<usize> {
     let now = now_ms();
     with_conn!(conn, c => diesel::update(users::table.find(user_id))
         .set((users::password_hash.eq(password_hash), users::password_changed_at.eq(now)))
@@ -163,7 +163,7 @@ pub async fn set_password(
 }
 
 /// Changes the name a user is shown by.
-pub async fn set_display_name(conn: &mut Conn, user_id: &str, name: &str) -> ApiResult<()> {
+pub async fn set_display_name(conn: &mut Conn, user_id: &str, name: &str) -> Result<()> {
     with_conn!(conn, c => diesel::update(users::table.find(user_id))
         .set(users::display_name.eq(name))
         .execute(c)
@@ -172,7 +172,7 @@ pub async fn set_display_name(conn: &mut Conn, user_id: &str, name: &str) -> Api
 }
 
 /// Number of libraries a user belongs to with the given role (used by `user list`).
-pub async fn library_count(conn: &mut Conn, user_id: &str, role: Role) -> ApiResult<i64> {
+pub async fn library_count(conn: &mut Conn, user_id: &str, role: Role) -> Result<i64> {
     Ok(with_conn!(conn, c => library_members::table
         .inner_join(libraries::table)
         .filter(library_members::user_id.eq(user_id))
@@ -188,7 +188,7 @@ const REGISTRATION_MODE_KEY: &str = "registration_mode";
 pub async fn registration_mode(
     conn: &mut Conn,
     default: RegistrationMode,
-) -> ApiResult<RegistrationMode> {
+) -> Result<RegistrationMode> {
     let stored: Option<String> = with_conn!(conn, c => settings::table
         .find(REGISTRATION_MODE_KEY)
         .select(settings::value)
@@ -201,7 +201,7 @@ pub async fn registration_mode(
 }
 
 /// Stores the registration mode.
-pub async fn set_registration_mode(conn: &mut Conn, mode: RegistrationMode) -> ApiResult<()> {
+pub async fn set_registration_mode(conn: &mut Conn, mode: RegistrationMode) -> Result<()> {
     let row = (
         settings::key.eq(REGISTRATION_MODE_KEY),
         settings::value.eq(mode.as_str()),

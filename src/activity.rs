@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::db::schema::{activities, dismissed_notifications, library_members, notification_marks};
 use crate::db::{Conn, now_ms};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::with_conn;
 
 /// What happened.
@@ -61,7 +61,7 @@ pub async fn record(
     actor: Option<&str>,
     kind: ActivityKind,
     subject: Option<(&str, &str)>,
-) -> ApiResult<()> {
+) -> Result<()> {
     let row = Activity {
         id: uuid::Uuid::new_v4().to_string(),
         library_id: library_id.to_owned(),
@@ -137,8 +137,8 @@ pub fn group(rows: Vec<Activity>) -> Vec<FeedEntry> {
 }
 
 /// Position in a feed: the last activity of the previous page.
-pub fn decode_cursor(text: &str) -> ApiResult<(i64, String)> {
-    let bad = || ApiError::BadRequest("invalid cursor".into());
+pub fn decode_cursor(text: &str) -> Result<(i64, String)> {
+    let bad = || Error::Invalid("invalid cursor".into());
     let (at, id) = text.split_once('_').ok_or_else(bad)?;
     Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
 }
@@ -149,7 +149,7 @@ pub async fn page(
     library_id: &str,
     after: Option<(i64, String)>,
     limit: i64,
-) -> ApiResult<(Vec<Activity>, Option<String>)> {
+) -> Result<(Vec<Activity>, Option<String>)> {
     let mut rows: Vec<Activity> = with_conn!(conn, c => {
         let mut query = activities::table
             .filter(activities::library_id.eq(library_id))
@@ -173,7 +173,7 @@ pub async fn page(
 
 /// A user's notifications: others' activities in their libraries since they last cleared,
 /// not dismissed, newest first.
-pub async fn notifications(conn: &mut Conn, user_id: &str, limit: i64) -> ApiResult<Vec<Activity>> {
+pub async fn notifications(conn: &mut Conn, user_id: &str, limit: i64) -> Result<Vec<Activity>> {
     let cleared: i64 = with_conn!(conn, c => notification_marks::table
         .find(user_id)
         .select(notification_marks::cleared_at)
@@ -201,7 +201,7 @@ pub async fn notifications(conn: &mut Conn, user_id: &str, limit: i64) -> ApiRes
 
 /// Activities of every library after `since_ms`, oldest first (at most 500): what the live
 /// feed's one poller reads for every socket of the process.
-pub async fn recent_all(conn: &mut Conn, since_ms: i64) -> ApiResult<Vec<Activity>> {
+pub async fn recent_all(conn: &mut Conn, since_ms: i64) -> Result<Vec<Activity>> {
     Ok(with_conn!(conn, c => activities::table
         .filter(activities::created_at.gt(since_ms))
         .order((activities::created_at, activities::id))
@@ -212,7 +212,7 @@ pub async fn recent_all(conn: &mut Conn, since_ms: i64) -> ApiResult<Vec<Activit
 }
 
 /// Hides one notification.
-pub async fn dismiss(conn: &mut Conn, user_id: &str, activity_id: &str) -> ApiResult<()> {
+pub async fn dismiss(conn: &mut Conn, user_id: &str, activity_id: &str) -> Result<()> {
     let row = (
         dismissed_notifications::user_id.eq(user_id),
         dismissed_notifications::activity_id.eq(activity_id),
@@ -226,7 +226,7 @@ pub async fn dismiss(conn: &mut Conn, user_id: &str, activity_id: &str) -> ApiRe
 }
 
 /// Clears every current notification.
-pub async fn clear(conn: &mut Conn, user_id: &str) -> ApiResult<()> {
+pub async fn clear(conn: &mut Conn, user_id: &str) -> Result<()> {
     let now = now_ms();
     with_conn!(conn, c => diesel::insert_into(notification_marks::table)
         .values((notification_marks::user_id.eq(user_id), notification_marks::cleared_at.eq(now)))

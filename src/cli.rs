@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::accounts;
 use crate::app::App;
 use crate::auth::password;
-use crate::http::error::ApiError;
+use crate::error::Error;
 use crate::http::routes::Role;
 
 /// Where a new password comes from.
@@ -41,15 +41,8 @@ fn read_password(source: PasswordSource) -> Result<String, String> {
             first
         }
     };
-    password::validate(&password).map_err(|e| e.message())?;
+    password::validate(&password).map_err(|e| e.to_string())?;
     Ok(password)
-}
-
-fn api_err(e: ApiError) -> String {
-    match e {
-        ApiError::Internal(detail) | ApiError::Unavailable(detail) => detail,
-        other => other.message(),
-    }
 }
 
 /// `alcoves user create`: the first user becomes the instance owner.
@@ -59,11 +52,13 @@ pub async fn create_user(
     display_name: Option<&str>,
     source: PasswordSource,
 ) -> Result<(), String> {
-    let username = accounts::normalize_username(username).map_err(api_err)?;
+    let username = accounts::normalize_username(username).map_err(|e| e.to_string())?;
     let password = read_password(source)?;
-    let hash = password::hash(&password).await.map_err(api_err)?;
-    let mut tx = app.db.begin().await.map_err(api_err)?;
-    let first = !accounts::owner_exists(&mut tx).await.map_err(api_err)?;
+    let hash = password::hash(&password).await.map_err(|e| e.to_string())?;
+    let mut tx = app.db.begin().await.map_err(|e| e.to_string())?;
+    let first = !accounts::owner_exists(&mut tx)
+        .await
+        .map_err(|e| e.to_string())?;
     let user = accounts::create(
         &mut tx,
         &username,
@@ -72,7 +67,7 @@ pub async fn create_user(
         first,
     )
     .await
-    .map_err(api_err)?;
+    .map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())?;
     println!(
         "created user {}{}",
@@ -85,7 +80,7 @@ pub async fn create_user(
 /// `alcoves user list`.
 pub async fn list_users(app: &App) -> Result<(), String> {
     let mut conn = app.db.conn().await.map_err(|e| e.to_string())?;
-    let users = accounts::list(&mut conn).await.map_err(api_err)?;
+    let users = accounts::list(&mut conn).await.map_err(|e| e.to_string())?;
     println!(
         "{:<24} {:<24} {:<6} {:>9}",
         "USERNAME", "DISPLAY NAME", "OWNER", "LIBRARIES"
@@ -93,7 +88,7 @@ pub async fn list_users(app: &App) -> Result<(), String> {
     for user in users {
         let owned = accounts::library_count(&mut conn, &user.id, Role::Owner)
             .await
-            .map_err(api_err)?;
+            .map_err(|e| e.to_string())?;
         println!(
             "{:<24} {:<24} {:<6} {:>9}",
             user.username,
@@ -115,13 +110,13 @@ pub async fn reset_password(
     let mut conn = app.db.conn().await.map_err(|e| e.to_string())?;
     let user = accounts::find_by_username(&mut conn, &username)
         .await
-        .map_err(api_err)?
+        .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no user named `{username}`"))?;
     let password = read_password(source)?;
-    let hash = password::hash(&password).await.map_err(api_err)?;
+    let hash = password::hash(&password).await.map_err(|e| e.to_string())?;
     let tokens = accounts::set_password(&mut conn, &user.id, &hash, None)
         .await
-        .map_err(api_err)?;
+        .map_err(|e| e.to_string())?;
     println!(
         "password of {} reset; all their sessions were signed out and their {tokens} access \
          token(s) revoked",
@@ -135,8 +130,8 @@ pub async fn bind_library(app: &App, library: &str, path: Option<&Path>) -> Resu
     crate::import::bind(app, library, path)
         .await
         .map_err(|e| match e {
-            ApiError::NotFound => format!("no library {library}"),
-            other => api_err(other),
+            Error::NotFound => format!("no library {library}"),
+            other => other.to_string(),
         })?;
     match path {
         Some(path) => println!("library {library} imports {}", path.display()),
@@ -152,7 +147,7 @@ pub async fn scan_libraries(app: &App, libraries: Vec<String>) -> Result<(), Str
         let mut conn = app.db.conn().await.map_err(|e| e.to_string())?;
         let bound = crate::import::bound_libraries(&mut conn)
             .await
-            .map_err(api_err)?;
+            .map_err(|e| e.to_string())?;
         bound.into_iter().map(|(id, _)| id).collect()
     } else {
         libraries
@@ -167,7 +162,7 @@ pub async fn scan_libraries(app: &App, libraries: Vec<String>) -> Result<(), Str
             bar.set_position(done as u64);
         })
         .await
-        .map_err(api_err)?;
+        .map_err(|e| e.to_string())?;
         bar.finish_and_clear();
         println!(
             "{library}: {} added, {} changed, {} moved, {} removed, {} unchanged, {} skipped",
@@ -210,7 +205,7 @@ pub async fn reprocess(
         bar.set_position(done as u64);
     })
     .await
-    .map_err(api_err)?;
+    .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     println!("queued {queued} {} jobs", kind.as_str());
     if !wait || queued == 0 {
@@ -222,7 +217,7 @@ pub async fn reprocess(
         let mut conn = app.db.conn().await.map_err(|e| e.to_string())?;
         let pending: i64 = crate::jobs::store::counts(&mut conn)
             .await
-            .map_err(api_err)?
+            .map_err(|e| e.to_string())?
             .into_iter()
             .filter(|(k, status, _)| {
                 k == kind.as_str() && matches!(status.as_str(), "queued" | "processing")
@@ -324,10 +319,10 @@ pub async fn recluster(app: &App, libraries: Vec<String>) -> Result<(), String> 
     let bar = progress_bar("re-clustering", "libraries")?;
     bar.set_length(libraries.len() as u64);
     for library in &libraries {
-        let mut tx = app.db.begin().await.map_err(api_err)?;
+        let mut tx = app.db.begin().await.map_err(|e| e.to_string())?;
         let people = crate::people::recluster(&mut tx, library, app.config.face_clustering())
             .await
-            .map_err(api_err)?;
+            .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
         bar.inc(1);
         bar.println(format!("{library}: {people} people"));

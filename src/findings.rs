@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::db::Conn;
 use crate::db::schema::{audio_events, file_labels, files, transcript_segments};
-use crate::http::error::ApiResult;
+use crate::error::Result;
 use crate::ml::objects::Label;
 use crate::ml::transcribe::Segment;
 use crate::with_conn;
@@ -55,7 +55,7 @@ pub async fn replace_labels(
     library_id: &str,
     file_id: &str,
     labels: &[Label],
-) -> ApiResult<()> {
+) -> Result<()> {
     with_conn!(conn, c => diesel::delete(file_labels::table.filter(file_labels::file_id.eq(file_id))).execute(c).await)?;
     let rows: Vec<LabelRow> = labels
         .iter()
@@ -80,7 +80,7 @@ pub async fn replace_labels(
 }
 
 /// The labels of one file, best first.
-pub async fn labels_of_file(conn: &mut Conn, file_id: &str) -> ApiResult<Vec<Label>> {
+pub async fn labels_of_file(conn: &mut Conn, file_id: &str) -> Result<Vec<Label>> {
     let rows: Vec<LabelRow> = with_conn!(conn, c => file_labels::table
         .filter(file_labels::file_id.eq(file_id))
         .order(file_labels::score.desc())
@@ -104,7 +104,7 @@ pub async fn labels_of_file(conn: &mut Conn, file_id: &str) -> ApiResult<Vec<Lab
 }
 
 /// Every label of a library's live files with how many files carry it, most common first.
-pub async fn label_counts(conn: &mut Conn, library_id: &str) -> ApiResult<Vec<LabelCount>> {
+pub async fn label_counts(conn: &mut Conn, library_id: &str) -> Result<Vec<LabelCount>> {
     let pairs: Vec<(String, String, String)> = with_conn!(conn, c => file_labels::table
         .inner_join(files::table)
         .filter(file_labels::library_id.eq(library_id))
@@ -135,7 +135,7 @@ pub async fn replace_sound_events(
     library_id: &str,
     file_id: &str,
     events: &[SoundEvent],
-) -> ApiResult<()> {
+) -> Result<()> {
     with_conn!(conn, c => diesel::delete(audio_events::table.filter(audio_events::file_id.eq(file_id))).execute(c).await)?;
     for (i, e) in events.iter().enumerate() {
         let row = (
@@ -153,7 +153,7 @@ pub async fn replace_sound_events(
 }
 
 /// The sound events of one file, in time order.
-pub async fn sound_events_of_file(conn: &mut Conn, file_id: &str) -> ApiResult<Vec<SoundEvent>> {
+pub async fn sound_events_of_file(conn: &mut Conn, file_id: &str) -> Result<Vec<SoundEvent>> {
     Ok(with_conn!(conn, c => audio_events::table
         .filter(audio_events::file_id.eq(file_id))
         .order((audio_events::start_ms, audio_events::score.desc()))
@@ -168,7 +168,7 @@ pub async fn replace_transcript(
     library_id: &str,
     file_id: &str,
     segments: &[Segment],
-) -> ApiResult<()> {
+) -> Result<()> {
     with_conn!(conn, c => diesel::delete(transcript_segments::table.filter(transcript_segments::file_id.eq(file_id))).execute(c).await)?;
     for (i, segment) in segments.iter().enumerate() {
         let row = (
@@ -185,7 +185,7 @@ pub async fn replace_transcript(
 }
 
 /// The transcript of one file, in time order.
-pub async fn transcript_of_file(conn: &mut Conn, file_id: &str) -> ApiResult<Vec<Segment>> {
+pub async fn transcript_of_file(conn: &mut Conn, file_id: &str) -> Result<Vec<Segment>> {
     let rows: Vec<(i64, i64, String)> = with_conn!(conn, c => transcript_segments::table
         .filter(transcript_segments::file_id.eq(file_id))
         .order(transcript_segments::position)

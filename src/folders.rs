@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::db::schema::{files, folders};
 use crate::db::{Conn, now_ms};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::with_conn;
 
 /// A folder row.
@@ -30,13 +30,13 @@ pub struct Folder {
 }
 
 /// Inserts a folder.
-pub async fn insert(conn: &mut Conn, folder: &Folder) -> ApiResult<()> {
+pub async fn insert(conn: &mut Conn, folder: &Folder) -> Result<()> {
     with_conn!(conn, c => diesel::insert_into(folders::table).values(folder).execute(c).await)?;
     Ok(())
 }
 
 /// The folder `id` of `library_id`.
-pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<Folder> {
+pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> Result<Folder> {
     let found = with_conn!(conn, c => folders::table
         .filter(folders::id.eq(id))
         .filter(folders::library_id.eq(library_id))
@@ -44,11 +44,11 @@ pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<Folde
         .first(c)
         .await
         .optional())?;
-    found.ok_or(ApiError::NotFound)
+    found.ok_or(Error::NotFound)
 }
 
 /// The folders above `folder`, from the library's root down to its parent.
-pub async fn ancestors(conn: &mut Conn, folder: &Folder) -> ApiResult<Vec<Folder>> {
+pub async fn ancestors(conn: &mut Conn, folder: &Folder) -> Result<Vec<Folder>> {
     let mut path: Vec<Folder> = Vec::new();
     let mut next = folder.parent_id.clone();
     while let Some(id) = next {
@@ -65,10 +65,10 @@ pub async fn ancestors(conn: &mut Conn, folder: &Folder) -> ApiResult<Vec<Folder
 }
 
 /// A live (not trashed) folder of the library, or a bad request naming the parameter.
-pub async fn live(conn: &mut Conn, library_id: &str, id: &str, param: &str) -> ApiResult<Folder> {
+pub async fn live(conn: &mut Conn, library_id: &str, id: &str, param: &str) -> Result<Folder> {
     match get(conn, library_id, id).await {
         Ok(f) if f.trashed_at.is_none() => Ok(f),
-        Ok(_) | Err(ApiError::NotFound) => Err(ApiError::BadRequest(format!(
+        Ok(_) | Err(Error::NotFound) => Err(Error::Invalid(format!(
             "{param}: no such folder in this library"
         ))),
         Err(e) => Err(e),
@@ -81,7 +81,7 @@ pub async fn children(
     library_id: &str,
     parent: Option<&str>,
     trashed: bool,
-) -> ApiResult<Vec<Folder>> {
+) -> Result<Vec<Folder>> {
     Ok(with_conn!(conn, c => {
         let mut query = folders::table
             .filter(folders::library_id.eq(library_id))
@@ -103,7 +103,7 @@ pub async fn children(
 }
 
 /// `root` and every folder below it.
-pub async fn subtree(conn: &mut Conn, library_id: &str, root: &str) -> ApiResult<Vec<String>> {
+pub async fn subtree(conn: &mut Conn, library_id: &str, root: &str) -> Result<Vec<String>> {
     let edges: Vec<(String, Option<String>)> = with_conn!(conn, c => folders::table
         .filter(folders::library_id.eq(library_id))
         .select((folders::id, folders::parent_id))
@@ -126,7 +126,7 @@ pub async fn subtree(conn: &mut Conn, library_id: &str, root: &str) -> ApiResult
 }
 
 /// Saves a folder's name and parent.
-pub async fn save(conn: &mut Conn, folder: &Folder) -> ApiResult<()> {
+pub async fn save(conn: &mut Conn, folder: &Folder) -> Result<()> {
     with_conn!(conn, c => diesel::update(folders::table.find(&folder.id))
         .set((folders::name.eq(&folder.name), folders::parent_id.eq(&folder.parent_id), folders::updated_at.eq(now_ms())))
         .execute(c)
@@ -141,7 +141,7 @@ pub async fn set_trashed(
     ids: &[String],
     at: Option<i64>,
     was: Option<i64>,
-) -> ApiResult<()> {
+) -> Result<()> {
     let now = now_ms();
     match was {
         None => {
@@ -169,20 +169,20 @@ pub async fn set_trashed(
 }
 
 /// Ids of the files inside these folders.
-pub async fn file_ids_in(conn: &mut Conn, ids: &[String]) -> ApiResult<Vec<String>> {
+pub async fn file_ids_in(conn: &mut Conn, ids: &[String]) -> Result<Vec<String>> {
     Ok(
         with_conn!(conn, c => files::table.filter(files::folder_id.eq_any(ids)).select(files::id).load(c).await)?,
     )
 }
 
 /// Deletes a folder row; its subfolders go with it.
-pub async fn delete(conn: &mut Conn, id: &str) -> ApiResult<()> {
+pub async fn delete(conn: &mut Conn, id: &str) -> Result<()> {
     with_conn!(conn, c => diesel::delete(folders::table.find(id)).execute(c).await)?;
     Ok(())
 }
 
 /// Checks a folder name: 1-255 bytes, no slashes or control characters, not `.` or `..`.
-pub fn valid_name(raw: &str) -> ApiResult<String> {
+pub fn valid_name(raw: &str) -> Result<String> {
     let name = raw.trim();
     let ok = !name.is_empty()
         && name.len() <= 255
@@ -194,6 +194,6 @@ pub fn valid_name(raw: &str) -> ApiResult<String> {
     if ok {
         Ok(name.to_owned())
     } else {
-        Err(ApiError::BadRequest("invalid folder name".into()))
+        Err(Error::Invalid("invalid folder name".into()))
     }
 }

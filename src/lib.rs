@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod digest;
 pub mod doctor;
+pub mod error;
 pub mod files;
 pub mod findings;
 pub mod folders;

@@ -10,7 +10,7 @@ use crate::accounts::User;
 use crate::auth::token::{ACCESS_TOKEN_PREFIX, hash_secret, random_secret};
 use crate::db::schema::{api_tokens, sessions, users};
 use crate::db::{Conn, now_ms};
-use crate::http::error::ApiResult;
+use crate::error::Result;
 use crate::with_conn;
 
 /// Refresh `last_seen_at` at most this often, to keep reads from writing on every request.
@@ -57,7 +57,7 @@ pub enum Credential {
 impl Credential {
     /// Whether it still signs its holder in: the session not ended nor expired, the token not
     /// revoked nor expired (a password change or reset ends both).
-    pub async fn is_live(&self, conn: &mut Conn) -> ApiResult<bool> {
+    pub async fn is_live(&self, conn: &mut Conn) -> Result<bool> {
         let now = now_ms();
         let found: Option<String> = match self {
             Credential::Session(s) => with_conn!(conn, c => sessions::table
@@ -80,7 +80,7 @@ impl Credential {
 }
 
 /// Revokes every access token of `user_id`; returns how many there were.
-pub async fn revoke_all_tokens(conn: &mut Conn, user_id: &str) -> ApiResult<usize> {
+pub async fn revoke_all_tokens(conn: &mut Conn, user_id: &str) -> Result<usize> {
     Ok(with_conn!(conn, c => diesel::delete(
         api_tokens::table.filter(api_tokens::user_id.eq(user_id)),
     )
@@ -95,7 +95,7 @@ pub async fn create(
     days: u64,
     user_agent: Option<String>,
     ip: Option<String>,
-) -> ApiResult<Session> {
+) -> Result<Session> {
     let now = now_ms();
     let session = Session {
         id: Uuid::new_v4().to_string(),
@@ -111,7 +111,7 @@ pub async fn create(
 }
 
 /// The live session with this id and its user; expired sessions are deleted on sight.
-pub async fn find_live(conn: &mut Conn, id: &str) -> ApiResult<Option<(Session, User)>> {
+pub async fn find_live(conn: &mut Conn, id: &str) -> Result<Option<(Session, User)>> {
     let found: Option<(Session, User)> = with_conn!(conn, c => sessions::table
         .inner_join(users::table)
         .filter(sessions::id.eq(id))
@@ -147,7 +147,7 @@ fn skip_on_full_disk(touched: diesel::QueryResult<usize>) -> diesel::QueryResult
 }
 
 /// A user's live sessions, newest first.
-pub async fn list(conn: &mut Conn, user_id: &str) -> ApiResult<Vec<Session>> {
+pub async fn list(conn: &mut Conn, user_id: &str) -> Result<Vec<Session>> {
     Ok(with_conn!(conn, c => sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::expires_at.gt(now_ms()))
@@ -158,7 +158,7 @@ pub async fn list(conn: &mut Conn, user_id: &str) -> ApiResult<Vec<Session>> {
 }
 
 /// Deletes one of a user's sessions; false when there was none.
-pub async fn revoke(conn: &mut Conn, user_id: &str, id: &str) -> ApiResult<bool> {
+pub async fn revoke(conn: &mut Conn, user_id: &str, id: &str) -> Result<bool> {
     let n = with_conn!(conn, c => diesel::delete(
         sessions::table.filter(sessions::id.eq(id)).filter(sessions::user_id.eq(user_id)),
     )
@@ -173,7 +173,7 @@ pub async fn create_token(
     user_id: &str,
     name: &str,
     expires_at: Option<i64>,
-) -> ApiResult<(ApiToken, String)> {
+) -> Result<(ApiToken, String)> {
     let secret = format!("{ACCESS_TOKEN_PREFIX}{}", random_secret());
     let token = ApiToken {
         id: Uuid::new_v4().to_string(),
@@ -189,7 +189,7 @@ pub async fn create_token(
 }
 
 /// The unexpired token with this secret and its user.
-pub async fn find_token(conn: &mut Conn, secret: &str) -> ApiResult<Option<(ApiToken, User)>> {
+pub async fn find_token(conn: &mut Conn, secret: &str) -> Result<Option<(ApiToken, User)>> {
     let found: Option<(ApiToken, User)> = with_conn!(conn, c => api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(hash_secret(secret)))
@@ -214,7 +214,7 @@ pub async fn find_token(conn: &mut Conn, secret: &str) -> ApiResult<Option<(ApiT
 }
 
 /// A user's tokens, newest first.
-pub async fn list_tokens(conn: &mut Conn, user_id: &str) -> ApiResult<Vec<ApiToken>> {
+pub async fn list_tokens(conn: &mut Conn, user_id: &str) -> Result<Vec<ApiToken>> {
     Ok(with_conn!(conn, c => api_tokens::table
         .filter(api_tokens::user_id.eq(user_id))
         .order(api_tokens::created_at.desc())
@@ -224,7 +224,7 @@ pub async fn list_tokens(conn: &mut Conn, user_id: &str) -> ApiResult<Vec<ApiTok
 }
 
 /// Deletes one of a user's tokens; false when there was none.
-pub async fn revoke_token(conn: &mut Conn, user_id: &str, id: &str) -> ApiResult<bool> {
+pub async fn revoke_token(conn: &mut Conn, user_id: &str, id: &str) -> Result<bool> {
     let n = with_conn!(conn, c => diesel::delete(
         api_tokens::table.filter(api_tokens::id.eq(id)).filter(api_tokens::user_id.eq(user_id)),
     )

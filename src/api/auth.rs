@@ -121,7 +121,7 @@ async fn admit_registration(
             "invite_required",
             "registration needs an invite link".into(),
         )),
-        (_, Some(token)) => invites::find_usable(conn, token).await.map(|_| false),
+        (_, Some(token)) => Ok(invites::find_usable(conn, token).await.map(|_| false)?),
         (RegistrationMode::Open, None) => Ok(false),
     }
 }

@@ -143,7 +143,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
 
 pub(super) async fn load(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<File> {
     let mut conn = app.db.conn().await?;
-    files::get(&mut conn, &ctx.library_id()?, &file.to_string()).await
+    Ok(files::get(&mut conn, &ctx.library_id()?, &file.to_string()).await?)
 }
 
 /// `GET /api/libraries/{library}/files/{file}`.

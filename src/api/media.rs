@@ -293,7 +293,7 @@ pub async fn image_proxy(
             app.storage
                 .put_bytes(&key, Bytes::from(bytes))
                 .await
-                .map_err(|e| ApiError::blob("cache", e))?;
+                .map_err(|e| crate::error::Error::blob("cache", e))?;
         }
         drop(guard);
         app.renders.running.lock().await.remove(key.as_str());

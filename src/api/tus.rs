@@ -191,7 +191,7 @@ pub async fn patch(app: &App, ctx: &mut Ctx, upload: Uuid) -> ApiResult<Response
         drain(ctx.take_body()?).await;
         return Err(ApiError::PayloadTooLarge(length));
     }
-    let io = |e: std::io::Error| ApiError::io("tus data", e);
+    let io = |e: std::io::Error| ApiError::from(crate::error::Error::io("tus data", e));
     let mut file = DurableWriter::append(&path).await.map_err(io)?;
     let mut body = ctx.take_body()?;
     let mut failure = None;

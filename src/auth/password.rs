@@ -6,7 +6,7 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
-use crate::http::error::ApiError;
+use crate::error::Error;
 
 /// Shortest password accepted.
 pub const MIN_LEN: usize = 8;
@@ -14,10 +14,10 @@ pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 1024;
 
 /// Checks a new password's length.
-pub fn validate(password: &str) -> Result<(), ApiError> {
+pub fn validate(password: &str) -> Result<(), Error> {
     let n = password.chars().count();
     if n < MIN_LEN || password.len() > MAX_LEN {
-        return Err(ApiError::BadRequest(format!(
+        return Err(Error::Invalid(format!(
             "password must be {MIN_LEN} to {MAX_LEN} characters"
         )));
     }
@@ -36,18 +36,18 @@ async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
 }
 
 /// Hashes a password with argon2id and a random salt (PHC string).
-pub async fn hash(password: &str) -> Result<String, ApiError> {
+pub async fn hash(password: &str) -> Result<String, Error> {
     let password = password.to_owned();
     hashing(move || {
         let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
-            .map_err(|e| ApiError::Internal(format!("salt: {e}")))?;
+            .map_err(|e| Error::Internal(format!("salt: {e}")))?;
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(format!("argon2: {e}")))
+            .map_err(|e| Error::Internal(format!("argon2: {e}")))
     })
     .await
-    .ok_or_else(|| ApiError::Internal("the hash task failed".into()))?
+    .ok_or_else(|| Error::Internal("the hash task failed".into()))?
 }
 
 /// Verifies a password against a stored PHC hash; a malformed hash never matches.

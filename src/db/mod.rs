@@ -132,6 +132,22 @@ macro_rules! with_conn {
 /// Errors from taking a connection out of the pool.
 pub type PoolError = bb8::RunError<diesel_async::pooled_connection::PoolError>;
 
+/// Why a transaction could not be opened: no connection, or the `BEGIN` failed.
+#[derive(Debug)]
+pub enum DbError {
+    Pool(PoolError),
+    Query(diesel::result::Error),
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::Pool(e) => write!(f, "database pool: {e}"),
+            DbError::Query(e) => write!(f, "database: {e}"),
+        }
+    }
+}
+
 impl Db {
     /// Opens the database named by `url` (`postgres://…` or a SQLite file path), runs pending
     /// migrations and returns the pool.
@@ -211,13 +227,13 @@ impl Db {
 
     /// Opens a transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so
     /// two transactions never deadlock upgrading read locks; the busy timeout makes others wait.
-    pub async fn begin(&self) -> Result<Tx, crate::http::error::ApiError> {
-        let mut conn = self.conn().await?;
+    pub async fn begin(&self) -> Result<Tx, DbError> {
+        let mut conn = self.conn().await.map_err(DbError::Pool)?;
         let begin = match self.backend() {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         };
-        with_conn!(&mut conn, c => c.batch_execute(begin).await)?;
+        with_conn!(&mut conn, c => c.batch_execute(begin).await).map_err(DbError::Query)?;
         Ok(Tx { conn: Some(conn) })
     }
 

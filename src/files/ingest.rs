@@ -7,7 +7,7 @@ use super::{File, sniff};
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::now_ms;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::jobs::{self, JobKind};
 use crate::storage::BlobKey;
 
@@ -28,22 +28,22 @@ pub struct Received<'a> {
 }
 
 /// Stores the bytes and records the file. Empty files are refused.
-pub async fn store(app: &App, received: Received<'_>) -> ApiResult<File> {
+pub async fn store(app: &App, received: Received<'_>) -> Result<File> {
     if received.size == 0 {
-        return Err(ApiError::Conflict("empty_file", "the file is empty".into()));
+        return Err(Error::Conflict("empty_file", "the file is empty".into()));
     }
     let key = BlobKey::original(&received.library_id, &received.id)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| Error::Internal(e.to_string()))?;
     // Should this process die between storing the blob and committing its row, the next one
     // finds this note and removes the orphan blob (see [`sweep_orphans`]).
     let intent = app
         .scratch
         .intent(&format!("{}\n{}", received.library_id, received.id))
-        .map_err(|e| ApiError::io("noting an upload", e))?;
+        .map_err(|e| Error::io("noting an upload", e))?;
     app.storage
         .put_file(&key, received.path)
         .await
-        .map_err(|e| ApiError::blob(&format!("storing {key}"), e))?;
+        .map_err(|e| Error::blob(&format!("storing {key}"), e))?;
     let mime = sniff::mime_of(received.head);
     let now = now_ms();
     let file = File {
@@ -84,7 +84,7 @@ pub async fn store(app: &App, received: Received<'_>) -> ApiResult<File> {
             queued.push(jobs::store::enqueue(&mut tx, &file.id, next).await?);
         }
         tx.commit().await?;
-        Ok::<_, ApiError>(queued)
+        Ok::<_, Error>(queued)
     };
     match recorded.await {
         Ok(queued) => app.queue.announce(&queued).await,
@@ -99,7 +99,7 @@ pub async fn store(app: &App, received: Received<'_>) -> ApiResult<File> {
 
 /// Removes the blobs that stopped processes stored without committing their rows (killed
 /// between the two), named by the notes they left; returns how many it removed.
-pub async fn sweep_orphans(app: &App) -> ApiResult<usize> {
+pub async fn sweep_orphans(app: &App) -> Result<usize> {
     let mut removed = 0;
     for note in app.scratch.left_behind() {
         let Some((library, id)) = note.split_once('\n') else {
@@ -112,7 +112,7 @@ pub async fn sweep_orphans(app: &App) -> ApiResult<usize> {
             app.storage
                 .delete(&key)
                 .await
-                .map_err(|e| ApiError::blob(&format!("removing orphan {key}"), e))?;
+                .map_err(|e| Error::blob(&format!("removing orphan {key}"), e))?;
             removed += 1;
         }
     }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::app::App;
 use crate::db::schema::{audio_events, faces, file_labels, files, people, transcript_segments};
 use crate::db::{Conn, Db, now_ms};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::jobs::store::{self, JobState, JobsOf};
 use crate::storage::BlobKey;
 use crate::with_conn;
@@ -167,14 +167,14 @@ fn is_bidi_control(c: char) -> bool {
 }
 
 /// Inserts a file row.
-pub async fn insert(conn: &mut Conn, file: &File) -> ApiResult<()> {
+pub async fn insert(conn: &mut Conn, file: &File) -> Result<()> {
     with_conn!(conn, c => diesel::insert_into(files::table).values(file).execute(c).await)?;
     Ok(())
 }
 
 /// Inserts a file unless its library already has a row for the same imported path; returns
 /// whether it was inserted.
-pub async fn insert_if_new(conn: &mut Conn, file: &File) -> ApiResult<bool> {
+pub async fn insert_if_new(conn: &mut Conn, file: &File) -> Result<bool> {
     let n = with_conn!(conn, c => diesel::insert_into(files::table)
         .values(file)
         .on_conflict_do_nothing()
@@ -184,7 +184,7 @@ pub async fn insert_if_new(conn: &mut Conn, file: &File) -> ApiResult<bool> {
 }
 
 /// The file `id` of `library_id`.
-pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<File> {
+pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> Result<File> {
     let found = with_conn!(conn, c => files::table
         .filter(files::id.eq(id))
         .filter(files::library_id.eq(library_id))
@@ -192,7 +192,7 @@ pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<File>
         .first(c)
         .await
         .optional())?;
-    found.ok_or(ApiError::NotFound)
+    found.ok_or(Error::NotFound)
 }
 
 /// The files among `ids` that belong to `library_id`, by id, in a few queries however many are
@@ -201,7 +201,7 @@ pub async fn get_many(
     conn: &mut Conn,
     library_id: &str,
     ids: &[String],
-) -> ApiResult<std::collections::HashMap<String, File>> {
+) -> Result<std::collections::HashMap<String, File>> {
     /// Ids bound per query, well under both databases' limits on parameters.
     const CHUNK: usize = 1000;
     let mut found = std::collections::HashMap::with_capacity(ids.len());
@@ -218,7 +218,7 @@ pub async fn get_many(
 }
 
 /// The file `id` in any library (for workers).
-pub async fn find(conn: &mut Conn, id: &str) -> ApiResult<Option<File>> {
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<File>> {
     Ok(
         with_conn!(conn, c => files::table.find(id).select(File::as_select()).first(c).await.optional())?,
     )
@@ -308,8 +308,8 @@ impl Cursor {
     }
 
     /// Parses the text form; anything else is a bad request.
-    pub fn decode(text: &str) -> ApiResult<Cursor> {
-        let bad = || ApiError::BadRequest("invalid cursor".into());
+    pub fn decode(text: &str) -> Result<Cursor> {
+        let bad = || Error::Invalid("invalid cursor".into());
         let (at, id) = text.split_once('_').ok_or_else(bad)?;
         let at = at.parse().map_err(|_| bad())?;
         uuid::Uuid::parse_str(id).map_err(|_| bad())?;
@@ -327,7 +327,7 @@ pub async fn list(
     filter: &ListFilter,
     after: Option<&Cursor>,
     limit: i64,
-) -> ApiResult<(Vec<File>, Option<Cursor>)> {
+) -> Result<(Vec<File>, Option<Cursor>)> {
     let pattern = filter.search.as_deref().map(contains_pattern);
     // Built inside each backend's arm: a boxed query is tied to one backend.
     let mut rows: Vec<File> = with_conn!(conn, c => {
@@ -416,7 +416,7 @@ pub async fn duplicated_hashes(
     conn: &mut Conn,
     library_id: &str,
     hashes: &[String],
-) -> ApiResult<Vec<String>> {
+) -> Result<Vec<String>> {
     if hashes.is_empty() {
         return Ok(Vec::new());
     }
@@ -438,7 +438,7 @@ pub async fn duplicated_hashes(
 pub async fn duplicate_groups(
     conn: &mut Conn,
     library_id: &str,
-) -> ApiResult<Vec<(String, Vec<File>)>> {
+) -> Result<Vec<(String, Vec<File>)>> {
     let hashes: Vec<Option<String>> = with_conn!(conn, c => files::table
         .filter(live_original_of(library_id))
         .filter(files::sha256.is_not_null())
@@ -477,7 +477,7 @@ fn live_original_of<'a>(library_id: &'a str) -> _ {
 }
 
 /// Renames and/or moves a file.
-pub async fn update(conn: &mut Conn, file: &File) -> ApiResult<()> {
+pub async fn update(conn: &mut Conn, file: &File) -> Result<()> {
     with_conn!(conn, c => diesel::update(files::table.find(&file.id))
         .set((files::name.eq(&file.name), files::folder_id.eq(&file.folder_id), files::updated_at.eq(now_ms())))
         .execute(c)
@@ -486,7 +486,7 @@ pub async fn update(conn: &mut Conn, file: &File) -> ApiResult<()> {
 }
 
 /// Moves a file to or from the trash.
-pub async fn set_trashed(conn: &mut Conn, id: &str, trashed: bool) -> ApiResult<()> {
+pub async fn set_trashed(conn: &mut Conn, id: &str, trashed: bool) -> Result<()> {
     let at = trashed.then(now_ms);
     with_conn!(conn, c => diesel::update(files::table.find(id))
         .set((files::trashed_at.eq(at), files::updated_at.eq(now_ms())))
@@ -496,7 +496,7 @@ pub async fn set_trashed(conn: &mut Conn, id: &str, trashed: bool) -> ApiResult<
 }
 
 /// Deletes a file row (and, by cascade, rows derived from it), its job rows first.
-pub async fn delete(db: &Db, id: &str) -> ApiResult<()> {
+pub async fn delete(db: &Db, id: &str) -> Result<()> {
     let mut tx = db.begin().await?;
     store::delete_jobs(&mut tx, JobsOf::File(id)).await?;
     with_conn!(tx, c => diesel::delete(files::table.find(id)).execute(c).await)?;
@@ -506,14 +506,14 @@ pub async fn delete(db: &Db, id: &str) -> ApiResult<()> {
 
 /// Deletes a file row, then its original and derived blobs (the row goes first, so nothing
 /// visible points at a missing blob; a blob left by a failure is only logged).
-pub async fn purge(app: &App, conn: &mut Conn, library: &str, file: &str) -> ApiResult<()> {
+pub async fn purge(app: &App, conn: &mut Conn, library: &str, file: &str) -> Result<()> {
     let imported = find(conn, file)
         .await?
         .is_some_and(|f| f.source_path.is_some());
     delete(&app.db, file).await?;
     let keys = BlobKey::original(library, file)
         .and_then(|o| Ok((o, BlobKey::derived_prefix(library, file)?)));
-    let (original, derived) = keys.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (original, derived) = keys.map_err(|e| Error::Internal(e.to_string()))?;
     // An imported original belongs to the NAS folder and is never deleted; only its row goes.
     if !imported && let Err(e) = app.storage.delete(&original).await {
         tracing::warn!(file, "purged file left its original behind: {e}");

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use super::File;
 use crate::app::App;
 use crate::digest::{sha256_file, sha256_stream};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::storage::{BlobKey, BlobStore, BlobStream, clamp_range};
 
 /// The location of one original.
@@ -28,23 +28,24 @@ pub enum Original {
 impl Original {
     /// The original of `file`, whose library imports from `import_root` (if anywhere);
     /// imported files resolve against that folder.
-    pub fn of(file: &File, import_root: Option<&str>) -> ApiResult<Original> {
+    pub fn of(file: &File, import_root: Option<&str>) -> Result<Original> {
         match (&file.source_path, import_root) {
             (None, _) => BlobKey::original(&file.library_id, &file.id)
                 .map(Original::Blob)
-                .map_err(|e| ApiError::Internal(e.to_string())),
+                .map_err(|e| Error::Internal(e.to_string())),
             (Some(relative), Some(root)) => Ok(Original::Imported {
                 root: PathBuf::from(root),
                 path: Path::new(root).join(relative),
             }),
-            (Some(_), None) => Err(ApiError::Unavailable(
+            (Some(_), None) => Err(Error::Conflict(
+                "library_unbound",
                 "the library is no longer bound to an import folder".into(),
             )),
         }
     }
 
     /// [`Original::of`], looking the library's import folder up only for imported files.
-    pub async fn find(app: &App, file: &File) -> ApiResult<Original> {
+    pub async fn find(app: &App, file: &File) -> Result<Original> {
         let root = match file.source_path {
             Some(_) => crate::import::root_of(&mut app.db.conn().await?, &file.library_id).await?,
             None => None,

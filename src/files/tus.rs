@@ -10,7 +10,7 @@ use diesel_async::RunQueryDsl;
 
 use crate::db::schema::tus_uploads;
 use crate::db::{Conn, now_ms};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::with_conn;
 
 /// The protocol version spoken.
@@ -40,16 +40,16 @@ pub fn data_path(data_dir: &Path, id: &str) -> PathBuf {
 }
 
 /// The offset: how many bytes of the upload have been received.
-pub async fn offset(data_dir: &Path, id: &str) -> ApiResult<u64> {
+pub async fn offset(data_dir: &Path, id: &str) -> Result<u64> {
     match tokio::fs::metadata(data_path(data_dir, id)).await {
         Ok(meta) => Ok(meta.len()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(ApiError::Internal(format!("tus data of {id}: {e}"))),
+        Err(e) => Err(Error::Internal(format!("tus data of {id}: {e}"))),
     }
 }
 
 /// Parses `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent).
-pub fn parse_metadata(header: &str) -> ApiResult<Vec<(String, String)>> {
+pub fn parse_metadata(header: &str) -> Result<Vec<(String, String)>> {
     header
         .split(',')
         .map(str::trim)
@@ -58,18 +58,16 @@ pub fn parse_metadata(header: &str) -> ApiResult<Vec<(String, String)>> {
             let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(value.trim())
-                .map_err(|_| {
-                    ApiError::BadRequest(format!("Upload-Metadata: `{key}` is not base64"))
-                })?;
+                .map_err(|_| Error::Invalid(format!("Upload-Metadata: `{key}` is not base64")))?;
             Ok((key.to_owned(), String::from_utf8_lossy(&bytes).into_owned()))
         })
         .collect()
 }
 
 /// Records a new upload and creates its empty data file.
-pub async fn create(conn: &mut Conn, data_dir: &Path, upload: &TusUpload) -> ApiResult<()> {
+pub async fn create(conn: &mut Conn, data_dir: &Path, upload: &TusUpload) -> Result<()> {
     let path = data_path(data_dir, &upload.id);
-    let io = |e: std::io::Error| ApiError::io("tus data", e);
+    let io = |e: std::io::Error| Error::io("tus data", e);
     tokio::fs::create_dir_all(path.parent().expect("tus dir"))
         .await
         .map_err(io)?;
@@ -79,7 +77,7 @@ pub async fn create(conn: &mut Conn, data_dir: &Path, upload: &TusUpload) -> Api
 }
 
 /// The unexpired upload `id` of `library_id`.
-pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<TusUpload> {
+pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> Result<TusUpload> {
     let found: Option<TusUpload> = with_conn!(conn, c => tus_uploads::table
         .filter(tus_uploads::id.eq(id))
         .filter(tus_uploads::library_id.eq(library_id))
@@ -88,11 +86,11 @@ pub async fn get(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<TusUp
         .first(c)
         .await
         .optional())?;
-    found.ok_or(ApiError::NotFound)
+    found.ok_or(Error::NotFound)
 }
 
 /// Marks an upload finished and drops its data file.
-pub async fn finish(conn: &mut Conn, data_dir: &Path, id: &str) -> ApiResult<()> {
+pub async fn finish(conn: &mut Conn, data_dir: &Path, id: &str) -> Result<()> {
     with_conn!(conn, c => diesel::update(tus_uploads::table.find(id))
         .set(tus_uploads::finished.eq(true))
         .execute(c)
@@ -102,14 +100,14 @@ pub async fn finish(conn: &mut Conn, data_dir: &Path, id: &str) -> ApiResult<()>
 }
 
 /// Forgets an upload and its data.
-pub async fn remove(conn: &mut Conn, data_dir: &Path, id: &str) -> ApiResult<()> {
+pub async fn remove(conn: &mut Conn, data_dir: &Path, id: &str) -> Result<()> {
     with_conn!(conn, c => diesel::delete(tus_uploads::table.find(id)).execute(c).await)?;
     let _ = tokio::fs::remove_file(data_path(data_dir, id)).await;
     Ok(())
 }
 
 /// Forgets every expired upload and its data; returns how many.
-pub async fn sweep_expired(conn: &mut Conn, data_dir: &Path) -> ApiResult<usize> {
+pub async fn sweep_expired(conn: &mut Conn, data_dir: &Path) -> Result<usize> {
     let expired: Vec<String> = with_conn!(conn, c => tus_uploads::table
         .filter(tus_uploads::expires_at.le(now_ms()))
         .select(tus_uploads::id)

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
 use super::sniff::SNIFF_LEN;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::http::request::drain;
 use crate::storage::durable::{DurableWriter, TempPath};
 
@@ -31,25 +31,25 @@ impl Staged {
 
 /// Streams `body` into the new file `path`, refusing more than `max_bytes`; the bytes are on
 /// disk, whole, when this returns.
-pub async fn stage(mut body: Incoming, path: TempPath, max_bytes: u64) -> ApiResult<Staged> {
+pub async fn stage(mut body: Incoming, path: TempPath, max_bytes: u64) -> Result<Staged> {
     let mut staged = Staged {
         file: path,
         size: 0,
         sha256: String::new(),
         head: Vec::new(),
     };
-    let io_err = |e: std::io::Error| ApiError::io("writing upload", e);
+    let io_err = |e: std::io::Error| Error::io("writing upload", e);
     let mut file = DurableWriter::create(staged.path()).await.map_err(io_err)?;
     let mut hasher = Sha256::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
+        let frame = frame.map_err(|e| Error::Invalid(format!("upload interrupted: {e}")))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
         staged.size += data.len() as u64;
         if staged.size > max_bytes {
             drain(body).await;
-            return Err(ApiError::PayloadTooLarge(max_bytes));
+            return Err(Error::TooLarge(max_bytes));
         }
         if staged.head.len() < SNIFF_LEN {
             let take = (SNIFF_LEN - staged.head.len()).min(data.len());

@@ -3,6 +3,8 @@
 
 use http::StatusCode;
 
+use crate::error::{DISK_FULL, Error};
+
 /// An error returned to an API client.
 #[derive(Debug)]
 pub enum ApiError {
@@ -132,43 +134,36 @@ impl ApiError {
     }
 }
 
-impl ApiError {
-    /// A failed local file or blob operation while `doing` something: a full disk is
-    /// [`ApiError::InsufficientStorage`], anything else internal.
-    pub fn io(doing: &str, e: std::io::Error) -> ApiError {
-        if crate::storage::durable::is_disk_full(&e) {
-            ApiError::InsufficientStorage(DISK_FULL.into())
-        } else {
-            ApiError::Internal(format!("{doing}: {e}"))
-        }
-    }
-
-    /// A failed blob store operation while `doing` something: a full disk is
-    /// [`ApiError::InsufficientStorage`], anything else a backing service being unavailable.
-    pub fn blob(doing: &str, e: std::io::Error) -> ApiError {
-        match ApiError::io(doing, e) {
-            ApiError::Internal(m) => ApiError::Unavailable(m),
-            full => full,
+/// The status mapping of domain errors: the one place a domain failure becomes HTTP.
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotFound => ApiError::NotFound,
+            Error::Invalid(m) => ApiError::BadRequest(m),
+            Error::Conflict(code, m) => ApiError::Conflict(code, m),
+            Error::TooLarge(limit) => ApiError::PayloadTooLarge(limit),
+            Error::Unavailable(m) => ApiError::Unavailable(m),
+            Error::DiskFull => ApiError::InsufficientStorage(DISK_FULL.into()),
+            e @ (Error::Database(_) | Error::Internal(_)) => ApiError::Internal(e.to_string()),
         }
     }
 }
 
-/// What a client is told when the disk is full.
-pub const DISK_FULL: &str =
-    "the server's disk is full: free some space (empty the trash) and try again";
-
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        if crate::db::is_disk_full(&e) {
-            return ApiError::InsufficientStorage(DISK_FULL.into());
-        }
-        ApiError::Internal(format!("database: {e}"))
+        Error::from(e).into()
     }
 }
 
 impl From<crate::db::PoolError> for ApiError {
     fn from(e: crate::db::PoolError) -> Self {
-        ApiError::Unavailable(format!("database pool: {e}"))
+        Error::from(e).into()
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        Error::from(e).into()
     }
 }
 

@@ -19,8 +19,8 @@ use serde::Serialize;
 use crate::app::App;
 use crate::db::schema::{files as files_table, libraries};
 use crate::db::{Conn, now_ms};
+use crate::error::{Error, Result};
 use crate::files::{self, File};
-use crate::http::error::{ApiError, ApiResult};
 use crate::jobs::{JobKind, store};
 use crate::with_conn;
 use tree::FolderTree;
@@ -30,7 +30,7 @@ use walk::{Entry, Skipped};
 const BATCH: usize = 500;
 
 /// The folder `library` is bound to, if any.
-pub async fn root_of(conn: &mut Conn, library: &str) -> ApiResult<Option<PathBuf>> {
+pub async fn root_of(conn: &mut Conn, library: &str) -> Result<Option<PathBuf>> {
     let path: Option<Option<String>> = with_conn!(conn, c => libraries::table
         .find(library)
         .select(libraries::import_path)
@@ -42,20 +42,19 @@ pub async fn root_of(conn: &mut Conn, library: &str) -> ApiResult<Option<PathBuf
 
 /// Binds `library` to the folder at `path` (made absolute), or unbinds it with None; the
 /// watcher of this process picks the change up at once, others within half a minute.
-pub async fn bind(app: &App, library: &str, path: Option<&Path>) -> ApiResult<()> {
+pub async fn bind(app: &App, library: &str, path: Option<&Path>) -> Result<()> {
     let path = match path {
         Some(path) => {
-            let absolute = std::fs::canonicalize(path).map_err(|e| {
-                ApiError::BadRequest(format!("import folder {}: {e}", path.display()))
-            })?;
+            let absolute = std::fs::canonicalize(path)
+                .map_err(|e| Error::Invalid(format!("import folder {}: {e}", path.display())))?;
             if !absolute.is_dir() {
-                return Err(ApiError::BadRequest(format!(
+                return Err(Error::Invalid(format!(
                     "import folder {} is not a folder",
                     absolute.display()
                 )));
             }
             let text = absolute.to_str().ok_or_else(|| {
-                ApiError::BadRequest("the import folder's path is not valid UTF-8".into())
+                Error::Invalid("the import folder's path is not valid UTF-8".into())
             })?;
             Some(text.to_owned())
         }
@@ -66,14 +65,14 @@ pub async fn bind(app: &App, library: &str, path: Option<&Path>) -> ApiResult<()
         .execute(c)
         .await)?;
     if n == 0 {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
     app.import_bindings.notify_one();
     Ok(())
 }
 
 /// Libraries bound to a folder, with the folder.
-pub async fn bound_libraries(conn: &mut Conn) -> ApiResult<Vec<(String, PathBuf)>> {
+pub async fn bound_libraries(conn: &mut Conn) -> Result<Vec<(String, PathBuf)>> {
     let rows: Vec<(String, Option<String>)> = with_conn!(conn, c => libraries::table
         .filter(libraries::import_path.is_not_null())
         .select((libraries::id, libraries::import_path))
@@ -118,16 +117,16 @@ pub async fn scan(
     app: &App,
     library: &str,
     mut progress: impl FnMut(usize, usize),
-) -> ApiResult<ScanReport> {
+) -> Result<ScanReport> {
     // One scan at a time in this process (the watcher, the periodic rescan and callers);
     // a scan in another process is kept consistent by the unique source path per library.
     let _one_at_a_time = app.import_scan.lock().await;
     let root = root_of(&mut app.db.conn().await?, library)
         .await?
-        .ok_or_else(|| ApiError::BadRequest("the library is not bound to a folder".into()))?;
+        .ok_or_else(|| Error::Invalid("the library is not bound to a folder".into()))?;
     let walked = tokio::task::spawn_blocking(move || walk::walk(&root))
         .await
-        .map_err(|e| ApiError::Internal(format!("scan: {e}")))??;
+        .map_err(|e| Error::Internal(format!("scan: {e}")))??;
     let mut report = ScanReport {
         skipped: walked.skipped,
         ..Default::default()
@@ -135,7 +134,7 @@ pub async fn scan(
     let mut known: HashMap<String, Known> = imported_rows(app, library).await?;
     // An unmounted share often leaves an empty mount point: never read that as "all deleted".
     if walked.files.is_empty() && !known.is_empty() {
-        return Err(ApiError::Unavailable(
+        return Err(Error::Unavailable(
             "the import folder is empty (not mounted?); nothing was removed".into(),
         ));
     }
@@ -188,7 +187,7 @@ pub async fn scan(
     Ok(report)
 }
 
-async fn imported_rows(app: &App, library: &str) -> ApiResult<HashMap<String, Known>> {
+async fn imported_rows(app: &App, library: &str) -> Result<HashMap<String, Known>> {
     let rows: Vec<(String, Option<String>, i64, Option<i64>)> = with_conn!(&mut app.db.conn().await?, c => files_table::table
             .filter(files_table::library_id.eq(library))
             .filter(files_table::source_path.is_not_null())
@@ -213,7 +212,7 @@ async fn apply(
     batch: Vec<Change>,
     tree: &mut FolderTree,
     report: &mut ScanReport,
-) -> ApiResult<()> {
+) -> Result<()> {
     let now = now_ms();
     let mut queued = Vec::new();
     let mut removed = Vec::new();

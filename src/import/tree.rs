@@ -9,8 +9,8 @@ use diesel_async::RunQueryDsl;
 
 use crate::db::Conn;
 use crate::db::schema::{files, folders};
+use crate::error::Result;
 use crate::folders::Folder;
-use crate::http::error::ApiResult;
 use crate::with_conn;
 
 /// The mirrored folders of one library, by directory path.
@@ -21,7 +21,7 @@ pub struct FolderTree {
 
 impl FolderTree {
     /// Loads the folders earlier scans mirrored.
-    pub async fn load(conn: &mut Conn, library: &str) -> ApiResult<FolderTree> {
+    pub async fn load(conn: &mut Conn, library: &str) -> Result<FolderTree> {
         let rows: Vec<(Option<String>, String)> = with_conn!(conn, c => folders::table
             .filter(folders::library_id.eq(library))
             .filter(folders::source_path.is_not_null())
@@ -44,7 +44,7 @@ impl FolderTree {
         conn: &mut Conn,
         file_path: &str,
         now: i64,
-    ) -> ApiResult<Option<String>> {
+    ) -> Result<Option<String>> {
         let Some((dir, _)) = file_path.rsplit_once('/') else {
             return Ok(None);
         };
@@ -80,7 +80,7 @@ impl FolderTree {
 }
 
 /// Deletes mirrored folders of `library` that hold no file and no folder; returns how many.
-pub async fn prune(conn: &mut Conn, library: &str) -> ApiResult<usize> {
+pub async fn prune(conn: &mut Conn, library: &str) -> Result<usize> {
     let all: Vec<(String, Option<String>, Option<String>)> = with_conn!(conn, c => folders::table
         .filter(folders::library_id.eq(library))
         .select((folders::id, folders::parent_id, folders::source_path))

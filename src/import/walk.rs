@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 /// A file found by the walk.
 #[derive(Debug, Clone)]
@@ -52,11 +52,11 @@ fn is_system_folder(name: &str) -> bool {
 }
 
 /// Walks `root`; fails only when `root` itself cannot be read.
-pub fn walk(root: &Path) -> ApiResult<Walked> {
+pub fn walk(root: &Path) -> Result<Walked> {
     let meta = std::fs::metadata(root)
-        .map_err(|e| ApiError::Unavailable(format!("import folder {}: {e}", root.display())))?;
+        .map_err(|e| Error::Unavailable(format!("import folder {}: {e}", root.display())))?;
     let real_root = std::fs::canonicalize(root)
-        .map_err(|e| ApiError::Unavailable(format!("import folder {}: {e}", root.display())))?;
+        .map_err(|e| Error::Unavailable(format!("import folder {}: {e}", root.display())))?;
     let mut walked = Walked::default();
     let mut ancestors = HashSet::from([(meta.dev(), meta.ino())]);
     let mut walk = Walk {

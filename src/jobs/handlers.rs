@@ -11,9 +11,9 @@ use super::store::Settle;
 use crate::app::App;
 use crate::db::Conn;
 use crate::db::schema::files as files_table;
+use crate::error::Result;
 use crate::files::original::Original;
 use crate::files::{File, MediaFacts, sniff};
-use crate::http::error::ApiResult;
 use crate::media;
 use crate::ml;
 use crate::with_conn;
@@ -81,9 +81,7 @@ pub async fn run(
 }
 
 async fn original(app: &App, file: &File) -> Result<Original, Settle> {
-    Original::find(app, file)
-        .await
-        .map_err(|e| Settle::Retry(format!("{e:?}")))
+    Original::find(app, file).await.map_err(Settle::from)
 }
 
 /// A storage error as a run outcome: a missing original is final, anything else is retried.
@@ -151,7 +149,7 @@ pub async fn apply(
     file: &File,
     effect: &Effect,
     clustering: crate::people::cluster::Params,
-) -> ApiResult<()> {
+) -> Result<()> {
     let file_id = file.id.as_str();
     let library = file.library_id.as_str();
     let now = crate::db::now_ms();

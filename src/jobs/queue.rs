@@ -12,7 +12,7 @@ use super::JobKind;
 use super::redis::RedisDispatch;
 use super::store::{self, Claim, Lease, Queued, Reap, Reaped};
 use crate::db::Db;
-use crate::http::error::ApiResult;
+use crate::error::Result;
 
 /// How long a job may sit due while workers for its kind are idle before it is re-announced.
 pub const OVERDUE_AFTER: Duration = Duration::from_secs(3);
@@ -70,12 +70,7 @@ impl Queue {
     }
 
     /// Claims the next due job of `kind` under `lease`.
-    pub async fn claim(
-        &self,
-        db: &Db,
-        kind: JobKind,
-        lease: Lease<'_>,
-    ) -> ApiResult<Option<Claim>> {
+    pub async fn claim(&self, db: &Db, kind: JobKind, lease: Lease<'_>) -> Result<Option<Claim>> {
         match self {
             Queue::Embedded(_) => store::claim(db, kind, lease).await,
             Queue::Redis(redis) => redis.claim(db, kind, lease).await,
@@ -119,7 +114,7 @@ impl Queue {
     }
 
     /// Gives a claimed job back without spending an attempt and announces it again.
-    pub async fn release(&self, db: &Db, claim: &Claim) -> ApiResult<()> {
+    pub async fn release(&self, db: &Db, claim: &Claim) -> Result<()> {
         let queued = store::release(&mut db.conn().await?, claim).await?;
         self.announce(&[queued]).await;
         Ok(())
@@ -128,7 +123,7 @@ impl Queue {
     /// Re-announces jobs of `kinds` that have been due for a while yet no worker took (a
     /// worker killed between Redis's pop and its lease, a Redis restored from an older
     /// snapshot); returns how many. Call when workers for those kinds sit idle.
-    pub async fn recover_overdue(&self, db: &Db, kinds: &[JobKind]) -> ApiResult<usize> {
+    pub async fn recover_overdue(&self, db: &Db, kinds: &[JobKind]) -> Result<usize> {
         let Queue::Redis(redis) = self else {
             return Ok(0);
         };
@@ -145,7 +140,7 @@ impl Queue {
 
     /// Re-announces every queued job, for when the dispatcher may have lost some (a Redis
     /// restart without persistence, a crash between commit and announce); returns how many.
-    pub async fn reconcile(&self, db: &Db) -> ApiResult<usize> {
+    pub async fn reconcile(&self, db: &Db) -> Result<usize> {
         match self {
             Queue::Embedded(_) => Ok(0),
             Queue::Redis(redis) => redis.reconcile(db).await,

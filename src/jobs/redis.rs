@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 use super::JobKind;
 use super::store::{self, Claim, Lease, Queued};
 use crate::db::{Db, now_ms};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 /// Pops the earliest due member of KEYS[1]; -1 when the epoch key KEYS[2] is missing.
 const POP_DUE: &str = r"
@@ -58,8 +58,8 @@ enum Popped {
     Job(String, i32),
 }
 
-fn redis_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable(format!("queue: {e}"))
+fn redis_error(e: impl std::fmt::Display) -> Error {
+    Error::Unavailable(format!("queue: {e}"))
 }
 
 impl RedisDispatch {
@@ -94,7 +94,7 @@ impl RedisDispatch {
     }
 
     /// A pooled connection, unless Redis failed moments ago.
-    async fn conn(&self) -> ApiResult<bb8::PooledConnection<'_, RedisConnectionManager>> {
+    async fn conn(&self) -> Result<bb8::PooledConnection<'_, RedisConnectionManager>> {
         let down_until = self.down_until.load(Ordering::Relaxed);
         if now_ms() < down_until {
             return Err(redis_error("redis is down; retrying in a few seconds"));
@@ -133,7 +133,7 @@ impl RedisDispatch {
 
     /// Adds the jobs to their kind's set (a later time wins, so a retry's back-off is kept) and
     /// wakes idle workers.
-    pub async fn push(&self, jobs: &[Queued]) -> ApiResult<()> {
+    pub async fn push(&self, jobs: &[Queued]) -> Result<()> {
         let mut pipe = redis::pipe();
         for job in jobs {
             pipe.cmd("ZADD")
@@ -155,7 +155,7 @@ impl RedisDispatch {
             .map_err(redis_error)
     }
 
-    async fn pop(&self, kind: JobKind) -> ApiResult<Popped> {
+    async fn pop(&self, kind: JobKind) -> Result<Popped> {
         let reply: redis::Value = redis::cmd("EVAL")
             .arg(POP_DUE)
             .arg(2)
@@ -183,12 +183,7 @@ impl RedisDispatch {
 
     /// Pops due members until one names a job that is still queued at that version, and takes
     /// its lease.
-    pub async fn claim(
-        &self,
-        db: &Db,
-        kind: JobKind,
-        lease: Lease<'_>,
-    ) -> ApiResult<Option<Claim>> {
+    pub async fn claim(&self, db: &Db, kind: JobKind, lease: Lease<'_>) -> Result<Option<Claim>> {
         for _ in 0..MAX_STALE_POPS {
             match self.pop(kind).await? {
                 Popped::Empty => return Ok(None),
@@ -238,7 +233,7 @@ impl RedisDispatch {
     }
 
     /// Re-announces every queued row, then marks Redis as holding them (the epoch key).
-    pub async fn reconcile(&self, db: &Db) -> ApiResult<usize> {
+    pub async fn reconcile(&self, db: &Db) -> Result<usize> {
         let mut after = None;
         let mut total = 0;
         loop {

@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use super::JobKind;
 use crate::app::App;
 use crate::db::schema::files;
-use crate::http::error::ApiResult;
+use crate::error::Result;
 use crate::with_conn;
 
 /// Which files to reprocess.
@@ -28,7 +28,7 @@ pub async fn reprocess(
     kind: JobKind,
     scope: &Scope,
     mut progress: impl FnMut(usize, usize),
-) -> ApiResult<usize> {
+) -> Result<usize> {
     let ids: Vec<String> = {
         let mut conn = app.db.conn().await?;
         let live = files::table

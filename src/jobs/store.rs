@@ -13,7 +13,7 @@ use super::instance::Instance;
 use super::{JobKind, JobStatus, MAX_ATTEMPTS, backoff};
 use crate::db::schema::{file_jobs, files};
 use crate::db::{Conn, Db, now_ms};
-use crate::http::error::ApiResult;
+use crate::error::{Error, Result};
 use crate::with_conn;
 
 /// A claimed job: what to do and the lease token that lets the holder settle it.
@@ -67,7 +67,7 @@ impl Queued {
 /// Requests `kind` for `file_id`: a new row at version 1, or the existing row re-queued with its
 /// version bumped (any running attempt loses its lease and cannot record its result). Announce
 /// the result to the queue once the transaction commits.
-pub async fn enqueue(conn: &mut Conn, file_id: &str, kind: JobKind) -> ApiResult<Queued> {
+pub async fn enqueue(conn: &mut Conn, file_id: &str, kind: JobKind) -> Result<Queued> {
     let now = now_ms();
     let row = (
         file_jobs::file_id.eq(file_id),
@@ -109,7 +109,7 @@ pub async fn enqueue(conn: &mut Conn, file_id: &str, kind: JobKind) -> ApiResult
 }
 
 /// Records `kind` as already done for a new file (e.g. the hash computed during upload).
-pub async fn record_done(conn: &mut Conn, file_id: &str, kind: JobKind) -> ApiResult<()> {
+pub async fn record_done(conn: &mut Conn, file_id: &str, kind: JobKind) -> Result<()> {
     let now = now_ms();
     let row = (
         file_jobs::file_id.eq(file_id),
@@ -138,7 +138,7 @@ fn ready<'a>(kind: &'a str, now: i64) -> _ {
 
 /// Claims the oldest ready job of `kind` for `lease`. On PostgreSQL concurrent workers skip
 /// each other's rows (`FOR UPDATE SKIP LOCKED`); SQLite serialises writers.
-pub async fn claim(db: &Db, kind: JobKind, lease: Lease<'_>) -> ApiResult<Option<Claim>> {
+pub async fn claim(db: &Db, kind: JobKind, lease: Lease<'_>) -> Result<Option<Claim>> {
     let mut tx = db.begin().await?;
     let now = now_ms();
     let candidate: Option<(String, i32, i32)> = match &mut *tx {
@@ -168,7 +168,7 @@ pub async fn claim_version(
     kind: JobKind,
     version: i32,
     lease: Lease<'_>,
-) -> ApiResult<Option<Claim>> {
+) -> Result<Option<Claim>> {
     let now = now_ms();
     let attempts: Option<i32> = with_conn!(&mut db.conn().await?, c => file_jobs::table
         .find((file_id, kind.as_str()))
@@ -211,7 +211,7 @@ async fn take_lease(
     attempts: i32,
     lease: Lease<'_>,
     now: i64,
-) -> ApiResult<Option<Claim>> {
+) -> Result<Option<Claim>> {
     let token = lease.holder.lease_token();
     let n = with_conn!(conn, c => diesel::update(file_jobs::table.find((&file_id, kind.as_str())))
         .filter(file_jobs::status.eq(JobStatus::Queued.as_str()))
@@ -266,7 +266,7 @@ pub async fn heartbeat(
     claim: &Claim,
     lease: Duration,
     progress: Option<(i32, Option<i64>)>,
-) -> ApiResult<bool> {
+) -> Result<bool> {
     let now = now_ms();
     let until = now + lease.as_millis() as i64;
     let n = match progress {
@@ -297,6 +297,24 @@ pub enum Settle {
     Failed(String),
 }
 
+impl From<&Error> for Settle {
+    /// A domain failure ends the run by its meaning: what may pass (a service down, a full
+    /// disk) is retried, anything else fails for good. The text is the error's sentence.
+    fn from(e: &Error) -> Settle {
+        if e.is_transient() {
+            Settle::Retry(e.to_string())
+        } else {
+            Settle::Failed(e.to_string())
+        }
+    }
+}
+
+impl From<Error> for Settle {
+    fn from(e: Error) -> Settle {
+        Settle::from(&e)
+    }
+}
+
 /// What [`settle`] recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
@@ -322,7 +340,7 @@ pub async fn settle(
     claim: &Claim,
     outcome: &Settle,
     retry_base: Duration,
-) -> ApiResult<Settled> {
+) -> Result<Settled> {
     let now = now_ms();
     let (status, error, run_after) = match outcome {
         Settle::Done => (JobStatus::Done, None, now),
@@ -368,7 +386,7 @@ pub async fn settle(
 
 /// Gives a claimed job back without counting the attempt (used at shutdown); returns the job to
 /// announce again.
-pub async fn release(conn: &mut Conn, claim: &Claim) -> ApiResult<Queued> {
+pub async fn release(conn: &mut Conn, claim: &Claim) -> Result<Queued> {
     let now = now_ms();
     with_conn!(conn, c => diesel::update(claim.row())
         .set((
@@ -402,7 +420,7 @@ pub enum Reap<'a> {
 }
 
 /// Re-queues the jobs of leases that are dead; those out of attempts fail.
-pub async fn reap(db: &Db, which: Reap<'_>) -> ApiResult<Reaped> {
+pub async fn reap(db: &Db, which: Reap<'_>) -> Result<Reaped> {
     let mut tx = db.begin().await?;
     let now = now_ms();
     let (held_until_before, tokens, reason) = match which {
@@ -460,7 +478,7 @@ pub async fn queued_page(
     conn: &mut Conn,
     after: Option<&(String, String)>,
     limit: i64,
-) -> ApiResult<Vec<Queued>> {
+) -> Result<Vec<Queued>> {
     let (kind_after, file_after) = after.cloned().unwrap_or_default();
     let rows: Vec<(String, String, i32, i64)> = with_conn!(conn, c => file_jobs::table
         .filter(file_jobs::status.eq(JobStatus::Queued.as_str()))
@@ -493,7 +511,7 @@ pub async fn overdue(
     kinds: &[JobKind],
     due_before: i64,
     limit: i64,
-) -> ApiResult<Vec<Queued>> {
+) -> Result<Vec<Queued>> {
     let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
     let rows: Vec<(String, String, i32, i64)> = with_conn!(conn, c => file_jobs::table
         .filter(file_jobs::status.eq(JobStatus::Queued.as_str()))
@@ -508,7 +526,7 @@ pub async fn overdue(
 }
 
 /// The job rows of these files.
-pub async fn states_of(conn: &mut Conn, file_ids: &[String]) -> ApiResult<Vec<JobState>> {
+pub async fn states_of(conn: &mut Conn, file_ids: &[String]) -> Result<Vec<JobState>> {
     if file_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -520,7 +538,7 @@ pub async fn states_of(conn: &mut Conn, file_ids: &[String]) -> ApiResult<Vec<Jo
 }
 
 /// Row counts per kind and status.
-pub async fn counts(conn: &mut Conn) -> ApiResult<Vec<(String, String, i64)>> {
+pub async fn counts(conn: &mut Conn) -> Result<Vec<(String, String, i64)>> {
     Ok(with_conn!(conn, c => file_jobs::table
         .group_by((file_jobs::kind, file_jobs::status))
         .select((file_jobs::kind, file_jobs::status, diesel::dsl::count_star()))
@@ -541,7 +559,7 @@ pub enum JobsOf<'a> {
 /// its job row and then the file (to record a result or queue the next stage); a file or
 /// library delete that let the cascade reach the job rows last would take the same locks the
 /// other way round and could deadlock with it.
-pub async fn delete_jobs(conn: &mut Conn, of: JobsOf<'_>) -> ApiResult<()> {
+pub async fn delete_jobs(conn: &mut Conn, of: JobsOf<'_>) -> Result<()> {
     match of {
         JobsOf::File(id) => with_conn!(conn, c => diesel::delete(file_jobs::table.filter(
             file_jobs::file_id.eq(id).or(file_jobs::file_id
@@ -563,7 +581,7 @@ pub async fn delete_jobs(conn: &mut Conn, of: JobsOf<'_>) -> ApiResult<()> {
 /// (the newest 500: newest first in the query, so that a burst of changes, a library
 /// reprocessed, cannot hide later ones): what the live feed's one poller reads for every
 /// socket of the process.
-pub async fn changed_all(conn: &mut Conn, since_ms: i64) -> ApiResult<Vec<(String, JobState)>> {
+pub async fn changed_all(conn: &mut Conn, since_ms: i64) -> Result<Vec<(String, JobState)>> {
     Ok(with_conn!(conn, c => file_jobs::table
         .inner_join(files::table)
         .filter(file_jobs::updated_at.gt(since_ms))
@@ -578,7 +596,7 @@ pub async fn changed_all(conn: &mut Conn, since_ms: i64) -> ApiResult<Vec<(Strin
 }
 
 /// Failed jobs, most recent first.
-pub async fn failed(conn: &mut Conn, limit: i64) -> ApiResult<Vec<JobState>> {
+pub async fn failed(conn: &mut Conn, limit: i64) -> Result<Vec<JobState>> {
     Ok(with_conn!(conn, c => file_jobs::table
         .filter(file_jobs::status.eq(JobStatus::Failed.as_str()))
         .order(file_jobs::updated_at.desc())
@@ -589,13 +607,13 @@ pub async fn failed(conn: &mut Conn, limit: i64) -> ApiResult<Vec<JobState>> {
 }
 
 /// Deletes one job row; false when there was none.
-pub async fn remove(conn: &mut Conn, file_id: &str, kind: JobKind) -> ApiResult<bool> {
+pub async fn remove(conn: &mut Conn, file_id: &str, kind: JobKind) -> Result<bool> {
     let n = with_conn!(conn, c => diesel::delete(file_jobs::table.find((file_id, kind.as_str()))).execute(c).await)?;
     Ok(n > 0)
 }
 
 /// Deletes every failed job row; returns how many.
-pub async fn purge_failed(conn: &mut Conn) -> ApiResult<usize> {
+pub async fn purge_failed(conn: &mut Conn) -> Result<usize> {
     Ok(
         with_conn!(conn, c => diesel::delete(file_jobs::table.filter(file_jobs::status.eq(JobStatus::Failed.as_str())))
         .execute(c)

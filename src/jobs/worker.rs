@@ -15,8 +15,8 @@ use super::handlers::{self, Progress};
 use super::store::{self, Claim, Lease, Reap, Settle, Settled};
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
+use crate::error::Result;
 use crate::files;
-use crate::http::error::ApiResult;
 
 /// How often expired leases are looked for.
 const REAP_EVERY: Duration = Duration::from_secs(5);
@@ -49,7 +49,7 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         if last_reconcile.elapsed() >= RECONCILE_EVERY {
             last_reconcile = Instant::now();
             if let Err(e) = app.queue.reconcile(&app.db).await {
-                tracing::warn!("re-announcing queued jobs: {e:?}");
+                tracing::warn!("re-announcing queued jobs: {e}");
             }
         }
         while let Some(done) = running.try_join_next_with_id() {
@@ -83,7 +83,7 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                         break;
                     }
                     Err(e) => {
-                        claim_error = Some(format!("claiming {} jobs: {e:?}", kind.as_str()));
+                        claim_error = Some(format!("claiming {} jobs: {e}", kind.as_str()));
                         break;
                     }
                 }
@@ -96,7 +96,7 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 Ok(n) => tracing::warn!(
                     "re-announced {n} queued jobs the queue had not handed to any worker"
                 ),
-                Err(e) => tracing::debug!("looking for overdue jobs: {e:?}"),
+                Err(e) => tracing::debug!("looking for overdue jobs: {e}"),
             }
         }
         let pause = backoff.after(claim_error, poll);
@@ -159,7 +159,7 @@ async fn shutdown(app: &App, mut running: JoinSet<()>, claims: HashMap<tokio::ta
         for claim in claims.values() {
             if let Err(e) = app.queue.release(&app.db, claim).await {
                 tracing::warn!(
-                    "releasing {} of {}: {e:?}",
+                    "releasing {} of {}: {e}",
                     claim.kind.as_str(),
                     claim.file_id
                 );
@@ -174,7 +174,7 @@ async fn run_one(app: &Arc<App>, claim: &Claim) {
     let outcome = execute(app, claim).await;
     if let Err(e) = record(app, claim, outcome).await {
         tracing::warn!(
-            "recording {} of {}: {e:?}",
+            "recording {} of {}: {e}",
             claim.kind.as_str(),
             claim.file_id
         );
@@ -192,7 +192,7 @@ async fn execute(app: &Arc<App>, claim: &Claim) -> Result<handlers::Effect, Sett
             .map_err(|e| Settle::Retry(format!("database: {e}")))?;
         files::find(&mut conn, &claim.file_id)
             .await
-            .map_err(|e| Settle::Retry(format!("{e:?}")))?
+            .map_err(Settle::from)?
     };
     let Some(file) = file else {
         return Err(Settle::Skipped("the file no longer exists".into()));
@@ -230,11 +230,7 @@ async fn execute(app: &Arc<App>, claim: &Claim) -> Result<handlers::Effect, Sett
 
 /// Settles the claim; on success writes the effect and queues the next stage in the same
 /// transaction, only while the lease is still held.
-async fn record(
-    app: &App,
-    claim: &Claim,
-    outcome: Result<handlers::Effect, Settle>,
-) -> ApiResult<()> {
+async fn record(app: &App, claim: &Claim, outcome: Result<handlers::Effect, Settle>) -> Result<()> {
     let retry_base = Duration::from_millis(app.config.job_retry_base_ms);
     let mut tx = app.db.begin().await?;
     let settle = outcome

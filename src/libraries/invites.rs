@@ -11,7 +11,7 @@ use crate::activity::{self, ActivityKind};
 use crate::auth::token::{hash_secret, random_secret};
 use crate::db::schema::{libraries, library_invites};
 use crate::db::{Conn, now_ms};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::http::routes::Role;
 use crate::with_conn;
 
@@ -41,7 +41,7 @@ pub async fn create(
     role: Role,
     max_uses: Option<i32>,
     expires_at: Option<i64>,
-) -> ApiResult<(Invite, String)> {
+) -> Result<(Invite, String)> {
     let token = random_secret();
     let invite = Invite {
         id: Uuid::new_v4().to_string(),
@@ -60,7 +60,7 @@ pub async fn create(
 }
 
 /// A library's invites, newest first.
-pub async fn list(conn: &mut Conn, library_id: &str) -> ApiResult<Vec<Invite>> {
+pub async fn list(conn: &mut Conn, library_id: &str) -> Result<Vec<Invite>> {
     Ok(with_conn!(conn, c => library_invites::table
         .filter(library_invites::library_id.eq(library_id))
         .order(library_invites::created_at.desc())
@@ -70,7 +70,7 @@ pub async fn list(conn: &mut Conn, library_id: &str) -> ApiResult<Vec<Invite>> {
 }
 
 /// Revokes an invite of `library_id`; false when there was none.
-pub async fn revoke(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<bool> {
+pub async fn revoke(conn: &mut Conn, library_id: &str, id: &str) -> Result<bool> {
     let n = with_conn!(conn, c => diesel::update(
         library_invites::table
             .filter(library_invites::id.eq(id))
@@ -85,7 +85,7 @@ pub async fn revoke(conn: &mut Conn, library_id: &str, id: &str) -> ApiResult<bo
 
 /// The invite behind `token` and its library, if the invite can still be used. Unknown and
 /// revoked tokens are `NotFound`; expired and used-up ones say so.
-pub async fn find_usable(conn: &mut Conn, token: &str) -> ApiResult<(Invite, Library)> {
+pub async fn find_usable(conn: &mut Conn, token: &str) -> Result<(Invite, Library)> {
     let found: Option<(Invite, Library)> = with_conn!(conn, c => library_invites::table
         .inner_join(libraries::table)
         .filter(library_invites::token_hash.eq(hash_secret(token)))
@@ -94,15 +94,15 @@ pub async fn find_usable(conn: &mut Conn, token: &str) -> ApiResult<(Invite, Lib
         .first(c)
         .await
         .optional())?;
-    let (invite, library) = found.ok_or(ApiError::NotFound)?;
+    let (invite, library) = found.ok_or(Error::NotFound)?;
     if invite.expires_at.is_some_and(|e| e <= now_ms()) {
-        return Err(ApiError::Conflict(
+        return Err(Error::Conflict(
             "invite_expired",
             "this invite link has expired".into(),
         ));
     }
     if invite.max_uses.is_some_and(|m| invite.uses >= m) {
-        return Err(ApiError::Conflict(
+        return Err(Error::Conflict(
             "invite_used_up",
             "this invite link has been used up".into(),
         ));
@@ -112,14 +112,14 @@ pub async fn find_usable(conn: &mut Conn, token: &str) -> ApiResult<(Invite, Lib
 
 /// Uses the invite behind `token` to add `user_id` to its library; returns the library and the
 /// role given. Call inside a transaction.
-pub async fn redeem(conn: &mut Conn, token: &str, user_id: &str) -> ApiResult<(Library, Role)> {
+pub async fn redeem(conn: &mut Conn, token: &str, user_id: &str) -> Result<(Library, Role)> {
     let (invite, library) = find_usable(conn, token).await?;
     let role = Role::parse(&invite.role).unwrap_or(Role::Viewer);
     if super::members::role_of(conn, &library.id, user_id)
         .await?
         .is_some()
     {
-        return Err(ApiError::Conflict(
+        return Err(Error::Conflict(
             "already_member",
             "you are already a member of this library".into(),
         ));
@@ -134,7 +134,7 @@ pub async fn redeem(conn: &mut Conn, token: &str, user_id: &str) -> ApiResult<(L
     .execute(c)
     .await)?;
     if counted == 0 {
-        return Err(ApiError::Conflict(
+        return Err(Error::Conflict(
             "invite_used_up",
             "this invite link has been used up".into(),
         ));

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::db::schema::{library_members, users};
 use crate::db::{Conn, now_ms};
-use crate::http::error::ApiResult;
+use crate::error::Result;
 use crate::http::routes::Role;
 use crate::with_conn;
 
@@ -22,7 +22,7 @@ pub struct MemberView {
 }
 
 /// `user_id`'s role in `library_id`, or `None` for a non-member.
-pub async fn role_of(conn: &mut Conn, library_id: &str, user_id: &str) -> ApiResult<Option<Role>> {
+pub async fn role_of(conn: &mut Conn, library_id: &str, user_id: &str) -> Result<Option<Role>> {
     let role: Option<String> = with_conn!(conn, c => library_members::table
         .find((library_id, user_id))
         .select(library_members::role)
@@ -36,7 +36,7 @@ pub async fn role_of(conn: &mut Conn, library_id: &str, user_id: &str) -> ApiRes
 pub async fn libraries_of(
     conn: &mut Conn,
     user_id: &str,
-) -> ApiResult<std::collections::HashSet<String>> {
+) -> Result<std::collections::HashSet<String>> {
     let ids: Vec<String> = with_conn!(conn, c => library_members::table
         .filter(library_members::user_id.eq(user_id))
         .select(library_members::library_id)
@@ -46,7 +46,7 @@ pub async fn libraries_of(
 }
 
 /// Adds a member.
-pub async fn add(conn: &mut Conn, library_id: &str, user_id: &str, role: Role) -> ApiResult<()> {
+pub async fn add(conn: &mut Conn, library_id: &str, user_id: &str, role: Role) -> Result<()> {
     let row = (
         library_members::library_id.eq(library_id),
         library_members::user_id.eq(user_id),
@@ -58,7 +58,7 @@ pub async fn add(conn: &mut Conn, library_id: &str, user_id: &str, role: Role) -
 }
 
 /// A library's members, owner first, then admins, then viewers, each by username.
-pub async fn list(conn: &mut Conn, library_id: &str) -> ApiResult<Vec<MemberView>> {
+pub async fn list(conn: &mut Conn, library_id: &str) -> Result<Vec<MemberView>> {
     let rows: Vec<(String, String, String, String, i64)> = with_conn!(conn, c => library_members::table
         .inner_join(users::table)
         .filter(library_members::library_id.eq(library_id))
@@ -83,12 +83,7 @@ pub async fn list(conn: &mut Conn, library_id: &str) -> ApiResult<Vec<MemberView
 }
 
 /// Changes a member's role.
-pub async fn set_role(
-    conn: &mut Conn,
-    library_id: &str,
-    user_id: &str,
-    role: Role,
-) -> ApiResult<()> {
+pub async fn set_role(conn: &mut Conn, library_id: &str, user_id: &str, role: Role) -> Result<()> {
     with_conn!(conn, c => diesel::update(library_members::table.find((library_id, user_id)))
         .set(library_members::role.eq(role.as_str()))
         .execute(c)
@@ -97,7 +92,7 @@ pub async fn set_role(
 }
 
 /// Removes a member.
-pub async fn remove(conn: &mut Conn, library_id: &str, user_id: &str) -> ApiResult<()> {
+pub async fn remove(conn: &mut Conn, library_id: &str, user_id: &str) -> Result<()> {
     with_conn!(conn, c => diesel::delete(library_members::table.find((library_id, user_id))).execute(c).await)?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{libraries, library_members};
 use crate::db::{Conn, Db, now_ms};
-use crate::http::error::ApiResult;
+use crate::error::Result;
 use crate::http::routes::Role;
 use crate::jobs::store::{self, JobsOf};
 use crate::with_conn;
@@ -81,7 +81,7 @@ pub async fn create(
     name: &str,
     emoji: Option<String>,
     personal: bool,
-) -> ApiResult<Library> {
+) -> Result<Library> {
     let now = now_ms();
     let library = Library {
         id: Uuid::new_v4().to_string(),
@@ -102,7 +102,7 @@ pub async fn create(
 }
 
 /// The libraries `user_id` belongs to, with their role, personal first then by name.
-pub async fn list_for_user(conn: &mut Conn, user_id: &str) -> ApiResult<Vec<LibraryView>> {
+pub async fn list_for_user(conn: &mut Conn, user_id: &str) -> Result<Vec<LibraryView>> {
     let rows: Vec<(Library, String)> = with_conn!(conn, c => libraries::table
         .inner_join(library_members::table)
         .filter(library_members::user_id.eq(user_id))
@@ -117,14 +117,14 @@ pub async fn list_for_user(conn: &mut Conn, user_id: &str) -> ApiResult<Vec<Libr
 }
 
 /// The library with this id.
-pub async fn get(conn: &mut Conn, id: &str) -> ApiResult<Option<Library>> {
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Option<Library>> {
     Ok(
         with_conn!(conn, c => libraries::table.find(id).select(Library::as_select()).first(c).await.optional())?,
     )
 }
 
 /// Saves a library's editable fields (name, emoji, flags) and bumps `updated_at`.
-pub async fn save(conn: &mut Conn, library: &mut Library) -> ApiResult<()> {
+pub async fn save(conn: &mut Conn, library: &mut Library) -> Result<()> {
     library.updated_at = now_ms();
     with_conn!(conn, c => diesel::update(libraries::table.find(&library.id)).set(&*library).execute(c).await)?;
     Ok(())
@@ -132,7 +132,7 @@ pub async fn save(conn: &mut Conn, library: &mut Library) -> ApiResult<()> {
 
 /// Deletes a library; members, invites, files and their jobs go with it (the job rows first,
 /// see [`store::delete_jobs`]).
-pub async fn delete(db: &Db, id: &str) -> ApiResult<()> {
+pub async fn delete(db: &Db, id: &str) -> Result<()> {
     let mut tx = db.begin().await?;
     store::delete_jobs(&mut tx, JobsOf::Library(id)).await?;
     with_conn!(tx, c => diesel::delete(libraries::table.find(id)).execute(c).await)?;

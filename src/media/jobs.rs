@@ -74,9 +74,7 @@ pub struct LocalOriginal {
 
 /// A local path to `file`'s original (see [`LocalOriginal`]).
 pub async fn local_original(app: &App, file: &File) -> Result<LocalOriginal, Settle> {
-    let original = Original::find(app, file)
-        .await
-        .map_err(|e| Settle::Retry(format!("{e:?}")))?;
+    let original = Original::find(app, file).await.map_err(Settle::from)?;
     if let Some(path) = original.local_path(app.storage.as_ref()) {
         if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return Err(Settle::Failed("the original is missing".into()));

@@ -65,7 +65,7 @@ async fn library_flags(app: &App, file: &File) -> Result<crate::libraries::Libra
         .map_err(|e| Settle::Retry(format!("database: {e}")))?;
     crate::libraries::get(&mut conn, &file.library_id)
         .await
-        .map_err(|e| Settle::Retry(format!("{e:?}")))?
+        .map_err(Settle::from)?
         .ok_or_else(|| Settle::Skipped("the library no longer exists".into()))
 }
 

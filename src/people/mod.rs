@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{faces, files, people};
 use crate::db::{Conn, now_ms};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::with_conn;
 use cluster::{Decision, Params, Point};
 
@@ -123,7 +123,7 @@ pub async fn replace_faces(
     file_id: &str,
     found: &[Face],
     params: Params,
-) -> ApiResult<()> {
+) -> Result<()> {
     with_conn!(conn, c => diesel::delete(faces::table.filter(faces::file_id.eq(file_id))).execute(c).await)?;
     if found.is_empty() {
         return drop_empty_people(conn, library_id).await;
@@ -139,7 +139,7 @@ pub async fn replace_faces(
 }
 
 /// Every live face of a library, for clustering.
-async fn library_points(conn: &mut Conn, library_id: &str) -> ApiResult<Vec<Point>> {
+async fn library_points(conn: &mut Conn, library_id: &str) -> Result<Vec<Point>> {
     let rows: Vec<Face> = with_conn!(conn, c => faces::table
         .inner_join(files::table)
         .filter(faces::library_id.eq(library_id))
@@ -158,7 +158,7 @@ async fn place(
     face_id: &str,
     points: &mut [Point],
     params: Params,
-) -> ApiResult<()> {
+) -> Result<()> {
     let Some(face) = points.iter().find(|p| p.id == face_id).cloned() else {
         return Ok(());
     };
@@ -179,7 +179,7 @@ async fn place(
 }
 
 /// Creates an unnamed person in the library; returns its id.
-pub async fn create_person(conn: &mut Conn, library_id: &str) -> ApiResult<String> {
+pub async fn create_person(conn: &mut Conn, library_id: &str) -> Result<String> {
     let now = now_ms();
     let person = Person {
         id: Uuid::new_v4().to_string(),
@@ -199,7 +199,7 @@ async fn assign(
     face_ids: &[String],
     person: Option<&str>,
     by: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     let by = person.map(|_| by);
     with_conn!(conn, c => diesel::update(faces::table.filter(faces::id.eq_any(face_ids)))
         .set((faces::person_id.eq(person), faces::assigned_by.eq(by)))
@@ -209,7 +209,7 @@ async fn assign(
 }
 
 /// Deletes the library's people left without faces, unless a member named them.
-async fn drop_empty_people(conn: &mut Conn, library_id: &str) -> ApiResult<()> {
+async fn drop_empty_people(conn: &mut Conn, library_id: &str) -> Result<()> {
     let with_faces = faces::table
         .filter(faces::person_id.is_not_null())
         .select(faces::person_id.assume_not_null());
@@ -227,7 +227,7 @@ async fn drop_empty_people(conn: &mut Conn, library_id: &str) -> ApiResult<()> {
 /// Clusters a library's faces all over again: what clustering decided about unnamed people is
 /// undone (faces a member moved, and named people, are kept), then every unassigned face is
 /// placed in the order the faces arrived. Returns how many people the library has afterwards.
-pub async fn recluster(conn: &mut Conn, library_id: &str, params: Params) -> ApiResult<i64> {
+pub async fn recluster(conn: &mut Conn, library_id: &str, params: Params) -> Result<i64> {
     let unnamed = people::table
         .filter(people::library_id.eq(library_id))
         .filter(people::name.is_null())
@@ -262,7 +262,7 @@ pub async fn recluster(conn: &mut Conn, library_id: &str, params: Params) -> Api
 }
 
 /// The faces of one file, in position order.
-pub async fn faces_of_file(conn: &mut Conn, file_id: &str) -> ApiResult<Vec<Face>> {
+pub async fn faces_of_file(conn: &mut Conn, file_id: &str) -> Result<Vec<Face>> {
     Ok(with_conn!(conn, c => faces::table
         .filter(faces::file_id.eq(file_id))
         .order(faces::position)
@@ -277,7 +277,7 @@ pub async fn list(
     conn: &mut Conn,
     library_id: &str,
     include_hidden: bool,
-) -> ApiResult<Vec<PersonView>> {
+) -> Result<Vec<PersonView>> {
     let rows: Vec<Person> = with_conn!(conn, c => {
         let mut query = people::table
             .filter(people::library_id.eq(library_id))
@@ -326,7 +326,7 @@ pub async fn list(
 }
 
 /// A person of the library, or 404.
-pub async fn get(conn: &mut Conn, library_id: &str, person_id: &str) -> ApiResult<Person> {
+pub async fn get(conn: &mut Conn, library_id: &str, person_id: &str) -> Result<Person> {
     with_conn!(conn, c => people::table
         .filter(people::library_id.eq(library_id))
         .filter(people::id.eq(person_id))
@@ -334,11 +334,11 @@ pub async fn get(conn: &mut Conn, library_id: &str, person_id: &str) -> ApiResul
         .first(c)
         .await
         .optional())?
-    .ok_or(ApiError::NotFound)
+    .ok_or(Error::NotFound)
 }
 
 /// The person's chosen cover face if it is still theirs, else their best-scoring face.
-pub async fn cover_face(conn: &mut Conn, person: &Person) -> ApiResult<Option<Face>> {
+pub async fn cover_face(conn: &mut Conn, person: &Person) -> Result<Option<Face>> {
     let theirs: Vec<Face> = with_conn!(conn, c => faces::table
         .inner_join(files::table)
         .filter(faces::person_id.eq(&person.id))
@@ -367,7 +367,7 @@ pub struct PersonChange {
 }
 
 /// Applies `change` to a person.
-pub async fn update(conn: &mut Conn, person: &Person, change: &PersonChange) -> ApiResult<()> {
+pub async fn update(conn: &mut Conn, person: &Person, change: &PersonChange) -> Result<()> {
     if let Some(face) = &change.cover_face_id {
         let theirs: i64 = with_conn!(conn, c => faces::table
             .filter(faces::id.eq(face))
@@ -376,7 +376,7 @@ pub async fn update(conn: &mut Conn, person: &Person, change: &PersonChange) -> 
             .get_result(c)
             .await)?;
         if theirs == 0 {
-            return Err(ApiError::BadRequest(
+            return Err(Error::Invalid(
                 "coverFaceId is not one of this person's faces".into(),
             ));
         }
@@ -384,7 +384,7 @@ pub async fn update(conn: &mut Conn, person: &Person, change: &PersonChange) -> 
     let name = match change.name.as_deref().map(str::trim) {
         Some("") => None,
         Some(name) if name.len() > 200 => {
-            return Err(ApiError::BadRequest("a name is at most 200 bytes".into()));
+            return Err(Error::Invalid("a name is at most 200 bytes".into()));
         }
         Some(name) => Some(name.to_owned()),
         None => person.name.clone(),
@@ -407,7 +407,7 @@ pub async fn merge(
     library_id: &str,
     into: &Person,
     others: &[String],
-) -> ApiResult<()> {
+) -> Result<()> {
     let others: Vec<String> = others
         .iter()
         .filter(|id| **id != into.id)
@@ -420,7 +420,7 @@ pub async fn merge(
         .get_result(c)
         .await)?;
     if found as usize != others.len() {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
     with_conn!(conn, c => diesel::update(faces::table.filter(faces::person_id.eq_any(&others)))
         .set((faces::person_id.eq(&into.id), faces::assigned_by.eq(BY_MEMBER)))
@@ -436,11 +436,9 @@ pub async fn split(
     library_id: &str,
     person: &Person,
     face_ids: &[String],
-) -> ApiResult<String> {
+) -> Result<String> {
     if face_ids.is_empty() {
-        return Err(ApiError::BadRequest(
-            "faceIds must name at least one face".into(),
-        ));
+        return Err(Error::Invalid("faceIds must name at least one face".into()));
     }
     let theirs: i64 = with_conn!(conn, c => faces::table
         .filter(faces::id.eq_any(face_ids))
@@ -449,7 +447,7 @@ pub async fn split(
         .get_result(c)
         .await)?;
     if theirs as usize != face_ids.len() {
-        return Err(ApiError::BadRequest(
+        return Err(Error::Invalid(
             "faceIds must all be this person's faces".into(),
         ));
     }

@@ -14,7 +14,10 @@ use crate::files::testdata;
 use crate::jobs::{job_status, wait_for};
 use crate::on_both_backends;
 
-on_both_backends!(import_in_place_indexes_and_follows_the_folder);
+on_both_backends!(
+    import_in_place_indexes_and_follows_the_folder,
+    an_unbound_librarys_jobs_fail_once_with_a_sentence
+);
 
 fn sha256_hex(bytes: &[u8]) -> String {
     alcoves::digest::sha256_hex(bytes)
@@ -279,5 +282,56 @@ async fn import_in_place_indexes_and_follows_the_folder(backend: Backend) {
         .get(&format!("/api/libraries/{lib}/files"), &owner)
         .await;
     assert_eq!(listed.json["items"].as_array().unwrap().len(), 1);
+    srv.stop().await;
+}
+
+/// A library unbound from its folder cannot read its imported originals: the job fails on its
+/// first attempt (waiting would not bind it again) and says why in words, not in Debug text.
+async fn an_unbound_librarys_jobs_fail_once_with_a_sentence(backend: Backend) {
+    let nas = TempDir::new();
+    std::fs::write(
+        nas.path().join("dog.jpg"),
+        std::fs::read(testdata("dog.jpg")).unwrap(),
+    )
+    .unwrap();
+    let srv = TestServer::start(backend).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "NAS").await;
+    bind_and_scan(&srv, &lib, nas.path()).await;
+    let files = wait_for_files(&srv, &lib, &owner, |f| {
+        f.get("dog.jpg")
+            .is_some_and(|f| job_status(f, "thumbnails") == "done")
+    })
+    .await;
+    let path = format!(
+        "/api/libraries/{lib}/files/{}",
+        files["dog.jpg"]["id"].as_str().unwrap()
+    );
+    alcoves::import::bind(&srv.app, &lib, None).await.unwrap();
+    let again = srv
+        .post(
+            &format!("{path}/reprocess"),
+            &owner,
+            serde_json::json!({ "kind": "metadata" }),
+        )
+        .await;
+    assert_eq!(again.status, 202, "{:?}", again.json);
+    let file = wait_for(&srv, &path, &owner, |f| {
+        job_status(f, "metadata") == "failed"
+    })
+    .await;
+    let job = &file["jobs"]["metadata"];
+    assert_eq!(job["attempts"], 1, "not retried: {job}");
+    assert_eq!(
+        job["error"], "the library is no longer bound to an import folder",
+        "a sentence, not Debug text"
+    );
+    let failed = srv.get("/api/admin/jobs/failed", &owner).await.json;
+    let listed = failed.to_string();
+    assert!(listed.contains("no longer bound"), "{listed}");
+    assert!(
+        !listed.contains("Conflict(") && !listed.contains("Unavailable("),
+        "{listed}"
+    );
     srv.stop().await;
 }
