@@ -11,7 +11,7 @@ use crate::config::{RegistrationMode, SettingValue};
 use crate::db::schema::{libraries, library_members, sessions, settings, users};
 use crate::db::{Conn, now_ms};
 use crate::error::{Error, Result};
-use crate::http::routes::Role;
+use crate::libraries::Role;
 use crate::with_conn;
 
 /// A user row.

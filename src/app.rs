@@ -31,7 +31,7 @@ pub struct App {
     pub cookies: SessionCookie,
     pub throttle: LoginThrottle,
     /// Resumable uploads being written by a request of this process.
-    pub tus_locks: crate::files::tus::UploadLocks,
+    pub tus_locks: crate::api::tus::UploadLocks,
     /// Tells this process's import watcher that a library was bound or unbound.
     pub import_bindings: tokio::sync::Notify,
     /// Held by the import scan running in this process.
@@ -81,7 +81,7 @@ impl App {
         let scratch = ScratchDir::open(&scratch_parent)
             .map_err(|e| format!("cannot prepare {}: {e}", scratch_parent.display()))?;
         let ml_slots = crate::ml::CpuSlots::new(config.ml_threads);
-        let web = (config.web != crate::web::WebMode::Off).then(|| {
+        let web = (config.web != crate::config::WebMode::Off).then(|| {
             crate::web::proxy::WebProxy::new(
                 config.web_listen,
                 config.secure_cookies(),

@@ -11,7 +11,7 @@ use crate::accounts;
 use crate::app::App;
 use crate::auth::password;
 use crate::error::Error;
-use crate::http::routes::Role;
+use crate::libraries::Role;
 
 /// Where a new password comes from.
 pub enum PasswordSource {

@@ -7,8 +7,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::web::WebMode;
-
 /// A setting's value type: parsed from the text form used by both env vars and the TOML file.
 pub trait SettingValue: Sized {
     fn parse_setting(text: &str) -> Result<Self, String>;
@@ -296,6 +294,28 @@ fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, String> {
             Ok((key, text))
         })
         .collect()
+}
+
+/// What `serve` does about the web UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebMode {
+    /// Serve the API only; paths outside `/api` are 404.
+    Off,
+    /// Start the Nitro server from `web_dir`, restart it if it dies, and proxy to it.
+    Start,
+    /// Proxy to a Nitro server started by someone else at `web_listen`.
+    Proxy,
+}
+
+impl SettingValue for WebMode {
+    fn parse_setting(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "off" => Ok(Self::Off),
+            "start" => Ok(Self::Start),
+            "proxy" => Ok(Self::Proxy),
+            other => Err(format!("`{other}` is not one of off, start, proxy")),
+        }
+    }
 }
 
 #[cfg(test)]

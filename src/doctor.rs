@@ -6,10 +6,10 @@ use std::path::Path;
 use bytes::Bytes;
 
 use crate::config::Config;
+use crate::config::WebMode;
 use crate::db::Db;
 use crate::jobs::queue::Queue;
 use crate::storage::{BlobKey, Scope};
-use crate::web::WebMode;
 use crate::web::supervisor::entry_in;
 
 /// Outcome of one check.

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::App;
-use crate::web::WebMode;
+use crate::config::WebMode;
 use crate::web::supervisor::{self, NitroServer};
 
 /// Which halves of the system this process runs.

@@ -73,9 +73,15 @@ pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
         let mut conn = app.db.conn().await?;
         folders::live(&mut conn, &library, folder, "X-Upload-Folder-Id").await?;
     }
-    let body = ctx.take_body()?;
+    let mut body = ctx.take_body()?;
     let target = app.scratch.temp_file(".upload");
-    let staged = upload::stage(body, target, app.config.max_upload_bytes).await?;
+    let staged = match upload::stage(&mut body, target, app.config.max_upload_bytes).await {
+        Ok(staged) => staged,
+        Err(e) => {
+            body.drain().await;
+            return Err(e.into());
+        }
+    };
     let received = ingest::Received {
         id: Uuid::new_v4().to_string(),
         library_id: library,

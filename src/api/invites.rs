@@ -11,7 +11,7 @@ use crate::db::now_ms;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
-use crate::http::routes::Role;
+use crate::libraries::Role;
 use crate::libraries::invites::{self, Invite};
 
 #[derive(Deserialize, JsonSchema)]

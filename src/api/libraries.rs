@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
-use crate::http::routes::Role;
+use crate::libraries::Role;
 use crate::libraries::{self, members};
 use crate::storage::BlobKey;
 

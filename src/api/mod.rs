@@ -17,7 +17,7 @@ pub mod openapi;
 mod people;
 mod proxy_cache;
 mod system;
-mod tus;
+pub mod tus;
 
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ pub async fn dispatch(app: &Arc<App>, ctx: &mut Ctx, route: Route) -> ApiResult<
     match route {
         Route::Health {} => system::health(app).await,
         Route::Version {} => system::version(),
-        Route::OpenApi {} => system::openapi(),
+        Route::OpenApi {} => openapi::serve(),
         Route::AuthConfig {} => auth::config(app).await,
         Route::Register {} => auth::register(app, ctx).await,
         Route::Login {} => auth::login(app, ctx).await,

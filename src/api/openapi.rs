@@ -24,6 +24,11 @@ use crate::ml::objects::Label;
 use crate::people::{FaceView, PersonChange, PersonView};
 use crate::sessions::ApiToken;
 
+/// `GET /api/openapi.json`.
+pub fn serve() -> crate::http::error::ApiResult<http::Response<crate::http::response::Body>> {
+    Ok(crate::http::response::ok(&document()))
+}
+
 /// The document served at `/api/openapi.json`.
 pub fn document() -> Value {
     let mut schemas = Generators {

@@ -79,8 +79,3 @@ pub fn version() -> ApiResult<Response<Body>> {
         version: VERSION,
     }))
 }
-
-/// `GET /api/openapi.json`.
-pub fn openapi() -> ApiResult<Response<Body>> {
-    Ok(response::ok(&super::openapi::document()))
-}

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
+use base64::Engine;
+use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
-use http_body_util::BodyExt;
 use uuid::Uuid;
 
 use crate::app::App;
@@ -13,11 +14,65 @@ use crate::files::tus::{self, TusUpload};
 use crate::files::{self, ingest, sniff};
 use crate::folders;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::request::{Ctx, drain};
+use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::storage::durable::DurableWriter;
 
+/// The protocol version spoken.
+pub const VERSION: &str = "1.0.0";
+/// The extensions supported.
+pub const EXTENSIONS: &str = "creation,termination,expiration";
+
 const FILE_ID: HeaderName = HeaderName::from_static("alcoves-file-id");
+
+/// Parses `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent).
+pub fn parse_metadata(header: &str) -> ApiResult<Vec<(String, String)>> {
+    header
+        .split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .map_err(|_| {
+                    ApiError::BadRequest(format!("Upload-Metadata: `{key}` is not base64"))
+                })?;
+            Ok((key.to_owned(), String::from_utf8_lossy(&bytes).into_owned()))
+        })
+        .collect()
+}
+
+/// Uploads being written right now, so two PATCHes never interleave bytes.
+#[derive(Default)]
+pub struct UploadLocks(std::sync::Mutex<std::collections::HashSet<String>>);
+
+/// Held while one request writes to an upload.
+pub struct UploadLock<'a> {
+    locks: &'a UploadLocks,
+    id: String,
+}
+
+impl UploadLocks {
+    /// Takes the upload's lock, or `None` when another request holds it.
+    pub fn lock(&self, id: &str) -> Option<UploadLock<'_>> {
+        let mut busy = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        busy.insert(id.to_owned()).then(|| UploadLock {
+            locks: self,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for UploadLock<'_> {
+    fn drop(&mut self) {
+        self.locks
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
 
 fn set(res: &mut Response<Body>, name: &'static str, value: String) {
     if let Ok(v) = HeaderValue::from_str(&value) {
@@ -27,7 +82,7 @@ fn set(res: &mut Response<Body>, name: &'static str, value: String) {
 
 fn tus_response(status: StatusCode) -> Response<Body> {
     let mut res = response::empty(status);
-    set(&mut res, "tus-resumable", tus::VERSION.into());
+    set(&mut res, "tus-resumable", VERSION.into());
     res
 }
 
@@ -40,10 +95,10 @@ fn expires_header(upload: &TusUpload) -> String {
 /// Every request but OPTIONS must speak our tus version.
 fn check_version(ctx: &Ctx) -> ApiResult<()> {
     match ctx.header(HeaderName::from_static("tus-resumable")) {
-        Some(tus::VERSION) => Ok(()),
+        Some(VERSION) => Ok(()),
         _ => Err(ApiError::Precondition(
             "tus_version",
-            format!("send Tus-Resumable: {}", tus::VERSION),
+            format!("send Tus-Resumable: {}", VERSION),
         )),
     }
 }
@@ -61,8 +116,8 @@ fn data_dir(app: &App) -> &Path {
 /// `OPTIONS /api/libraries/{library}/tus`.
 pub fn options(app: &App) -> ApiResult<Response<Body>> {
     let mut res = tus_response(StatusCode::NO_CONTENT);
-    set(&mut res, "tus-version", tus::VERSION.into());
-    set(&mut res, "tus-extension", tus::EXTENSIONS.into());
+    set(&mut res, "tus-version", VERSION.into());
+    set(&mut res, "tus-extension", EXTENSIONS.into());
     set(
         &mut res,
         "tus-max-size",
@@ -79,7 +134,7 @@ pub async fn create(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     if length > app.config.max_upload_bytes {
         return Err(ApiError::PayloadTooLarge(app.config.max_upload_bytes));
     }
-    let metadata = tus::parse_metadata(
+    let metadata = parse_metadata(
         ctx.header(HeaderName::from_static("upload-metadata"))
             .unwrap_or(""),
     )?;
@@ -188,19 +243,16 @@ pub async fn patch(app: &App, ctx: &mut Ctx, upload: Uuid) -> ApiResult<Response
         .header(header::CONTENT_LENGTH)
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| offset + n > length) {
-        drain(ctx.take_body()?).await;
+        ctx.take_body()?.drain().await;
         return Err(ApiError::PayloadTooLarge(length));
     }
     let io = |e: std::io::Error| ApiError::from(crate::error::Error::io("tus data", e));
     let mut file = DurableWriter::append(&path).await.map_err(io)?;
     let mut body = ctx.take_body()?;
     let mut failure = None;
-    while let Some(frame) = body.frame().await {
-        let data = match frame {
-            Ok(frame) => match frame.into_data() {
-                Ok(data) => data,
-                Err(_) => continue,
-            },
+    while let Some(data) = body.next().await {
+        let data = match data {
+            Ok(data) => data,
             // The client went away: keep what arrived, it resumes from there.
             Err(e) => {
                 failure = Some(ApiError::BadRequest(format!("upload interrupted: {e}")));
@@ -209,14 +261,14 @@ pub async fn patch(app: &App, ctx: &mut Ctx, upload: Uuid) -> ApiResult<Response
         };
         if offset + data.len() as u64 > length {
             failure = Some(ApiError::PayloadTooLarge(length));
-            drain(body).await;
+            body.drain().await;
             break;
         }
         // A full disk: what landed stays (the offset is the file's length), the client resumes
         // once there is room.
         if let Err(e) = file.write(&data).await {
             failure = Some(io(e));
-            drain(body).await;
+            body.drain().await;
             break;
         }
         offset += data.len() as u64;
@@ -293,4 +345,24 @@ pub async fn terminate(app: &App, ctx: &Ctx, upload: Uuid) -> ApiResult<Response
     let upload = tus::get(&mut conn, &ctx.library()?.0.id, &upload.to_string()).await?;
     tus::remove(&mut conn, data_dir(app), &upload.id).await?;
     Ok(tus_response(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn metadata_pairs_decode() {
+        let parsed = super::parse_metadata("filename d29ybGRfZG9taW5hdGlvbl9wbGFuLnBkZg==,is_confidential, filetype aW1hZ2UvanBlZw==").unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                (
+                    "filename".to_owned(),
+                    "world_domination_plan.pdf".to_owned()
+                ),
+                ("is_confidential".to_owned(), String::new()),
+                ("filetype".to_owned(), "image/jpeg".to_owned()),
+            ]
+        );
+        assert!(super::parse_metadata("filename ***").is_err());
+    }
 }

@@ -1,10 +1,9 @@
-//! Resumable uploads, tus 1.0 (core, creation, termination, expiration): the rows and the data
-//! files of uploads in progress. The bytes received so far are a file under `<data>/tus/`; its
+//! Resumable uploads: the rows and the data files of uploads in progress (the tus protocol
+//! itself is in `api::tus`). The bytes received so far are a file under `<data>/tus/`; its
 //! length is the offset, so a crash loses at most the bytes not yet synced.
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -12,11 +11,6 @@ use crate::db::schema::tus_uploads;
 use crate::db::{Conn, now_ms};
 use crate::error::{Error, Result};
 use crate::with_conn;
-
-/// The protocol version spoken.
-pub const VERSION: &str = "1.0.0";
-/// The extensions supported.
-pub const EXTENSIONS: &str = "creation,termination,expiration";
 
 /// An upload in progress (or finished and kept until it expires, to answer HEAD).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -46,22 +40,6 @@ pub async fn offset(data_dir: &Path, id: &str) -> Result<u64> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
         Err(e) => Err(Error::Internal(format!("tus data of {id}: {e}"))),
     }
-}
-
-/// Parses `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent).
-pub fn parse_metadata(header: &str) -> Result<Vec<(String, String)>> {
-    header
-        .split(',')
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(value.trim())
-                .map_err(|_| Error::Invalid(format!("Upload-Metadata: `{key}` is not base64")))?;
-            Ok((key.to_owned(), String::from_utf8_lossy(&bytes).into_owned()))
-        })
-        .collect()
 }
 
 /// Records a new upload and creates its empty data file.
@@ -117,55 +95,4 @@ pub async fn sweep_expired(conn: &mut Conn, data_dir: &Path) -> Result<usize> {
         remove(conn, data_dir, id).await?;
     }
     Ok(expired.len())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn metadata_pairs_decode() {
-        let parsed = super::parse_metadata("filename d29ybGRfZG9taW5hdGlvbl9wbGFuLnBkZg==,is_confidential, filetype aW1hZ2UvanBlZw==").unwrap();
-        assert_eq!(
-            parsed,
-            vec![
-                (
-                    "filename".to_owned(),
-                    "world_domination_plan.pdf".to_owned()
-                ),
-                ("is_confidential".to_owned(), String::new()),
-                ("filetype".to_owned(), "image/jpeg".to_owned()),
-            ]
-        );
-        assert!(super::parse_metadata("filename ***").is_err());
-    }
-}
-
-/// Uploads being written right now, so two PATCHes never interleave bytes.
-#[derive(Default)]
-pub struct UploadLocks(std::sync::Mutex<std::collections::HashSet<String>>);
-
-/// Held while one request writes to an upload.
-pub struct UploadLock<'a> {
-    locks: &'a UploadLocks,
-    id: String,
-}
-
-impl UploadLocks {
-    /// Takes the upload's lock, or `None` when another request holds it.
-    pub fn lock(&self, id: &str) -> Option<UploadLock<'_>> {
-        let mut busy = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        busy.insert(id.to_owned()).then(|| UploadLock {
-            locks: self,
-            id: id.to_owned(),
-        })
-    }
-}
-
-impl Drop for UploadLock<'_> {
-    fn drop(&mut self) {
-        self.locks
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.id);
-    }
 }

@@ -4,13 +4,12 @@
 
 use std::path::Path;
 
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
 use super::sniff::SNIFF_LEN;
 use crate::error::{Error, Result};
-use crate::http::request::drain;
 use crate::storage::durable::{DurableWriter, TempPath};
 
 /// An upload received in full into a temporary file (removed when dropped).
@@ -30,8 +29,12 @@ impl Staged {
 }
 
 /// Streams `body` into the new file `path`, refusing more than `max_bytes`; the bytes are on
-/// disk, whole, when this returns.
-pub async fn stage(mut body: Incoming, path: TempPath, max_bytes: u64) -> Result<Staged> {
+/// disk, whole, when this returns. On an error the rest of `body` is left unread.
+pub async fn stage(
+    body: &mut (impl Stream<Item = std::io::Result<Bytes>> + Unpin),
+    path: TempPath,
+    max_bytes: u64,
+) -> Result<Staged> {
     let mut staged = Staged {
         file: path,
         size: 0,
@@ -41,14 +44,10 @@ pub async fn stage(mut body: Incoming, path: TempPath, max_bytes: u64) -> Result
     let io_err = |e: std::io::Error| Error::io("writing upload", e);
     let mut file = DurableWriter::create(staged.path()).await.map_err(io_err)?;
     let mut hasher = Sha256::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Error::Invalid(format!("upload interrupted: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
+    while let Some(data) = body.next().await {
+        let data = data.map_err(|e| Error::Invalid(format!("upload interrupted: {e}")))?;
         staged.size += data.len() as u64;
         if staged.size > max_bytes {
-            drain(body).await;
             return Err(Error::TooLarge(max_bytes));
         }
         if staged.head.len() < SNIFF_LEN {
@@ -56,10 +55,7 @@ pub async fn stage(mut body: Incoming, path: TempPath, max_bytes: u64) -> Result
             staged.head.extend_from_slice(&data[..take]);
         }
         hasher.update(&data);
-        if let Err(e) = file.write(&data).await {
-            drain(body).await;
-            return Err(io_err(e));
-        }
+        file.write(&data).await.map_err(io_err)?;
     }
     file.finish().await.map_err(io_err)?;
     staged.sha256 = crate::digest::hex(&hasher.finalize());

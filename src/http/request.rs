@@ -2,18 +2,21 @@
 //! size limit), the client address and, after the access check, the caller and library.
 
 use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
 use http::header;
 use http::request::Parts;
-use http_body_util::BodyExt;
+use http_body_util::BodyDataStream;
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ApiResult};
-use super::routes::Role;
 use crate::accounts::User;
 use crate::libraries::Library;
+use crate::libraries::Role;
 use crate::sessions::Credential;
 
 /// The signed-in user making a request and how they proved it.
@@ -100,10 +103,11 @@ impl Ctx {
         .unwrap_or(0)
     }
 
-    /// The raw body stream, for handlers that stream it themselves.
-    pub fn take_body(&mut self) -> ApiResult<Incoming> {
+    /// The body as a stream of data chunks, for handlers that stream it themselves.
+    pub fn take_body(&mut self) -> ApiResult<BodyReader> {
         self.body
             .take()
+            .map(|body| BodyReader(BodyDataStream::new(body)))
             .ok_or_else(|| ApiError::Internal("body read twice".into()))
     }
 
@@ -165,21 +169,19 @@ impl Ctx {
         let mut body = self.take_body()?;
         if declared.is_some_and(|n| n > limit) {
             if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
-                drain(body).await;
+                body.drain().await;
             }
             return Err(ApiError::PayloadTooLarge(limit));
         }
         let mut buf = BytesMut::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
+        while let Some(data) = body.next().await {
+            let data = data.map_err(|e| {
                 ApiError::BadRequest(format!("could not read the request body: {e}"))
             })?;
-            if let Ok(data) = frame.into_data() {
-                buf.extend_from_slice(&data);
-                if buf.len() as u64 > limit {
-                    drain(body).await;
-                    return Err(ApiError::PayloadTooLarge(limit));
-                }
+            buf.extend_from_slice(&data);
+            if buf.len() as u64 > limit {
+                body.drain().await;
+                return Err(ApiError::PayloadTooLarge(limit));
             }
         }
         Ok(buf.freeze())
@@ -194,18 +196,35 @@ const DRAIN_LIMIT: u64 = 8 << 20;
 /// Longest time spent draining an oversized body.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Reads and discards what is left of a refused body, up to [`DRAIN_LIMIT`] bytes and
-/// [`DRAIN_TIME`]. Closing a connection with unread bytes makes the kernel send a reset that can
-/// overtake the error response, so the client would see "connection reset" instead of the 413.
-pub async fn drain(mut body: Incoming) {
-    let discard = async {
-        let mut seen = 0u64;
-        while let Some(Ok(frame)) = body.frame().await {
-            seen += frame.data_ref().map_or(0, |d| d.len() as u64);
-            if seen > DRAIN_LIMIT {
-                break;
+/// A request body read as its data chunks (trailers are skipped), the one way every handler
+/// reads a body. A read error is an `io::Error`, so domain code can take it as a plain stream.
+pub struct BodyReader(BodyDataStream<Incoming>);
+
+impl Stream for BodyReader {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0)
+            .poll_next(cx)
+            .map(|chunk| chunk.map(|r| r.map_err(std::io::Error::other)))
+    }
+}
+
+impl BodyReader {
+    /// Reads and discards what is left of a refused body, up to [`DRAIN_LIMIT`] bytes and
+    /// [`DRAIN_TIME`]. Closing a connection with unread bytes makes the kernel send a reset
+    /// that can overtake the error response, so the client would see "connection reset"
+    /// instead of the 413.
+    pub async fn drain(mut self) {
+        let discard = async {
+            let mut seen = 0u64;
+            while let Some(Ok(data)) = self.next().await {
+                seen += data.len() as u64;
+                if seen > DRAIN_LIMIT {
+                    break;
+                }
             }
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
+        };
+        let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
+    }
 }

@@ -109,7 +109,7 @@ pub fn error(err: &ApiError) -> Response<Body> {
         ApiError::Precondition("tus_version", _) => {
             headers.insert(
                 "tus-version",
-                HeaderValue::from_static(crate::files::tus::VERSION),
+                HeaderValue::from_static(crate::api::tus::VERSION),
             );
         }
         ApiError::RangeNotSatisfiable(size) => {

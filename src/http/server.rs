@@ -162,7 +162,7 @@ async fn handle(
                     && let Err(full) = app.disk.admit_upload(incoming)
                 {
                     if let Ok(body) = ctx.take_body() {
-                        super::request::drain(body).await;
+                        body.drain().await;
                     }
                     return Err(ApiError::InsufficientStorage(full));
                 }

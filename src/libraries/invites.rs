@@ -7,12 +7,12 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::Library;
+use super::Role;
 use crate::activity::{self, ActivityKind};
 use crate::auth::token::{hash_secret, random_secret};
 use crate::db::schema::{libraries, library_invites};
 use crate::db::{Conn, now_ms};
 use crate::error::{Error, Result};
-use crate::http::routes::Role;
 use crate::with_conn;
 
 /// An invite row.

@@ -4,10 +4,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
+use super::Role;
 use crate::db::schema::{library_members, users};
 use crate::db::{Conn, now_ms};
 use crate::error::Result;
-use crate::http::routes::Role;
 use crate::with_conn;
 
 /// A member as the API shows it.

@@ -12,9 +12,49 @@ use uuid::Uuid;
 use crate::db::schema::{libraries, library_members};
 use crate::db::{Conn, Db, now_ms};
 use crate::error::Result;
-use crate::http::routes::Role;
 use crate::jobs::store::{self, JobsOf};
 use crate::with_conn;
+
+/// A library member's role, from least to most powerful.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+}
 
 /// A library row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

@@ -2,7 +2,8 @@
 //! and library owner, and checks each gets what the route's access rule promises. A new route
 //! is walked automatically, so one cannot slip in unchecked.
 
-use alcoves::http::routes::{AccessRule, ROUTES, Role, RouteInfo, fill_template};
+use alcoves::http::routes::{AccessRule, ROUTES, RouteInfo, fill_template};
+use alcoves::libraries::Role;
 use serde_json::{Value, json};
 
 use crate::common::{Backend, PASSWORD, TestServer};
