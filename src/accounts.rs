@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::config::{RegistrationMode, SettingValue};
-use crate::db::schema::{libraries, library_members, sessions, settings, users};
+use crate::db::schema::{libraries, library_members, settings, users};
 use crate::db::{Conn, now_ms};
 use crate::error::{Error, Result};
 use crate::libraries::Role;
@@ -140,26 +140,15 @@ pub async fn list(conn: &mut Conn) -> Result<Vec<User>> {
     )
 }
 
-/// Replaces a user's password hash and revokes all their sessions except `keep_session` and
-/// all their access tokens; returns how many tokens were revoked.
-pub async fn set_password(
-    conn: &mut Conn,
-    user_id: &str,
-    password_hash: &str,
-    keep_session: Option<&str>,
-) -> Result<usize> {
+/// Replaces a user's password hash (a password change is
+/// [`crate::sessions::change_password`]).
+pub async fn set_password(conn: &mut Conn, user_id: &str, password_hash: &str) -> Result<()> {
     let now = now_ms();
     with_conn!(conn, c => diesel::update(users::table.find(user_id))
         .set((users::password_hash.eq(password_hash), users::password_changed_at.eq(now)))
         .execute(c)
         .await)?;
-    let keep = keep_session.unwrap_or("");
-    with_conn!(conn, c => diesel::delete(
-        sessions::table.filter(sessions::user_id.eq(user_id)).filter(sessions::id.ne(keep)),
-    )
-    .execute(c)
-    .await)?;
-    crate::sessions::revoke_all_tokens(conn, user_id).await
+    Ok(())
 }
 
 /// Changes the name a user is shown by.

@@ -1,11 +1,9 @@
-//! The application context shared by the server and the workers: configuration, database,
-//! queue, blob storage, cookie codec and login throttle.
+//! The application's services, shared by the server, the workers and the CLI: configuration,
+//! database, queue, blob storage, scratch space, CPU slots and import coordination.
 
 use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 
-use crate::auth::cookie::{SessionCookie, load_or_create_secret};
-use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
 use crate::db::Db;
 use crate::jobs::instance::Instance;
@@ -28,25 +26,15 @@ pub struct App {
     pub instance: Instance,
     /// Free space on the data dir's disk.
     pub disk: DiskSpace,
-    pub cookies: SessionCookie,
-    pub throttle: LoginThrottle,
-    /// Resumable uploads being written by a request of this process.
-    pub tus_locks: crate::api::tus::UploadLocks,
     /// Tells this process's import watcher that a library was bound or unbound.
     pub import_bindings: tokio::sync::Notify,
     /// Held by the import scan running in this process.
     pub import_scan: tokio::sync::Mutex<()>,
-    /// Image proxy renders in progress, so identical requests share one.
-    pub renders: crate::api::media::Renders,
     /// This process's folder for temporary files (uploads being received, scratch copies,
     /// transcodes) in `<data dir>/tmp`; those of stopped processes are removed at open.
     pub scratch: ScratchDir,
-    /// The live feed's one poller, shared by every WebSocket of this process.
-    pub live: crate::api::live::LiveFeed,
     /// The CPU budget of model runs.
     pub ml_slots: crate::ml::CpuSlots,
-    /// The proxy to the web UI, when `web` is not `off`.
-    pub web: Option<crate::web::proxy::WebProxy>,
 }
 
 impl App {
@@ -61,8 +49,6 @@ impl App {
         // keeps the emergency file; other commands need not write it).
         let disk = DiskSpace::new(&config.data_dir, config.disk_reserve_mb);
         disk.make_room();
-        let secret = load_or_create_secret(config.session_secret.as_deref(), &config.data_dir)?;
-        let cookies = SessionCookie::new(&secret, config.secure_cookies(), config.session_days);
         let db = Db::connect(&config.effective_database_url(), config.database_pool_size)
             .await
             .map_err(|e| e.to_string())?;
@@ -81,15 +67,6 @@ impl App {
         let scratch = ScratchDir::open(&scratch_parent)
             .map_err(|e| format!("cannot prepare {}: {e}", scratch_parent.display()))?;
         let ml_slots = crate::ml::CpuSlots::new(config.ml_threads);
-        let web = (config.web != crate::config::WebMode::Off).then(|| {
-            crate::web::proxy::WebProxy::new(
-                config.web_listen,
-                config.secure_cookies(),
-                config.trust_proxy,
-                std::time::Duration::from_secs(config.request_timeout_secs),
-            )
-        });
-        let renders = crate::api::media::Renders::new(config.image_cache_mb << 20);
         let app = App {
             config,
             db,
@@ -97,22 +74,48 @@ impl App {
             storage,
             instance,
             disk,
-            cookies,
-            throttle: LoginThrottle::default(),
-            tus_locks: Default::default(),
             import_bindings: tokio::sync::Notify::new(),
             import_scan: tokio::sync::Mutex::new(()),
-            renders,
             scratch,
-            live: Default::default(),
             ml_slots,
-            web,
         };
-        match crate::files::ingest::sweep_orphans(&app).await {
+        match app.sweep_orphans().await {
             Ok(0) => {}
             Ok(n) => tracing::warn!("removed {n} blob(s) a stopped process stored without a row"),
-            Err(e) => tracing::warn!("looking for blobs of stopped uploads: {e:?}"),
+            Err(e) => tracing::warn!("looking for blobs of stopped uploads: {e}"),
         }
         Ok(app)
+    }
+
+    /// Removes the blobs that stopped processes stored without committing their rows (killed
+    /// between the two), named by the notes they left (see [`ScratchDir::intent`]); returns
+    /// how many it removed.
+    async fn sweep_orphans(&self) -> crate::error::Result<usize> {
+        use crate::db::schema::files;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut removed = 0;
+        for note in self.scratch.left_behind() {
+            let Some((library, id)) = note.split_once('\n') else {
+                continue;
+            };
+            let Ok(key) = crate::storage::BlobKey::original(library, id) else {
+                continue;
+            };
+            let mut conn = self.db.conn().await?;
+            let rows: i64 = crate::with_conn!(&mut conn, c => files::table
+                .filter(files::id.eq(id))
+                .count()
+                .get_result(c)
+                .await)?;
+            if rows == 0 {
+                self.storage
+                    .delete(&key)
+                    .await
+                    .map_err(|e| crate::error::Error::blob(&format!("removing orphan {key}"), e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }

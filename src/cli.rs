@@ -114,7 +114,7 @@ pub async fn reset_password(
         .ok_or_else(|| format!("no user named `{username}`"))?;
     let password = read_password(source)?;
     let hash = password::hash(&password).await.map_err(|e| e.to_string())?;
-    let tokens = accounts::set_password(&mut conn, &user.id, &hash, None)
+    let tokens = crate::sessions::change_password(&app.db, &user.id, &hash, None)
         .await
         .map_err(|e| e.to_string())?;
     println!(
@@ -189,7 +189,8 @@ pub async fn reprocess(
     file: Option<String>,
     wait: bool,
 ) -> Result<(), String> {
-    use crate::jobs::{JobKind, reprocess};
+    use crate::jobs::JobKind;
+    use crate::pipeline::reprocess;
     let kind = JobKind::parse(kind).ok_or_else(|| {
         let known: Vec<_> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
         format!("unknown stage `{kind}`: one of {}", known.join(", "))
@@ -320,9 +321,13 @@ pub async fn recluster(app: &App, libraries: Vec<String>) -> Result<(), String> 
     bar.set_length(libraries.len() as u64);
     for library in &libraries {
         let mut tx = app.db.begin().await.map_err(|e| e.to_string())?;
-        let people = crate::people::recluster(&mut tx, library, app.config.face_clustering())
-            .await
-            .map_err(|e| e.to_string())?;
+        let people = crate::people::recluster(
+            &mut tx,
+            library,
+            crate::people::cluster::Params::from_config(&app.config),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
         bar.inc(1);
         bar.println(format!("{library}: {people} people"));

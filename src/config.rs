@@ -250,14 +250,6 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("models"))
     }
 
-    /// How faces are clustered into people.
-    pub fn face_clustering(&self) -> crate::people::cluster::Params {
-        crate::people::cluster::Params {
-            max_distance: self.face_max_distance,
-            min_faces: self.face_min_faces as usize,
-        }
-    }
-
     /// Whether cookies must carry the `Secure` attribute.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")

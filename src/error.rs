@@ -53,7 +53,7 @@ impl Error {
     /// A failed local file operation while `doing` something: a full disk is
     /// [`Error::DiskFull`], anything else internal.
     pub fn io(doing: &str, e: std::io::Error) -> Error {
-        if crate::storage::durable::is_disk_full(&e) {
+        if is_disk_full(&e) {
             Error::DiskFull
         } else {
             Error::Internal(format!("{doing}: {e}"))
@@ -76,6 +76,14 @@ impl Error {
             Error::Unavailable(_) | Error::DiskFull | Error::Database(_)
         )
     }
+}
+
+/// True when `error` says the disk (or the user's quota) is full.
+pub fn is_disk_full(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ) || error.raw_os_error() == Some(libc::ENOSPC)
 }
 
 impl From<diesel::result::Error> for Error {

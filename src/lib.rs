@@ -22,6 +22,7 @@ pub mod libraries;
 pub mod media;
 pub mod ml;
 pub mod people;
+pub mod pipeline;
 pub mod serve;
 pub mod sessions;
 pub mod storage;

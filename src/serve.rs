@@ -51,7 +51,7 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
     tokio::spawn(tend_disk(app.clone(), stop_rx.clone()));
     let workers = mode.runs_workers().then(|| {
         tokio::spawn(crate::import::watch::run(app.clone(), stop_rx.clone()));
-        tokio::spawn(crate::jobs::worker::run(app.clone(), stop_rx.clone()))
+        tokio::spawn(crate::pipeline::worker::run(app.clone(), stop_rx.clone()))
     });
     if mode.runs_api() {
         let listener = TcpListener::bind(app.config.listen)
@@ -74,7 +74,8 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
             WebMode::Proxy | WebMode::Off => None,
         };
         tracing::info!("API listening on http://{addr}");
-        crate::http::server::serve(app, listener, stop_rx).await;
+        let api = crate::api::state::ApiState::open(app)?;
+        crate::http::server::serve(api, listener, stop_rx).await;
         if let Some((stop_web, web_ui)) = web_ui {
             let _ = stop_web.send(true);
             let _ = web_ui.await;

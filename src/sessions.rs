@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::accounts::User;
 use crate::auth::token::{ACCESS_TOKEN_PREFIX, hash_secret, random_secret};
 use crate::db::schema::{api_tokens, sessions, users};
-use crate::db::{Conn, now_ms};
+use crate::db::{Conn, Db, now_ms};
 use crate::error::Result;
 use crate::with_conn;
 
@@ -231,4 +231,26 @@ pub async fn revoke_token(conn: &mut Conn, user_id: &str, id: &str) -> Result<bo
     .execute(c)
     .await)?;
     Ok(n > 0)
+}
+
+/// Sets a user's password hash and, in the same transaction, revokes all their sessions except
+/// `keep_session` and all their access tokens; returns how many tokens were revoked.
+pub async fn change_password(
+    db: &Db,
+    user_id: &str,
+    password_hash: &str,
+    keep_session: Option<&str>,
+) -> Result<usize> {
+    let mut tx = db.begin().await?;
+    crate::accounts::set_password(&mut tx, user_id, password_hash).await?;
+    let keep = keep_session.unwrap_or("");
+    let conn = &mut *tx;
+    with_conn!(conn, c => diesel::delete(
+        sessions::table.filter(sessions::user_id.eq(user_id)).filter(sessions::id.ne(keep)),
+    )
+    .execute(c)
+    .await)?;
+    let revoked = revoke_all_tokens(conn, user_id).await?;
+    tx.commit().await?;
+    Ok(revoked)
 }

@@ -6,8 +6,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::bodies::Page;
+use super::state::ApiState;
 use crate::activity;
-use crate::app::App;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
@@ -18,7 +18,7 @@ const FEED_PAGE: i64 = 200;
 const NOTIFICATIONS: i64 = 100;
 
 /// `GET /api/libraries/{library}/feed?cursor=`: grouped, newest first.
-pub async fn feed(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn feed(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
     let after = ctx
         .query_param("cursor")
@@ -34,7 +34,7 @@ pub async fn feed(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// `GET /api/notifications`: `{unread, items}`.
-pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let user = &ctx.caller()?.user.id;
     let mut conn = app.db.conn().await?;
     let items = activity::notifications(&mut conn, user, NOTIFICATIONS).await?;
@@ -52,7 +52,7 @@ pub struct Notifications {
 }
 
 /// `POST /api/notifications/{activity}/dismiss`: only notifications the user can see.
-pub async fn dismiss(app: &App, ctx: &Ctx, id: Uuid) -> ApiResult<Response<Body>> {
+pub async fn dismiss(app: &ApiState, ctx: &Ctx, id: Uuid) -> ApiResult<Response<Body>> {
     let user = &ctx.caller()?.user.id;
     let id = id.to_string();
     let mut conn = app.db.conn().await?;
@@ -68,7 +68,7 @@ pub async fn dismiss(app: &App, ctx: &Ctx, id: Uuid) -> ApiResult<Response<Body>
 }
 
 /// `POST /api/notifications/clear`.
-pub async fn clear(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn clear(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let user = &ctx.caller()?.user.id;
     let mut conn = app.db.conn().await?;
     activity::clear(&mut conn, user).await?;

@@ -4,15 +4,15 @@ use http::Response;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::state::ApiState;
 use crate::accounts::{self, UserView};
-use crate::app::App;
 use crate::config::RegistrationMode;
 use crate::http::error::ApiResult;
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 
 /// `GET /api/admin/users`.
-pub async fn list_users(app: &App) -> ApiResult<Response<Body>> {
+pub async fn list_users(app: &ApiState) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let users: Vec<UserView> = accounts::list(&mut conn)
         .await?
@@ -23,7 +23,7 @@ pub async fn list_users(app: &App) -> ApiResult<Response<Body>> {
 }
 
 /// `GET /api/admin/settings`.
-pub async fn settings(app: &App) -> ApiResult<Response<Body>> {
+pub async fn settings(app: &ApiState) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let mode = accounts::registration_mode(&mut conn, app.config.registration_mode).await?;
     Ok(response::ok(&InstanceSettings {
@@ -46,7 +46,7 @@ pub struct UpdateBody {
 }
 
 /// `PATCH /api/admin/settings`.
-pub async fn update_settings(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn update_settings(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let body: UpdateBody = ctx.json().await?;
     let mut conn = app.db.conn().await?;
     if let Some(mode) = body.registration_mode {

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::bodies::FileSelection;
-use crate::app::App;
+use super::state::ApiState;
 use crate::files::original::Original;
 use crate::files::{self, File};
 use crate::http::error::{ApiError, ApiResult};
@@ -31,7 +31,7 @@ const PIPE_BYTES: usize = 256 << 10;
 /// The live files of the selection that exist in the library, in the order asked, and the ids
 /// that do not. The selection is JSON `{fileIds}`, or for the download also an HTML form with
 /// `fileIds` (repeated or comma-separated), which lets a browser stream the archive to disk.
-async fn select(app: &App, ctx: &mut Ctx) -> ApiResult<(Vec<File>, Vec<String>)> {
+async fn select(app: &ApiState, ctx: &mut Ctx) -> ApiResult<(Vec<File>, Vec<String>)> {
     let file_ids = if ctx.body_is(FORM) {
         let pairs = ctx.form().await?;
         pairs
@@ -86,7 +86,7 @@ fn entry_names(files: &[File]) -> Vec<String> {
 }
 
 /// `POST /api/libraries/{library}/zip/estimate`: `{count, bytes, missing}` for `{fileIds}`.
-pub async fn estimate(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn estimate(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let (found, missing) = select(app, ctx).await?;
     let names = entry_names(&found);
     let bytes: u64 = found
@@ -113,7 +113,7 @@ pub struct ZipEstimate {
 }
 
 /// `POST /api/libraries/{library}/zip`: the archive of `{fileIds}`, streamed.
-pub async fn download(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn download(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let (found, _) = select(app, ctx).await?;
     if found.is_empty() {
         return Err(ApiError::NotFound);

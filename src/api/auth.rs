@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::state::ApiState;
 use crate::accounts::{self, User, UserView};
-use crate::app::App;
 use crate::auth::password;
 use crate::config::RegistrationMode;
 use crate::db::now_ms;
@@ -21,7 +21,7 @@ use crate::sessions::{self, ApiToken, Credential, Session};
 const MAX_NAME_LEN: usize = 100;
 
 /// `GET /api/_auth/config`: whether the owner still has to be created, and who may register.
-pub async fn config(app: &App) -> ApiResult<Response<Body>> {
+pub async fn config(app: &ApiState) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let needs_setup = !accounts::owner_exists(&mut conn).await?;
     let mode = accounts::registration_mode(&mut conn, app.config.registration_mode).await?;
@@ -76,7 +76,7 @@ pub struct RegisterBody {
 /// `POST /api/_auth/register`: the first account becomes the instance owner; later ones follow
 /// the registration mode (an invite token lets people in under `invite_only` and joins its
 /// library). Signs the new user in.
-pub async fn register(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn register(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let body: RegisterBody = ctx.json().await?;
     if let Some(wait) = app.throttle.registration(&ctx.client_ip.to_string()) {
         return Err(ApiError::TooManyRequests(wait));
@@ -104,7 +104,7 @@ pub async fn register(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
 /// Whether someone may register now: anyone while no owner exists (returns true: they become
 /// it), else by the registration mode, with a usable invite where one is given or needed.
 async fn admit_registration(
-    app: &App,
+    app: &ApiState,
     conn: &mut crate::db::Conn,
     invite_token: Option<&str>,
 ) -> ApiResult<bool> {
@@ -134,7 +134,7 @@ pub struct LoginBody {
 
 /// `POST /api/_auth/login`: checks the password (throttled per account and address) and sets
 /// the session cookie.
-pub async fn login(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn login(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let body: LoginBody = ctx.json().await?;
     let username = body.username.trim().to_lowercase();
     let user = check_password(app, ctx, &username, &body.password).await?;
@@ -142,7 +142,12 @@ pub async fn login(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// The user whose password this is, or `BadCredentials`; failures count towards throttling.
-async fn check_password(app: &App, ctx: &Ctx, username: &str, password: &str) -> ApiResult<User> {
+async fn check_password(
+    app: &ApiState,
+    ctx: &Ctx,
+    username: &str,
+    password: &str,
+) -> ApiResult<User> {
     let address = ctx.client_ip.to_string();
     if let Some(wait) = app.throttle.wait_secs(username, &address) {
         return Err(ApiError::TooManyRequests(wait));
@@ -171,7 +176,7 @@ async fn check_password(app: &App, ctx: &Ctx, username: &str, password: &str) ->
 }
 
 async fn sign_in(
-    app: &App,
+    app: &ApiState,
     ctx: &Ctx,
     user: &User,
     status: http::StatusCode,
@@ -198,7 +203,7 @@ async fn sign_in(
 }
 
 /// `POST /api/_auth/logout`: ends the cookie's session and clears the cookie.
-pub async fn logout(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn logout(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let caller = ctx.caller()?;
     if let Some(id) = caller.session_id() {
         let mut conn = app.db.conn().await?;
@@ -225,7 +230,7 @@ pub fn session(ctx: &Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// `GET /api/_auth/sessions`.
-pub async fn list_sessions(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn list_sessions(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let caller = ctx.caller()?;
     let mut conn = app.db.conn().await?;
     let current = caller.session_id();
@@ -241,7 +246,7 @@ pub async fn list_sessions(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// `DELETE /api/_auth/sessions/{session}`.
-pub async fn revoke_session(app: &App, ctx: &Ctx, session: Uuid) -> ApiResult<Response<Body>> {
+pub async fn revoke_session(app: &ApiState, ctx: &Ctx, session: Uuid) -> ApiResult<Response<Body>> {
     let caller = ctx.caller()?;
     let mut conn = app.db.conn().await?;
     if !sessions::revoke(&mut conn, &caller.user.id, &session.to_string()).await? {
@@ -258,16 +263,15 @@ pub struct ChangePasswordBody {
 }
 
 /// `POST /api/_auth/password`: needs the current password; revokes every other session.
-pub async fn change_password(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn change_password(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let caller = ctx.caller()?.clone();
     signed_in_with_password(&caller)?;
     let body: ChangePasswordBody = ctx.json().await?;
     password::validate(&body.new_password)?;
     check_password(app, ctx, &caller.user.username, &body.current_password).await?;
     let hash = password::hash(&body.new_password).await?;
-    let mut conn = app.db.conn().await?;
     let tokens_revoked =
-        accounts::set_password(&mut conn, &caller.user.id, &hash, caller.session_id()).await?;
+        sessions::change_password(&app.db, &caller.user.id, &hash, caller.session_id()).await?;
     Ok(response::ok(&PasswordChanged { tokens_revoked }))
 }
 
@@ -298,7 +302,7 @@ pub struct ProfileChange {
 }
 
 /// `PATCH /api/_auth/me`: the name the signed-in user is shown by (empty = the username).
-pub async fn update_profile(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn update_profile(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let body: ProfileChange = ctx.json().await?;
     let mut user = ctx.caller()?.user.clone();
     user.display_name = display_name(Some(&body.display_name), &user.username)?;
@@ -308,7 +312,7 @@ pub async fn update_profile(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body
 }
 
 /// `GET /api/_auth/tokens`.
-pub async fn list_tokens(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn list_tokens(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let caller = ctx.caller()?;
     let mut conn = app.db.conn().await?;
     Ok(response::ok(
@@ -324,7 +328,7 @@ pub struct CreateTokenBody {
 }
 
 /// `POST /api/_auth/tokens`: the secret is in the response and nowhere else.
-pub async fn create_token(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn create_token(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     signed_in_with_password(ctx.caller()?)?;
     let body: CreateTokenBody = ctx.json().await?;
     let name = body.name.trim();
@@ -344,7 +348,7 @@ pub async fn create_token(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>>
 }
 
 /// `DELETE /api/_auth/tokens/{token}`.
-pub async fn revoke_token(app: &App, ctx: &Ctx, token: Uuid) -> ApiResult<Response<Body>> {
+pub async fn revoke_token(app: &ApiState, ctx: &Ctx, token: Uuid) -> ApiResult<Response<Body>> {
     let caller = ctx.caller()?;
     let mut conn = app.db.conn().await?;
     if !sessions::revoke_token(&mut conn, &caller.user.id, &token.to_string()).await? {

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::bodies::{Changed, FileSelection, Page, Queued};
+use super::state::ApiState;
 use crate::activity::{self, ActivityKind};
-use crate::app::App;
 use crate::db::now_ms;
 use crate::files::original::Original;
 use crate::files::{self, Cursor, File, FileOrder, FileView, ListFilter, ingest, upload};
@@ -29,7 +29,7 @@ const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 1000;
 
 /// Views of `rows` with their duplicate flags and job states, found in two queries.
-async fn views(app: &App, library: &str, rows: Vec<File>) -> ApiResult<Vec<files::FileView>> {
+async fn views(app: &ApiState, library: &str, rows: Vec<File>) -> ApiResult<Vec<files::FileView>> {
     let hashes: Vec<String> = rows.iter().filter_map(|f| f.sha256.clone()).collect();
     let ids: Vec<String> = rows.iter().map(|f| f.id.clone()).collect();
     let mut conn = app.db.conn().await?;
@@ -52,13 +52,13 @@ async fn views(app: &App, library: &str, rows: Vec<File>) -> ApiResult<Vec<files
         .collect())
 }
 
-async fn view(app: &App, file: File) -> ApiResult<files::FileView> {
+async fn view(app: &ApiState, file: File) -> ApiResult<files::FileView> {
     let library = file.library_id.clone();
     Ok(views(app, &library, vec![file]).await?.remove(0))
 }
 
 /// `POST /api/libraries/{library}/files`: the body is the file.
-pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn upload(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
     let raw_name = ctx
         .header(header::HeaderName::from_static("x-upload-name"))
@@ -98,7 +98,7 @@ pub async fn upload(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// `GET /api/libraries/{library}/files`.
-pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
     let limit = match ctx.query_param("limit") {
         Some(l) => l
@@ -147,13 +147,13 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
     }))
 }
 
-pub(super) async fn load(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<File> {
+pub(super) async fn load(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<File> {
     let mut conn = app.db.conn().await?;
     Ok(files::get(&mut conn, &ctx.library_id()?, &file.to_string()).await?)
 }
 
 /// `GET /api/libraries/{library}/files/{file}`.
-pub async fn get(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn get(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     Ok(response::ok(&view(app, file).await?))
 }
@@ -193,15 +193,15 @@ async fn requested_kind(ctx: &mut Ctx, stage: Option<&str>) -> ApiResult<JobKind
 /// `POST /api/libraries/{library}/files/{file}/reprocess` and `…/{stage}/reprocess`: queues
 /// the stage again with a new version.
 pub async fn reprocess(
-    app: &App,
+    app: &ApiState,
     ctx: &mut Ctx,
     file: Uuid,
     stage: Option<&str>,
 ) -> ApiResult<Response<Body>> {
     let kind = requested_kind(ctx, stage).await?;
     let file = load(app, ctx, file).await?;
-    let scope = jobs::reprocess::Scope::File(file.id.clone());
-    jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
+    let scope = crate::pipeline::reprocess::Scope::File(file.id.clone());
+    crate::pipeline::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
     Ok(response::json(
         StatusCode::ACCEPTED,
         &view(app, file).await?,
@@ -211,18 +211,18 @@ pub async fn reprocess(
 /// `POST /api/libraries/{library}/reprocess` and `…/{stage}/reprocess`: queues the stage again
 /// for every live file of the library.
 pub async fn reprocess_library(
-    app: &App,
+    app: &ApiState,
     ctx: &mut Ctx,
     stage: Option<&str>,
 ) -> ApiResult<Response<Body>> {
     let kind = requested_kind(ctx, stage).await?;
-    let scope = jobs::reprocess::Scope::Library(ctx.library_id()?);
-    let queued = jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
+    let scope = crate::pipeline::reprocess::Scope::Library(ctx.library_id()?);
+    let queued = crate::pipeline::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
     Ok(response::json(StatusCode::ACCEPTED, &Queued { queued }))
 }
 
 /// `PATCH /api/libraries/{library}/files/{file}`: `name`, `folderId` (null for the root).
-pub async fn update(app: &App, ctx: &mut Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn update(app: &ApiState, ctx: &mut Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     // Read as a JSON value: `"folderId": null` (to the root) differs from leaving it out.
     let body: serde_json::Value = ctx.json().await?;
     let mut file = load(app, ctx, file).await?;
@@ -246,7 +246,7 @@ pub async fn update(app: &App, ctx: &mut Ctx, file: Uuid) -> ApiResult<Response<
 
 /// `POST …/trash` and `POST …/restore`.
 pub async fn set_trashed(
-    app: &App,
+    app: &ApiState,
     ctx: &Ctx,
     file: Uuid,
     trashed: bool,
@@ -259,7 +259,7 @@ pub async fn set_trashed(
 }
 
 /// Trashes or restores `file` on behalf of `actor`, with its activity entry.
-async fn move_to_trash(app: &App, actor: &str, file: &File, trashed: bool) -> ApiResult<()> {
+async fn move_to_trash(app: &ApiState, actor: &str, file: &File, trashed: bool) -> ApiResult<()> {
     let kind = if trashed {
         ActivityKind::FileTrashed
     } else {
@@ -294,7 +294,7 @@ const MAX_SELECTION: usize = 10_000;
 /// every selected file in the state it needs (live to be trashed, trashed to be restored or
 /// purged); the others are skipped and listed.
 pub async fn change_many(
-    app: &App,
+    app: &ApiState,
     ctx: &mut Ctx,
     change: BulkChange,
 ) -> ApiResult<Response<Body>> {
@@ -338,7 +338,7 @@ pub async fn change_many(
 }
 
 /// `DELETE /api/libraries/{library}/files/{file}`: only from the trash.
-pub async fn purge(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn purge(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     if file.trashed_at.is_none() {
         return Err(ApiError::Conflict(
@@ -359,7 +359,7 @@ pub struct DuplicateGroup {
 }
 
 /// `GET /api/libraries/{library}/duplicates`.
-pub async fn duplicates(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn duplicates(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let groups = files::duplicate_groups(&mut conn, &library).await?;
@@ -380,7 +380,7 @@ pub async fn duplicates(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// `GET /api/libraries/{library}/files/{file}/original`.
-pub async fn download(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn download(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     let etag = format!("\"{}\"", file.sha256.as_deref().unwrap_or(&file.id));
     let import_root = ctx.library()?.0.import_path.as_deref();

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::bodies::Items;
 use super::files::load;
-use crate::app::App;
+use super::state::ApiState;
 use crate::findings;
 use crate::http::error::ApiResult;
 use crate::http::request::Ctx;
@@ -16,7 +16,7 @@ use crate::http::response::{self, Body};
 use crate::ml::transcribe::{Segment, webvtt};
 
 /// `GET /api/libraries/{library}/labels`.
-pub async fn labels(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn labels(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let counts = findings::label_counts(&mut conn, &library).await?;
@@ -24,7 +24,7 @@ pub async fn labels(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// `GET …/files/{file}/labels`.
-pub async fn file_labels(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn file_labels(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     let mut conn = app.db.conn().await?;
     let labels = findings::labels_of_file(&mut conn, &file.id).await?;
@@ -32,7 +32,7 @@ pub async fn file_labels(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response
 }
 
 /// `GET …/files/{file}/audio-events`.
-pub async fn file_sound_events(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn file_sound_events(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     let mut conn = app.db.conn().await?;
     let events = findings::sound_events_of_file(&mut conn, &file.id).await?;
@@ -40,7 +40,7 @@ pub async fn file_sound_events(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Re
 }
 
 /// `GET …/files/{file}/transcript`: JSON segments, or WebVTT with `format=vtt`.
-pub async fn transcript(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn transcript(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     let mut conn = app.db.conn().await?;
     let segments = findings::transcript_of_file(&mut conn, &file.id).await?;

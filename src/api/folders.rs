@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::state::ApiState;
 use crate::activity::{self, ActivityKind};
-use crate::app::App;
 use crate::db::now_ms;
 use crate::folders::{self, Folder};
 use crate::http::error::{ApiError, ApiResult};
@@ -27,7 +27,7 @@ pub fn parent_change(value: Option<&Value>) -> ApiResult<Option<Option<String>>>
 }
 
 /// `GET /api/libraries/{library}/folders?parent=&trashed=`.
-pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
     let parent = ctx.query_param("parent").filter(|p| !p.is_empty());
     let trashed = ctx.query_param("trashed").as_deref() == Some("true");
@@ -54,7 +54,7 @@ pub struct FolderStep {
 }
 
 /// `GET /api/libraries/{library}/folders/{folder}`.
-pub async fn get(app: &App, ctx: &Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
+pub async fn get(app: &ApiState, ctx: &Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let folder = folders::get(&mut conn, &ctx.library_id()?, &folder.to_string()).await?;
     let path = folders::ancestors(&mut conn, &folder)
@@ -77,7 +77,7 @@ pub struct CreateBody {
 }
 
 /// `POST /api/libraries/{library}/folders`.
-pub async fn create(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn create(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let body: CreateBody = ctx.json().await?;
     let library = ctx.library_id()?;
     let name = folders::valid_name(&body.name)?;
@@ -113,7 +113,7 @@ pub async fn create(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// `PATCH /api/libraries/{library}/folders/{folder}`: `name`, `parentId` (null for the root).
-pub async fn update(app: &App, ctx: &mut Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
+pub async fn update(app: &ApiState, ctx: &mut Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
     let body: Value = ctx.json().await?;
     let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
@@ -145,7 +145,7 @@ pub async fn update(app: &App, ctx: &mut Ctx, folder: Uuid) -> ApiResult<Respons
 
 /// `POST …/folders/{folder}/trash` and `…/restore`: the folder, its subfolders and their files.
 pub async fn set_trashed(
-    app: &App,
+    app: &ApiState,
     ctx: &Ctx,
     folder: Uuid,
     trash: bool,
@@ -166,7 +166,7 @@ pub async fn set_trashed(
 
 /// `DELETE /api/libraries/{library}/folders/{folder}`: a trashed folder, for good, with every
 /// file inside it.
-pub async fn purge(app: &App, ctx: &Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
+pub async fn purge(app: &ApiState, ctx: &Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
     let folder = folders::get(&mut conn, &library, &folder.to_string()).await?;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::libraries::personal_library_error;
-use crate::app::App;
+use super::state::ApiState;
 use crate::db::now_ms;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
@@ -29,7 +29,7 @@ fn default_role() -> Role {
 }
 
 /// `POST /api/libraries/{library}/invites`: returns the token once, with the web path to share.
-pub async fn create(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn create(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let body: CreateBody = ctx.json().await?;
     if body.role == Role::Owner {
         return Err(ApiError::BadRequest(
@@ -85,14 +85,14 @@ pub struct InvitePreview {
 }
 
 /// `GET /api/libraries/{library}/invites`.
-pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let (library, _) = ctx.library()?;
     let mut conn = app.db.conn().await?;
     Ok(response::ok(&invites::list(&mut conn, &library.id).await?))
 }
 
 /// `DELETE /api/libraries/{library}/invites/{invite}`.
-pub async fn revoke(app: &App, ctx: &Ctx, invite: Uuid) -> ApiResult<Response<Body>> {
+pub async fn revoke(app: &ApiState, ctx: &Ctx, invite: Uuid) -> ApiResult<Response<Body>> {
     let (library, _) = ctx.library()?;
     let mut conn = app.db.conn().await?;
     if !invites::revoke(&mut conn, &library.id, &invite.to_string()).await? {
@@ -102,7 +102,7 @@ pub async fn revoke(app: &App, ctx: &Ctx, invite: Uuid) -> ApiResult<Response<Bo
 }
 
 /// `GET /api/invites/{token}`: what the link leads to, for the accept page.
-pub async fn preview(app: &App, token: &str) -> ApiResult<Response<Body>> {
+pub async fn preview(app: &ApiState, token: &str) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let (invite, library) = invites::find_usable(&mut conn, token).await?;
     Ok(response::ok(&InvitePreview {
@@ -114,7 +114,7 @@ pub async fn preview(app: &App, token: &str) -> ApiResult<Response<Body>> {
 }
 
 /// `POST /api/invites/{token}/accept`: joins the library; returns it with the new role.
-pub async fn accept(app: &App, ctx: &Ctx, token: &str) -> ApiResult<Response<Body>> {
+pub async fn accept(app: &ApiState, ctx: &Ctx, token: &str) -> ApiResult<Response<Body>> {
     let caller = ctx.caller()?;
     let mut tx = app.db.begin().await?;
     let (library, role) = invites::redeem(&mut tx, token, &caller.user.id).await?;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::bodies::Queued;
-use crate::app::App;
+use super::state::ApiState;
 use crate::files;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
@@ -28,7 +28,7 @@ pub struct Removed {
 }
 
 /// `GET /api/admin/jobs`: `[{kind, status, count}]`.
-pub async fn counts(app: &App) -> ApiResult<Response<Body>> {
+pub async fn counts(app: &ApiState) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let rows: Vec<_> = store::counts(&mut conn)
         .await?
@@ -43,7 +43,7 @@ pub async fn counts(app: &App) -> ApiResult<Response<Body>> {
 }
 
 /// `GET /api/admin/jobs/failed?limit=`.
-pub async fn failed(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn failed(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let limit = ctx
         .query_param("limit")
         .and_then(|l| l.parse::<i64>().ok())
@@ -58,10 +58,10 @@ fn kind_of(text: &str) -> ApiResult<JobKind> {
 }
 
 /// `POST /api/admin/reprocess`: queues the stage again for every live file of every library.
-pub async fn reprocess_all(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn reprocess_all(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let kind = super::files::reprocess_kind(ctx).await?;
-    let scope = crate::jobs::reprocess::Scope::Everything;
-    let queued = crate::jobs::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
+    let scope = crate::pipeline::reprocess::Scope::Everything;
+    let queued = crate::pipeline::reprocess::reprocess(app, kind, &scope, |_, _| {}).await?;
     Ok(response::json(
         http::StatusCode::ACCEPTED,
         &Queued { queued },
@@ -69,7 +69,7 @@ pub async fn reprocess_all(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>
 }
 
 /// `POST /api/admin/jobs/{kind}/{file}/retry`.
-pub async fn retry(app: &App, kind: &str, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn retry(app: &ApiState, kind: &str, file: Uuid) -> ApiResult<Response<Body>> {
     let kind = kind_of(kind)?;
     let mut conn = app.db.conn().await?;
     let file = files::find(&mut conn, &file.to_string())
@@ -81,7 +81,7 @@ pub async fn retry(app: &App, kind: &str, file: Uuid) -> ApiResult<Response<Body
 }
 
 /// `DELETE /api/admin/jobs/{kind}/{file}`.
-pub async fn remove(app: &App, kind: &str, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn remove(app: &ApiState, kind: &str, file: Uuid) -> ApiResult<Response<Body>> {
     let kind = kind_of(kind)?;
     let mut conn = app.db.conn().await?;
     if !store::remove(&mut conn, &file.to_string(), kind).await? {
@@ -91,7 +91,7 @@ pub async fn remove(app: &App, kind: &str, file: Uuid) -> ApiResult<Response<Bod
 }
 
 /// `POST /api/admin/jobs/purge`: forgets every failed job.
-pub async fn purge_failed(app: &App) -> ApiResult<Response<Body>> {
+pub async fn purge_failed(app: &ApiState) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let removed = store::purge_failed(&mut conn).await?;
     Ok(response::ok(&Removed { removed }))

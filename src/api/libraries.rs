@@ -6,9 +6,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::state::ApiState;
 use crate::accounts;
 use crate::activity::{self, ActivityKind};
-use crate::app::App;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
@@ -43,7 +43,7 @@ fn emoji(raw: &str) -> ApiResult<Option<String>> {
 }
 
 /// `GET /api/libraries`.
-pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let caller = ctx.caller()?;
     let mut conn = app.db.conn().await?;
     Ok(response::ok(
@@ -59,7 +59,7 @@ pub struct CreateBody {
 }
 
 /// `POST /api/libraries`.
-pub async fn create(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn create(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let body: CreateBody = ctx.json().await?;
     let name = library_name(&body.name)?;
     let emoji = emoji(body.emoji.as_deref().unwrap_or(""))?;
@@ -89,7 +89,7 @@ pub struct UpdateBody {
 }
 
 /// `PATCH /api/libraries/{library}`: only the fields sent change.
-pub async fn update(app: &App, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn update(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let body: UpdateBody = ctx.json().await?;
     let (library, role) = ctx.library()?;
     let mut library = library.clone();
@@ -123,7 +123,7 @@ pub fn personal_library_error() -> ApiError {
 }
 
 /// `DELETE /api/libraries/{library}` (owner only; never the personal library).
-pub async fn delete(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn delete(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let (library, _) = ctx.library()?;
     if library.is_personal {
         return Err(ApiError::Conflict(
@@ -148,14 +148,14 @@ pub async fn delete(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// `GET /api/libraries/{library}/members`.
-pub async fn list_members(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn list_members(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let (library, _) = ctx.library()?;
     let mut conn = app.db.conn().await?;
     Ok(response::ok(&members::list(&mut conn, &library.id).await?))
 }
 
 /// The role of `user` in the request's library, refusing non-members (404) and the owner.
-async fn changeable_member(app: &App, ctx: &Ctx, user: Uuid) -> ApiResult<Role> {
+async fn changeable_member(app: &ApiState, ctx: &Ctx, user: Uuid) -> ApiResult<Role> {
     let (library, _) = ctx.library()?;
     let mut conn = app.db.conn().await?;
     match members::role_of(&mut conn, &library.id, &user.to_string()).await? {
@@ -174,7 +174,7 @@ pub struct UpdateMemberBody {
 }
 
 /// `PATCH /api/libraries/{library}/members/{user}`: set a member's role to admin or viewer.
-pub async fn update_member(app: &App, ctx: &mut Ctx, user: Uuid) -> ApiResult<Response<Body>> {
+pub async fn update_member(app: &ApiState, ctx: &mut Ctx, user: Uuid) -> ApiResult<Response<Body>> {
     let body: UpdateMemberBody = ctx.json().await?;
     if body.role == Role::Owner {
         return Err(ApiError::BadRequest("role must be admin or viewer".into()));
@@ -187,7 +187,7 @@ pub async fn update_member(app: &App, ctx: &mut Ctx, user: Uuid) -> ApiResult<Re
 }
 
 /// `DELETE /api/libraries/{library}/members/{user}`.
-pub async fn remove_member(app: &App, ctx: &Ctx, user: Uuid) -> ApiResult<Response<Body>> {
+pub async fn remove_member(app: &ApiState, ctx: &Ctx, user: Uuid) -> ApiResult<Response<Body>> {
     changeable_member(app, ctx, user).await?;
     let (library, _) = ctx.library()?;
     let actor = &ctx.caller()?.user.id;
@@ -203,7 +203,7 @@ pub async fn remove_member(app: &App, ctx: &Ctx, user: Uuid) -> ApiResult<Respon
 
 /// Removes a member and records who did it, in one transaction.
 async fn remove_recorded(
-    app: &App,
+    app: &ApiState,
     library_id: &str,
     member: &str,
     actor: &str,
@@ -228,7 +228,7 @@ async fn remove_recorded(
 }
 
 /// `POST /api/libraries/{library}/leave`: any member but the owner.
-pub async fn leave(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn leave(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let (library, role) = ctx.library()?;
     if *role == Role::Owner {
         return Err(ApiError::Conflict(

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
+use super::state::ApiState;
 use crate::activity::{self, Activity};
 use crate::app::App;
 use crate::db::now_ms;
@@ -40,44 +41,45 @@ const LOOKBACK_MS: i64 = 5_000;
 /// Live sockets one user may hold open at once (tabs, phones); more get 429.
 pub const MAX_SOCKETS_PER_USER: usize = 8;
 
-/// The open sockets per user in this process.
-static OPEN: std::sync::Mutex<Option<HashMap<String, usize>>> = std::sync::Mutex::new(None);
+/// Open sockets per user in this process.
+type SocketCounts = Arc<std::sync::Mutex<HashMap<String, usize>>>;
 
 /// One open socket of a user, counted until dropped.
-struct OpenSocket(String);
+struct OpenSocket {
+    counts: SocketCounts,
+    user: String,
+}
 
 impl OpenSocket {
     /// Counts a new socket of `user`, unless they hold [`MAX_SOCKETS_PER_USER`] already.
-    fn open(user: &str) -> Option<OpenSocket> {
-        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
-        let count = open
-            .get_or_insert_with(HashMap::new)
-            .entry(user.to_owned())
-            .or_default();
+    fn open(counts: &SocketCounts, user: &str) -> Option<OpenSocket> {
+        let mut open = counts.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(user.to_owned()).or_default();
         if *count >= MAX_SOCKETS_PER_USER {
             return None;
         }
         *count += 1;
-        Some(OpenSocket(user.to_owned()))
+        Some(OpenSocket {
+            counts: counts.clone(),
+            user: user.to_owned(),
+        })
     }
 }
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
-        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(counts) = open.as_mut()
-            && let Some(count) = counts.get_mut(&self.0)
-        {
+        let mut open = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.user) {
             *count -= 1;
             if *count == 0 {
-                counts.remove(&self.0);
+                open.remove(&self.user);
             }
         }
     }
 }
 
 /// Answers the upgrade and starts pushing events.
-pub async fn websocket(app: &Arc<App>, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
+pub async fn websocket(app: &Arc<ApiState>, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let wants_ws = ctx
         .header(header::UPGRADE)
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
@@ -94,7 +96,7 @@ pub async fn websocket(app: &Arc<App>, ctx: &mut Ctx) -> ApiResult<Response<Body
         .ok_or_else(|| ApiError::BadRequest("the connection cannot be upgraded".into()))?;
     let caller = ctx.caller()?;
     let (user, credential) = (caller.user.id.clone(), caller.credential.clone());
-    let slot = OpenSocket::open(&user).ok_or(ApiError::TooManyRequests(5))?;
+    let slot = OpenSocket::open(&app.live.sockets, &user).ok_or(ApiError::TooManyRequests(5))?;
     let app = app.clone();
     tokio::spawn(async move {
         let _slot = slot;
@@ -121,13 +123,13 @@ pub async fn websocket(app: &Arc<App>, ctx: &mut Ctx) -> ApiResult<Response<Body
 }
 
 async fn push(
-    app: &Arc<App>,
+    app: &ApiState,
     user: &str,
     credential: &Credential,
     ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>,
 ) {
     let (mut sink, mut source) = ws.split();
-    let mut changes = app.live.subscribe(app);
+    let mut changes = app.live.subscribe(&app.app);
     let mut libraries = match app.db.conn().await {
         Ok(mut conn) => members::libraries_of(&mut conn, user)
             .await
@@ -194,10 +196,11 @@ impl Change {
 }
 
 /// The process's one poller of the activity log and the job rows, started with the first
-/// socket and polling while any socket listens.
+/// socket and polling while any socket listens, and the count of each user's open sockets.
 #[derive(Default)]
 pub struct LiveFeed {
     sender: std::sync::OnceLock<broadcast::Sender<Arc<Vec<Change>>>>,
+    sockets: SocketCounts,
 }
 
 impl LiveFeed {

@@ -12,12 +12,12 @@ use uuid::Uuid;
 
 use super::files::{load, send_ranged};
 use super::proxy_cache::ProxyCache;
-use crate::app::App;
+use super::state::ApiState;
 use crate::files::File;
+use crate::files::derived::{WAVEFORM_VARIANT, derived_key, proxy_variant, thumbnail_variant};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
-use crate::media::jobs::{WAVEFORM_VARIANT, derived_key, proxy_variant, thumbnail_variant};
 use crate::media::thumbnails::{self, Fit, Format, Size};
 use crate::media::{Limits, MediaError, image};
 use crate::storage::BlobKey;
@@ -52,7 +52,7 @@ impl Renders {
 
 /// Serves the derived blob `key` of `file`, or 404 when the stage has not made it (yet).
 pub(super) async fn send_derived(
-    app: &App,
+    app: &ApiState,
     ctx: &Ctx,
     key: &BlobKey,
     mime: &str,
@@ -82,7 +82,12 @@ fn fxhash(text: &str) -> u64 {
 }
 
 /// `GET …/files/{file}/thumbnails/{size}`: one named thumbnail.
-pub async fn thumbnail(app: &App, ctx: &Ctx, file: Uuid, size: &str) -> ApiResult<Response<Body>> {
+pub async fn thumbnail(
+    app: &ApiState,
+    ctx: &Ctx,
+    file: Uuid,
+    size: &str,
+) -> ApiResult<Response<Body>> {
     let size = thumbnails::size(size).ok_or(ApiError::NotFound)?;
     let file = load(app, ctx, file).await?;
     let key = derived_key(&file, &thumbnail_variant(size)).map_err(internal)?;
@@ -94,7 +99,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// `GET …/files/{file}/playback-sources`: what a browser can play, best first.
-pub async fn playback_sources(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn playback_sources(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     if !matches!(file.kind.as_str(), "video" | "audio") {
         return Ok(response::ok(&PlaybackSources { sources: vec![] }));
@@ -150,7 +155,7 @@ pub struct PlaybackSource {
 }
 
 /// `GET …/files/{file}/playback`: the browser-playable proxy, with Range.
-pub async fn playback(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn playback(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     let mime = if file.kind == "audio" {
         "audio/mp4"
@@ -162,7 +167,7 @@ pub async fn playback(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Bo
 }
 
 /// `GET …/files/{file}/waveform`: an audio file's peaks as JSON.
-pub async fn waveform(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn waveform(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     let key = derived_key(&file, WAVEFORM_VARIANT).map_err(internal)?;
     send_derived(app, ctx, &key, "application/json").await
@@ -267,7 +272,7 @@ impl ProxyRequest {
 /// `GET /api/files/proxy/{library}/{file}/{name}`: the picture of a photo or video at a
 /// requested size and format, rendered once and then served from the cache.
 pub async fn image_proxy(
-    app: &App,
+    app: &ApiState,
     ctx: &Ctx,
     file: Uuid,
     name: &str,
@@ -309,7 +314,7 @@ pub async fn image_proxy(
 
 /// Counts `key` as just used and removes the least recently used variants over the budget
 /// (seeding the budget from the variants on local disk the first time).
-async fn keep_within_budget(app: &App, key: &BlobKey, size: u64) {
+async fn keep_within_budget(app: &ApiState, key: &BlobKey, size: u64) {
     let cache = &app.renders.cache;
     let mut evicted = Vec::new();
     let root = BlobKey::new(crate::storage::Scope::Cache, &[] as &[&str])
@@ -331,7 +336,7 @@ async fn keep_within_budget(app: &App, key: &BlobKey, size: u64) {
 }
 
 /// Renders a proxy image: photos from their original, videos from their stored preview.
-async fn render(app: &App, file: &File, request: ProxyRequest) -> ApiResult<Vec<u8>> {
+async fn render(app: &ApiState, file: &File, request: ProxyRequest) -> ApiResult<Vec<u8>> {
     let (key, mime) = match file.kind.as_str() {
         "photo" => {
             let original = crate::files::original::Original::find(app, file).await?;

@@ -16,6 +16,7 @@ pub mod media;
 pub mod openapi;
 mod people;
 mod proxy_cache;
+pub mod state;
 mod system;
 pub mod tus;
 
@@ -23,15 +24,19 @@ use std::sync::Arc;
 
 use http::Response;
 
-use crate::app::App;
 use crate::http::error::ApiResult;
 use crate::http::request::Ctx;
 use crate::http::response::Body;
 use crate::http::routes::Route;
 use files::BulkChange;
+use state::ApiState;
 
 /// Runs the handler for `route`. The access check has already passed.
-pub async fn dispatch(app: &Arc<App>, ctx: &mut Ctx, route: Route) -> ApiResult<Response<Body>> {
+pub async fn dispatch(
+    app: &Arc<ApiState>,
+    ctx: &mut Ctx,
+    route: Route,
+) -> ApiResult<Response<Body>> {
     match route {
         Route::Health {} => system::health(app).await,
         Route::Version {} => system::version(),

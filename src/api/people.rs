@@ -9,15 +9,15 @@ use uuid::Uuid;
 use super::bodies::Items;
 use super::files::load;
 use super::media::send_derived;
-use crate::app::App;
+use super::state::ApiState;
+use crate::files::derived::face_variant;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
-use crate::ml::jobs::face_variant;
 use crate::people::{self, PersonChange};
 
 /// `GET /api/libraries/{library}/people`.
-pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let hidden = ctx.query_param("hidden").as_deref() == Some("true");
     let mut conn = app.db.conn().await?;
     let people = people::list(&mut conn, &ctx.library_id()?, hidden).await?;
@@ -25,7 +25,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// The person's view after a change.
-async fn person_view(app: &App, library: &str, person: &str) -> ApiResult<Response<Body>> {
+async fn person_view(app: &ApiState, library: &str, person: &str) -> ApiResult<Response<Body>> {
     let mut conn = app.db.conn().await?;
     let views = people::list(&mut conn, library, true).await?;
     let view = views
@@ -36,7 +36,7 @@ async fn person_view(app: &App, library: &str, person: &str) -> ApiResult<Respon
 }
 
 /// `PATCH /api/libraries/{library}/people/{person}`.
-pub async fn update(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
+pub async fn update(app: &ApiState, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
     let change: PersonChange = ctx.json().await?;
     let library = ctx.library_id()?;
     let mut conn = app.db.conn().await?;
@@ -53,7 +53,7 @@ pub struct MergeBody {
 }
 
 /// `POST /api/libraries/{library}/people/{person}/merge`.
-pub async fn merge(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
+pub async fn merge(app: &ApiState, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
     let body: MergeBody = ctx.json().await?;
     let library = ctx.library_id()?;
     let mut tx = app.db.begin().await?;
@@ -70,7 +70,7 @@ pub struct SplitBody {
 }
 
 /// `POST /api/libraries/{library}/people/{person}/split`: answers with the new person.
-pub async fn split(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
+pub async fn split(app: &ApiState, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
     let body: SplitBody = ctx.json().await?;
     let library = ctx.library_id()?;
     let mut tx = app.db.begin().await?;
@@ -81,7 +81,7 @@ pub async fn split(app: &App, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response
 }
 
 /// `GET /api/libraries/{library}/people/{person}/thumbnail`.
-pub async fn thumbnail(app: &App, ctx: &Ctx, person: Uuid) -> ApiResult<Response<Body>> {
+pub async fn thumbnail(app: &ApiState, ctx: &Ctx, person: Uuid) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
     let face = {
         let mut conn = app.db.conn().await?;
@@ -96,16 +96,21 @@ pub async fn thumbnail(app: &App, ctx: &Ctx, person: Uuid) -> ApiResult<Response
         face.file_id.parse().map_err(|_| ApiError::NotFound)?,
     )
     .await?;
-    let key = crate::media::jobs::derived_key(&file, &face_variant(face.position))
+    let key = crate::files::derived::derived_key(&file, &face_variant(face.position))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     send_derived(app, ctx, &key, "image/jpeg").await
 }
 
 /// `POST /api/libraries/{library}/people/recluster`.
-pub async fn recluster(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn recluster(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
     let mut tx = app.db.begin().await?;
-    let count = people::recluster(&mut tx, &library, app.config.face_clustering()).await?;
+    let count = people::recluster(
+        &mut tx,
+        &library,
+        crate::people::cluster::Params::from_config(&app.config),
+    )
+    .await?;
     tx.commit().await?;
     Ok(response::ok(&Reclustered { people: count }))
 }
@@ -117,7 +122,7 @@ pub struct Reclustered {
 }
 
 /// `GET /api/libraries/{library}/files/{file}/faces`.
-pub async fn file_faces(app: &App, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
+pub async fn file_faces(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     let mut conn = app.db.conn().await?;
     let faces = people::faces_of_file(&mut conn, &file.id).await?;

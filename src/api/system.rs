@@ -1,16 +1,17 @@
 //! Health, version and the OpenAPI document.
 
+use crate::api::state::ApiState;
 use http::{Response, StatusCode};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::app::{App, VERSION};
+use crate::app::VERSION;
 use crate::http::error::ApiResult;
 use crate::http::response::{self, Body};
 
 /// `GET /api/health`: 200 when the database and queue answer and the disk has room, 503
 /// otherwise.
-pub async fn health(app: &App) -> ApiResult<Response<Body>> {
+pub async fn health(app: &ApiState) -> ApiResult<Response<Body>> {
     let (db, queue) = tokio::join!(app.db.ping(), app.queue.ping());
     let disk = app.disk.usage().ok();
     let status = if db.is_ok() && queue.is_ok() && !disk.is_some_and(|d| d.full) {

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use uuid::Uuid;
 
-use crate::app::App;
+use super::state::ApiState;
 use crate::db::now_ms;
 use crate::files::tus::{self, TusUpload};
 use crate::files::{self, ingest, sniff};
@@ -109,12 +109,12 @@ fn number_header(ctx: &Ctx, name: &'static str) -> ApiResult<u64> {
         .ok_or_else(|| ApiError::BadRequest(format!("{name} must be a non-negative integer")))
 }
 
-fn data_dir(app: &App) -> &Path {
+fn data_dir(app: &ApiState) -> &Path {
     &app.config.data_dir
 }
 
 /// `OPTIONS /api/libraries/{library}/tus`.
-pub fn options(app: &App) -> ApiResult<Response<Body>> {
+pub fn options(app: &ApiState) -> ApiResult<Response<Body>> {
     let mut res = tus_response(StatusCode::NO_CONTENT);
     set(&mut res, "tus-version", VERSION.into());
     set(&mut res, "tus-extension", EXTENSIONS.into());
@@ -128,7 +128,7 @@ pub fn options(app: &App) -> ApiResult<Response<Body>> {
 
 /// `POST /api/libraries/{library}/tus`: `Upload-Length` and `Upload-Metadata` (`filename`,
 /// `folderId`).
-pub async fn create(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
+pub async fn create(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     check_version(ctx)?;
     let length = number_header(ctx, "upload-length")?;
     if length > app.config.max_upload_bytes {
@@ -180,7 +180,7 @@ pub async fn create(app: &App, ctx: &Ctx) -> ApiResult<Response<Body>> {
 }
 
 /// `HEAD /api/libraries/{library}/tus/{upload}`.
-pub async fn head(app: &App, ctx: &Ctx, upload: Uuid) -> ApiResult<Response<Body>> {
+pub async fn head(app: &ApiState, ctx: &Ctx, upload: Uuid) -> ApiResult<Response<Body>> {
     check_version(ctx)?;
     let mut conn = app.db.conn().await?;
     let upload = tus::get(&mut conn, &ctx.library()?.0.id, &upload.to_string()).await?;
@@ -207,7 +207,7 @@ fn progress_response(status: StatusCode, upload: &TusUpload, offset: u64) -> Res
 }
 
 /// `PATCH /api/libraries/{library}/tus/{upload}`: appends the body at `Upload-Offset`.
-pub async fn patch(app: &App, ctx: &mut Ctx, upload: Uuid) -> ApiResult<Response<Body>> {
+pub async fn patch(app: &ApiState, ctx: &mut Ctx, upload: Uuid) -> ApiResult<Response<Body>> {
     check_version(ctx)?;
     if ctx.header(header::CONTENT_TYPE) != Some("application/offset+octet-stream") {
         return Err(ApiError::UnsupportedMediaType);
@@ -289,7 +289,7 @@ pub async fn patch(app: &App, ctx: &mut Ctx, upload: Uuid) -> ApiResult<Response
 }
 
 /// Stores the finished upload as a file (once, even if called again after a crash).
-async fn complete(app: &App, mut upload: TusUpload) -> ApiResult<TusUpload> {
+async fn complete(app: &ApiState, mut upload: TusUpload) -> ApiResult<TusUpload> {
     let path = tus::data_path(data_dir(app), &upload.id);
     let mut conn = app.db.conn().await?;
     if files::find(&mut conn, &upload.file_id).await?.is_none() {
@@ -339,7 +339,7 @@ async fn read_head(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// `DELETE /api/libraries/{library}/tus/{upload}`.
-pub async fn terminate(app: &App, ctx: &Ctx, upload: Uuid) -> ApiResult<Response<Body>> {
+pub async fn terminate(app: &ApiState, ctx: &Ctx, upload: Uuid) -> ApiResult<Response<Body>> {
     check_version(ctx)?;
     let mut conn = app.db.conn().await?;
     let upload = tus::get(&mut conn, &ctx.library()?.0.id, &upload.to_string()).await?;

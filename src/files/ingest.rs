@@ -35,7 +35,7 @@ pub async fn store(app: &App, received: Received<'_>) -> Result<File> {
     let key = BlobKey::original(&received.library_id, &received.id)
         .map_err(|e| Error::Internal(e.to_string()))?;
     // Should this process die between storing the blob and committing its row, the next one
-    // finds this note and removes the orphan blob (see [`sweep_orphans`]).
+    // finds this note and removes the orphan blob (see `App::open`).
     let intent = app
         .scratch
         .intent(&format!("{}\n{}", received.library_id, received.id))
@@ -95,26 +95,4 @@ pub async fn store(app: &App, received: Received<'_>) -> Result<File> {
     }
     drop(intent);
     Ok(file)
-}
-
-/// Removes the blobs that stopped processes stored without committing their rows (killed
-/// between the two), named by the notes they left; returns how many it removed.
-pub async fn sweep_orphans(app: &App) -> Result<usize> {
-    let mut removed = 0;
-    for note in app.scratch.left_behind() {
-        let Some((library, id)) = note.split_once('\n') else {
-            continue;
-        };
-        let Ok(key) = BlobKey::original(library, id) else {
-            continue;
-        };
-        if super::find(&mut app.db.conn().await?, id).await?.is_none() {
-            app.storage
-                .delete(&key)
-                .await
-                .map_err(|e| Error::blob(&format!("removing orphan {key}"), e))?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
 }

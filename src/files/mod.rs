@@ -1,6 +1,7 @@
 //! Files of a library: the rows, their API view, keyset-paginated listing, trash and duplicates
 //! (same SHA-256 within a library, ignoring derived and trashed files).
 
+pub mod derived;
 pub mod ingest;
 pub mod original;
 pub mod sniff;

@@ -47,7 +47,9 @@ impl Original {
     /// [`Original::of`], looking the library's import folder up only for imported files.
     pub async fn find(app: &App, file: &File) -> Result<Original> {
         let root = match file.source_path {
-            Some(_) => crate::import::root_of(&mut app.db.conn().await?, &file.library_id).await?,
+            Some(_) => {
+                crate::libraries::import_root(&mut app.db.conn().await?, &file.library_id).await?
+            }
             None => None,
         };
         Original::of(file, root.as_ref().and_then(|r| r.to_str()))
@@ -91,8 +93,7 @@ impl Original {
             Original::Blob(key) => storage.local_path(key),
             Original::Imported { root, path } => {
                 let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink());
-                let inside = std::fs::canonicalize(root)
-                    .is_ok_and(|root| crate::import::walk::within(&root, path));
+                let inside = std::fs::canonicalize(root).is_ok_and(|root| within(&root, path));
                 // Otherwise readers take the checked stream, which refuses it with a reason.
                 (!link && inside).then(|| path.clone())
             }
@@ -144,4 +145,9 @@ async fn open_inside(root: &Path, path: &Path) -> io::Result<tokio::fs::File> {
     .await
     .map_err(io::Error::other)??;
     Ok(tokio::fs::File::from_std(file))
+}
+
+/// Whether `path`'s real location (every symlink resolved) is inside `real_root`.
+pub fn within(real_root: &Path, path: &Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|real| real.starts_with(real_root))
 }

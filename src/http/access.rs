@@ -6,12 +6,12 @@ use http::header;
 use super::error::{ApiError, ApiResult};
 use super::request::{Caller, Ctx};
 use super::routes::{AccessRule, Route};
-use crate::app::App;
+use crate::api::state::ApiState;
 use crate::libraries::{self, members};
 use crate::sessions::{self, Credential};
 
 /// Applies `route`'s access rule, filling in `ctx.caller` and `ctx.library`.
-pub async fn authorize(app: &App, ctx: &mut Ctx, route: &Route) -> ApiResult<()> {
+pub async fn authorize(app: &ApiState, ctx: &mut Ctx, route: &Route) -> ApiResult<()> {
     let rule = route.info().access;
     if rule == AccessRule::Public {
         return Ok(());
@@ -50,7 +50,7 @@ pub async fn authorize(app: &App, ctx: &mut Ctx, route: &Route) -> ApiResult<()>
 
 /// Who is calling: a Bearer token if one is sent (a wrong one is an error), else the session
 /// cookie (a missing, tampered or expired one means anonymous).
-async fn authenticate(app: &App, ctx: &Ctx) -> ApiResult<Option<Caller>> {
+async fn authenticate(app: &ApiState, ctx: &Ctx) -> ApiResult<Option<Caller>> {
     let mut conn = app.db.conn().await?;
     if let Some(auth) = ctx.header(header::AUTHORIZATION) {
         let secret = auth

@@ -20,13 +20,13 @@ use super::error::ApiError;
 use super::request::Ctx;
 use super::response::{self, Body};
 use super::routes::Route;
-use crate::app::App;
+use crate::api::state::ApiState;
 
 /// Time allowed for a client to send its request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the API on `listener` until `shutdown` turns true, then drains connections.
-pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(app: Arc<ApiState>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -117,7 +117,7 @@ pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 
 /// Handles one request end to end; never fails at the HTTP level.
 async fn handle(
-    app: Arc<App>,
+    app: Arc<ApiState>,
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
@@ -238,7 +238,7 @@ fn request_id(headers: &http::HeaderMap) -> String {
 }
 
 /// The peer address, or the first `X-Forwarded-For` entry behind a trusted proxy.
-fn client_ip(app: &App, headers: &http::HeaderMap, peer: IpAddr) -> IpAddr {
+fn client_ip(app: &ApiState, headers: &http::HeaderMap, peer: IpAddr) -> IpAddr {
     if !app.config.trust_proxy {
         return peer;
     }

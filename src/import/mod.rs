@@ -29,17 +29,6 @@ use walk::{Entry, Skipped};
 /// Rows written per transaction during a scan.
 const BATCH: usize = 500;
 
-/// The folder `library` is bound to, if any.
-pub async fn root_of(conn: &mut Conn, library: &str) -> Result<Option<PathBuf>> {
-    let path: Option<Option<String>> = with_conn!(conn, c => libraries::table
-        .find(library)
-        .select(libraries::import_path)
-        .first(c)
-        .await
-        .optional())?;
-    Ok(path.flatten().map(PathBuf::from))
-}
-
 /// Binds `library` to the folder at `path` (made absolute), or unbinds it with None; the
 /// watcher of this process picks the change up at once, others within half a minute.
 pub async fn bind(app: &App, library: &str, path: Option<&Path>) -> Result<()> {
@@ -121,7 +110,7 @@ pub async fn scan(
     // One scan at a time in this process (the watcher, the periodic rescan and callers);
     // a scan in another process is kept consistent by the unique source path per library.
     let _one_at_a_time = app.import_scan.lock().await;
-    let root = root_of(&mut app.db.conn().await?, library)
+    let root = crate::libraries::import_root(&mut app.db.conn().await?, library)
         .await?
         .ok_or_else(|| Error::Invalid("the library is not bound to a folder".into()))?;
     let walked = tokio::task::spawn_blocking(move || walk::walk(&root))

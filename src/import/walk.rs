@@ -163,8 +163,3 @@ impl Walk<'_> {
         }
     }
 }
-
-/// Whether `path`'s real location (every symlink resolved) is inside `real_root`.
-pub fn within(real_root: &Path, path: &Path) -> bool {
-    std::fs::canonicalize(path).is_ok_and(|real| real.starts_with(real_root))
-}

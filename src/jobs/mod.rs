@@ -4,13 +4,10 @@
 //! record results only while they still hold the lease, so re-requested (version bumped) or
 //! reaped jobs never record a stale result.
 
-pub mod handlers;
 pub mod instance;
 pub mod queue;
 pub mod redis;
-pub mod reprocess;
 pub mod store;
-pub mod worker;
 
 use std::time::Duration;
 

@@ -179,3 +179,14 @@ pub async fn delete(db: &Db, id: &str) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// The folder `library` is bound to, if any.
+pub async fn import_root(conn: &mut Conn, library: &str) -> Result<Option<std::path::PathBuf>> {
+    let path: Option<Option<String>> = with_conn!(conn, c => libraries::table
+        .find(library)
+        .select(libraries::import_path)
+        .first(c)
+        .await
+        .optional())?;
+    Ok(path.flatten().map(std::path::PathBuf::from))
+}

@@ -5,7 +5,6 @@
 pub mod av;
 pub mod exif;
 pub mod image;
-pub mod jobs;
 pub mod raw;
 pub mod thumbnails;
 pub mod waveform;

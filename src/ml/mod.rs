@@ -6,7 +6,6 @@
 pub mod audio_events;
 pub mod audio_features;
 pub mod faces;
-pub mod jobs;
 pub mod models;
 pub mod objects;
 pub mod onnx;

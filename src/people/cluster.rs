@@ -21,6 +21,16 @@ pub struct Params {
     pub min_faces: usize,
 }
 
+impl Params {
+    /// The clustering the configuration asks for.
+    pub fn from_config(config: &crate::config::Config) -> Params {
+        Params {
+            max_distance: config.face_max_distance,
+            min_faces: config.face_min_faces as usize,
+        }
+    }
+}
+
 /// What to do with a new face.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

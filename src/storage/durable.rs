@@ -121,14 +121,6 @@ pub async fn copy(source: &Path, target: &Path) -> io::Result<u64> {
     Ok(on_disk)
 }
 
-/// True when `error` says the disk (or the user's quota) is full.
-pub fn is_disk_full(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-    ) || error.raw_os_error() == Some(libc::ENOSPC)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

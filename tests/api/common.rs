@@ -265,9 +265,10 @@ impl TestServer {
         let (stop, stop_rx) = watch::channel(false);
         let handle = app.clone();
         tokio::spawn(alcoves::import::watch::run(app.clone(), stop_rx.clone()));
-        let workers = tokio::spawn(alcoves::jobs::worker::run(app.clone(), stop_rx.clone()));
+        let workers = tokio::spawn(alcoves::pipeline::worker::run(app.clone(), stop_rx.clone()));
+        let api = alcoves::api::state::ApiState::open(app).expect("API state");
         let task = tokio::spawn(async move {
-            alcoves::http::server::serve(app, listener, stop_rx).await;
+            alcoves::http::server::serve(api, listener, stop_rx).await;
             let _ = workers.await;
         });
         TestServer {

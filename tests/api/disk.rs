@@ -242,9 +242,9 @@ async fn blob_writes_on_a_full_disk_fail_and_leave_nothing() {
         .put_bytes(&key, bytes::Bytes::from(noise(512 << 10, 8)))
         .await
         .unwrap_err();
-    assert!(alcoves::storage::durable::is_disk_full(&err), "{err}");
+    assert!(alcoves::error::is_disk_full(&err), "{err}");
     let err = store.put_file(&key, &big).await.unwrap_err();
-    assert!(alcoves::storage::durable::is_disk_full(&err), "{err}");
+    assert!(alcoves::error::is_disk_full(&err), "{err}");
     assert_eq!(store.size(&key).await.unwrap(), None);
     assert_eq!(files_under(&root), vec![]);
     // What fits is stored whole.

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::JobKind;
-use super::handlers::{self, Progress};
-use super::store::{self, Claim, Lease, Reap, Settle, Settled};
+use super::Progress;
+use super::stages;
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::error::Result;
 use crate::files;
+use crate::jobs::JobKind;
+use crate::jobs::store::{self, Claim, Lease, Reap, Settle, Settled};
 
 /// How often expired leases are looked for.
 const REAP_EVERY: Duration = Duration::from_secs(5);
@@ -183,7 +184,7 @@ async fn run_one(app: &Arc<App>, claim: &Claim) {
 
 /// Runs the handler in its own task (so a panic is contained) under the kind's time budget,
 /// heartbeating meanwhile.
-async fn execute(app: &Arc<App>, claim: &Claim) -> Result<handlers::Effect, Settle> {
+async fn execute(app: &Arc<App>, claim: &Claim) -> Result<stages::Effect, Settle> {
     let file = {
         let mut conn = app
             .db
@@ -200,7 +201,7 @@ async fn execute(app: &Arc<App>, claim: &Claim) -> Result<handlers::Effect, Sett
     let (progress, watcher): (Progress, _) = watch::channel(None);
     let (task_app, kind) = (app.clone(), claim.kind);
     let mut task =
-        tokio::spawn(async move { handlers::run(&task_app, &file, kind, &progress).await });
+        tokio::spawn(async move { stages::run(&task_app, &file, kind, &progress).await });
     let deadline = tokio::time::sleep(kind.time_budget());
     tokio::pin!(deadline);
     let beat = lease(app) / 3;
@@ -230,7 +231,7 @@ async fn execute(app: &Arc<App>, claim: &Claim) -> Result<handlers::Effect, Sett
 
 /// Settles the claim; on success writes the effect and queues the next stage in the same
 /// transaction, only while the lease is still held.
-async fn record(app: &App, claim: &Claim, outcome: Result<handlers::Effect, Settle>) -> Result<()> {
+async fn record(app: &App, claim: &Claim, outcome: Result<stages::Effect, Settle>) -> Result<()> {
     let retry_base = Duration::from_millis(app.config.job_retry_base_ms);
     let mut tx = app.db.begin().await?;
     let settle = outcome
@@ -255,7 +256,13 @@ async fn record(app: &App, claim: &Claim, outcome: Result<handlers::Effect, Sett
     if let Ok(effect) = &outcome
         && let Some(file) = files::find(&mut tx, &claim.file_id).await?
     {
-        handlers::apply(&mut tx, &file, effect, app.config.face_clustering()).await?;
+        stages::apply(
+            &mut tx,
+            &file,
+            effect,
+            crate::people::cluster::Params::from_config(&app.config),
+        )
+        .await?;
     }
     // A stage that does not apply to this file hands it on like a finished one, and so does
     // one that failed for good when later stages do not need what it makes.

@@ -8,22 +8,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{MlError, audio_events, faces, models, objects, transcribe};
+use super::media::{local_original, outcome as media_outcome};
+use super::stages::Effect;
+use super::{Progress, report_progress};
 use crate::app::App;
 use crate::files::File;
+use crate::files::derived::{derived_key, face_variant, thumbnail_variant};
 use crate::jobs::JobKind;
-use crate::jobs::handlers::{Effect, Progress, report_progress};
 use crate::jobs::store::Settle;
-use crate::media::jobs::{
-    derived_key, local_original, outcome as media_outcome, thumbnail_variant,
-};
 use crate::media::{Limits, av, image, thumbnails};
+use crate::ml::{MlError, audio_events, faces, models, objects, transcribe};
 use crate::people::{self, Face};
-
-/// The cache variant of a face's 300x300 crop.
-pub fn face_variant(position: i32) -> String {
-    format!("face-{position}.jpg")
-}
 
 /// Side of a face's crop.
 pub const FACE_SIDE: u32 = 300;

@@ -4,10 +4,10 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::JobKind;
 use crate::app::App;
 use crate::db::schema::files;
 use crate::error::Result;
+use crate::jobs::JobKind;
 use crate::with_conn;
 
 /// Which files to reprocess.
@@ -51,7 +51,7 @@ pub async fn reprocess(
         let mut tx = app.db.begin().await?;
         let mut queued = Vec::with_capacity(batch.len());
         for id in batch {
-            queued.push(super::store::enqueue(&mut tx, id, kind).await?);
+            queued.push(crate::jobs::store::enqueue(&mut tx, id, kind).await?);
         }
         tx.commit().await?;
         app.queue.announce(&queued).await;

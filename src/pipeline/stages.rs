@@ -4,31 +4,17 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use tokio::sync::watch;
 
-use super::JobKind;
-use super::store::Settle;
+use super::Progress;
 use crate::app::App;
 use crate::db::Conn;
 use crate::db::schema::files as files_table;
 use crate::error::Result;
 use crate::files::original::Original;
 use crate::files::{File, MediaFacts, sniff};
-use crate::media;
-use crate::ml;
+use crate::jobs::JobKind;
+use crate::jobs::store::Settle;
 use crate::with_conn;
-
-/// Progress a handler reports: percent and estimated milliseconds left.
-pub type Progress = watch::Sender<Option<(i32, Option<i64>)>>;
-
-/// Reports a job `done` (0..1) with the part of it after its first `share` (0..1) started at
-/// `started`, with the time left estimated from that part's pace.
-pub fn report_progress(progress: &Progress, started: std::time::Instant, share: f64, done: f64) {
-    let pct = share + (1.0 - share) * done;
-    let elapsed = started.elapsed().as_millis() as f64;
-    let eta = (done > 0.01).then(|| (elapsed * (1.0 - done) / done) as i64);
-    progress.send_replace(Some(((pct * 100.0) as i32, eta)));
-}
 
 /// A finished job's result, written to the file row or the file's findings.
 #[derive(Debug, Clone)]
@@ -64,19 +50,19 @@ pub async fn run(
     match kind {
         JobKind::Hash => hash(app, file, progress).await,
         JobKind::Metadata => metadata(app, file).await,
-        JobKind::Thumbnails => media::jobs::thumbnails(app, file)
+        JobKind::Thumbnails => super::media::thumbnails(app, file)
             .await
             .map(|()| Effect::Derived),
-        JobKind::Proxy => media::jobs::proxy(app, file, progress)
+        JobKind::Proxy => super::media::proxy(app, file, progress)
             .await
             .map(|()| Effect::Derived),
-        JobKind::Waveform => media::jobs::waveform(app, file, progress)
+        JobKind::Waveform => super::media::waveform(app, file, progress)
             .await
             .map(|()| Effect::Derived),
-        JobKind::Faces => ml::jobs::faces(app, file).await,
-        JobKind::Objects => ml::jobs::objects(app, file).await,
-        JobKind::AudioEvents => ml::jobs::audio_events(app, file, progress).await,
-        JobKind::Transcribe => ml::jobs::transcribe(app, file, progress).await,
+        JobKind::Faces => super::ml::faces(app, file).await,
+        JobKind::Objects => super::ml::objects(app, file).await,
+        JobKind::AudioEvents => super::ml::audio_events(app, file, progress).await,
+        JobKind::Transcribe => super::ml::transcribe(app, file, progress).await,
     }
 }
 
@@ -134,7 +120,7 @@ async fn metadata(app: &App, file: &File) -> Result<Effect, Settle> {
         size: size as i64,
         ..file.clone()
     };
-    let read = media::jobs::read_facts(app, &sized, kind, mime).await?;
+    let read = super::media::read_facts(app, &sized, kind, mime).await?;
     Ok(Effect::Metadata {
         size: size as i64,
         mime: read.mime,

@@ -8,49 +8,19 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 
-use super::av::{self, AvInfo, ProxyTarget};
-use super::{Limits, MediaError, exif, image, thumbnails, waveform};
+use super::{Progress, report_progress};
 use crate::app::App;
+use crate::files::derived::{WAVEFORM_VARIANT, derived_key, proxy_variant, thumbnail_variant};
 use crate::files::original::Original;
 use crate::files::{File, MediaFacts};
 use crate::jobs::JobKind;
-use crate::jobs::handlers::{Progress, report_progress};
 use crate::jobs::store::Settle;
-use crate::storage::BlobKey;
+use crate::media::av::{self, AvInfo, ProxyTarget};
+use crate::media::{Limits, MediaError, exif, image, thumbnails, waveform};
 use crate::storage::durable::{DurableWriter, TempPath};
-use crate::storage::key::InvalidKey;
 
 /// Largest still image read into memory for decoding.
 const MAX_IMAGE_BYTES: u64 = 512 * 1024 * 1024;
-
-/// The cache key of one derived file (`thumb-preview.jpg`, `proxy.mp4`, `waveform.json`, …).
-pub fn derived_key(file: &File, variant: &str) -> Result<BlobKey, InvalidKey> {
-    BlobKey::new(
-        crate::storage::Scope::Cache,
-        &[file.library_id.as_str(), file.id.as_str(), variant],
-    )
-}
-
-/// The cache variant name of a named thumbnail size.
-pub fn thumbnail_variant(size: thumbnails::Size) -> String {
-    let ext = match size.format {
-        thumbnails::Format::Jpeg => "jpg",
-        thumbnails::Format::Webp => "webp",
-    };
-    format!("thumb-{}.{ext}", size.name)
-}
-
-/// The cache variant name of the browser-playable copy of a file of `kind`.
-pub fn proxy_variant(kind: &str) -> &'static str {
-    if kind == "audio" {
-        "proxy.m4a"
-    } else {
-        "proxy.mp4"
-    }
-}
-
-/// The cache variant name of an audio file's waveform.
-pub const WAVEFORM_VARIANT: &str = "waveform.json";
 
 /// How a media failure ends the job: unsupported input is skipped, anything else fails for
 /// good (retrying a corrupt file would fail the same way).
