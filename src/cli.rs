@@ -320,15 +320,10 @@ pub async fn recluster(app: &App, libraries: Vec<String>) -> Result<(), String> 
     let bar = progress_bar("re-clustering", "libraries")?;
     bar.set_length(libraries.len() as u64);
     for library in &libraries {
-        let mut tx = app.db.begin().await.map_err(|e| e.to_string())?;
-        let people = crate::people::recluster(
-            &mut tx,
-            library,
-            crate::people::cluster::Params::from_config(&app.config),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        let params = crate::people::cluster::Params::from_config(&app.config);
+        let people = crate::people::recluster(&app.db, library, params)
+            .await
+            .map_err(|e| e.to_string())?;
         bar.inc(1);
         bar.println(format!("{library}: {people} people"));
     }

@@ -8,8 +8,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
+use crate::activity::{self, ActivityKind};
+use crate::app::App;
 use crate::db::schema::{files, folders};
-use crate::db::{Conn, now_ms};
+use crate::db::{Conn, Db, now_ms};
 use crate::error::{Error, Result};
 use crate::with_conn;
 
@@ -196,4 +198,51 @@ pub fn valid_name(raw: &str) -> Result<String> {
     } else {
         Err(Error::Invalid("invalid folder name".into()))
     }
+}
+
+/// Creates `folder` on behalf of `actor`, with its activity entry, in one transaction.
+pub async fn create(db: &Db, actor: &str, folder: &Folder) -> Result<()> {
+    let mut tx = db.begin().await?;
+    insert(&mut tx, folder).await?;
+    let subject = Some((folder.id.as_str(), folder.name.as_str()));
+    let kind = ActivityKind::FolderCreated;
+    activity::record(&mut tx, &folder.library_id, Some(actor), kind, subject).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Trashes or restores a folder with its subfolders and their files, in one transaction;
+/// returns the folder as it is now.
+pub async fn trash_tree(db: &Db, library: &str, folder: &str, trash: bool) -> Result<Folder> {
+    let mut tx = db.begin().await?;
+    let folder = get(&mut tx, library, folder).await?;
+    let ids = subtree(&mut tx, library, &folder.id).await?;
+    match (trash, folder.trashed_at) {
+        (true, None) => set_trashed(&mut tx, &ids, Some(now_ms()), None).await?,
+        (false, Some(stamp)) => set_trashed(&mut tx, &ids, None, Some(stamp)).await?,
+        _ => {}
+    }
+    let folder = get(&mut tx, library, &folder.id).await?;
+    tx.commit().await?;
+    Ok(folder)
+}
+
+/// Deletes a trashed folder for good, with every file inside it and its subfolders.
+pub async fn purge(app: &App, library: &str, folder: &str) -> Result<()> {
+    let (folder, files) = {
+        let mut conn = app.db.conn().await?;
+        let folder = get(&mut conn, library, folder).await?;
+        if folder.trashed_at.is_none() {
+            return Err(Error::Conflict(
+                "not_trashed",
+                "move the folder to the trash first".into(),
+            ));
+        }
+        let ids = subtree(&mut conn, library, &folder.id).await?;
+        (folder, file_ids_in(&mut conn, &ids).await?)
+    };
+    for file in files {
+        crate::files::purge(app, library, &file).await?;
+    }
+    delete(&mut app.db.conn().await?, &folder.id).await
 }

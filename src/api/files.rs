@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::bodies::{Changed, FileSelection, Page, Queued};
 use super::state::ApiState;
-use crate::activity::{self, ActivityKind};
 use crate::db::now_ms;
 use crate::files::original::Original;
 use crate::files::{self, Cursor, File, FileOrder, FileView, ListFilter, ingest, upload};
@@ -253,30 +252,9 @@ pub async fn set_trashed(
 ) -> ApiResult<Response<Body>> {
     let mut file = load(app, ctx, file).await?;
     let actor = ctx.caller()?.user.id.clone();
-    move_to_trash(app, &actor, &file, trashed).await?;
+    files::trash(&app.db, &actor, &file, trashed).await?;
     file.trashed_at = trashed.then(now_ms);
     Ok(response::ok(&view(app, file).await?))
-}
-
-/// Trashes or restores `file` on behalf of `actor`, with its activity entry.
-async fn move_to_trash(app: &ApiState, actor: &str, file: &File, trashed: bool) -> ApiResult<()> {
-    let kind = if trashed {
-        ActivityKind::FileTrashed
-    } else {
-        ActivityKind::FileRestored
-    };
-    let mut tx = app.db.begin().await?;
-    files::set_trashed(&mut tx, &file.id, trashed).await?;
-    activity::record(
-        &mut tx,
-        &file.library_id,
-        Some(actor),
-        kind,
-        Some((&file.id, &file.name)),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// A change made to many files at once.
@@ -324,12 +302,10 @@ pub async fn change_many(
                 continue;
             }
         };
-        let mut conn = app.db.conn().await?;
         match change {
-            BulkChange::Purge => files::purge(app, &mut conn, &library, &file.id).await?,
+            BulkChange::Purge => files::purge(app, &library, &file.id).await?,
             BulkChange::Trash | BulkChange::Restore => {
-                drop(conn);
-                move_to_trash(app, &actor, &file, change == BulkChange::Trash).await?;
+                files::trash(&app.db, &actor, &file, change == BulkChange::Trash).await?
             }
         }
         result.changed += 1;
@@ -346,8 +322,7 @@ pub async fn purge(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<
             "move the file to the trash first".into(),
         ));
     }
-    let mut conn = app.db.conn().await?;
-    files::purge(app, &mut conn, &file.library_id, &file.id).await?;
+    files::purge(app, &file.library_id, &file.id).await?;
     Ok(response::no_content())
 }
 

@@ -7,7 +7,6 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::state::ApiState;
-use crate::activity::{self, ActivityKind};
 use crate::db::now_ms;
 use crate::folders::{self, Folder};
 use crate::http::error::{ApiError, ApiResult};
@@ -97,18 +96,7 @@ pub async fn create(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> 
         source_path: None,
     };
     let actor = ctx.caller()?.user.id.clone();
-    let mut tx = app.db.begin().await?;
-    folders::insert(&mut tx, &folder).await?;
-    let subject = Some((folder.id.as_str(), folder.name.as_str()));
-    activity::record(
-        &mut tx,
-        &folder.library_id,
-        Some(&actor),
-        ActivityKind::FolderCreated,
-        subject,
-    )
-    .await?;
-    tx.commit().await?;
+    folders::create(&app.db, &actor, &folder).await?;
     Ok(response::created(&folder))
 }
 
@@ -151,35 +139,13 @@ pub async fn set_trashed(
     trash: bool,
 ) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
-    let mut tx = app.db.begin().await?;
-    let folder = folders::get(&mut tx, &library, &folder.to_string()).await?;
-    let ids = folders::subtree(&mut tx, &library, &folder.id).await?;
-    match (trash, folder.trashed_at) {
-        (true, None) => folders::set_trashed(&mut tx, &ids, Some(now_ms()), None).await?,
-        (false, Some(stamp)) => folders::set_trashed(&mut tx, &ids, None, Some(stamp)).await?,
-        _ => {}
-    }
-    let folder = folders::get(&mut tx, &library, &folder.id).await?;
-    tx.commit().await?;
+    let folder = folders::trash_tree(&app.db, &library, &folder.to_string(), trash).await?;
     Ok(response::ok(&folder))
 }
 
 /// `DELETE /api/libraries/{library}/folders/{folder}`: a trashed folder, for good, with every
 /// file inside it.
 pub async fn purge(app: &ApiState, ctx: &Ctx, folder: Uuid) -> ApiResult<Response<Body>> {
-    let library = ctx.library_id()?;
-    let mut conn = app.db.conn().await?;
-    let folder = folders::get(&mut conn, &library, &folder.to_string()).await?;
-    if folder.trashed_at.is_none() {
-        return Err(ApiError::Conflict(
-            "not_trashed",
-            "move the folder to the trash first".into(),
-        ));
-    }
-    let ids = folders::subtree(&mut conn, &library, &folder.id).await?;
-    for file in folders::file_ids_in(&mut conn, &ids).await? {
-        crate::files::purge(app, &mut conn, &library, &file).await?;
-    }
-    folders::delete(&mut conn, &folder.id).await?;
+    folders::purge(app, &ctx.library_id()?, &folder.to_string()).await?;
     Ok(response::no_content())
 }

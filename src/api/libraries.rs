@@ -7,8 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::state::ApiState;
-use crate::accounts;
-use crate::activity::{self, ActivityKind};
+use crate::activity::ActivityKind;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
@@ -64,9 +63,7 @@ pub async fn create(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> 
     let name = library_name(&body.name)?;
     let emoji = emoji(body.emoji.as_deref().unwrap_or(""))?;
     let caller = ctx.caller()?;
-    let mut tx = app.db.begin().await?;
-    let library = libraries::create(&mut tx, &caller.user.id, &name, emoji, false).await?;
-    tx.commit().await?;
+    let library = libraries::create_shared(&app.db, &caller.user.id, &name, emoji).await?;
     Ok(response::created(&library.view(Role::Owner)))
 }
 
@@ -201,7 +198,7 @@ pub async fn remove_member(app: &ApiState, ctx: &Ctx, user: Uuid) -> ApiResult<R
     .await
 }
 
-/// Removes a member and records who did it, in one transaction.
+/// Removes a member, recording who did it.
 async fn remove_recorded(
     app: &ApiState,
     library_id: &str,
@@ -209,21 +206,7 @@ async fn remove_recorded(
     actor: &str,
     kind: ActivityKind,
 ) -> ApiResult<Response<Body>> {
-    let mut tx = app.db.begin().await?;
-    let name = accounts::get(&mut tx, member)
-        .await?
-        .map(|u| u.username)
-        .unwrap_or_default();
-    members::remove(&mut tx, library_id, member).await?;
-    activity::record(
-        &mut tx,
-        library_id,
-        Some(actor),
-        kind,
-        Some((member, &name)),
-    )
-    .await?;
-    tx.commit().await?;
+    members::remove_recorded(&app.db, library_id, member, actor, kind).await?;
     Ok(response::no_content())
 }
 

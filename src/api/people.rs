@@ -56,11 +56,9 @@ pub struct MergeBody {
 pub async fn merge(app: &ApiState, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
     let body: MergeBody = ctx.json().await?;
     let library = ctx.library_id()?;
-    let mut tx = app.db.begin().await?;
-    let person = people::get(&mut tx, &library, &person.to_string()).await?;
-    people::merge(&mut tx, &library, &person, &body.people).await?;
-    tx.commit().await?;
-    person_view(app, &library, &person.id).await
+    let person = person.to_string();
+    people::merge(&app.db, &library, &person, &body.people).await?;
+    person_view(app, &library, &person).await
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -73,10 +71,7 @@ pub struct SplitBody {
 pub async fn split(app: &ApiState, ctx: &mut Ctx, person: Uuid) -> ApiResult<Response<Body>> {
     let body: SplitBody = ctx.json().await?;
     let library = ctx.library_id()?;
-    let mut tx = app.db.begin().await?;
-    let person = people::get(&mut tx, &library, &person.to_string()).await?;
-    let new = people::split(&mut tx, &library, &person, &body.face_ids).await?;
-    tx.commit().await?;
+    let new = people::split(&app.db, &library, &person.to_string(), &body.face_ids).await?;
     person_view(app, &library, &new).await
 }
 
@@ -104,14 +99,8 @@ pub async fn thumbnail(app: &ApiState, ctx: &Ctx, person: Uuid) -> ApiResult<Res
 /// `POST /api/libraries/{library}/people/recluster`.
 pub async fn recluster(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
-    let mut tx = app.db.begin().await?;
-    let count = people::recluster(
-        &mut tx,
-        &library,
-        crate::people::cluster::Params::from_config(&app.config),
-    )
-    .await?;
-    tx.commit().await?;
+    let params = crate::people::cluster::Params::from_config(&app.config);
+    let count = people::recluster(&app.db, &library, params).await?;
     Ok(response::ok(&Reclustered { people: count }))
 }
 

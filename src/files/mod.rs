@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use std::collections::BTreeMap;
 
+use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::schema::{audio_events, faces, file_labels, files, people, transcript_segments};
 use crate::db::{Conn, Db, now_ms};
@@ -496,25 +497,36 @@ pub async fn set_trashed(conn: &mut Conn, id: &str, trashed: bool) -> Result<()>
     Ok(())
 }
 
-/// Deletes a file row (and, by cascade, rows derived from it), its job rows first.
-pub async fn delete(db: &Db, id: &str) -> Result<()> {
+/// Trashes or restores `file` on behalf of `actor`, with its activity entry, in one transaction.
+pub async fn trash(db: &Db, actor: &str, file: &File, trashed: bool) -> Result<()> {
+    let kind = if trashed {
+        ActivityKind::FileTrashed
+    } else {
+        ActivityKind::FileRestored
+    };
     let mut tx = db.begin().await?;
-    store::delete_jobs(&mut tx, JobsOf::File(id)).await?;
-    with_conn!(tx, c => diesel::delete(files::table.find(id)).execute(c).await)?;
+    set_trashed(&mut tx, &file.id, trashed).await?;
+    let subject = Some((file.id.as_str(), file.name.as_str()));
+    activity::record(&mut tx, &file.library_id, Some(actor), kind, subject).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Deletes a file row, then its original and derived blobs (the row goes first, so nothing
-/// visible points at a missing blob; a blob left by a failure is only logged).
-pub async fn purge(app: &App, conn: &mut Conn, library: &str, file: &str) -> Result<()> {
-    let imported = find(conn, file)
-        .await?
-        .is_some_and(|f| f.source_path.is_some());
-    delete(&app.db, file).await?;
+/// Deletes a file row with its jobs (and, by cascade, the rows derived from it), then its original and derived blobs (the row goes first,
+/// so nothing visible points at a missing blob; a blob left by a failure is only logged). It
+/// takes one pool connection, for the transaction, and none while deleting blobs: call it
+/// without holding one.
+pub async fn purge(app: &App, library: &str, file: &str) -> Result<()> {
     let keys = BlobKey::original(library, file)
         .and_then(|o| Ok((o, BlobKey::derived_prefix(library, file)?)));
     let (original, derived) = keys.map_err(|e| Error::Internal(e.to_string()))?;
+    let mut tx = app.db.begin().await?;
+    let imported = find(&mut tx, file)
+        .await?
+        .is_some_and(|f| f.source_path.is_some());
+    store::delete_jobs(&mut tx, JobsOf::File(file)).await?;
+    with_conn!(tx, c => diesel::delete(files::table.find(file)).execute(c).await)?;
+    tx.commit().await?;
     // An imported original belongs to the NAS folder and is never deleted; only its row goes.
     if !imported && let Err(e) = app.storage.delete(&original).await {
         tracing::warn!(file, "purged file left its original behind: {e}");

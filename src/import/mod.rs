@@ -267,9 +267,8 @@ async fn apply(
     }
     tx.commit().await?;
     app.queue.announce(&queued).await;
-    let mut conn = app.db.conn().await?;
     for id in removed {
-        files::purge(app, &mut conn, library, &id).await?;
+        files::purge(app, library, &id).await?;
         report.removed += 1;
     }
     Ok(())

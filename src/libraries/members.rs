@@ -5,8 +5,9 @@ use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
 use super::Role;
+use crate::activity::{self, ActivityKind};
 use crate::db::schema::{library_members, users};
-use crate::db::{Conn, now_ms};
+use crate::db::{Conn, Db, now_ms};
 use crate::error::Result;
 use crate::with_conn;
 
@@ -94,5 +95,28 @@ pub async fn set_role(conn: &mut Conn, library_id: &str, user_id: &str, role: Ro
 /// Removes a member.
 pub async fn remove(conn: &mut Conn, library_id: &str, user_id: &str) -> Result<()> {
     with_conn!(conn, c => diesel::delete(library_members::table.find((library_id, user_id))).execute(c).await)?;
+    Ok(())
+}
+
+/// Removes a member with the activity entry saying who did it (`actor`; the member when they
+/// left), in one transaction.
+pub async fn remove_recorded(
+    db: &Db,
+    library_id: &str,
+    member: &str,
+    actor: &str,
+    kind: ActivityKind,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let name: Option<String> = with_conn!(tx, c => users::table
+        .find(member)
+        .select(users::username)
+        .first(c)
+        .await
+        .optional())?;
+    remove(&mut tx, library_id, member).await?;
+    let subject = Some((member, name.as_deref().unwrap_or_default()));
+    activity::record(&mut tx, library_id, Some(actor), kind, subject).await?;
+    tx.commit().await?;
     Ok(())
 }

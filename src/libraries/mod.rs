@@ -114,6 +114,20 @@ impl Library {
     }
 }
 
+/// Creates a shared library owned by `owner_id`, with its owner's membership, in one
+/// transaction.
+pub async fn create_shared(
+    db: &Db,
+    owner_id: &str,
+    name: &str,
+    emoji: Option<String>,
+) -> Result<Library> {
+    let mut tx = db.begin().await?;
+    let library = create(&mut tx, owner_id, name, emoji, false).await?;
+    tx.commit().await?;
+    Ok(library)
+}
+
 /// Creates a library with `owner_id` as its owner member.
 pub async fn create(
     conn: &mut Conn,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::db::schema::{faces, files, people};
-use crate::db::{Conn, now_ms};
+use crate::db::{Conn, Db, now_ms};
 use crate::error::{Error, Result};
 use crate::with_conn;
 use cluster::{Decision, Params, Point};
@@ -227,7 +227,14 @@ async fn drop_empty_people(conn: &mut Conn, library_id: &str) -> Result<()> {
 /// Clusters a library's faces all over again: what clustering decided about unnamed people is
 /// undone (faces a member moved, and named people, are kept), then every unassigned face is
 /// placed in the order the faces arrived. Returns how many people the library has afterwards.
-pub async fn recluster(conn: &mut Conn, library_id: &str, params: Params) -> Result<i64> {
+pub async fn recluster(db: &Db, library_id: &str, params: Params) -> Result<i64> {
+    let mut tx = db.begin().await?;
+    let people = recluster_in(&mut tx, library_id, params).await?;
+    tx.commit().await?;
+    Ok(people)
+}
+
+async fn recluster_in(conn: &mut Conn, library_id: &str, params: Params) -> Result<i64> {
     let unnamed = people::table
         .filter(people::library_id.eq(library_id))
         .filter(people::name.is_null())
@@ -401,13 +408,12 @@ pub async fn update(conn: &mut Conn, person: &Person, change: &PersonChange) -> 
     Ok(())
 }
 
-/// Moves every face of `others` to `into` (as a member's decision) and deletes them.
-pub async fn merge(
-    conn: &mut Conn,
-    library_id: &str,
-    into: &Person,
-    others: &[String],
-) -> Result<()> {
+/// Moves every face of `others` to the person `into` (as a member's decision) and deletes
+/// them, in one transaction.
+pub async fn merge(db: &Db, library_id: &str, into: &str, others: &[String]) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let into = get(&mut tx, library_id, into).await?;
+    let conn = &mut *tx;
     let others: Vec<String> = others
         .iter()
         .filter(|id| **id != into.id)
@@ -427,19 +433,19 @@ pub async fn merge(
         .execute(c)
         .await)?;
     with_conn!(conn, c => diesel::delete(people::table.filter(people::id.eq_any(&others))).execute(c).await)?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// Takes `face_ids` (all the person's) away from `person` into a new person; returns its id.
-pub async fn split(
-    conn: &mut Conn,
-    library_id: &str,
-    person: &Person,
-    face_ids: &[String],
-) -> Result<String> {
+/// Takes `face_ids` (all the person's) away from `person` into a new person, in one
+/// transaction; returns its id.
+pub async fn split(db: &Db, library_id: &str, person: &str, face_ids: &[String]) -> Result<String> {
     if face_ids.is_empty() {
         return Err(Error::Invalid("faceIds must name at least one face".into()));
     }
+    let mut tx = db.begin().await?;
+    let person = get(&mut tx, library_id, person).await?;
+    let conn = &mut *tx;
     let theirs: i64 = with_conn!(conn, c => faces::table
         .filter(faces::id.eq_any(face_ids))
         .filter(faces::person_id.eq(&person.id))
@@ -454,5 +460,6 @@ pub async fn split(
     let new = create_person(conn, library_id).await?;
     assign(conn, face_ids, Some(&new), BY_MEMBER).await?;
     drop_empty_people(conn, library_id).await?;
+    tx.commit().await?;
     Ok(new)
 }

@@ -10,6 +10,7 @@ use crate::common::{Backend, TestServer};
 use crate::on_both_backends;
 
 on_both_backends!(
+    purges_at_once_outnumbering_the_pool_all_finish,
     real_photo_round_trips_with_hash_ranges_and_duplicates,
     large_upload_hashes_like_sha256sum,
     trash_restore_purge_and_pagination,
@@ -945,5 +946,51 @@ async fn deep_timeline_pages_seek_to_their_cursor() {
             .any(|d| d.contains("files_library_taken") && d.contains("AND <expr>")),
         "{plan:?}\n{sql}"
     );
+    srv.stop().await;
+}
+
+/// Each purge takes one pool connection at a time: more purges at once than the pool holds
+/// all finish (a purge that held two could leave every connection waiting for a second one
+/// until the pool's timeout answered 503).
+async fn purges_at_once_outnumbering_the_pool_all_finish(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| c.database_pool_size = 2).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Purges").await;
+    let mut paths = Vec::new();
+    for i in 0..8 {
+        let res = srv
+            .upload(
+                &lib,
+                &owner,
+                &format!("note-{i}.txt"),
+                format!("note {i}").into_bytes(),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{:?}", res.json);
+        let path = format!(
+            "/api/libraries/{lib}/files/{}",
+            res.json["id"].as_str().unwrap()
+        );
+        assert_eq!(
+            srv.post(&format!("{path}/trash"), &owner, json!({}))
+                .await
+                .status,
+            200
+        );
+        paths.push(path);
+    }
+    let started = std::time::Instant::now();
+    let purges = paths
+        .iter()
+        .map(|path| srv.call("DELETE", path, &owner, None));
+    let statuses: Vec<u16> = futures_util::future::join_all(purges)
+        .await
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![204; 8], "after {:?}", started.elapsed());
+    for path in &paths {
+        assert_eq!(srv.get(path, &owner).await.status, 404);
+    }
     srv.stop().await;
 }
