@@ -7,8 +7,8 @@ use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
 use crate::db::schema::{activities, dismissed_notifications, library_members, notification_marks};
-use crate::db::{Conn, now_ms};
-use crate::error::{Error, Result};
+use crate::db::{Conn, Cursor, now_ms};
+use crate::error::Result;
 use crate::with_conn;
 
 /// What happened.
@@ -136,20 +136,13 @@ pub fn group(rows: Vec<Activity>) -> Vec<FeedEntry> {
     feed
 }
 
-/// Position in a feed: the last activity of the previous page.
-pub fn decode_cursor(text: &str) -> Result<(i64, String)> {
-    let bad = || Error::Invalid("invalid cursor".into());
-    let (at, id) = text.split_once('_').ok_or_else(bad)?;
-    Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
-}
-
 /// One page of a library's activities, newest first, and the cursor of the next page.
 pub async fn page(
     conn: &mut Conn,
     library_id: &str,
-    after: Option<(i64, String)>,
+    after: Option<&Cursor>,
     limit: i64,
-) -> Result<(Vec<Activity>, Option<String>)> {
+) -> Result<(Vec<Activity>, Option<Cursor>)> {
     let mut rows: Vec<Activity> = with_conn!(conn, c => {
         let mut query = activities::table
             .filter(activities::library_id.eq(library_id))
@@ -157,18 +150,20 @@ pub async fn page(
             .limit(limit + 1)
             .select(Activity::as_select())
             .into_boxed();
-        if let Some((at, id)) = &after {
+        if let Some(after) = after {
             query = query.filter(
-                activities::created_at.lt(*at).or(activities::created_at.eq(*at).and(activities::id.lt(id))),
+                activities::created_at
+                    .lt(after.at)
+                    .or(activities::created_at.eq(after.at).and(activities::id.lt(&after.id))),
             );
         }
         query.load(c).await
     })?;
-    let next = (rows.len() as i64 > limit).then(|| {
-        rows.truncate(limit as usize);
-        rows.last().map(|a| format!("{}_{}", a.created_at, a.id))
+    let next = Cursor::next_page(&mut rows, limit, |a| Cursor {
+        at: a.created_at,
+        id: a.id.clone(),
     });
-    Ok((rows, next.flatten()))
+    Ok((rows, next))
 }
 
 /// A user's notifications: others' activities in their libraries since they last cleared,

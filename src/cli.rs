@@ -220,9 +220,7 @@ pub async fn reprocess(
             .await
             .map_err(|e| e.to_string())?
             .into_iter()
-            .filter(|(k, status, _)| {
-                k == kind.as_str() && matches!(status.as_str(), "queued" | "processing")
-            })
+            .filter(|(k, status, _)| *k == kind && status.pending())
             .map(|(_, _, n)| n)
             .sum();
         drop(conn);

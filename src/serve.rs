@@ -65,6 +65,7 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
                     &app.config.web_node,
                     app.config.web_listen,
                     format!("http://{}", loopback(addr)),
+                    app.config.public_url.clone(),
                 )?;
                 // Its own stop signal, given once the API has drained: requests in flight may
                 // still need the UI, and the UI's server-side rendering needs the API.

@@ -20,16 +20,12 @@ const NOTIFICATIONS: i64 = 100;
 /// `GET /api/libraries/{library}/feed?cursor=`: grouped, newest first.
 pub async fn feed(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
-    let after = ctx
-        .query_param("cursor")
-        .filter(|c| !c.is_empty())
-        .map(|c| activity::decode_cursor(&c))
-        .transpose()?;
+    let after = ctx.cursor()?;
     let mut conn = app.db.conn().await?;
-    let (rows, next) = activity::page(&mut conn, &library, after, FEED_PAGE).await?;
+    let (rows, next) = activity::page(&mut conn, &library, after.as_ref(), FEED_PAGE).await?;
     Ok(response::ok(&Page {
         items: activity::group(rows),
-        next_cursor: next,
+        next_cursor: next.map(|c| c.encode()),
     }))
 }
 

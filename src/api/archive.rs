@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::bodies::FileSelection;
 use super::state::ApiState;
 use crate::files::original::Original;
+use crate::files::outgoing::Outgoing;
 use crate::files::{self, File};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::{Ctx, FORM};
@@ -65,16 +66,15 @@ async fn select(app: &ApiState, ctx: &mut Ctx) -> ApiResult<(Vec<File>, Vec<Stri
 }
 
 /// Unique entry names: `a.jpg`, `a (2).jpg`, …
-fn entry_names(files: &[File]) -> Vec<String> {
+fn entry_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut used = HashSet::new();
-    files
-        .iter()
-        .map(|f| {
-            let (stem, ext) = match f.name.rsplit_once('.') {
+    names
+        .map(|wanted| {
+            let (stem, ext) = match wanted.rsplit_once('.') {
                 Some((s, e)) if !s.is_empty() => (s.to_owned(), format!(".{e}")),
-                _ => (f.name.clone(), String::new()),
+                _ => (wanted.to_owned(), String::new()),
             };
-            let mut name = f.name.clone();
+            let mut name = wanted.to_owned();
             let mut n = 2;
             while !used.insert(name.to_lowercase()) {
                 name = format!("{stem} ({n}){ext}");
@@ -88,7 +88,7 @@ fn entry_names(files: &[File]) -> Vec<String> {
 /// `POST /api/libraries/{library}/zip/estimate`: `{count, bytes, missing}` for `{fileIds}`.
 pub async fn estimate(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let (found, missing) = select(app, ctx).await?;
-    let names = entry_names(&found);
+    let names = entry_names(found.iter().map(|f| f.name.as_str()));
     let bytes: u64 = found
         .iter()
         .zip(&names)
@@ -118,16 +118,32 @@ pub async fn download(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>
     if found.is_empty() {
         return Err(ApiError::NotFound);
     }
-    let names = entry_names(&found);
     let import_root = ctx.library()?.0.import_path.as_deref();
-    let originals = found
+    let entries = found
         .iter()
-        .map(|file| Ok((file.id.clone(), Original::of(file, import_root)?)))
+        .map(|file| {
+            let original = Original::of(file, import_root)?;
+            Ok((
+                file.id.clone(),
+                file.name.clone(),
+                Outgoing::Original(original),
+            ))
+        })
         .collect::<ApiResult<Vec<_>>>()?;
+    Ok(stream(app, entries, "alcoves.zip"))
+}
+
+/// A ZIP of `entries` (id, wanted name, bytes) streamed as it is written, as `filename`.
+pub(super) fn stream(
+    app: &ApiState,
+    entries: Vec<(String, String, Outgoing)>,
+    filename: &'static str,
+) -> Response<Body> {
+    let names = entry_names(entries.iter().map(|(_, name, _)| name.as_str()));
     let storage = app.storage.clone();
     let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
     tokio::spawn(async move {
-        if let Err(e) = write_zip(storage.as_ref(), &originals, &names, writer).await {
+        if let Err(e) = write_zip(storage.as_ref(), &entries, &names, writer).await {
             // The client sees a truncated download; the server carries on.
             tracing::warn!("zip download stopped: {e}");
         }
@@ -142,20 +158,21 @@ pub async fn download(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>
     );
     headers.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"alcoves.zip\""),
+        HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
     );
-    Ok(res)
+    res
 }
 
 async fn write_zip(
     storage: &dyn crate::storage::BlobStore,
-    originals: &[(String, Original)],
+    entries: &[(String, String, Outgoing)],
     names: &[String],
     writer: tokio::io::DuplexStream,
 ) -> Result<(), String> {
     let mut zip = ZipFileWriter::with_tokio(writer);
-    for ((id, original), name) in originals.iter().zip(names) {
-        let mut blob = original
+    for ((id, _, outgoing), name) in entries.iter().zip(names) {
+        let mut blob = outgoing
             .read(storage, None)
             .await
             .map_err(|e| format!("{id}: {e}"))?;
@@ -177,36 +194,11 @@ async fn write_zip(
 mod tests {
     use super::*;
 
-    fn file(name: &str) -> File {
-        File {
-            id: String::new(),
-            library_id: String::new(),
-            folder_id: None,
-            name: name.into(),
-            blob_key: String::new(),
-            sha256: None,
-            size: 0,
-            mime: String::new(),
-            kind: String::new(),
-            uploaded_by: None,
-            source_file_id: None,
-            created_at: 0,
-            updated_at: 0,
-            trashed_at: None,
-            source_path: None,
-            source_mtime: None,
-            media: Default::default(),
-        }
-    }
-
     #[test]
     fn entry_names_are_unique_ignoring_case() {
-        let files: Vec<File> = ["a.jpg", "a.jpg", "A.JPG", "notes", "notes", ".hidden"]
-            .iter()
-            .map(|n| file(n))
-            .collect();
+        let names = ["a.jpg", "a.jpg", "A.JPG", "notes", "notes", ".hidden"];
         assert_eq!(
-            entry_names(&files),
+            entry_names(names.into_iter()),
             [
                 "a.jpg",
                 "a (2).jpg",

@@ -15,7 +15,7 @@ use super::bodies::{Changed, FileSelection, Page, Queued};
 use super::state::ApiState;
 use crate::db::now_ms;
 use crate::files::original::Original;
-use crate::files::{self, Cursor, File, FileOrder, FileView, ListFilter, ingest, upload};
+use crate::files::{self, File, FileOrder, FileView, ListFilter, MediaKind, ingest, upload};
 use crate::folders;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::range::{self, ByteRange};
@@ -38,7 +38,7 @@ async fn views(app: &ApiState, library: &str, rows: Vec<File>) -> ApiResult<Vec<
         states
             .entry(state.file_id.clone())
             .or_default()
-            .insert(state.kind.clone(), state);
+            .insert(state.kind.as_str().to_owned(), state);
     }
     Ok(rows
         .into_iter()
@@ -106,19 +106,15 @@ pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
         None => DEFAULT_PAGE,
     }
     .clamp(1, MAX_PAGE);
-    let after = ctx
-        .query_param("cursor")
-        .filter(|c| !c.is_empty())
-        .map(|c| Cursor::decode(&c))
+    let after = ctx.cursor()?;
+    let kind = ctx
+        .query_param("kind")
+        .map(|k| {
+            MediaKind::parse(&k).ok_or_else(|| {
+                ApiError::BadRequest("kind must be photo, video, audio or other".into())
+            })
+        })
         .transpose()?;
-    let kind = ctx.query_param("kind");
-    if let Some(k) = &kind
-        && !["photo", "video", "audio", "other"].contains(&k.as_str())
-    {
-        return Err(ApiError::BadRequest(
-            "kind must be photo, video, audio or other".into(),
-        ));
-    }
     let filter = ListFilter {
         kind,
         folder_id: ctx.query_param("folder"),
@@ -159,14 +155,13 @@ pub async fn get(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Bo
 
 #[derive(Deserialize, JsonSchema)]
 pub struct ReprocessBody {
-    kind: String,
+    kind: JobKind,
 }
 
 /// The job kind named by a reprocess request body.
 pub(super) async fn reprocess_kind(ctx: &mut Ctx) -> ApiResult<JobKind> {
     let body: ReprocessBody = ctx.json().await?;
-    JobKind::parse(&body.kind)
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown job kind `{}`", body.kind)))
+    Ok(body.kind)
 }
 
 /// The job kind of an ML stage's name in a path: `face-recognition`, `object-detection`,
@@ -440,7 +435,7 @@ where
     Ok(res)
 }
 
-fn header_value(text: &str) -> HeaderValue {
+pub(super) fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
@@ -453,7 +448,7 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
 }
 
 /// `attachment`/`inline` with an ASCII fallback name and the exact UTF-8 name (RFC 6266).
-fn content_disposition(name: &str, inline: bool) -> String {
+pub(super) fn content_disposition(name: &str, inline: bool) -> String {
     let fallback: String = name
         .chars()
         .map(|c| {

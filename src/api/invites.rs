@@ -57,7 +57,7 @@ pub async fn create(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> 
         expires_at,
     )
     .await?;
-    let path = format!("/s/{token}");
+    let path = format!("/invite/{token}");
     Ok(response::created(&CreatedInvite {
         invite,
         token,

@@ -11,13 +11,13 @@ use crate::files;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
-use crate::jobs::{JobKind, store};
+use crate::jobs::{JobKind, JobStatus, store};
 
 /// How many jobs of one kind are in one state.
 #[derive(Serialize, JsonSchema)]
 pub struct JobCount {
-    pub kind: String,
-    pub status: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
     pub count: i64,
 }
 

@@ -82,6 +82,8 @@ pub struct UpdateBody {
     emoji: Option<String>,
     face_recognition_enabled: Option<bool>,
     object_detection_enabled: Option<bool>,
+    /// Whether share links may be made (`sharing` also accepted).
+    #[serde(alias = "sharing")]
     sharing_enabled: Option<bool>,
 }
 

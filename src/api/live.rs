@@ -27,6 +27,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::jobs::store::{self, JobState};
+use crate::jobs::{JobKind, JobStatus};
 use crate::libraries::members;
 use crate::sessions::Credential;
 
@@ -271,9 +272,9 @@ async fn poll(app: std::sync::Weak<App>, sender: broadcast::Sender<Arc<Vec<Chang
 #[derive(PartialEq, Eq, Hash)]
 struct JobChangeKey {
     file_id: String,
-    kind: String,
+    kind: JobKind,
     updated_at: i64,
-    status: String,
+    status: JobStatus,
     progress: i32,
     version: i32,
 }
@@ -282,9 +283,9 @@ impl JobChangeKey {
     fn of(job: &JobState) -> Self {
         JobChangeKey {
             file_id: job.file_id.clone(),
-            kind: job.kind.clone(),
+            kind: job.kind,
             updated_at: job.updated_at,
-            status: job.status.clone(),
+            status: job.status,
             progress: job.progress,
             version: job.version,
         }

@@ -14,6 +14,7 @@ use super::files::{load, send_ranged};
 use super::proxy_cache::ProxyCache;
 use super::state::ApiState;
 use crate::files::File;
+use crate::files::MediaKind;
 use crate::files::derived::{WAVEFORM_VARIANT, derived_key, proxy_variant, thumbnail_variant};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
@@ -101,14 +102,14 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 /// `GET …/files/{file}/playback-sources`: what a browser can play, best first.
 pub async fn playback_sources(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
-    if !matches!(file.kind.as_str(), "video" | "audio") {
+    if !file.media_kind().plays() {
         return Ok(response::ok(&PlaybackSources { sources: vec![] }));
     }
     let base = format!("/api/libraries/{}/files/{}", file.library_id, file.id);
     let mut sources = Vec::new();
-    let proxy = derived_key(&file, proxy_variant(&file.kind)).map_err(internal)?;
+    let proxy = derived_key(&file, proxy_variant(file.media_kind())).map_err(internal)?;
     if let Some(size) = app.storage.size(&proxy).await.ok().flatten() {
-        let mime = if file.kind == "audio" {
+        let mime = if file.media_kind() == MediaKind::Audio {
             "audio/mp4"
         } else {
             "video/mp4"
@@ -157,12 +158,12 @@ pub struct PlaybackSource {
 /// `GET …/files/{file}/playback`: the browser-playable proxy, with Range.
 pub async fn playback(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
-    let mime = if file.kind == "audio" {
+    let mime = if file.media_kind() == MediaKind::Audio {
         "audio/mp4"
     } else {
         "video/mp4"
     };
-    let key = derived_key(&file, proxy_variant(&file.kind)).map_err(internal)?;
+    let key = derived_key(&file, proxy_variant(file.media_kind())).map_err(internal)?;
     send_derived(app, ctx, &key, mime).await
 }
 
@@ -337,12 +338,12 @@ async fn keep_within_budget(app: &ApiState, key: &BlobKey, size: u64) {
 
 /// Renders a proxy image: photos from their original, videos from their stored preview.
 async fn render(app: &ApiState, file: &File, request: ProxyRequest) -> ApiResult<Vec<u8>> {
-    let (key, mime) = match file.kind.as_str() {
-        "photo" => {
+    let (key, mime) = match file.media_kind() {
+        MediaKind::Photo => {
             let original = crate::files::original::Original::find(app, file).await?;
             (Some(original), file.mime.clone())
         }
-        "video" => (None, "image/jpeg".to_owned()),
+        MediaKind::Video => (None, "image/jpeg".to_owned()),
         other => {
             return Err(ApiError::UnprocessableMedia(format!(
                 "a {other} file has no picture"

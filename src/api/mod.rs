@@ -13,9 +13,12 @@ mod jobs;
 mod libraries;
 pub mod live;
 pub mod media;
+mod moments;
 pub mod openapi;
 mod people;
 mod proxy_cache;
+mod shared;
+mod shares;
 pub mod state;
 mod system;
 pub mod tus;
@@ -115,6 +118,28 @@ pub async fn dispatch(
         Route::TusHead { upload, .. } => tus::head(app, ctx, upload).await,
         Route::TusPatch { upload, .. } => tus::patch(app, ctx, upload).await,
         Route::TusDelete { upload, .. } => tus::terminate(app, ctx, upload).await,
+        Route::ListFileMoments { file, .. } => moments::of_file(app, ctx, file).await,
+        Route::CreateMoment { file, .. } => moments::create(app, ctx, file).await,
+        Route::GetMoment { file, moment, .. } => moments::get(app, ctx, file, moment).await,
+        Route::UpdateMoment { file, moment, .. } => moments::update(app, ctx, file, moment).await,
+        Route::DeleteMoment { file, moment, .. } => moments::delete(app, ctx, file, moment).await,
+        Route::ExportMoment { file, moment, .. } => moments::export(app, ctx, file, moment).await,
+        Route::MomentClip { file, moment, .. } => moments::clip(app, ctx, file, moment).await,
+        Route::ListMoments { .. } => moments::of_library(app, ctx).await,
+        Route::ListShares { .. } => shares::list(app, ctx).await,
+        Route::CreateShare { .. } => shares::create(app, ctx).await,
+        Route::GetShare { share, .. } => shares::get(app, ctx, share).await,
+        Route::UpdateShare { share, .. } => shares::update(app, ctx, share).await,
+        Route::RevokeShare { share, .. } => shares::revoke(app, ctx, share).await,
+        Route::SharedLink { token } => shared::get(app, ctx, &token).await,
+        Route::UnlockShare { token } => shared::unlock(app, ctx, &token).await,
+        Route::SharedThumbnail { token, file, size } => {
+            shared::thumbnail(app, ctx, &token, file, &size).await
+        }
+        Route::SharedPlayback { token, file } => shared::playback(app, ctx, &token, file).await,
+        Route::SharedOriginal { token, file } => shared::original(app, ctx, &token, file).await,
+        Route::SharedClip { token } => shared::clip(app, ctx, &token).await,
+        Route::SharedZip { token } => shared::zip(app, ctx, &token).await,
         Route::ListFolders { .. } => folders::list(app, ctx).await,
         Route::CreateFolder { .. } => folders::create(app, ctx).await,
         Route::GetFolder { folder, .. } => folders::get(app, ctx, folder).await,

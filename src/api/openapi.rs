@@ -1,12 +1,13 @@
 //! The OpenAPI 3 document, generated from the route table so it cannot drift from the router.
 
 use schemars::generate::SchemaSettings;
+use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use super::bodies::{Changed, FileSelection, Items, Page, Queued};
 use super::{activity, admin, archive, auth, files, findings, folders, invites, jobs, libraries};
-use super::{media, people, system};
+use super::{media, people, shared, shares, system};
 use crate::accounts::UserView;
 use crate::activity::FeedEntry;
 use crate::app::VERSION;
@@ -20,6 +21,7 @@ use crate::libraries::LibraryView;
 use crate::libraries::invites::Invite;
 use crate::libraries::members::MemberView;
 use crate::media::waveform::Waveform;
+use crate::moments::{Fields as MomentFields, MomentView};
 use crate::ml::objects::Label;
 use crate::people::{FaceView, PersonChange, PersonView};
 use crate::sessions::ApiToken;
@@ -32,8 +34,15 @@ pub fn serve() -> crate::http::error::ApiResult<http::Response<crate::http::resp
 /// The document served at `/api/openapi.json`.
 pub fn document() -> Value {
     let mut schemas = Generators {
+        // A `null` default (a field that may be left out or set to null) says nothing a
+        // nullable optional field does not, and typed clients would take it as required.
         requests: SchemaSettings::openapi3()
             .for_deserialize()
+            .with_transform(RecursiveTransform(|s: &mut Schema| {
+                if s.get("default").is_some_and(Value::is_null) {
+                    s.remove("default");
+                }
+            }))
             .into_generator(),
         responses: SchemaSettings::openapi3().for_serialize().into_generator(),
     };
@@ -157,6 +166,16 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
             req::<admin::UpdateBody>(g),
             res::<admin::InstanceSettings>(g),
         ),
+        "ListFileMoments" => (None, res::<Items<MomentView>>(g)),
+        "ListMoments" => (None, res::<Page<MomentView>>(g)),
+        "CreateMoment" | "UpdateMoment" => (req::<MomentFields>(g), res::<MomentView>(g)),
+        "GetMoment" | "ExportMoment" => (None, res::<MomentView>(g)),
+        "ListShares" => (None, res::<Items<shares::ShareView>>(g)),
+        "CreateShare" => (req::<shares::CreateBody>(g), res::<shares::ShareView>(g)),
+        "GetShare" => (None, res::<shares::ShareView>(g)),
+        "UpdateShare" => (req::<shares::OptionsBody>(g), res::<shares::ShareView>(g)),
+        "SharedLink" => (None, res::<shared::SharedView>(g)),
+        "UnlockShare" => (req::<shared::UnlockBody>(g), None),
         _ => (None, None),
     }
 }
@@ -194,7 +213,7 @@ fn query_parameters(name: &str) -> &'static [QueryParam] {
             ("cursor", string, "`nextCursor` of the previous page"),
             (
                 "kind",
-                || json!({ "type": "string", "enum": ["photo", "video", "audio", "other"] }),
+                || json!({ "type": "string", "enum": crate::files::MediaKind::ALL.map(|k| k.as_str()) }),
                 "only files of this kind",
             ),
             ("folder", string, "only files directly in this folder"),
@@ -216,7 +235,7 @@ fn query_parameters(name: &str) -> &'static [QueryParam] {
                 "newest uploaded (default) or newest taken first",
             ),
         ],
-        "LibraryFeed" => &[("cursor", string, "`nextCursor` of the previous page")],
+        "LibraryFeed" | "ListMoments" => &[("cursor", string, "`nextCursor` of the previous page")],
         "ListFolders" => &[
             (
                 "parent",

@@ -36,43 +36,85 @@ impl SessionCookie {
 
     /// The `Set-Cookie` value that stores `session_id`.
     pub fn set(&self, session_id: &str) -> String {
+        let max_age = cookie::time::Duration::days(self.max_age_days as i64);
+        self.set_sealed(SESSION_COOKIE, session_id, max_age)
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn clear(&self) -> String {
+        self.clear_named(SESSION_COOKIE)
+    }
+
+    /// The session id from `Cookie` header values, if the cookie is present and authentic.
+    pub fn read<'a>(&self, headers: impl Iterator<Item = &'a str>) -> Option<String> {
+        self.read_sealed(SESSION_COOKIE, headers)
+    }
+
+    /// The `Set-Cookie` value of cookie `name` holding `value` sealed (encrypted and
+    /// authenticated, bound to the name), HttpOnly, SameSite=Lax, for `max_age`.
+    pub fn set_sealed(&self, name: &str, value: &str, max_age: cookie::time::Duration) -> String {
         let cookie = self
-            .base(session_id.to_owned())
-            .max_age(cookie::time::Duration::days(self.max_age_days as i64))
+            .base(name.to_owned(), value.to_owned())
+            .max_age(max_age)
             .build();
         let mut jar = CookieJar::new();
         jar.private_mut(&self.key).add(cookie);
-        jar.get(SESSION_COOKIE)
+        jar.get(name)
             .map(|c| c.encoded().to_string())
             .unwrap_or_default()
     }
 
-    /// The `Set-Cookie` value that removes the cookie.
-    pub fn clear(&self) -> String {
-        self.base(String::new())
+    /// The `Set-Cookie` value that removes cookie `name`.
+    pub fn clear_named(&self, name: &str) -> String {
+        self.base(name.to_owned(), String::new())
             .max_age(cookie::time::Duration::ZERO)
             .build()
             .encoded()
             .to_string()
     }
 
-    /// The session id from `Cookie` header values, if the cookie is present and authentic.
-    pub fn read<'a>(&self, headers: impl Iterator<Item = &'a str>) -> Option<String> {
+    /// The value of the sealed cookie `name` in `Cookie` header values, if present and
+    /// authentic.
+    pub fn read_sealed<'a>(
+        &self,
+        name: &str,
+        headers: impl Iterator<Item = &'a str>,
+    ) -> Option<String> {
         let mut jar = CookieJar::new();
         for header in headers {
             for cookie in Cookie::split_parse_encoded(header.to_owned()).flatten() {
-                if cookie.name() == SESSION_COOKIE {
+                if cookie.name() == name {
                     jar.add_original(cookie.into_owned());
                 }
             }
         }
         jar.private(&self.key)
-            .get(SESSION_COOKIE)
+            .get(name)
             .map(|c| c.value().to_owned())
     }
 
-    fn base(&self, value: String) -> CookieBuilder<'static> {
-        Cookie::build((SESSION_COOKIE, value))
+    /// `value` encrypted and authenticated under the server's key for `purpose`; only
+    /// [`SessionCookie::open`] with the same purpose reads it back.
+    pub fn seal(&self, purpose: &str, value: &str) -> String {
+        let mut jar = CookieJar::new();
+        jar.private_mut(&self.key)
+            .add(Cookie::new(purpose.to_owned(), value.to_owned()));
+        jar.get(purpose)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// What [`SessionCookie::seal`] sealed for `purpose`, if `sealed` is authentic.
+    pub fn open(&self, purpose: &str, sealed: &str) -> Option<String> {
+        let mut jar = CookieJar::new();
+        jar.add_original(Cookie::new(purpose.to_owned(), sealed.to_owned()));
+        jar.private(&self.key)
+            .get(purpose)
+            .map(|c| c.value().to_owned())
+    }
+
+    fn base(&self, name: String, value: String) -> CookieBuilder<'static> {
+        Cookie::build((name, value))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)

@@ -1,7 +1,10 @@
 //! The database: one pool over SQLite (embedded default) or PostgreSQL (scale-out), chosen by URL,
 //! with migrations embedded per backend and one query code path through [`with_conn!`].
 
+pub mod cursor;
 pub mod schema;
+
+pub use cursor::Cursor;
 
 use std::path::Path;
 use std::time::Duration;

@@ -252,6 +252,67 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    moments (id) {
+        id -> Text,
+        library_id -> Text,
+        file_id -> Text,
+        start_ms -> BigInt,
+        end_ms -> BigInt,
+        title -> Text,
+        description -> Text,
+        tags -> Text,
+        version -> Integer,
+        clip_wanted -> Bool,
+        clip_version -> Nullable<Integer>,
+        clip_size -> Nullable<BigInt>,
+        created_by -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    shares (id) {
+        id -> Text,
+        library_id -> Text,
+        created_by -> Nullable<Text>,
+        kind -> Text,
+        folder_id -> Nullable<Text>,
+        moment_id -> Nullable<Text>,
+        token_hash -> Text,
+        token_sealed -> Text,
+        title -> Nullable<Text>,
+        message -> Nullable<Text>,
+        expires_at -> Nullable<BigInt>,
+        password_hash -> Nullable<Text>,
+        allow_download -> Bool,
+        show_location -> Bool,
+        show_metadata -> Bool,
+        revoked_at -> Nullable<BigInt>,
+        views -> BigInt,
+        last_viewed_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    share_files (share_id, file_id) {
+        share_id -> Text,
+        file_id -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    share_visits (share_id, visitor, hour) {
+        share_id -> Text,
+        visitor -> Text,
+        hour -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(library_members -> users (user_id));
@@ -267,6 +328,9 @@ diesel::joinable!(faces -> people (person_id));
 diesel::joinable!(file_labels -> files (file_id));
 diesel::joinable!(audio_events -> files (file_id));
 diesel::joinable!(transcript_segments -> files (file_id));
+diesel::joinable!(moments -> files (file_id));
+diesel::joinable!(share_files -> shares (share_id));
+diesel::joinable!(share_files -> files (file_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -288,4 +352,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     file_labels,
     audio_events,
     transcript_segments,
+    moments,
+    shares,
+    share_files,
+    share_visits,
 );

@@ -1,7 +1,7 @@
 //! The cache keys of a file's derived files: thumbnails, the playable proxy, the waveform and
 //! face crops, all under the file's folder in the cache scope.
 
-use super::File;
+use super::{File, MediaKind};
 use crate::media::thumbnails;
 use crate::storage::BlobKey;
 use crate::storage::key::InvalidKey;
@@ -16,16 +16,12 @@ pub fn derived_key(file: &File, variant: &str) -> Result<BlobKey, InvalidKey> {
 
 /// The cache variant name of a named thumbnail size.
 pub fn thumbnail_variant(size: thumbnails::Size) -> String {
-    let ext = match size.format {
-        thumbnails::Format::Jpeg => "jpg",
-        thumbnails::Format::Webp => "webp",
-    };
-    format!("thumb-{}.{ext}", size.name)
+    format!("thumb-{}.{}", size.name, size.format.extension())
 }
 
 /// The cache variant name of the browser-playable copy of a file of `kind`.
-pub fn proxy_variant(kind: &str) -> &'static str {
-    if kind == "audio" {
+pub fn proxy_variant(kind: MediaKind) -> &'static str {
+    if kind == MediaKind::Audio {
         "proxy.m4a"
     } else {
         "proxy.mp4"

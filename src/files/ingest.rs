@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{File, sniff};
+use super::{File, MediaKind, sniff};
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::now_ms;
@@ -55,7 +55,7 @@ pub async fn store(app: &App, received: Received<'_>) -> Result<File> {
         sha256: Some(received.sha256),
         size: received.size as i64,
         mime: mime.to_owned(),
-        kind: sniff::kind_of(mime).to_owned(),
+        kind: MediaKind::of_mime(mime).as_str().into(),
         uploaded_by: Some(received.uploaded_by),
         source_file_id: None,
         created_at: now,

@@ -3,7 +3,9 @@
 
 pub mod derived;
 pub mod ingest;
+pub mod kind;
 pub mod original;
+pub mod outgoing;
 pub mod sniff;
 pub mod tus;
 pub mod upload;
@@ -17,11 +19,12 @@ use std::collections::BTreeMap;
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
 use crate::db::schema::{audio_events, faces, file_labels, files, people, transcript_segments};
-use crate::db::{Conn, Db, now_ms};
+use crate::db::{Conn, Cursor, Db, now_ms};
 use crate::error::{Error, Result};
 use crate::jobs::store::{self, JobState, JobsOf};
 use crate::storage::BlobKey;
 use crate::with_conn;
+pub use kind::MediaKind;
 
 /// A file row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -87,7 +90,7 @@ pub struct FileView {
     pub name: String,
     pub size: i64,
     pub mime: String,
-    pub kind: String,
+    pub kind: MediaKind,
     pub sha256: Option<String>,
     /// Another live original in the library has the same bytes.
     pub is_duplicate: bool,
@@ -109,8 +112,14 @@ pub struct FileView {
 }
 
 impl File {
+    /// The file's kind (`Other` until its metadata is read).
+    pub fn media_kind(&self) -> MediaKind {
+        MediaKind::parse(&self.kind).unwrap_or(MediaKind::Other)
+    }
+
     /// The API view; `is_duplicate` comes from [`duplicated_hashes`], `jobs` from the job rows.
     pub fn view(self, is_duplicate: bool, jobs: BTreeMap<String, JobState>) -> FileView {
+        let kind = self.media_kind();
         FileView {
             id: self.id,
             library_id: self.library_id,
@@ -118,7 +127,7 @@ impl File {
             name: self.name,
             size: self.size,
             mime: self.mime,
-            kind: self.kind,
+            kind,
             sha256: self.sha256,
             is_duplicate,
             uploaded_by: self.uploaded_by,
@@ -229,7 +238,7 @@ pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<File>> {
 /// What to list.
 #[derive(Debug, Default)]
 pub struct ListFilter {
-    pub kind: Option<String>,
+    pub kind: Option<MediaKind>,
     pub folder_id: Option<String>,
     /// List the trash instead of live files.
     pub trashed: bool,
@@ -295,33 +304,6 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-/// Position after the last file of a page: the time it is sorted by (newest first), ties
-/// broken by id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub at: i64,
-    pub id: String,
-}
-
-impl Cursor {
-    /// The opaque text form handed to clients.
-    pub fn encode(&self) -> String {
-        format!("{}_{}", self.at, self.id)
-    }
-
-    /// Parses the text form; anything else is a bad request.
-    pub fn decode(text: &str) -> Result<Cursor> {
-        let bad = || Error::Invalid("invalid cursor".into());
-        let (at, id) = text.split_once('_').ok_or_else(bad)?;
-        let at = at.parse().map_err(|_| bad())?;
-        uuid::Uuid::parse_str(id).map_err(|_| bad())?;
-        Ok(Cursor {
-            at,
-            id: id.to_owned(),
-        })
-    }
-}
-
 /// One page of a library's originals, newest first, and the cursor of the next page.
 pub async fn list(
     conn: &mut Conn,
@@ -350,7 +332,7 @@ pub async fn list(
             query.filter(files::trashed_at.is_null())
         };
         if let Some(kind) = &filter.kind {
-            query = query.filter(files::kind.eq(kind));
+            query = query.filter(files::kind.eq(kind.as_str()));
         }
         if let Some(folder) = &filter.folder_id {
             query = query.filter(files::folder_id.eq(folder));
@@ -401,15 +383,10 @@ pub async fn list(
         }
         query.load(c).await
     })?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|f| Cursor {
-            at: filter.order.time_of(f),
-            id: f.id.clone(),
-        })
-    } else {
-        None
-    };
+    let next = Cursor::next_page(&mut rows, limit, |f| Cursor {
+        at: filter.order.time_of(f),
+        id: f.id.clone(),
+    });
     Ok((rows, next))
 }
 
@@ -551,17 +528,5 @@ mod tests {
         assert_eq!(clean_name(".."), "upload");
         assert_eq!(clean_name(""), "upload");
         assert_eq!(clean_name(&"é".repeat(200)).len(), 254);
-    }
-
-    #[test]
-    fn cursors_round_trip_and_garbage_is_refused() {
-        let c = Cursor {
-            at: 1_700_000_000_123,
-            id: uuid::Uuid::new_v4().to_string(),
-        };
-        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
-        for bad in ["", "x_y", "12_notauuid", "abc"] {
-            assert!(Cursor::decode(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -78,16 +78,6 @@ fn iso_media(head: &[u8]) -> &'static str {
     }
 }
 
-/// The kind of media a MIME type is: `photo`, `video`, `audio` or `other`.
-pub fn kind_of(mime: &str) -> &'static str {
-    match mime.split('/').next() {
-        Some("image") => "photo",
-        Some("video") => "video",
-        Some("audio") => "audio",
-        _ => "other",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,7 +128,5 @@ mod tests {
         for (bytes, mime) in cases {
             assert_eq!(mime_of(&bytes), mime, "{bytes:?}");
         }
-        assert_eq!(kind_of("image/heic"), "photo");
-        assert_eq!(kind_of("application/pdf"), "other");
     }
 }

@@ -24,6 +24,10 @@ pub enum ApiError {
     Denied(&'static str, String),
     /// Nothing here, or nothing this caller may know about.
     NotFound,
+    /// It was here and is no more (an expired share link); the text says so.
+    Gone(String),
+    /// A share link's password is needed first.
+    PasswordRequired,
     /// The path exists but not with this method; carries the allowed methods.
     MethodNotAllowed(Vec<http::Method>),
     /// The request conflicts with the current state; carries a specific code.
@@ -62,6 +66,8 @@ impl ApiError {
             Self::Unauthorized | Self::BadCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::Denied(..) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Gone(_) => StatusCode::GONE,
+            Self::PasswordRequired => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(..) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -88,6 +94,8 @@ impl ApiError {
             Self::Forbidden => "forbidden",
             Self::Denied(code, _) => code,
             Self::NotFound => "not_found",
+            Self::Gone(_) => "expired",
+            Self::PasswordRequired => "password_required",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(code, _) => code,
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -115,7 +123,9 @@ impl ApiError {
             | Self::Precondition(_, m)
             | Self::UnprocessableMedia(m)
             | Self::NotReady(m)
+            | Self::Gone(m)
             | Self::InsufficientStorage(m) => m.clone(),
+            Self::PasswordRequired => "this share needs its password".into(),
             Self::Unauthorized => "sign in first".into(),
             Self::BadCredentials => "wrong username or password".into(),
             Self::Forbidden => "your role does not allow this".into(),

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ApiResult};
 use crate::accounts::User;
+use crate::db::Cursor;
 use crate::libraries::Library;
 use crate::libraries::Role;
 use crate::sessions::Credential;
@@ -125,6 +126,15 @@ impl Ctx {
             .into_iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v)
+    }
+
+    /// The `cursor` query parameter of a paged list (`nextCursor` of the previous page).
+    pub fn cursor(&self) -> ApiResult<Option<Cursor>> {
+        Ok(self
+            .query_param("cursor")
+            .filter(|c| !c.is_empty())
+            .map(|c| Cursor::decode(&c).ok_or_else(|| ApiError::BadRequest("invalid cursor".into())))
+            .transpose()?)
     }
 
     /// Whether the body is declared as `mime` (`type/subtype`, parameters ignored).

@@ -270,6 +270,46 @@ route_table! {
     FileAudioEvents { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/audio-events", "ml" => Library(Viewer);
     /// What is said in a file: JSON segments, or WebVTT with `format=vtt`.
     Transcript { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/transcript", "ml" => Library(Viewer);
+    /// Moments of a file (named time ranges), in time order.
+    ListFileMoments { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/moments", "moments" => Library(Viewer);
+    /// Mark a moment: `start` and `end` in seconds, `title`, `description`, `tags`.
+    CreateMoment { library: LibraryId, file: Uuid } = POST "/api/libraries/{library}/files/{file}/moments", "moments" => Library(Admin);
+    /// One moment.
+    GetMoment { library: LibraryId, file: Uuid, moment: Uuid } = GET "/api/libraries/{library}/files/{file}/moments/{moment}", "moments" => Library(Viewer);
+    /// Edit a moment; a new range bumps its version and drops its old clip.
+    UpdateMoment { library: LibraryId, file: Uuid, moment: Uuid } = PATCH "/api/libraries/{library}/files/{file}/moments/{moment}", "moments" => Library(Admin);
+    /// Delete a moment with its clip and its shares.
+    DeleteMoment { library: LibraryId, file: Uuid, moment: Uuid } = DELETE "/api/libraries/{library}/files/{file}/moments/{moment}", "moments" => Library(Admin);
+    /// Cut the moment's clip (the file's `moment_export` job); 202 until it is made.
+    ExportMoment { library: LibraryId, file: Uuid, moment: Uuid } = POST "/api/libraries/{library}/files/{file}/moments/{moment}/export", "moments" => Library(Admin);
+    /// The moment's clip (MP4, or M4A for audio), with Range and ETag.
+    MomentClip { library: LibraryId, file: Uuid, moment: Uuid } = GET "/api/libraries/{library}/files/{file}/moments/{moment}/clip", "moments" => Library(Viewer);
+    /// Moments of the whole library, newest first; `cursor` pages.
+    ListMoments { library: LibraryId } = GET "/api/libraries/{library}/moments", "moments" => Library(Viewer);
+    /// Share links of a library, with their views and state.
+    ListShares { library: LibraryId } = GET "/api/libraries/{library}/shares", "shares" => Library(Admin);
+    /// Share files, a folder or a moment by link (`kind`, `fileIds`/`folderId`/`momentId`, options); answers the link.
+    CreateShare { library: LibraryId } = POST "/api/libraries/{library}/shares", "shares" => Library(Admin);
+    /// One share link.
+    GetShare { library: LibraryId, share: Uuid } = GET "/api/libraries/{library}/shares/{share}", "shares" => Library(Admin);
+    /// Change a share's title, message, expiry, password or permissions.
+    UpdateShare { library: LibraryId, share: Uuid } = PATCH "/api/libraries/{library}/shares/{share}", "shares" => Library(Admin);
+    /// Revoke a share link.
+    RevokeShare { library: LibraryId, share: Uuid } = DELETE "/api/libraries/{library}/shares/{share}", "shares" => Library(Admin);
+    /// A share as its recipient sees it (404 revoked or unknown, 410 expired, 401 until unlocked).
+    SharedLink { token: String } = GET "/api/share/{token}", "shared" => Public;
+    /// Unlock a password-protected share (`password`, JSON or an HTML form); sets its cookie.
+    UnlockShare { token: String } = POST "/api/share/{token}/unlock", "shared" => Public;
+    /// A thumbnail of a shared file: `timeline`, `card` or `preview`.
+    SharedThumbnail { token: String, file: Uuid, size: String } = GET "/api/share/{token}/files/{file}/thumbnails/{size}", "shared" => Public;
+    /// A shared video or audio file as a browser plays it, with Range.
+    SharedPlayback { token: String, file: Uuid } = GET "/api/share/{token}/files/{file}/playback", "shared" => Public;
+    /// A shared original, when the share allows downloads (without its location unless shown).
+    SharedOriginal { token: String, file: Uuid } = GET "/api/share/{token}/files/{file}/original", "shared" => Public;
+    /// A shared moment's clip, with Range.
+    SharedClip { token: String } = GET "/api/share/{token}/clip", "shared" => Public;
+    /// Every shared file in one ZIP, when the share allows downloads.
+    SharedZip { token: String } = GET "/api/share/{token}/zip", "shared" => Public;
     /// Groups of files with identical bytes.
     ListDuplicates { library: LibraryId } = GET "/api/libraries/{library}/duplicates", "files" => Library(Viewer);
     /// What happened in a library, newest first, similar events grouped; `cursor` pages.
@@ -354,6 +394,11 @@ impl Route {
                 | Route::Playback { .. }
                 | Route::TusPatch { .. }
                 | Route::ZipDownload { .. }
+                | Route::MomentClip { .. }
+                | Route::SharedPlayback { .. }
+                | Route::SharedOriginal { .. }
+                | Route::SharedClip { .. }
+                | Route::SharedZip { .. }
         )
     }
 

@@ -217,10 +217,25 @@ fn log_access(
         target: "alcoves::access",
         request_id,
         client = %client,
-        "{method} {path} {route} {} {}ms",
+        "{method} {} {route} {} {}ms",
+        without_secrets(path),
         res.status().as_u16(),
         started.elapsed().as_millis()
     );
+}
+
+/// Paths whose next segment is a secret (share links, invite links).
+const SECRET_PREFIXES: [&str; 4] = ["/api/share/", "/s/", "/api/invites/", "/invite/"];
+
+/// `path` with the secret segment of a share or invite link replaced, for logs.
+fn without_secrets(path: &str) -> std::borrow::Cow<'_, str> {
+    for prefix in SECRET_PREFIXES {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map_or("", |at| &rest[at..]);
+            return format!("{prefix}[redacted]{tail}").into();
+        }
+    }
+    path.into()
 }
 
 /// The client's `X-Request-Id` when it is short and plain, else a new one.
@@ -237,9 +252,11 @@ fn request_id(headers: &http::HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
-/// The peer address, or the first `X-Forwarded-For` entry behind a trusted proxy.
+/// The peer address, or the last outside `X-Forwarded-For` entry behind a trusted proxy or
+/// from loopback (our own web server rendering a page for a visitor: the front door stripped
+/// what the client sent, unless a proxy is trusted, and appended the address it saw).
 fn client_ip(app: &ApiState, headers: &http::HeaderMap, peer: IpAddr) -> IpAddr {
-    if !app.config.trust_proxy {
+    if !app.config.trust_proxy && !peer.is_loopback() {
         return peer;
     }
     // The proxy appends the address it saw; entries to its left are whatever the client sent.
@@ -253,4 +270,23 @@ fn client_ip(app: &ApiState, headers: &http::HeaderMap, peer: IpAddr) -> IpAddr 
         .rev()
         .find(|ip| !ip.is_loopback())
         .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_secrets_never_reach_the_log() {
+        assert_eq!(
+            without_secrets("/api/share/abc/files/x/original"),
+            "/api/share/[redacted]/files/x/original"
+        );
+        assert_eq!(without_secrets("/s/abc"), "/s/[redacted]");
+        assert_eq!(
+            without_secrets("/api/invites/abc/accept"),
+            "/api/invites/[redacted]/accept"
+        );
+        assert_eq!(without_secrets("/api/libraries"), "/api/libraries");
+    }
 }

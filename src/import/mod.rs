@@ -218,7 +218,7 @@ async fn apply(
                     sha256: None,
                     size: entry.size as i64,
                     mime: "application/octet-stream".into(),
-                    kind: "other".into(),
+                    kind: crate::files::MediaKind::Other.as_str().into(),
                     uploaded_by: None,
                     source_file_id: None,
                     created_at: now,

@@ -11,8 +11,19 @@ pub mod store;
 
 use std::time::Duration;
 
-/// What a worker can do to a file. The order of [`JobKind::ALL`] is the pipeline order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a worker can do to a file. The order of [`JobKind::PIPELINE`] is the pipeline order.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum JobKind {
     /// SHA-256 of the original (uploads are hashed while streaming; imported files here).
     Hash,
@@ -32,11 +43,13 @@ pub enum JobKind {
     AudioEvents,
     /// What is said in an audio file or a video.
     Transcribe,
+    /// Clips of the file's moments (on request; not a pipeline stage).
+    MomentExport,
 }
 
 impl JobKind {
-    /// Every kind, in pipeline order.
-    pub const ALL: [JobKind; 9] = [
+    /// The stages every file goes through, in order.
+    pub const PIPELINE: [JobKind; 9] = [
         JobKind::Hash,
         JobKind::Metadata,
         JobKind::Thumbnails,
@@ -46,6 +59,20 @@ impl JobKind {
         JobKind::Objects,
         JobKind::AudioEvents,
         JobKind::Transcribe,
+    ];
+
+    /// Every kind: the pipeline, then the jobs run on request.
+    pub const ALL: [JobKind; 10] = [
+        JobKind::Hash,
+        JobKind::Metadata,
+        JobKind::Thumbnails,
+        JobKind::Proxy,
+        JobKind::Waveform,
+        JobKind::Faces,
+        JobKind::Objects,
+        JobKind::AudioEvents,
+        JobKind::Transcribe,
+        JobKind::MomentExport,
     ];
 
     /// The stored name.
@@ -60,6 +87,7 @@ impl JobKind {
             JobKind::Objects => "objects",
             JobKind::AudioEvents => "audio_events",
             JobKind::Transcribe => "transcribe",
+            JobKind::MomentExport => "moment_export",
         }
     }
 
@@ -70,8 +98,8 @@ impl JobKind {
 
     /// The stage that follows this one when it finishes (or is skipped).
     pub fn next(self) -> Option<JobKind> {
-        let at = JobKind::ALL.iter().position(|k| *k == self)?;
-        JobKind::ALL.get(at + 1).copied()
+        let at = JobKind::PIPELINE.iter().position(|k| *k == self)?;
+        JobKind::PIPELINE.get(at + 1).copied()
     }
 
     /// Whether later stages need this one's result, so a file that failed it goes no further
@@ -86,7 +114,7 @@ impl JobKind {
         match self {
             JobKind::Hash | JobKind::Metadata | JobKind::Thumbnails => 2,
             // Transcodes use every core themselves; one at a time keeps a NAS responsive.
-            JobKind::Proxy | JobKind::Waveform => 1,
+            JobKind::Proxy | JobKind::Waveform | JobKind::MomentExport => 1,
             // Model runs also share the process's CPU slots (`App::ml_slots`).
             JobKind::Faces | JobKind::Objects | JobKind::AudioEvents | JobKind::Transcribe => 1,
         }
@@ -102,12 +130,14 @@ impl JobKind {
             JobKind::Transcribe => Duration::from_secs(4 * 60 * 60),
             JobKind::Proxy => Duration::from_secs(6 * 60 * 60),
             JobKind::Waveform => Duration::from_secs(30 * 60),
+            JobKind::MomentExport => Duration::from_secs(2 * 60 * 60),
         }
     }
 }
 
 /// A job's state as stored and shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Queued,
     Processing,
@@ -126,6 +156,38 @@ impl JobStatus {
             JobStatus::Failed => "failed",
             JobStatus::Skipped => "skipped",
         }
+    }
+
+    /// Whether the job is yet to settle.
+    pub fn pending(self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::Processing)
+    }
+}
+
+/// Reading a stored kind (a row's `kind` column).
+impl TryFrom<String> for JobKind {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        JobKind::parse(&s).ok_or_else(|| format!("unknown job kind `{s}` in the database"))
+    }
+}
+
+/// Reading a stored status (a row's `status` column).
+impl TryFrom<String> for JobStatus {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        [
+            JobStatus::Queued,
+            JobStatus::Processing,
+            JobStatus::Done,
+            JobStatus::Failed,
+            JobStatus::Skipped,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+        .ok_or_else(|| format!("unknown job status `{s}` in the database"))
     }
 }
 

@@ -32,8 +32,10 @@ pub struct Claim {
 #[serde(rename_all = "camelCase")]
 pub struct JobState {
     pub file_id: String,
-    pub kind: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: JobKind,
+    #[diesel(deserialize_as = String)]
+    pub status: JobStatus,
     pub progress: i32,
     pub eta_ms: Option<i64>,
     pub error: Option<String>,
@@ -538,13 +540,22 @@ pub async fn states_of(conn: &mut Conn, file_ids: &[String]) -> Result<Vec<JobSt
 }
 
 /// Row counts per kind and status.
-pub async fn counts(conn: &mut Conn) -> Result<Vec<(String, String, i64)>> {
-    Ok(with_conn!(conn, c => file_jobs::table
+pub async fn counts(conn: &mut Conn) -> Result<Vec<(JobKind, JobStatus, i64)>> {
+    let rows: Vec<(String, String, i64)> = with_conn!(conn, c => file_jobs::table
         .group_by((file_jobs::kind, file_jobs::status))
         .select((file_jobs::kind, file_jobs::status, diesel::dsl::count_star()))
         .order((file_jobs::kind, file_jobs::status))
         .load(c)
-        .await)?)
+        .await)?;
+    rows.into_iter()
+        .map(|(kind, status, count)| {
+            Ok((
+                JobKind::try_from(kind).map_err(Error::Internal)?,
+                JobStatus::try_from(status).map_err(Error::Internal)?,
+                count,
+            ))
+        })
+        .collect()
 }
 
 /// Whose job rows [`delete_jobs`] removes.

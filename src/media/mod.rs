@@ -5,6 +5,7 @@
 pub mod av;
 pub mod exif;
 pub mod image;
+pub mod location;
 pub mod raw;
 pub mod thumbnails;
 pub mod waveform;

@@ -32,6 +32,14 @@ impl Format {
         }
     }
 
+    /// The file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpg",
+            Format::Webp => "webp",
+        }
+    }
+
     /// Parses `jpeg`/`jpg`/`webp`.
     pub fn parse(s: &str) -> Option<Format> {
         match s {

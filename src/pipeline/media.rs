@@ -12,11 +12,12 @@ use super::{Progress, report_progress};
 use crate::app::App;
 use crate::files::derived::{WAVEFORM_VARIANT, derived_key, proxy_variant, thumbnail_variant};
 use crate::files::original::Original;
-use crate::files::{File, MediaFacts};
+use crate::files::{File, MediaFacts, MediaKind};
 use crate::jobs::JobKind;
 use crate::jobs::store::Settle;
 use crate::media::av::{self, AvInfo, ProxyTarget};
 use crate::media::{Limits, MediaError, exif, image, thumbnails, waveform};
+use crate::moments;
 use crate::storage::durable::{DurableWriter, TempPath};
 
 /// Largest still image read into memory for decoding.
@@ -101,7 +102,7 @@ fn read_image(path: &Path) -> Result<Vec<u8>, MediaError> {
 
 /// A file's type and media facts as the metadata job records them.
 pub struct Facts {
-    pub kind: &'static str,
+    pub kind: MediaKind,
     pub mime: String,
     pub facts: MediaFacts,
 }
@@ -123,14 +124,14 @@ fn audio_only(mime: &str) -> String {
 pub async fn read_facts(
     app: &App,
     file: &File,
-    kind: &'static str,
+    kind: MediaKind,
     mime: &str,
 ) -> Result<Facts, Settle> {
     let facts = media_facts(app, file, kind, mime).await?;
-    let pictureless = kind == "video" && facts.lacks_stream("video");
+    let pictureless = kind == MediaKind::Video && facts.lacks_stream("video");
     Ok(if pictureless {
         Facts {
-            kind: "audio",
+            kind: MediaKind::Audio,
             mime: audio_only(mime),
             facts,
         }
@@ -143,21 +144,26 @@ pub async fn read_facts(
     })
 }
 
-async fn media_facts(app: &App, file: &File, kind: &str, mime: &str) -> Result<MediaFacts, Settle> {
+async fn media_facts(
+    app: &App,
+    file: &File,
+    kind: MediaKind,
+    mime: &str,
+) -> Result<MediaFacts, Settle> {
     let file_time = file.source_mtime.unwrap_or(file.created_at);
     let mut facts = MediaFacts {
         captured_at: Some(file_time),
         captured_at_source: Some("file_time".into()),
         ..MediaFacts::default()
     };
-    if !matches!(kind, "photo" | "video" | "audio") || file.size == 0 {
+    if kind == MediaKind::Other || file.size == 0 {
         return Ok(facts);
     }
     let original = local_original(app, file).await?;
     let path = original.path.clone();
-    let (kind, mime) = (kind.to_owned(), mime.to_owned());
+    let mime = mime.to_owned();
     let read = blocking(app, JobKind::Metadata, move |limits| {
-        if kind == "photo" {
+        if kind == MediaKind::Photo {
             let bytes = read_image(&path)?;
             let (width, height) = image::dimensions(&bytes, &mime)?;
             Ok(Read::Photo(exif::read(&bytes), width, height))
@@ -219,17 +225,15 @@ enum Read {
 
 /// Renders every named thumbnail size of a photo, or of a video's poster frame.
 pub async fn thumbnails(app: &App, file: &File) -> Result<(), Settle> {
-    if !matches!(file.kind.as_str(), "photo" | "video") {
-        return Err(Settle::Skipped(format!(
-            "a {} file has no picture",
-            file.kind
-        )));
+    let kind = file.media_kind();
+    if !kind.has_picture() {
+        return Err(Settle::Skipped(format!("a {kind} file has no picture")));
     }
     let original = local_original(app, file).await?;
     let path = original.path.clone();
-    let (kind, mime) = (file.kind.clone(), file.mime.clone());
+    let mime = file.mime.clone();
     let rendered = blocking(app, JobKind::Thumbnails, move |limits| {
-        if kind == "photo" {
+        if kind == MediaKind::Photo {
             let bytes = read_image(&path)?;
             let picture = image::decode(&bytes, &mime, &thumbnails::scale_for_all, limits)?;
             thumbnails::render_all(&picture.pixels)
@@ -254,16 +258,16 @@ pub async fn thumbnails(app: &App, file: &File) -> Result<(), Settle> {
 
 /// Transcodes a video or audio file browsers cannot play to H.264/AAC MP4 or AAC M4A.
 pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Settle> {
-    let target = match file.kind.as_str() {
-        "video" => ProxyTarget::Video,
-        "audio" => ProxyTarget::Audio,
+    let target = match file.media_kind() {
+        MediaKind::Video => ProxyTarget::Video,
+        MediaKind::Audio => ProxyTarget::Audio,
         other => return Err(Settle::Skipped(format!("a {other} file plays as it is"))),
     };
     let original = local_original(app, file).await?;
     let path = original.path.clone();
     let out = app
         .scratch
-        .temp_file(&format!(".{}", proxy_variant(&file.kind)));
+        .temp_file(&format!(".{}", proxy_variant(file.media_kind())));
     let out_path = out.path().to_path_buf();
     let progress = progress.clone();
     let made = blocking(app, JobKind::Proxy, move |limits| {
@@ -272,7 +276,7 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
             return Ok(false);
         }
         let started = Instant::now();
-        av::transcode(&path, &out_path, &info, target, limits, &mut |done| {
+        av::transcode(&path, &out_path, &info, target, None, limits, &mut |done| {
             report_progress(&progress, started, 0.0, done)
         })?;
         Ok(true)
@@ -280,7 +284,7 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
     .await;
     match made {
         Ok(true) => {
-            let key = derived_key(file, proxy_variant(&file.kind))
+            let key = derived_key(file, proxy_variant(file.media_kind()))
                 .map_err(|e| Settle::Failed(e.to_string()))?;
             app.storage
                 .put_file(&key, out.path())
@@ -294,9 +298,70 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
     }
 }
 
+/// Cuts the clips the file's moments ask for (see [`crate::moments`]), each re-encoded from its
+/// range so the cut is frame-accurate. A clip whose range moved while it was cut is dropped.
+pub async fn moment_export(app: &App, file: &File, progress: &Progress) -> Result<(), Settle> {
+    let target = match file.media_kind() {
+        MediaKind::Video => ProxyTarget::Video,
+        MediaKind::Audio => ProxyTarget::Audio,
+        other => return Err(Settle::Skipped(format!("a {other} file has no moments"))),
+    };
+    let wanted = {
+        let mut conn = app.db.conn().await.map_err(retry("database"))?;
+        moments::clips_to_cut(&mut conn, &file.id)
+            .await
+            .map_err(Settle::from)?
+    };
+    if wanted.is_empty() {
+        return Err(Settle::Skipped("no clip is wanted".into()));
+    }
+    let original = local_original(app, file).await?;
+    let total: i64 = wanted.iter().map(|m| m.duration_ms()).sum::<i64>().max(1);
+    let started = Instant::now();
+    let mut done_ms = 0;
+    for moment in wanted {
+        let out = app.scratch.temp_file(".clip");
+        let (path, out_path) = (original.path.clone(), out.path().to_path_buf());
+        let (progress, base) = (progress.clone(), done_ms as f64 / total as f64);
+        let share = moment.duration_ms() as f64 / total as f64;
+        let range = moment.start_ms * 1000..moment.end_ms * 1000;
+        blocking(app, JobKind::MomentExport, move |limits| {
+            let info = av::probe(&path, limits)?;
+            av::transcode(
+                &path,
+                &out_path,
+                &info,
+                target,
+                Some(range),
+                limits,
+                &mut |done| report_progress(&progress, started, 0.0, base + done * share),
+            )
+        })
+        .await?;
+        let key =
+            moments::clip_key(&moment, file.media_kind(), moment.version).map_err(Settle::from)?;
+        let size = tokio::fs::metadata(out.path())
+            .await
+            .map_err(retry("reading the clip"))?
+            .len();
+        app.storage
+            .put_file(&key, out.path())
+            .await
+            .map_err(retry("storing the clip"))?;
+        let current = moments::record_clip(&app.db, &moment.id, moment.version, size as i64)
+            .await
+            .map_err(Settle::from)?;
+        if !current {
+            let _ = app.storage.delete(&key).await;
+        }
+        done_ms += moment.duration_ms();
+    }
+    Ok(())
+}
+
 /// Computes an audio file's waveform: peaks of 16 kHz mono, 50 a second, as JSON.
 pub async fn waveform(app: &App, file: &File, progress: &Progress) -> Result<(), Settle> {
-    if file.kind != "audio" {
+    if file.media_kind() != MediaKind::Audio {
         return Err(Settle::Skipped(format!(
             "a {} file gets no waveform",
             file.kind

@@ -66,7 +66,7 @@ async fn library_flags(app: &App, file: &File) -> Result<crate::libraries::Libra
 
 /// Skips files without a picture, and runs without the `models` a stage needs.
 fn pictured(app: &App, file: &File, models: &[&str]) -> Result<(), Settle> {
-    if !matches!(file.kind.as_str(), "photo" | "video") {
+    if !file.media_kind().has_picture() {
         return Err(Settle::Skipped(format!(
             "a {} file has no picture",
             file.kind
@@ -180,7 +180,7 @@ pub async fn objects(app: &App, file: &File) -> Result<Effect, Settle> {
 
 /// Skips files without sound: anything but audio and video, and silent videos.
 fn audible(file: &File) -> Result<(), Settle> {
-    if !matches!(file.kind.as_str(), "audio" | "video") {
+    if !file.media_kind().plays() {
         return Err(Settle::Skipped(format!(
             "a {} file has no sound",
             file.kind

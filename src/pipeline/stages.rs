@@ -11,7 +11,7 @@ use crate::db::Conn;
 use crate::db::schema::files as files_table;
 use crate::error::Result;
 use crate::files::original::Original;
-use crate::files::{File, MediaFacts, sniff};
+use crate::files::{File, MediaFacts, MediaKind, sniff};
 use crate::jobs::JobKind;
 use crate::jobs::store::Settle;
 use crate::with_conn;
@@ -25,7 +25,7 @@ pub enum Effect {
     Metadata {
         size: i64,
         mime: String,
-        kind: String,
+        kind: MediaKind,
         facts: MediaFacts,
     },
     /// Derived files were written to the cache; the file row is unchanged.
@@ -63,6 +63,9 @@ pub async fn run(
         JobKind::Objects => super::ml::objects(app, file).await,
         JobKind::AudioEvents => super::ml::audio_events(app, file, progress).await,
         JobKind::Transcribe => super::ml::transcribe(app, file, progress).await,
+        JobKind::MomentExport => super::media::moment_export(app, file, progress)
+            .await
+            .map(|()| Effect::Derived),
     }
 }
 
@@ -115,7 +118,7 @@ async fn metadata(app: &App, file: &File) -> Result<Effect, Settle> {
             .map_err(storage_outcome)?
     };
     let mime = sniff::mime_of(&head);
-    let kind = sniff::kind_of(mime);
+    let kind = MediaKind::of_mime(mime);
     let sized = File {
         size: size as i64,
         ..file.clone()
@@ -124,7 +127,7 @@ async fn metadata(app: &App, file: &File) -> Result<Effect, Settle> {
     Ok(Effect::Metadata {
         size: size as i64,
         mime: read.mime,
-        kind: read.kind.to_owned(),
+        kind: read.kind,
         facts: read.facts,
     })
 }
@@ -154,7 +157,7 @@ pub async fn apply(
             .set((
                 files_table::size.eq(size),
                 files_table::mime.eq(mime),
-                files_table::kind.eq(kind),
+                files_table::kind.eq(kind.as_str()),
                 files_table::updated_at.eq(now),
                 facts,
             ))

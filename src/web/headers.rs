@@ -86,9 +86,10 @@ fn set_policy(headers: &mut HeaderMap, script_hashes: &[String]) {
     }
 }
 
-/// Share pages are read by people outside the household: links out tell no one where from.
+/// Share and invite pages are read by people outside the household (their paths hold the
+/// link's secret): links out tell no one where from.
 fn is_share_page(path: &str) -> bool {
-    path == "/s" || path.starts_with("/s/")
+    path == "/s" || path.starts_with("/s/") || path.starts_with("/invite/")
 }
 
 /// Base64 SHA-256 of every inline `<script>` (one without `src`) of an HTML page.

@@ -34,6 +34,8 @@ pub struct NitroServer {
     pub listen: SocketAddr,
     /// The API's base URL, for server-side rendering.
     pub api_base: String,
+    /// The address people reach Alcoves at, for absolute links in shared pages' previews.
+    pub public_url: String,
 }
 
 /// The Nitro entry point built into `web_dir`, or an error saying how to build it.
@@ -57,12 +59,14 @@ impl NitroServer {
         node: &str,
         listen: SocketAddr,
         api_base: String,
+        public_url: String,
     ) -> Result<NitroServer, String> {
         Ok(NitroServer {
             node: node.to_owned(),
             entry: entry_in(web_dir)?,
             listen,
             api_base,
+            public_url,
         })
     }
 
@@ -101,6 +105,7 @@ impl NitroServer {
             .env("NITRO_HOST", self.listen.ip().to_string())
             .env("NITRO_PORT", self.listen.port().to_string())
             .env("NUXT_API_BASE", &self.api_base)
+            .env("NUXT_PUBLIC_URL", &self.public_url)
             .env("NODE_ENV", "production")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

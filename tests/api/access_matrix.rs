@@ -1,6 +1,8 @@
-//! Walks every route in the route table as anonymous, instance owner, non-member, viewer, admin
-//! and library owner, and checks each gets what the route's access rule promises. A new route
-//! is walked automatically, so one cannot slip in unchecked.
+//! Walks every route in the route table as anonymous, instance owner, non-member, viewer, admin,
+//! library owner and a share link's recipient (who holds an unlocked share's cookie and token),
+//! and checks each gets what the route's access rule promises; the recipient gets what an
+//! anonymous caller gets everywhere but on their own share. A new route is walked
+//! automatically, so one cannot slip in unchecked.
 
 use alcoves::http::routes::{AccessRule, ROUTES, RouteInfo, fill_template};
 use alcoves::libraries::Role;
@@ -18,15 +20,18 @@ enum Persona {
     InstanceOwner,
     Outsider,
     Member(Role),
+    /// No account: the cookie of an unlocked share of the route's library.
+    ShareRecipient,
 }
 
-const PERSONAS: [Persona; 6] = [
+const PERSONAS: [Persona; 7] = [
     Persona::Anonymous,
     Persona::InstanceOwner,
     Persona::Outsider,
     Persona::Member(Role::Viewer),
     Persona::Member(Role::Admin),
     Persona::Member(Role::Owner),
+    Persona::ShareRecipient,
 ];
 
 struct People {
@@ -54,6 +59,11 @@ struct Fixture {
     invite_token: String,
     file: String,
     person: String,
+    moment: String,
+    share: String,
+    /// The share's link token and the cookie that unlocked it.
+    share_token: String,
+    share_cookie: String,
 }
 
 /// A fresh library owned by the library owner, with the admin and viewer as members, one spare
@@ -92,15 +102,74 @@ async fn fixture(srv: &TestServer, people: &People) -> Fixture {
         )
         .await;
     let upload = srv.tus_create(&lib, owner, "matrix.bin", 4).await;
+    let file_id = file.json["id"].as_str().unwrap().to_owned();
+    let moment = moment_on(srv, &lib, &file_id).await;
+    srv.call(
+        "PATCH",
+        &format!("/api/libraries/{lib}"),
+        owner,
+        Some(json!({ "sharing": true })),
+    )
+    .await;
+    let shared = srv
+        .post(
+            &format!("/api/libraries/{lib}/shares"),
+            owner,
+            json!({ "kind": "files", "fileIds": [file_id], "password": PASSWORD, "allowDownload": true }),
+        )
+        .await;
+    assert_eq!(shared.status, 201, "{}", shared.json);
+    let share_token = shared.json["token"].as_str().unwrap().to_owned();
+    let unlocked = srv
+        .post(
+            &format!("/api/share/{share_token}/unlock"),
+            "",
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(unlocked.status, 204, "{}", unlocked.json);
     Fixture {
+        moment,
+        share: shared.json["id"].as_str().unwrap().to_owned(),
+        share_token,
+        share_cookie: unlocked.cookie().expect("the share's cookie"),
         upload: upload.rsplit('/').next().unwrap().to_owned(),
         folder: folder.json["id"].as_str().unwrap().to_owned(),
         invite_id: spare.json["invite"]["id"].as_str().unwrap().to_owned(),
         invite_token: spare.json["token"].as_str().unwrap().to_owned(),
-        file: file.json["id"].as_str().unwrap().to_owned(),
+        file: file_id,
         person,
         library: lib,
     }
+}
+
+/// A moment on `file`, written straight to the database (the fixture file is not a video).
+async fn moment_on(srv: &TestServer, library: &str, file: &str) -> String {
+    use diesel_async::RunQueryDsl;
+    let moment = alcoves::moments::Moment {
+        id: uuid::Uuid::new_v4().to_string(),
+        library_id: library.to_owned(),
+        file_id: file.to_owned(),
+        start_ms: 0,
+        end_ms: 1000,
+        title: "matrix".into(),
+        description: String::new(),
+        tags: "[]".into(),
+        version: 1,
+        clip_wanted: false,
+        clip_version: None,
+        clip_size: None,
+        created_by: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let mut conn = srv.app.db.conn().await.unwrap();
+    alcoves::with_conn!(&mut conn, c => diesel::insert_into(alcoves::db::schema::moments::table)
+        .values(&moment)
+        .execute(c)
+        .await)
+    .unwrap();
+    moment.id
 }
 
 async fn sign_up(srv: &TestServer, username: &str) -> String {
@@ -171,16 +240,20 @@ async fn every_route_enforces_its_access_rule(backend: Backend) {
                 "person" => fx.person.clone(),
                 "stage" => "transcribe".to_owned(),
                 "size" | "name" => "preview".to_owned(),
+                "moment" => fx.moment.clone(),
+                "share" => fx.share.clone(),
                 "token" if info.path.starts_with("/api/invites") => fx.invite_token.clone(),
+                "token" if info.path.starts_with("/api/share/") && persona == Persona::ShareRecipient => {
+                    fx.share_token.clone()
+                }
                 _ => uuid::Uuid::new_v4().to_string(),
             });
+            let who = match persona {
+                Persona::ShareRecipient => fx.share_cookie.as_str(),
+                _ => people.auth(persona),
+            };
             let res = srv
-                .call(
-                    info.method.as_str(),
-                    &path,
-                    people.auth(persona),
-                    body_for(info),
-                )
+                .call(info.method.as_str(), &path, who, body_for(info))
                 .await;
             let what = format!(
                 "{} {} as {persona:?} -> {} {}",
@@ -194,9 +267,16 @@ async fn every_route_enforces_its_access_rule(backend: Backend) {
             // A member may get 404 `not_ready` (a thumbnail not made yet), never `not_found`.
             let denied = |s: u16| matches!(s, 401 | 403) || (s == 404 && res.code() == "not_found");
             let granted = |s: u16| !denied(s);
+            let own_share = info.path.starts_with("/api/share/");
             match (info.access, persona) {
+                // On their own share the recipient is let in (the share is unlocked).
+                (AccessRule::Public, Persona::ShareRecipient) if own_share => {
+                    assert_ne!(res.status, 401, "{what}")
+                }
                 (AccessRule::Public, _) => assert!(!matches!(res.status, 401 | 403), "{what}"),
-                (_, Persona::Anonymous) => assert_eq!(res.status, 401, "{what}"),
+                (_, Persona::Anonymous | Persona::ShareRecipient) => {
+                    assert_eq!(res.status, 401, "{what}")
+                }
                 // Personas call with access tokens, which may not mint tokens or change the
                 // password.
                 (AccessRule::Session, _)

@@ -178,7 +178,7 @@ async fn settle(db: &Db) -> (f64, usize) {
             .await
             .unwrap()
             .into_iter()
-            .filter(|(_, status, _)| status == "queued" || status == "processing")
+            .filter(|(_, status, _)| status.pending())
             .map(|(_, _, n)| n)
             .sum();
         if open == 0 {

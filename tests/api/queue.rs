@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use alcoves::app::App;
 use alcoves::files::File;
-use alcoves::jobs::JobKind;
+use alcoves::jobs::{JobKind, JobStatus};
 use alcoves::jobs::store::{self, Claim, Settle, Settled};
 
 use crate::common::{Backend, RedisServer, Store, TestServer};
@@ -144,7 +144,7 @@ async fn queue_conformance(backend: Backend, queue: QueueBackend) {
     assert_eq!(winners.len(), 1, "one claim per job");
     let v1 = winners.remove(0);
     assert_eq!((v1.version, v1.attempt), (1, 1));
-    assert_eq!(state(&app, &file).await.status, "processing");
+    assert_eq!(state(&app, &file).await.status, JobStatus::Processing);
 
     // Heartbeats keep the lease and publish progress.
     let mut conn = app.db.conn().await.unwrap();
@@ -320,7 +320,7 @@ async fn a_restarted_process_requeues_its_dead_leases_at_once(backend: Backend) 
     let beside = App::open(config.clone()).await.unwrap();
     assert_eq!(
         state(&app, &file).await.status,
-        "processing",
+        JobStatus::Processing,
         "{:?}",
         state(&app, &file).await
     );
@@ -335,14 +335,14 @@ async fn a_restarted_process_requeues_its_dead_leases_at_once(backend: Backend) 
             .await
             .unwrap()
     };
-    let status = |kind: &str| {
+    let status = |kind: JobKind| {
         let row = rows.iter().find(|r| r.kind == kind).unwrap();
-        (row.status.clone(), row.error.clone())
+        (row.status, row.error.clone())
     };
-    assert_eq!(status("metadata").0, "queued", "{rows:?}");
+    assert_eq!(status(JobKind::Metadata).0, JobStatus::Queued, "{rows:?}");
     assert_eq!(
-        status("hash").0,
-        "processing",
+        status(JobKind::Hash).0,
+        JobStatus::Processing,
         "the live process keeps its lease"
     );
     assert!(

@@ -1,0 +1,4 @@
+DROP TABLE share_visits;
+DROP TABLE share_files;
+DROP TABLE shares;
+DROP TABLE moments;
