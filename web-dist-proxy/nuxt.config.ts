@@ -1,5 +1,6 @@
-// Alcoves web UI. Everything is rendered in the browser except the public share pages under
-// /s/**, which the server renders. No fonts, icons or scripts come from the internet.
+// Alcoves web UI. Everything is rendered in the browser except the public pages that links
+// lead to, which the server renders: share links (/s/**) and invite links (/invite/**). No
+// fonts, icons or scripts come from the internet.
 export default defineNuxtConfig({
   compatibilityDate: '2026-01-01',
   modules: ['@nuxt/ui'],
@@ -8,6 +9,7 @@ export default defineNuxtConfig({
   routeRules: {
     '/**': { ssr: false },
     '/s/**': { ssr: true },
+    '/invite/**': { ssr: true },
   },
   ui: { fonts: false },
   // Icons are bundled: the ones the app names go into the client bundle, the rest of lucide
@@ -22,6 +24,9 @@ export default defineNuxtConfig({
   colorMode: { preference: 'system', fallback: 'dark' },
   runtimeConfig: {
     apiBase: 'http://127.0.0.1:3001',
+    // The public base URL (server only; NUXT_PUBLIC_URL, from the server's ALCOVES_PUBLIC_URL),
+    // for the absolute links in share pages' link previews. Empty: the request's own origin.
+    publicUrl: '',
   },
   app: {
     head: {

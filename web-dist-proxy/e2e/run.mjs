@@ -3,7 +3,9 @@
 // first-run setup → login → create library → upload 3 photos, a video and a WAV → thumbnails
 // → viewer (photo, video playing, waveform, transcript seeking) → a duplicate trashed and
 // purged → photos selected, downloaded as a ZIP, trashed and restored → every main screen at
-// laptop and phone sizes → invite → a second user joins as viewer and cannot upload → logout.
+// laptop and phone sizes → share links (a password-protected folder opened on a phone, a
+// moment's clip, the page without JavaScript, link preview tags) → invite → a second user joins
+// as viewer and cannot upload → logout.
 // Fails if any request leaves the server. Screenshots go to e2e/screenshots/.
 //   ALCOVES_BIN=…/debug/alcoves node e2e/run.mjs        (after `npm run build`)
 import { execFileSync, spawn } from 'node:child_process'
@@ -32,6 +34,12 @@ const SCREEN_PATHS = {
   admin: () => '/admin',
 }
 const T = { timeout: 180_000 }
+const CHROMIUM = {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+}
+// A share link's recipient on a phone: a fresh browser, no session.
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
 
 function expect(ok, what) {
   if (!ok) throw new Error(`expectation failed: ${what}`)
@@ -88,29 +96,30 @@ const video = join(work, 'clip.mp4')
 execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=3:size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', video])
 
 let context
+let browser
 try {
   await waitFor(`${BASE}/api/health`, 60_000)
   await waitFor(`${BASE}/login`, 60_000)
-  context = await chromium.launchPersistentContext(join(work, 'profile'), {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-    viewport: VIEWPORTS.laptop,
-  })
+  context = await chromium.launchPersistentContext(join(work, 'profile'), { ...CHROMIUM, viewport: VIEWPORTS.laptop })
   // Every request the pages make, wherever it goes: only this server may be asked.
   const outside = []
-  context.on('request', (r) => {
+  const errors = []
+  const violations = []
+  const watchContext = ctx => ctx.on('request', (r) => {
     const url = new URL(r.url())
     if (!['data:', 'blob:'].includes(url.protocol) && url.host !== `127.0.0.1:${apiPort}`) outside.push(r.url())
   })
-  const page = context.pages()[0] ?? await context.newPage()
-  const errors = []
-  page.on('pageerror', e => errors.push(e.message))
-  // The front door's Content Security Policy must hold on every screen: Chromium reports each
-  // refused script, style or connection on the console.
-  const violations = []
-  page.on('console', (m) => {
-    if (m.text().includes('Content Security Policy')) violations.push(m.text())
-  })
+  const watchPage = (p) => {
+    p.on('pageerror', e => errors.push(e.message))
+    // The front door's Content Security Policy must hold on every screen: Chromium reports each
+    // refused script, style or connection on the console.
+    p.on('console', (m) => {
+      if (m.text().includes('Content Security Policy')) violations.push(m.text())
+    })
+    return p
+  }
+  watchContext(context)
+  const page = watchPage(context.pages()[0] ?? await context.newPage())
 
   const shot = async (name, p = page) => p.screenshot({ path: join(SHOTS, `${name}.png`) })
   const step = name => console.log(`e2e: ${name}`)
@@ -316,12 +325,147 @@ try {
   await page.setViewportSize(VIEWPORTS.laptop)
   await page.goto(libraryUrl)
 
+  step('share links: a folder behind a password and a moment, made through the API')
+  const libraryId = new URL(libraryUrl, BASE).pathname.split('/')[2]
+  const call = async (method, path, data) => {
+    const res = await page.request.fetch(new URL(path, BASE).href, { method, data })
+    if (!res.ok()) throw new Error(`${method} ${path}: ${res.status()} ${await res.text()}`)
+    return res.status() === 204 ? null : res.json()
+  }
+  await call('PATCH', `/api/libraries/${libraryId}`, { sharing: true })
+  const listed = (await call('GET', `/api/libraries/${libraryId}/files?limit=100`)).items
+  const named = name => listed.find(f => f.name === name)
+  const sharedFiles = ['astronaut.jpg', 'dog.jpg', 'clip.mp4'].map(named)
+  expect(sharedFiles.every(Boolean), `two photos and the video to share: ${listed.map(f => f.name).join(', ')}`)
+  const sharedVideo = sharedFiles[2]
+  const romeFolder = await call('POST', `/api/libraries/${libraryId}/folders`, { name: 'Rome trip' })
+  for (const f of sharedFiles) await call('PATCH', `/api/libraries/${libraryId}/files/${f.id}`, { folderId: romeFolder.id })
+  const SHARE_PASSWORD = 'share password 123'
+  const folderShare = await call('POST', `/api/libraries/${libraryId}/shares`, { kind: 'folder', folderId: romeFolder.id, password: SHARE_PASSWORD, title: 'Rome' })
+  const kickOff = await call('POST', `/api/libraries/${libraryId}/files/${sharedVideo.id}/moments`, { start: 0.5, end: 1.5, title: 'Kick-off' })
+  const momentShare = await call('POST', `/api/libraries/${libraryId}/shares`, { kind: 'moment', momentId: kickOff.id })
+  const [folderLink, momentLink] = [folderShare.url, momentShare.url]
+  expect(folderLink?.startsWith(`${BASE}/s/`) && momentLink?.startsWith(`${BASE}/s/`), `share links on the public URL: ${folderLink} ${momentLink}`)
+  // The server cuts the moment's clip in a job.
+  const clipDeadline = Date.now() + 60_000
+  for (;;) {
+    const shared = await (await fetch(`${BASE}/api/share/${momentShare.token}`)).json()
+    if (shared.moment?.clipUrl) break
+    expect(Date.now() < clipDeadline, `the moment's clip is cut within 60 s: ${JSON.stringify(shared.moment ?? shared)}`)
+    await new Promise(r => setTimeout(r, 500))
+  }
+  browser = await chromium.launch(CHROMIUM)
+
+  step('share link on a phone: password, grid, photo, swipe')
+  const phone = await browser.newContext(PHONE)
+  watchContext(phone)
+  const guest = watchPage(await phone.newPage())
+  await guest.goto(folderLink)
+  await guest.waitForSelector('[data-testid=share-password-form][data-ready=true]', T)
+  expect(await guest.getByTestId('share-item').count() === 0, 'a locked share shows none of its items')
+  await shot('14-share-locked', guest)
+  await guest.getByTestId('share-password-input').fill(SHARE_PASSWORD)
+  await guest.getByTestId('share-unlock').click()
+  await guest.getByTestId('share-grid').waitFor(T)
+  expect((await guest.getByTestId('share-title').textContent()).trim() === 'Rome', 'the share shows its title')
+  expect(await guest.getByTestId('share-item').count() === 3, `the folder's three files: ${await guest.getByTestId('share-item').count()}`)
+  await guest.waitForFunction(() => [...document.querySelectorAll('[data-testid=share-item] img')].filter(i => i.complete && i.naturalWidth > 0).length === 3, null, T)
+  await shot('15-share-grid', guest)
+  await guest.locator('[data-testid=share-item][data-kind=photo]').first().click()
+  const shareViewer = guest.getByTestId('share-viewer')
+  await guest.waitForSelector('[data-testid=share-photo][data-ready=true]', T)
+  const firstSeen = await shareViewer.getAttribute('data-item-id')
+  expect(new URL(guest.url()).searchParams.get('item') === firstSeen, 'the open item is in the address')
+  await shot('16-share-photo', guest)
+  // A finger swipes from right to left across the photo: the next item.
+  const touch = await phone.newCDPSession(guest)
+  const finger = (type, x) => touch.send('Input.dispatchTouchEvent', { type, touchPoints: x === undefined ? [] : [{ x, y: 420 }] })
+  await finger('touchStart', 330)
+  for (const x of [280, 220, 160, 100, 60]) await finger('touchMove', x)
+  await finger('touchEnd')
+  await guest.waitForFunction(id => document.querySelector('[data-testid=share-viewer]')?.dataset.itemId !== id, firstSeen, T)
+  await guest.keyboard.press('ArrowLeft')
+  await guest.waitForFunction(id => document.querySelector('[data-testid=share-viewer]')?.dataset.itemId === id, firstSeen, T)
+  await guest.keyboard.press('ArrowRight')
+  await guest.waitForFunction(id => document.querySelector('[data-testid=share-viewer]')?.dataset.itemId !== id, firstSeen, T)
+  await guest.waitForFunction(() => {
+    const photo = document.querySelector('[data-testid=share-viewer] [data-testid=share-photo]')
+    return photo ? photo.dataset.ready === 'true' : document.querySelector('[data-testid=share-video]')?.readyState >= 1
+  }, null, T)
+  await shot('17-share-swiped', guest)
+  await guest.keyboard.press('Escape')
+  await shareViewer.waitFor({ state: 'detached', ...T })
+  await guest.getByTestId('share-grid').waitFor(T)
+  await phone.close()
+
+  step('shared moment: the clip plays on a phone')
+  const phone2 = await browser.newContext(PHONE)
+  watchContext(phone2)
+  const momentPage = watchPage(await phone2.newPage())
+  await momentPage.goto(momentLink)
+  const clipVideo = momentPage.getByTestId('share-video')
+  await clipVideo.waitFor(T)
+  expect((await momentPage.getByTestId('share-title').textContent()).trim() === 'Kick-off', 'the moment shows its title')
+  await clipVideo.evaluate(v => v.play())
+  await momentPage.waitForFunction(() => {
+    const v = document.querySelector('[data-testid=share-video]')
+    return v && v.readyState >= 2 && v.currentTime > 0
+  }, null, T)
+  expect(await clipVideo.evaluate(v => v.duration < 2.5), 'the clip is the moment, not the whole video')
+  await clipVideo.evaluate(v => v.pause())
+  await shot('18-share-moment', momentPage)
+  await phone2.close()
+
+  step('share link without JavaScript: the plain form unlocks it, the video has a source')
+  const plain = await browser.newContext({ javaScriptEnabled: false, viewport: VIEWPORTS.laptop })
+  watchContext(plain)
+  const plainPage = await plain.newPage()
+  await plainPage.goto(folderLink)
+  await plainPage.getByTestId('share-password-input').fill('not the password')
+  await plainPage.getByTestId('share-unlock').click()
+  await plainPage.waitForURL(/[?&]error=password/)
+  await plainPage.getByTestId('share-password-error').waitFor(T)
+  await plainPage.getByTestId('share-password-input').fill(SHARE_PASSWORD)
+  await plainPage.getByTestId('share-unlock').click()
+  await plainPage.getByTestId('share-grid').waitFor(T)
+  expect(!plainPage.url().includes('error='), `unlocked back to the share: ${plainPage.url()}`)
+  await plainPage.locator('[data-testid=share-item][data-kind=video]').click()
+  await plainPage.waitForURL(/[?&]item=/)
+  const plainVideo = plainPage.getByTestId('share-video')
+  await plainVideo.waitFor(T)
+  const plainSrc = await plainVideo.getAttribute('src')
+  expect(plainSrc && (await plainVideo.getAttribute('controls')) !== null, `a <video controls> with a source: ${plainSrc}`)
+  const ranged = await plain.request.get(new URL(plainSrc, BASE).href, { headers: { Range: 'bytes=0-1023' } })
+  expect([200, 206].includes(ranged.status()) && (ranged.headers()['content-type'] ?? '').startsWith('video/'), `the video answers a range: ${ranged.status()} ${ranged.headers()['content-type']}`)
+  expect(await plainPage.getByTestId('share-viewer-close').getAttribute('href'), 'a link back to the grid')
+  await shot('19-share-nojs', plainPage)
+  await plain.close()
+
+  step('share link previews: absolute Open Graph and Twitter tags in the server-rendered page')
+  const metaOf = html => Object.fromEntries([...html.matchAll(/<meta\b[^>]*>/g)].map(([tag]) => [
+    tag.match(/\b(?:property|name)="([^"]+)"/)?.[1],
+    tag.match(/\bcontent="([^"]*)"/)?.[1]?.replaceAll('&amp;', '&'),
+  ]))
+  const momentMeta = metaOf(await (await fetch(momentLink)).text())
+  expect(momentMeta['og:title'] === 'Kick-off', `og:title: ${momentMeta['og:title']}`)
+  expect(momentMeta['twitter:card'] === 'player', `twitter:card: ${momentMeta['twitter:card']}`)
+  for (const key of ['og:image', 'og:video', 'og:url', 'twitter:player']) {
+    expect(/^https?:\/\//.test(momentMeta[key] ?? ''), `${key} is an absolute URL: ${momentMeta[key]}`)
+  }
+  const cover = await fetch(momentMeta['og:image'])
+  expect(cover.ok && (cover.headers.get('content-type') ?? '').startsWith('image/'), `og:image answers a picture: ${cover.status}`)
+  const lockedHtml = await (await fetch(folderLink)).text()
+  const lockedMeta = metaOf(lockedHtml)
+  expect(lockedMeta['og:title'] === 'Shared with you' && !lockedMeta['og:image'] && !lockedHtml.includes('/thumbnails/'), 'a locked share previews nothing of what it holds')
+  const missing = await fetch(`${BASE}/s/no-such-share`)
+  expect(missing.status === 404 && (await missing.text()).includes('share-missing'), `an unknown link says so: ${missing.status}`)
+
   step('invite link')
   await page.getByTestId('nav-settings').click()
   await page.getByTestId('invite-create').click()
   const inviteUrl = await page.getByTestId('invite-url').inputValue()
   console.log(`  invite: ${inviteUrl}`)
-  // /s/** is rendered by Nitro, which asked the API for the invite: the page arrives filled in.
+  // /invite/** is rendered by Nitro, which asked the API for the invite: the page arrives filled in.
   const ssr = await (await fetch(inviteUrl)).text()
   expect(ssr.includes('Holidays'), `the invite page is rendered on the server: ${ssr.slice(0, 300)}`)
   const shell = await (await fetch(new URL(libraryUrl, BASE))).text()
@@ -362,6 +506,7 @@ try {
   expect(violations.length === 0, `Content Security Policy violations: ${violations.join('; ')}`)
   console.log(`e2e: ok (screenshots in ${SHOTS})`)
 } finally {
+  await browser?.close()
   await context?.close()
   server.kill('SIGTERM')
   const { code, signal } = await exited

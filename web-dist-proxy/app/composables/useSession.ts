@@ -4,7 +4,7 @@ export type AuthConfig = ApiOk<'/api/_auth/config'>
 
 /** Routes anyone may open without signing in. */
 export function isPublicRoute(path: string): boolean {
-  return ['/login', '/register', '/setup'].includes(path) || path.startsWith('/s/')
+  return ['/login', '/register', '/setup'].includes(path) || path.startsWith('/s/') || path.startsWith('/invite/')
 }
 
 export function useSession() {

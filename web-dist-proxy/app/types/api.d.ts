@@ -607,6 +607,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/libraries/{library}/files/{file}/moments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Moments of a file (named time ranges), in time order. */
+        get: operations["ListFileMoments"];
+        put?: never;
+        /** Mark a moment: `start` and `end` in seconds, `title`, `description`, `tags`. */
+        post: operations["CreateMoment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/libraries/{library}/files/{file}/moments/{moment}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One moment. */
+        get: operations["GetMoment"];
+        put?: never;
+        post?: never;
+        /** Delete a moment with its clip and its shares. */
+        delete: operations["DeleteMoment"];
+        options?: never;
+        head?: never;
+        /** Edit a moment; a new range bumps its version and drops its old clip. */
+        patch: operations["UpdateMoment"];
+        trace?: never;
+    };
+    "/api/libraries/{library}/files/{file}/moments/{moment}/clip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The moment's clip (MP4, or M4A for audio), with Range and ETag. */
+        get: operations["MomentClip"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/libraries/{library}/files/{file}/moments/{moment}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cut the moment's clip (the file's `moment_export` job); 202 until it is made. */
+        post: operations["ExportMoment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/libraries/{library}/files/{file}/original": {
         parameters: {
             query?: never;
@@ -952,6 +1023,23 @@ export interface paths {
         patch: operations["UpdateMember"];
         trace?: never;
     };
+    "/api/libraries/{library}/moments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Moments of the whole library, newest first; `cursor` pages. */
+        get: operations["ListMoments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/libraries/{library}/people": {
         parameters: {
             query?: never;
@@ -1069,6 +1157,43 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/libraries/{library}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Share links of a library, with their views and state. */
+        get: operations["ListShares"];
+        put?: never;
+        /** Share files, a folder or a moment by link (`kind`, `fileIds`/`folderId`/`momentId`, options); answers the link. */
+        post: operations["CreateShare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/libraries/{library}/shares/{share}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One share link. */
+        get: operations["GetShare"];
+        put?: never;
+        post?: never;
+        /** Revoke a share link. */
+        delete: operations["RevokeShare"];
+        options?: never;
+        head?: never;
+        /** Change a share's title, message, expiry, password or permissions. */
+        patch: operations["UpdateShare"];
         trace?: never;
     };
     "/api/libraries/{library}/tus": {
@@ -1227,6 +1352,125 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/share/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A share as its recipient sees it (404 revoked or unknown, 410 expired, 401 until unlocked). */
+        get: operations["SharedLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/share/{token}/clip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A shared moment's clip, with Range. */
+        get: operations["SharedClip"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/share/{token}/files/{file}/original": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A shared original, when the share allows downloads (without its location unless shown). */
+        get: operations["SharedOriginal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/share/{token}/files/{file}/playback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A shared video or audio file as a browser plays it, with Range. */
+        get: operations["SharedPlayback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/share/{token}/files/{file}/thumbnails/{size}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A thumbnail of a shared file: `timeline`, `card` or `preview`. */
+        get: operations["SharedThumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/share/{token}/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unlock a password-protected share (`password`, JSON or an HTML form); sets its cookie. */
+        post: operations["UnlockShare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/share/{token}/zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every shared file in one ZIP, when the share allows downloads. */
+        get: operations["SharedZip"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/version": {
         parameters: {
             query?: never;
@@ -1313,6 +1557,8 @@ export interface components {
             error?: string | null;
             ok: boolean;
         };
+        /** @description Where a moment's clip stands. */
+        ClipState: "none" | "pending" | "ready";
         CreateTokenBody: {
             /** Format: uint32 */
             expiresInDays?: number | null;
@@ -1420,7 +1666,7 @@ export interface components {
             jobs: {
                 [key: string]: components["schemas"]["JobState"];
             };
-            kind: string;
+            kind: components["schemas"]["MediaKind"];
             libraryId: string;
             /** @description What the metadata job read (camera, lens, GPS, codecs, ...), when it has run. */
             media: unknown;
@@ -1539,9 +1785,11 @@ export interface components {
         JobCount: {
             /** Format: int64 */
             count: number;
-            kind: string;
-            status: string;
+            kind: components["schemas"]["JobKind"];
+            status: components["schemas"]["JobStatus"];
         };
+        /** @description What a worker can do to a file. The order of [`JobKind::PIPELINE`] is the pipeline order. */
+        JobKind: "hash" | "metadata" | "thumbnails" | "proxy" | "waveform" | "faces" | "objects" | "audio_events" | "transcribe" | "moment_export";
         /** @description A job row as the API shows it. */
         JobState: {
             /** Format: int32 */
@@ -1552,15 +1800,20 @@ export interface components {
             /** Format: int64 */
             etaMs: number | null;
             fileId: string;
-            kind: string;
+            kind: components["schemas"]["JobKind"];
             /** Format: int32 */
             progress: number;
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Format: int64 */
             updatedAt: number;
             /** Format: int32 */
             version: number;
         };
+        /**
+         * @description A job's state as stored and shown.
+         * @enum {string}
+         */
+        JobStatus: "queued" | "processing" | "done" | "failed" | "skipped";
         /** @description A label found in a picture. Boxes are `[x, y, width, height]` as fractions of the picture. */
         Label: {
             bbox: number[] | null;
@@ -1597,6 +1850,7 @@ export interface components {
             faceRecognitionEnabled?: boolean | null;
             name?: string | null;
             objectDetectionEnabled?: boolean | null;
+            /** @description Whether share links may be made (`sharing` also accepted). */
             sharingEnabled?: boolean | null;
         };
         /** @description A library as the API shows it, with the caller's role in it. */
@@ -1624,6 +1878,11 @@ export interface components {
             password: string;
             username: string;
         };
+        /**
+         * @description A file's kind, decided by its content (sniffed MIME type, then what the media holds).
+         * @enum {string}
+         */
+        MediaKind: "photo" | "video" | "audio" | "other";
         /** @description A member as the API shows it. */
         MemberView: {
             displayName: string;
@@ -1635,6 +1894,57 @@ export interface components {
         };
         MergeBody: {
             people: string[];
+        };
+        /** @description What a create or edit request sets; absent fields keep their value on edit. */
+        MomentFields: {
+            description?: string | null;
+            /**
+             * Format: double
+             * @description End of the range in seconds; after `start`, at most the file's duration.
+             */
+            end?: number | null;
+            /**
+             * Format: double
+             * @description Start of the range in seconds from the beginning of the file.
+             */
+            start?: number | null;
+            tags?: string[] | null;
+            title?: string | null;
+        };
+        /** @description A moment as the API shows it; times in seconds. */
+        MomentView: {
+            clip: components["schemas"]["ClipState"];
+            /**
+             * Format: int64
+             * @description Size of the ready clip in bytes.
+             */
+            clipSize: number | null;
+            /** Format: int64 */
+            createdAt: number;
+            createdBy: string | null;
+            description: string;
+            /** Format: double */
+            end: number;
+            fileId: string;
+            id: string;
+            libraryId: string;
+            /** Format: double */
+            start: number;
+            tags: string[];
+            title: string;
+            /** Format: int64 */
+            updatedAt: number;
+            /** Format: int32 */
+            version: number;
+        };
+        /** @description A whole list. */
+        MomentViewList: {
+            items: components["schemas"]["MomentView"][];
+        };
+        /** @description One page of a list, with the cursor of the next page (`null` on the last one). */
+        MomentViewPage: {
+            items: components["schemas"]["MomentView"][];
+            nextCursor: string | null;
         };
         /** @description The signed-in user's notifications. */
         Notifications: {
@@ -1714,7 +2024,7 @@ export interface components {
             removed: number;
         };
         ReprocessBody: {
-            kind: string;
+            kind: components["schemas"]["JobKind"];
         };
         /**
          * @description A library member's role, from least to most powerful.
@@ -1753,6 +2063,163 @@ export interface components {
             /** Format: int64 */
             lastSeenAt: number;
             userAgent: string | null;
+        };
+        /** @description The options of a create or edit request. */
+        ShareCreate: {
+            /** @description Whether visitors may download the originals (off by default). */
+            allowDownload?: boolean | null;
+            /**
+             * Format: int64
+             * @description When the link stops working, in ms since the epoch; `null` for never.
+             */
+            expiresAt?: number | null;
+            fileIds?: string[] | null;
+            folderId?: string | null;
+            kind: components["schemas"]["ShareKind"];
+            message?: string | null;
+            momentId?: string | null;
+            /** @description A password visitors must give; `null` removes it. */
+            password?: string | null;
+            /** @description Whether visitors see where photos were taken (off by default). */
+            showLocation?: boolean | null;
+            /** @description Whether visitors see camera, dates and the other metadata (on by default). */
+            showMetadata?: boolean | null;
+            title?: string | null;
+        };
+        /** @description What a share shows. */
+        ShareKind: "files" | "folder" | "moment";
+        /** @description The options of a create or edit request. */
+        ShareOptions: {
+            /** @description Whether visitors may download the originals (off by default). */
+            allowDownload?: boolean | null;
+            /**
+             * Format: int64
+             * @description When the link stops working, in ms since the epoch; `null` for never.
+             */
+            expiresAt?: number | null;
+            message?: string | null;
+            /** @description A password visitors must give; `null` removes it. */
+            password?: string | null;
+            /** @description Whether visitors see where photos were taken (off by default). */
+            showLocation?: boolean | null;
+            /** @description Whether visitors see camera, dates and the other metadata (on by default). */
+            showMetadata?: boolean | null;
+            title?: string | null;
+        };
+        /**
+         * @description Whether a share answers.
+         * @enum {string}
+         */
+        ShareState: "active" | "expired" | "revoked";
+        ShareUnlock: {
+            password: string;
+        };
+        /** @description A share as its managers see it, with its link. */
+        ShareView: {
+            allowDownload: boolean;
+            /** Format: int64 */
+            createdAt: number;
+            createdBy: string | null;
+            /** Format: int64 */
+            expiresAt: number | null;
+            folderId: string | null;
+            hasPassword: boolean;
+            id: string;
+            kind: components["schemas"]["ShareKind"];
+            /** Format: int64 */
+            lastViewedAt: number | null;
+            libraryId: string;
+            message: string | null;
+            momentId: string | null;
+            showLocation: boolean;
+            showMetadata: boolean;
+            state: components["schemas"]["ShareState"];
+            title: string | null;
+            /** @description The link's secret (managers only; `null` if the server's secret changed since). */
+            token: string | null;
+            /** Format: int64 */
+            updatedAt: number;
+            /** @description The absolute link to the share page. */
+            url: string | null;
+            /** Format: int64 */
+            views: number;
+        };
+        /** @description A whole list. */
+        ShareViewList: {
+            items: components["schemas"]["ShareView"][];
+        };
+        /** @description A shared file as a recipient sees it; URLs are relative to the server. */
+        SharedItem: {
+            /**
+             * Format: int64
+             * @description When it was taken (with "show metadata" on).
+             */
+            capturedAt: number | null;
+            /** Format: int64 */
+            durationMs: number | null;
+            /** Format: int32 */
+            height: number | null;
+            id: string;
+            kind: components["schemas"]["MediaKind"];
+            /** @description Camera, codecs and the like (with "show metadata" on); never a location unless allowed. */
+            media: unknown;
+            mime: string;
+            name: string;
+            /** @description The original (when downloads are allowed). */
+            originalUrl: string | null;
+            /** @description What a browser plays (video and audio). */
+            playbackUrl: string | null;
+            /** Format: int64 */
+            size: number;
+            /** @description The thumbnail URL with `{size}` for `timeline`, `card` or `preview`. */
+            thumbnailUrl: string;
+            /** Format: int32 */
+            width: number | null;
+        };
+        /** @description A shared moment. */
+        SharedMoment: {
+            clip: components["schemas"]["ClipState"];
+            /**
+             * Format: int64
+             * @description Size of the ready clip in bytes.
+             */
+            clipSize: number | null;
+            /** @description The clip, once it is cut. */
+            clipUrl: string | null;
+            /** Format: int64 */
+            createdAt: number;
+            createdBy: string | null;
+            description: string;
+            /** Format: double */
+            end: number;
+            fileId: string;
+            id: string;
+            libraryId: string;
+            /** Format: double */
+            start: number;
+            tags: string[];
+            title: string;
+            /** Format: int64 */
+            updatedAt: number;
+            /** Format: int32 */
+            version: number;
+        };
+        /** @description A share as its recipient sees it. */
+        SharedView: {
+            allowDownload: boolean;
+            /** @description The first item's card-sized picture, for link previews. */
+            coverUrl: string | null;
+            /** Format: int64 */
+            expiresAt: number | null;
+            items: components["schemas"]["SharedItem"][];
+            kind: components["schemas"]["ShareKind"];
+            message: string | null;
+            moment: components["schemas"]["SharedMoment"] | (null);
+            showLocation: boolean;
+            showMetadata: boolean;
+            title: string;
+            /** @description A ZIP of every item (when downloads are allowed and there is more than one). */
+            zipUrl: string | null;
         };
         /** @description The signed-in user and their session (`null` when signed in with an access token). */
         SignedIn: {
@@ -3214,6 +3681,239 @@ export interface operations {
             };
         };
     };
+    ListFileMoments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentViewList"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    CreateMoment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MomentFields"];
+            };
+        };
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GetMoment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                file: string;
+                moment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    DeleteMoment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                file: string;
+                moment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    UpdateMoment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                file: string;
+                moment: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MomentFields"];
+            };
+        };
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    MomentClip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                file: string;
+                moment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    ExportMoment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                file: string;
+                moment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     DownloadFile: {
         parameters: {
             query?: {
@@ -4028,6 +4728,40 @@ export interface operations {
             };
         };
     };
+    ListMoments: {
+        parameters: {
+            query?: {
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentViewPage"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     ListPeople: {
         parameters: {
             query?: {
@@ -4253,6 +4987,170 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Queued"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    ListShares: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareViewList"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    CreateShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareCreate"];
+            };
+        };
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GetShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                share: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    RevokeShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                share: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    UpdateShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                share: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareOptions"];
+            };
+        };
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareView"];
                 };
             };
             /** @description error */
@@ -4604,6 +5502,219 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    SharedLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    SharedClip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    SharedOriginal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    SharedPlayback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    SharedThumbnail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+                file: string;
+                size: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    UnlockShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareUnlock"];
+            };
+        };
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    SharedZip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
             cookie?: never;
         };
         requestBody?: never;

@@ -3,8 +3,28 @@ type Job = FileView['jobs'][string]
 
 const PENDING = new Set(['queued', 'processing'])
 
+/** A job kind the server knows. */
+export type JobKind = Job['kind']
+
+/**
+ * Each stage's place in the pipeline; a kind the server adds and this table lacks fails the
+ * type check. `null` for jobs that are not pipeline stages (asked for on their own, like a
+ * moment's clip): they are not counted in a file's processing.
+ */
+const PIPELINE_ORDER: Record<JobKind, number | null> = {
+  hash: 0, metadata: 1, thumbnails: 2, proxy: 3, waveform: 4, faces: 5, objects: 6, audio_events: 7, transcribe: 8,
+  moment_export: null,
+}
+
+/** Whether `kind` is a pipeline stage (not a job of its own, nor one this table does not know). */
+function isStage(kind: JobKind): boolean {
+  return PIPELINE_ORDER[kind] != null
+}
+
 /** Every processing stage, in pipeline order (each queues the next when it settles). */
-export const JOB_KINDS = ['hash', 'metadata', 'thumbnails', 'proxy', 'waveform', 'faces', 'objects', 'audio_events', 'transcribe']
+export const JOB_KINDS = (Object.keys(PIPELINE_ORDER) as JobKind[])
+  .filter(isStage)
+  .sort((a, b) => PIPELINE_ORDER[a]! - PIPELINE_ORDER[b]!)
 
 export interface Processing {
   pending: boolean
@@ -16,7 +36,7 @@ export interface Processing {
 }
 
 export function processing(file: Pick<FileView, 'jobs'>): Processing {
-  const jobs = Object.entries(file.jobs ?? {}) as [string, Job][]
+  const jobs = (Object.entries(file.jobs ?? {}) as [string, Job][]).filter(([, j]) => isStage(j.kind))
   const pending = jobs.filter(([, j]) => PENDING.has(j.status))
   const work = jobs.reduce((sum, [, j]) => sum + (PENDING.has(j.status) ? (j.progress ?? 0) / 100 : 1), 0)
   return {
