@@ -21,8 +21,8 @@ use crate::libraries::LibraryView;
 use crate::libraries::invites::Invite;
 use crate::libraries::members::MemberView;
 use crate::media::waveform::Waveform;
-use crate::moments::{Fields as MomentFields, MomentView};
 use crate::ml::objects::Label;
+use crate::moments::{Fields as MomentFields, MomentView};
 use crate::people::{FaceView, PersonChange, PersonView};
 use crate::sessions::ApiToken;
 

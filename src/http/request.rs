@@ -133,7 +133,9 @@ impl Ctx {
         Ok(self
             .query_param("cursor")
             .filter(|c| !c.is_empty())
-            .map(|c| Cursor::decode(&c).ok_or_else(|| ApiError::BadRequest("invalid cursor".into())))
+            .map(|c| {
+                Cursor::decode(&c).ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))
+            })
             .transpose()?)
     }
 

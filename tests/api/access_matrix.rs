@@ -243,7 +243,10 @@ async fn every_route_enforces_its_access_rule(backend: Backend) {
                 "moment" => fx.moment.clone(),
                 "share" => fx.share.clone(),
                 "token" if info.path.starts_with("/api/invites") => fx.invite_token.clone(),
-                "token" if info.path.starts_with("/api/share/") && persona == Persona::ShareRecipient => {
+                "token"
+                    if info.path.starts_with("/api/share/")
+                        && persona == Persona::ShareRecipient =>
+                {
                     fx.share_token.clone()
                 }
                 _ => uuid::Uuid::new_v4().to_string(),

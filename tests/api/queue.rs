@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use alcoves::app::App;
 use alcoves::files::File;
-use alcoves::jobs::{JobKind, JobStatus};
 use alcoves::jobs::store::{self, Claim, Settle, Settled};
+use alcoves::jobs::{JobKind, JobStatus};
 
 use crate::common::{Backend, RedisServer, Store, TestServer};
 use crate::jobs::{job_status, wait_for};

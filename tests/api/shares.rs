@@ -639,7 +639,9 @@ async fn shares_answer_only_while_live_and_keep_the_location_private(backend: Ba
 
     // Views count once an hour per visitor.
     async fn views_of(srv: &TestServer, managed: &str, owner: &str) -> i64 {
-        srv.get(managed, owner).await.json["views"].as_i64().unwrap()
+        srv.get(managed, owner).await.json["views"]
+            .as_i64()
+            .unwrap()
     }
     let before = views_of(&srv, &managed, &owner).await;
     srv.get(&format!("/api/share/{token}"), "").await;
