@@ -159,7 +159,7 @@ pub struct Fields {
 
 /// Seconds to whole milliseconds; refused when not a finite, non-negative number.
 fn to_ms(seconds: f64, name: &str) -> Result<i64> {
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 1e9 {
+    if !(0.0..=1e9).contains(&seconds) {
         return Err(Error::Invalid(format!(
             "{name} must be a number of seconds, 0 or more"
         )));

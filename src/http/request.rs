@@ -1,6 +1,7 @@
 //! The request context handed to handlers: the request head, its body (read on demand with a
 //! size limit), the client address and, after the access check, the caller and library.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -92,6 +93,16 @@ impl Ctx {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// A header's text, whatever its bytes: UTF-8 when they are, else Latin-1 (the charset
+    /// RFC 9110 gives header values), so a client sending raw non-ASCII bytes keeps its text.
+    pub fn header_text(&self, name: header::HeaderName) -> Option<Cow<'_, str>> {
+        let bytes = self.parts.headers.get(name)?.as_bytes();
+        Some(match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
+        })
+    }
+
     /// How many bytes an upload says it brings: tus's `Upload-Length`, else `Content-Length`
     /// (0 when neither is given).
     pub fn declared_upload_bytes(&self) -> u64 {
@@ -130,13 +141,12 @@ impl Ctx {
 
     /// The `cursor` query parameter of a paged list (`nextCursor` of the previous page).
     pub fn cursor(&self) -> ApiResult<Option<Cursor>> {
-        Ok(self
-            .query_param("cursor")
+        self.query_param("cursor")
             .filter(|c| !c.is_empty())
             .map(|c| {
                 Cursor::decode(&c).ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))
             })
-            .transpose()?)
+            .transpose()
     }
 
     /// Whether the body is declared as `mime` (`type/subtype`, parameters ignored).
