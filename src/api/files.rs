@@ -60,10 +60,10 @@ async fn view(app: &ApiState, file: File) -> ApiResult<files::FileView> {
 pub async fn upload(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
     let raw_name = ctx
-        .header(header::HeaderName::from_static("x-upload-name"))
-        .unwrap_or("");
+        .header_text(header::HeaderName::from_static("x-upload-name"))
+        .unwrap_or_default();
     let name =
-        files::clean_name(&percent_encoding::percent_decode_str(raw_name).decode_utf8_lossy());
+        files::clean_name(&percent_encoding::percent_decode_str(&raw_name).decode_utf8_lossy());
     let uploader = ctx.caller()?.user.id.clone();
     let folder_id = ctx
         .header(header::HeaderName::from_static("x-upload-folder-id"))

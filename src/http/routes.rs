@@ -210,7 +210,7 @@ route_table! {
     RevokeInvite { library: LibraryId, invite: Uuid } = DELETE "/api/libraries/{library}/invites/{invite}", "invites" => Library(Admin);
     /// Files of a library, newest first; query: `cursor`, `limit`, `kind`, `folder`, `trashed`, `person`, `label`, `q` (search).
     ListFiles { library: LibraryId } = GET "/api/libraries/{library}/files", "files" => Library(Viewer);
-    /// Upload one file as the raw request body (`X-Upload-Name`, percent-encoded UTF-8).
+    /// Upload one file as the raw request body (`X-Upload-Name`, percent-encoded UTF-8; raw bytes read as UTF-8, else Latin-1).
     UploadFile { library: LibraryId } = POST "/api/libraries/{library}/files", "files" => Library(Admin);
     /// One file.
     GetFile { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}", "files" => Library(Viewer);

@@ -506,6 +506,29 @@ async fn hostile_uploads_leave_nothing_behind(backend: Backend) {
     assert!(!srv.store.dir.path().join("etc").exists());
     assert_eq!(count().await, 5);
 
+    // Raw bytes in X-Upload-Name: UTF-8 kept as it is, anything else read as Latin-1 (RFC 9110),
+    // never dropped for "upload".
+    for (raw, expected) in [
+        (b"caf\xe9 cr\xe8me.jpg".to_vec(), "café crème.jpg"),
+        ("Zoë 東京.jpg".as_bytes().to_vec(), "Zoë 東京.jpg"),
+    ] {
+        let res = srv
+            .raw(
+                reqwest::Client::new()
+                    .post(format!("{}{files}", srv.base))
+                    .header(
+                        "x-upload-name",
+                        reqwest::header::HeaderValue::from_bytes(&raw).unwrap(),
+                    )
+                    .body(expected.as_bytes().to_vec()),
+                &owner,
+            )
+            .await;
+        assert_eq!(res.status, 201, "{expected}");
+        assert_eq!(res.json["name"], expected);
+    }
+    assert_eq!(count().await, 7);
+
     let empty = srv.upload(&lib, &owner, "empty.jpg", Vec::new()).await;
     assert_eq!((empty.status, empty.code()), (409, "empty_file"));
     let big = srv
@@ -525,7 +548,7 @@ async fn hostile_uploads_leave_nothing_behind(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     drop(stream);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(count().await, 5);
+    assert_eq!(count().await, 7);
     let tmp = srv.store.dir.path().join("tmp");
     let leftovers = crate::common::files_under(&tmp);
     assert_eq!(

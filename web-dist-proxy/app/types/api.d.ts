@@ -478,7 +478,7 @@ export interface paths {
         /** Files of a library, newest first; query: `cursor`, `limit`, `kind`, `folder`, `trashed`, `person`, `label`, `q` (search). */
         get: operations["ListFiles"];
         put?: never;
-        /** Upload one file as the raw request body (`X-Upload-Name`, percent-encoded UTF-8). */
+        /** Upload one file as the raw request body (`X-Upload-Name`, percent-encoded UTF-8; raw bytes read as UTF-8, else Latin-1). */
         post: operations["UploadFile"];
         delete?: never;
         options?: never;
