@@ -59,7 +59,8 @@ pub struct File {
 pub struct MediaFacts {
     /// When the photo or video was taken, in ms since the epoch.
     pub captured_at: Option<i64>,
-    /// Where `captured_at` came from: `exif`, `exif_local`, `container` or `file_time`.
+    /// Where `captured_at` came from: `exif`, `xmp` or `iptc` (with `_local` when it gave no
+    /// offset from UTC), `container` or `file_time`.
     pub captured_at_source: Option<String>,
     /// Upright width in pixels.
     pub width: Option<i32>,

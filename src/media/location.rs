@@ -5,7 +5,7 @@
 //! them followed by the untouched rest of the file, so Content-Length, byte offsets and Range
 //! requests stay valid and the pixel data is the original's, byte for byte.
 
-use std::ops::Range;
+use super::jpeg::{Segment, segments};
 
 /// Longest JPEG header read before giving up (metadata segments before the image data).
 pub const MAX_HEADER: usize = 1 << 20;
@@ -24,7 +24,7 @@ const ENTRY: usize = 12;
 /// (the file's first bytes) reaches it. `None` when `head` is not a JPEG, is cut short before
 /// SOS, or the segment structure is broken.
 pub fn jpeg_header_len(head: &[u8]) -> Option<usize> {
-    walk(head).ok()?.1
+    segments(head).ok()?.1
 }
 
 /// Removes every location from a JPEG header (as cut by [`jpeg_header_len`]), in place, keeping
@@ -41,7 +41,7 @@ pub fn jpeg_header_len(head: &[u8]) -> Option<usize> {
 ///   too. Extended XMP is treated as one packet: if any of its chunks matches, all are blanked.
 /// - IPTC (APP13) is left alone: it can name a city or sublocation but holds no coordinates.
 pub fn strip_jpeg_location(header: &mut [u8]) -> Result<bool, String> {
-    let (segments, _) = walk(header)?;
+    let (segments, _) = segments(header)?;
     let mut removed = false;
     let mut extension = Vec::new();
     let mut extension_located = false;
@@ -65,58 +65,6 @@ pub fn strip_jpeg_location(header: &mut [u8]) -> Result<bool, String> {
         removed = true;
     }
     Ok(removed)
-}
-
-/// One marker segment with a length field.
-struct Segment {
-    /// Where the marker's code byte is, just after its 0xFF.
-    code_at: usize,
-    marker: u8,
-    /// The bytes after the length field.
-    payload: Range<usize>,
-}
-
-/// Splits `buf` into segments up to its first SOS marker (also returning where that marker's
-/// 0xFF is) or its end (then `None`).
-fn walk(buf: &[u8]) -> Result<(Vec<Segment>, Option<usize>), String> {
-    if !buf.starts_with(&[0xFF, 0xD8]) {
-        return Err("This is not a JPEG: it does not start with an SOI marker.".into());
-    }
-    let mut segments = Vec::new();
-    let mut pos = 2;
-    while let Some(&byte) = buf.get(pos) {
-        if byte != 0xFF {
-            return Err(format!("The JPEG has no marker at byte {pos}."));
-        }
-        let mut code_at = pos + 1;
-        while buf.get(code_at) == Some(&0xFF) {
-            code_at += 1;
-        }
-        let Some(&marker) = buf.get(code_at) else {
-            break;
-        };
-        let at = code_at - 1;
-        pos = code_at + 1;
-        let length = match marker {
-            0xDA => return Ok((segments, Some(at))),
-            0x01 | 0xD0..=0xD7 => continue,
-            0x00 | 0xD8 | 0xD9 => 0,
-            _ => read(buf, pos, 2, true).unwrap_or(0),
-        };
-        if length < 2 || pos + length > buf.len() {
-            return Err(format!(
-                "The JPEG marker FF{marker:02X} at byte {at} is misplaced, broken or cut short."
-            ));
-        }
-        let payload = pos + 2..pos + length;
-        segments.push(Segment {
-            code_at,
-            marker,
-            payload,
-        });
-        pos += length;
-    }
-    Ok((segments, None))
 }
 
 fn mentions_location(payload: &[u8]) -> bool {

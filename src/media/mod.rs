@@ -5,10 +5,14 @@
 pub mod av;
 pub mod exif;
 pub mod image;
+pub mod iptc;
+pub mod iso6709;
+pub mod jpeg;
 pub mod location;
 pub mod raw;
 pub mod thumbnails;
 pub mod waveform;
+pub mod xmp;
 
 use std::time::{Duration, Instant};
 

@@ -179,12 +179,12 @@ async fn media_facts(
         Ok(Read::Photo(info, width, height)) => {
             if let Some(taken) = &info.taken {
                 facts.captured_at = Some(taken.epoch_ms);
-                let source = if taken.offset_minutes.is_some() {
-                    "exif"
+                let local = if taken.offset_minutes.is_some() {
+                    ""
                 } else {
-                    "exif_local"
+                    "_local"
                 };
-                facts.captured_at_source = Some(source.into());
+                facts.captured_at_source = Some(format!("{}{local}", taken.source));
             }
             facts.width = Some(width as i32);
             facts.height = Some(height as i32);

@@ -282,6 +282,32 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
             oriented_arg,
         ],
     );
+    // Capture times only in XMP, or only in IPTC (with its offset), as editors and scanning
+    // software write them.
+    let dated: Vec<(&str, Vec<u8>)> = [
+        (
+            "xmp.jpg",
+            &["-XMP-xmp:CreateDate=2015:06:07 08:09:10+03:00"][..],
+        ),
+        (
+            "iptc.jpg",
+            &[
+                "-IPTC:DateCreated=2012:03:04",
+                "-IPTC:TimeCreated=05:06:07+01:00",
+            ][..],
+        ),
+    ]
+    .into_iter()
+    .map(|(name, tags)| {
+        let path = dir.path().join(name);
+        tool("convert", &["-size", "64x48", "xc:green", path_str(&path)]);
+        let mut args = vec!["-q", "-overwrite_original"];
+        args.extend(tags);
+        args.push(path_str(&path));
+        tool("exiftool", &args);
+        (name, std::fs::read(&path).unwrap())
+    })
+    .collect();
     let mut converted = Vec::new();
     for ext in ["heic", "avif"] {
         let out = dir.path().join(format!("dog.{ext}"));
@@ -320,6 +346,10 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
     )
     .await;
     let dog_id = put(&srv, &lib, &owner, "dog.jpg", dog).await;
+    let mut dated_ids = Vec::new();
+    for (name, bytes) in dated {
+        dated_ids.push(put(&srv, &lib, &owner, name, bytes).await);
+    }
 
     // The oriented JPEG: upright size, EXIF time with its offset, place and camera.
     let file = settled(&srv, &lib, &oriented_id, &owner).await;
@@ -343,6 +373,16 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
         (latitude - 48.8584).abs() < 1e-4 && (longitude - 2.2945).abs() < 1e-4,
         "{media}"
     );
+
+    // 2015-06-07 08:09:10 at +03:00 from XMP; 2012-03-04 05:06:07 at +01:00 from IPTC.
+    for (id, source, epoch_ms) in [
+        (&dated_ids[0], "xmp", 1_433_653_750_000_i64),
+        (&dated_ids[1], "iptc", 1_330_833_967_000_i64),
+    ] {
+        let file = settled(&srv, &lib, id, &owner).await;
+        assert_eq!(file["capturedAtSource"], source, "{file}");
+        assert_eq!(file["capturedAt"], epoch_ms, "{file}");
+    }
 
     let thumbs = format!("/api/libraries/{lib}/files/{oriented_id}/thumbnails");
     let (status, headers, body) = srv.fetch(&format!("{thumbs}/preview"), &owner, &[]).await;
@@ -556,14 +596,14 @@ async fn photos_are_upright_dated_located_and_sized(backend: Backend) {
     };
     let uploaded = listed("uploaded").await;
     let taken = listed("taken").await;
-    assert_eq!(uploaded.len(), 7, "{uploaded:?}");
+    assert_eq!(uploaded.len(), 9, "{uploaded:?}");
     assert_eq!(
-        (uploaded[0].0.as_str(), uploaded[6].0.as_str()),
+        (uploaded[0].0.as_str(), uploaded[8].0.as_str()),
         ("oriented-again.jpg", "oriented.jpg")
     );
     assert_eq!(
         taken.len(),
-        7,
+        9,
         "every file once across the pages: {taken:?}"
     );
     assert!(
@@ -679,6 +719,93 @@ async fn videos_get_posters_and_proxies_only_when_needed(backend: Backend) {
         .json;
     assert_eq!(source_kinds(&sources), ["proxy"], "{sources}");
     assert_eq!(sources["sources"][0]["mime"], "video/mp4", "{sources}");
+
+    // A copy cut short (its index intact up front, its media data cut at 60 %) says so, and its
+    // poster and proxy are made from the part that plays.
+    let whole = make_clip(
+        &dir,
+        "whole.mp4",
+        true,
+        &[
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+            "-movflags",
+            "+faststart",
+        ],
+    );
+    let bytes = std::fs::read(whole).unwrap();
+    let cut_id = put(
+        &srv,
+        &lib,
+        &owner,
+        "cut.mp4",
+        bytes[..bytes.len() * 6 / 10].to_vec(),
+    )
+    .await;
+    let file = settled(&srv, &lib, &cut_id, &owner).await;
+    let damage = file["media"]["damage"].as_str().unwrap_or_default();
+    assert!(damage.contains("cut short"), "{file}");
+    assert_eq!(job_status(&file, "thumbnails"), "done", "{file}");
+    assert_eq!(job_status(&file, "proxy"), "done", "{file}");
+    let played = file["durationMs"].as_i64().unwrap_or(0);
+    assert!(played > 0 && played < 1900, "the part that plays: {file}");
+    let sources = srv
+        .get(
+            &format!("/api/libraries/{lib}/files/{cut_id}/playback-sources"),
+            &owner,
+        )
+        .await
+        .json;
+    assert_eq!(
+        source_kinds(&sources),
+        ["proxy"],
+        "not the cut original: {sources}"
+    );
+
+    // A phone's location in a video, as QuickTime `©xyz` or Apple's ISO 6709 key, lands in the
+    // same GPS fields a photo's does.
+    for (name, flags, (latitude, longitude)) in [
+        (
+            "xyz.mp4",
+            &["-metadata", "location=+48.8584+002.2945/"][..],
+            (48.8584, 2.2945),
+        ),
+        (
+            "apple.mov",
+            &[
+                "-movflags",
+                "use_metadata_tags",
+                "-metadata",
+                "com.apple.quicktime.location.ISO6709=-33.8500+151.2000+010.000/",
+            ][..],
+            (-33.85, 151.2),
+        ),
+    ] {
+        let mut codecs = vec![
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ];
+        codecs.extend(flags);
+        let clip = std::fs::read(make_clip(&dir, name, true, &codecs)).unwrap();
+        let id = put(&srv, &lib, &owner, name, clip).await;
+        let file = settled(&srv, &lib, &id, &owner).await;
+        let gps = &file["media"]["gps"];
+        assert!(
+            (gps["latitude"].as_f64().unwrap_or(f64::NAN) - latitude).abs() < 1e-6
+                && (gps["longitude"].as_f64().unwrap_or(f64::NAN) - longitude).abs() < 1e-6,
+            "{name}: {file}"
+        );
+    }
     srv.stop().await;
 }
 

@@ -17,10 +17,12 @@ use rsmpeg::error::RsmpegError;
 use rsmpeg::ffi;
 use serde::Serialize;
 
-use super::{Limits, MediaError};
+use super::exif::Gps;
+use super::{Limits, MediaError, iso6709};
 
 mod audio;
 mod input;
+mod integrity;
 mod poster;
 mod transcode;
 mod video;
@@ -66,6 +68,12 @@ pub struct AvInfo {
     pub audio: Option<AudioStream>,
     /// The container's `creation_time` tag (ISO 8601, UTC), as cameras and phones write it.
     pub creation_time: Option<String>,
+    /// Where it was recorded: the ISO 6709 location phones write (QuickTime `©xyz` or Apple's
+    /// `com.apple.quicktime.location.ISO6709`), in the same fields as a photo's GPS.
+    pub gps: Option<Gps>,
+    /// What is wrong with the file when it is not what its header says (cut short, or a
+    /// duration far beyond what its streams hold); `duration_ms` is then the part that plays.
+    pub damage: Option<String>,
 }
 
 /// The main video stream of a file.
@@ -120,38 +128,74 @@ pub enum ProxyTarget {
 }
 
 /// Opens and probes `path`, checking duration, picture size and declared frame count against
-/// `limits` before anything is decoded.
+/// `limits` before anything is decoded. A file cut short, or whose header claims more than the
+/// duration limit while its streams hold less, is described in `damage` with the duration of
+/// the part that plays.
 pub fn probe(path: &Path, limits: &Limits) -> Result<AvInfo, MediaError> {
-    let input = Input::open(path, limits)?;
-    let video = input
-        .best_stream(VIDEO)
-        .and_then(|index| input.stream(index));
-    let audio = input
-        .best_stream(AUDIO)
-        .and_then(|index| input.stream(index));
-    if video.is_none() && audio.is_none() {
-        return Err(MediaError::Invalid("no audio or video stream".into()));
-    }
-    let info = AvInfo {
+    let mut input = Input::open(path, limits)?;
+    let streams: Vec<usize> = [input.best_stream(VIDEO), input.best_stream(AUDIO)]
+        .into_iter()
+        .flatten()
+        .collect();
+    let tag = |key: &CStr| {
+        let metadata = input.ctx.metadata()?;
+        let entry = metadata.get(key, None, 0)?;
+        Some(entry.value().to_string_lossy().into_owned())
+    };
+    let stream = |kind| {
+        input
+            .best_stream(kind)
+            .and_then(|index| input.stream(index))
+    };
+    let mut info = AvInfo {
         format: c_string(input.ctx.iformat().name).unwrap_or_default(),
         duration_ms: input.duration_us().map(|us| us / 1000),
         bitrate: (input.ctx.bit_rate > 0).then_some(input.ctx.bit_rate),
-        video: video.map(|st| video_stream(&st)),
-        audio: audio.map(|st| audio_stream(&st)),
-        creation_time: input.ctx.metadata().and_then(|m| {
-            m.get(c"creation_time", None, 0)
-                .map(|e| e.value().to_string_lossy().into_owned())
-        }),
+        video: stream(VIDEO).map(|st| video_stream(&st)),
+        audio: stream(AUDIO).map(|st| audio_stream(&st)),
+        creation_time: tag(c"creation_time"),
+        gps: [c"com.apple.quicktime.location.ISO6709", c"location"]
+            .into_iter()
+            .find_map(|key| iso6709::parse(&tag(key)?)),
+        damage: None,
     };
+    if info.video.is_none() && info.audio.is_none() {
+        return Err(MediaError::Invalid("no audio or video stream".into()));
+    }
+    let seconds = |ms: i64| ms as f64 / 1000.0;
+    let len = std::fs::metadata(path).map_or(u64::MAX, |m| m.len());
+    if let Some(us) = integrity::cut_short_at(&input, &streams, len) {
+        let stated = info.duration_ms.map_or(String::new(), |ms| {
+            format!(" of the {:.1} s its index lists", seconds(ms))
+        });
+        info.damage = Some(format!(
+            "the file is cut short: its media data stops after {:.1} s{stated}",
+            seconds(us / 1000)
+        ));
+        info.duration_ms = Some(us / 1000);
+    }
     let max_ms = i64::try_from(limits.max_duration.as_millis()).unwrap_or(i64::MAX);
     if let Some(ms) = info.duration_ms
         && ms > max_ms
     {
-        return Err(MediaError::TooLarge(format!(
-            "{} s is over the {} s duration limit",
-            ms / 1000,
-            max_ms / 1000
-        )));
+        // A header may lie: what the streams hold decides.
+        match integrity::measured_us(&mut input, &streams, limits, max_ms.saturating_mul(1000))? {
+            Some(us) => {
+                info.damage = Some(format!(
+                    "the header says it lasts {:.0} s, but its streams hold {:.1} s",
+                    seconds(ms),
+                    seconds(us / 1000)
+                ));
+                info.duration_ms = Some(us / 1000);
+            }
+            None => {
+                return Err(MediaError::TooLarge(format!(
+                    "{} s is over the {} s duration limit",
+                    ms / 1000,
+                    max_ms / 1000
+                )));
+            }
+        }
     }
     if let Some(video) = &info.video {
         limits.check_size(video.width, video.height)?;
@@ -169,8 +213,12 @@ pub fn probe(path: &Path, limits: &Limits) -> Result<AvInfo, MediaError> {
 
 /// Whether Chromium, Firefox and Safari play the file as it is: H.264 (8-bit 4:2:0) or
 /// VP8/VP9/AV1 in MP4/MOV/WebM with AAC/MP3/Opus/Vorbis/FLAC or no sound, or audio alone as
-/// MP3, AAC, FLAC, Opus, Vorbis or 8/16-bit integer or float WAV.
+/// MP3, AAC, FLAC, Opus, Vorbis or 8/16-bit integer or float WAV; never a damaged file.
 pub fn browser_playable(info: &AvInfo) -> bool {
+    if info.damage.is_some() {
+        // Browsers stall at the damage or show the header's length: a proxy of what plays.
+        return false;
+    }
     let container = |name: &str| info.format.split(',').any(|part| part == name);
     let (mp4, webm) = (container("mp4"), container("webm"));
     let audio = info.audio.as_ref().map(|audio| audio.codec.as_str());

@@ -367,6 +367,8 @@ fn knows_what_browsers_play() {
         video,
         audio,
         creation_time: None,
+        gps: None,
+        damage: None,
     };
     let h264 = || Some(video("h264", "yuv420p"));
     assert!(browser_playable(&info(MP4, h264(), Some(audio("aac")))));
@@ -405,4 +407,59 @@ fn knows_what_browsers_play() {
     assert!(!browser_playable(&info("asf", None, Some(audio("wmav2")))));
     assert!(!browser_playable(&info("amr", None, Some(audio("amrnb")))));
     assert!(!browser_playable(&info(MP4, None, None)));
+}
+
+#[test]
+fn damaged_files_say_so_and_keep_what_plays() {
+    let scratch = Scratch::new("damaged");
+    let codecs = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"];
+    let whole = clip(
+        &scratch,
+        "whole.mp4",
+        &[&codecs[..], &["-movflags", "+faststart"]].concat(),
+    );
+    let info = probe(&whole, &limits()).expect("whole");
+    assert_eq!(info.damage, None);
+    assert!(browser_playable(&info));
+
+    // The index (moov, up front) is intact, the media data is cut at 60 %.
+    let bytes = std::fs::read(&whole).expect("read");
+    let cut = scratch.path("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).expect("write");
+    let info = probe(&cut, &limits()).expect("a cut file still probes");
+    let damage = info.damage.clone().expect("the cut is found");
+    assert!(damage.contains("cut short"), "{damage}");
+    let ms = info.duration_ms.expect("the part that plays");
+    assert!(ms > 200 && ms < 1800, "{ms} ms of 2000");
+    assert!(!browser_playable(&info), "a proxy is made of what plays");
+    let frame = poster(&cut, &info, 240, &limits()).expect("a poster from what plays");
+    assert!(frame.width() > 0);
+
+    // A header claiming 49 days over two seconds of streams.
+    let mut bytes = std::fs::read(h264_mp4(&scratch)).expect("read");
+    let mvhd = bytes.windows(4).position(|w| w == b"mvhd").expect("mvhd") + 4;
+    assert_eq!(bytes[mvhd], 0, "a version 0 mvhd");
+    bytes[mvhd + 16..mvhd + 20].copy_from_slice(&0xFFFF_FF00u32.to_be_bytes());
+    let absurd = scratch.path("absurd.mp4");
+    std::fs::write(&absurd, &bytes).expect("write");
+    let info = probe(&absurd, &limits()).expect("measured, not refused");
+    assert!(
+        close(info.duration_ms, Some(2000), 100),
+        "{:?}",
+        info.duration_ms
+    );
+    assert!(
+        info.damage
+            .as_deref()
+            .is_some_and(|d| d.contains("header says")),
+        "{info:?}"
+    );
+    let short = Limits {
+        max_duration: Duration::from_secs(1),
+        ..limits()
+    };
+    assert!(
+        matches!(probe(&absurd, &short), Err(MediaError::TooLarge(_))),
+        "streams that really run past the limit are still refused"
+    );
 }
