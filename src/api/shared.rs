@@ -330,7 +330,7 @@ pub async fn thumbnail(
 }
 
 /// `GET /api/share/{token}/files/{file}/playback`: the browser-playable proxy, or the original
-/// when browsers play it as it is (and it shows no location the share hides).
+/// when browsers play it as it is (without the location the share hides).
 pub async fn playback(
     app: &ApiState,
     ctx: &Ctx,
@@ -351,21 +351,27 @@ pub async fn playback(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut res = if app.storage.size(&proxy).await.ok().flatten().is_some() {
         send_derived(app, ctx, &proxy, mime).await?
-    } else if opened.share.show_location || !outgoing::has_location(&file) {
-        let original = Original::of(&file, opened.library.import_path.as_deref())?;
-        send_outgoing(app, ctx, &file, Outgoing::Original(original), &file.mime).await?
     } else {
-        return Err(ApiError::NotReady(
-            "this recording keeps its location inside; it plays once its browser copy is made"
-                .into(),
-        ));
+        let (outgoing, _, _) = original_of(app, &opened, &file).await?;
+        if !outgoing.is_original() {
+            return Err(ApiError::NotReady(
+                "this recording keeps its location where it cannot be removed; it plays once \
+                 its browser copy is made"
+                    .into(),
+            ));
+        }
+        send_outgoing(app, ctx, &file, outgoing, &file.mime).await?
     };
     no_referrer(&mut res);
     Ok(res)
 }
 
 /// What leaves for `file` as its original under the share's rules, with its MIME type and name.
-fn original_of(opened: &Opened, file: &File) -> ApiResult<(Outgoing, String, String)> {
+async fn original_of(
+    app: &ApiState,
+    opened: &Opened,
+    file: &File,
+) -> ApiResult<(Outgoing, String, String)> {
     let original = Original::of(file, opened.library.import_path.as_deref())?;
     if opened.share.show_location {
         return Ok((
@@ -378,7 +384,7 @@ fn original_of(opened: &Opened, file: &File) -> ApiResult<(Outgoing, String, Str
         thumbnails::size(PREVIEW).ok_or_else(|| ApiError::Internal("no preview size".into()))?;
     let stand_in = derived_key(file, &thumbnail_variant(preview))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let outgoing = Outgoing::without_location(file, original, stand_in);
+    let outgoing = Outgoing::without_location(app.storage.as_ref(), file, original, stand_in).await;
     if outgoing.is_original() {
         return Ok((outgoing, file.mime.clone(), file.name.clone()));
     }
@@ -404,7 +410,7 @@ async fn send_outgoing(
         .map_err(|_| ApiError::NotReady("the preview is not made (yet)".into()))?;
     let variant = match &outgoing {
         Outgoing::Original(_) => "o",
-        Outgoing::JpegWithoutLocation { .. } => "p",
+        Outgoing::Patched { .. } => "p",
         Outgoing::Derived(_) => "d",
     };
     let etag = format!(
@@ -437,7 +443,7 @@ pub async fn original(
             "this share does not allow downloading originals".into(),
         ));
     }
-    let (outgoing, mime, name) = original_of(&opened, &file)?;
+    let (outgoing, mime, name) = original_of(app, &opened, &file).await?;
     let mut res = send_outgoing(app, ctx, &file, outgoing, &mime).await?;
     let inline = ctx.query_param("inline").as_deref() == Some("true");
     res.headers_mut().insert(
@@ -481,7 +487,7 @@ pub async fn zip(app: &ApiState, ctx: &Ctx, token: &str) -> ApiResult<Response<B
     }
     let mut entries = Vec::with_capacity(files.len());
     for file in &files {
-        let (outgoing, _, name) = original_of(&opened, file)?;
+        let (outgoing, _, name) = original_of(app, &opened, file).await?;
         entries.push((file.id.clone(), name, outgoing));
     }
     let mut res = archive::stream(app, entries, "shared.zip");

@@ -1,7 +1,8 @@
-//! A file's bytes as they leave the server through a share link: the original as stored, a
-//! JPEG original with its location removed (its header rewritten on the way out, same length,
-//! the image data untouched), or the preview picture standing in for an original whose format
-//! keeps a location we cannot remove losslessly.
+//! A file's bytes as they leave the server through a share link: the original as stored, an
+//! original with its location removed (a JPEG's header or an MP4/QuickTime movie header
+//! rewritten on the way out, same length, the image data and samples untouched), or the preview
+//! picture standing in for an original whose format keeps a location we cannot remove
+//! losslessly.
 
 use std::io;
 use std::ops::Range;
@@ -11,31 +12,56 @@ use futures_util::StreamExt;
 
 use super::File;
 use super::original::Original;
-use crate::media::location;
+use crate::media::{location, mp4};
 use crate::storage::{BlobKey, BlobStore, BlobStream, collect};
 
 /// What is sent for one file.
 pub enum Outgoing {
     /// The original as stored.
     Original(Original),
-    /// A JPEG original (of `size` bytes) whose header is rewritten on the way out so that no
-    /// location remains; the same length, the image data untouched.
-    JpegWithoutLocation { original: Original, size: u64 },
+    /// The original (of `size` bytes) with the bytes at `at` replaced by `patch`, the same
+    /// number of them: its metadata without the location.
+    Patched {
+        original: Original,
+        size: u64,
+        at: u64,
+        patch: Bytes,
+    },
     /// A derived file (the preview picture).
     Derived(BlobKey),
 }
 
 impl Outgoing {
-    /// The original of `file` without its location: a JPEG's header is rewritten; any other
-    /// file whose metadata shows a location is replaced by `stand_in` (its preview picture).
-    pub fn without_location(file: &File, original: Original, stand_in: BlobKey) -> Outgoing {
-        if file.mime == "image/jpeg" {
-            let size = file.size.max(0) as u64;
-            Outgoing::JpegWithoutLocation { original, size }
+    /// The original of `file` without its location: a JPEG's header or an MP4/QuickTime movie
+    /// header is rewritten; any other file whose metadata shows a location, or one whose header
+    /// cannot be read, is replaced by `stand_in` (its preview picture).
+    pub async fn without_location(
+        storage: &dyn BlobStore,
+        file: &File,
+        original: Original,
+        stand_in: BlobKey,
+    ) -> Outgoing {
+        let size = file.size.max(0) as u64;
+        let patch = if file.mime == "image/jpeg" {
+            jpeg_patch(storage, &original, size).await
+        } else if is_movie(&file.mime) {
+            movie_patch(storage, &original, size).await
         } else if has_location(file) {
-            Outgoing::Derived(stand_in)
+            Err(unremovable("its format"))
         } else {
-            Outgoing::Original(original)
+            return Outgoing::Original(original);
+        };
+        match patch {
+            Ok((at, patch)) => Outgoing::Patched {
+                original,
+                size,
+                at,
+                patch,
+            },
+            Err(e) => {
+                tracing::info!(file = %file.id, "sending the preview in place of the original: {e}");
+                Outgoing::Derived(stand_in)
+            }
         }
     }
 
@@ -53,32 +79,32 @@ impl Outgoing {
         match self {
             Outgoing::Original(original) => original.read(storage, range).await,
             Outgoing::Derived(key) => storage.read(key, range).await,
-            Outgoing::JpegWithoutLocation { original, size } => {
-                let head = collect(
-                    original
-                        .read(storage, Some(0..(*size).min(location::MAX_HEADER as u64)))
-                        .await?,
-                )
-                .await?;
-                let unreadable = |why: String| {
-                    io::Error::new(io::ErrorKind::InvalidData, format!("JPEG header: {why}"))
-                };
-                let header_len = location::jpeg_header_len(&head)
-                    .ok_or_else(|| unreadable("no image data within the first megabyte".into()))?;
-                let mut header = head[..header_len].to_vec();
-                location::strip_jpeg_location(&mut header).map_err(unreadable)?;
-                let head = Bytes::from(header);
+            Outgoing::Patched {
+                original,
+                size,
+                at,
+                patch,
+            } => {
                 let range = range.unwrap_or(0..*size);
-                let head_len = head.len() as u64;
-                if range.start >= head_len {
-                    return original.read(storage, Some(range)).await;
+                let patched = *at..*at + patch.len() as u64;
+                let mut parts = Vec::new();
+                let before = range.start..range.end.min(patched.start);
+                if !before.is_empty() {
+                    parts.push(original.read(storage, Some(before)).await?);
                 }
-                let first = head.slice(range.start as usize..range.end.min(head_len) as usize);
-                if range.end <= head_len {
-                    return Ok(futures_util::stream::once(async move { Ok(first) }).boxed());
+                let inside = range.start.max(patched.start)..range.end.min(patched.end);
+                if !inside.is_empty() {
+                    let slice = patch.slice(
+                        (inside.start - patched.start) as usize
+                            ..(inside.end - patched.start) as usize,
+                    );
+                    parts.push(futures_util::stream::once(async move { Ok(slice) }).boxed());
                 }
-                let rest = original.read(storage, Some(head_len..range.end)).await;
-                Ok(prepend(first, rest))
+                let after = range.start.max(patched.end)..range.end;
+                if !after.is_empty() {
+                    parts.push(original.read(storage, Some(after)).await?);
+                }
+                Ok(futures_util::stream::iter(parts).flatten().boxed())
             }
         }
     }
@@ -86,9 +112,7 @@ impl Outgoing {
     /// The size of what is sent.
     pub async fn size(&self, storage: &dyn BlobStore, file: &File) -> io::Result<u64> {
         match self {
-            Outgoing::Original(_) | Outgoing::JpegWithoutLocation { .. } => {
-                Ok(file.size.max(0) as u64)
-            }
+            Outgoing::Original(_) | Outgoing::Patched { .. } => Ok(file.size.max(0) as u64),
             Outgoing::Derived(key) => storage.size(key).await?.ok_or_else(|| {
                 io::Error::new(io::ErrorKind::NotFound, "the preview is not made yet")
             }),
@@ -96,19 +120,70 @@ impl Outgoing {
     }
 }
 
-/// `head` followed by the stream `rest`.
-fn prepend(head: Bytes, rest: io::Result<BlobStream>) -> BlobStream {
-    let rest = match rest {
-        Ok(stream) => stream,
-        Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
-    };
-    futures_util::stream::once(async move { Ok(head) })
-        .chain(rest)
-        .boxed()
+/// Whether a MIME type is one of the MP4/QuickTime family, whose metadata is in boxes.
+fn is_movie(mime: &str) -> bool {
+    matches!(
+        mime,
+        "video/mp4" | "video/quicktime" | "video/3gpp" | "audio/mp4" | "audio/x-m4a" | "audio/m4a"
+    )
+}
+
+fn unremovable(why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("the location cannot be removed: {why}"),
+    )
+}
+
+/// A JPEG's header without its location, to put at 0.
+async fn jpeg_patch(
+    storage: &dyn BlobStore,
+    original: &Original,
+    size: u64,
+) -> io::Result<(u64, Bytes)> {
+    let head = collect(
+        original
+            .read(storage, Some(0..size.min(location::MAX_HEADER as u64)))
+            .await?,
+    )
+    .await?;
+    let header_len = location::jpeg_header_len(&head)
+        .ok_or_else(|| unremovable("no JPEG image data within the first megabyte"))?;
+    let mut header = head[..header_len].to_vec();
+    location::strip_jpeg_location(&mut header).map_err(|e| unremovable(&e))?;
+    Ok((0, Bytes::from(header)))
+}
+
+/// An MP4/QuickTime file's movie header (`moov`) without its location, with where it starts.
+async fn movie_patch(
+    storage: &dyn BlobStore,
+    original: &Original,
+    size: u64,
+) -> io::Result<(u64, Bytes)> {
+    let mut at = 0;
+    // Top-level boxes are few (ftyp, free, mdat, moov, ...); a file with more is not a movie.
+    for _ in 0..64 {
+        if at + 8 > size {
+            break;
+        }
+        let head = collect(original.read(storage, Some(at..size.min(at + 16))).await?).await?;
+        let header = mp4::box_header(&head).ok_or_else(|| unremovable("a broken box"))?;
+        let len = header.len.unwrap_or(size - at);
+        if &header.kind == b"moov" {
+            if len > mp4::MAX_MOVIE_HEADER || at + len > size {
+                return Err(unremovable("the movie header is too long or cut short"));
+            }
+            let mut moov = collect(original.read(storage, Some(at..at + len)).await?).await?;
+            mp4::strip_movie_location(&mut moov);
+            return Ok((at, Bytes::from(moov)));
+        }
+        at += len;
+    }
+    Err(unremovable("no movie header"))
 }
 
 /// Whether the file's metadata shows where it was taken.
-pub fn has_location(file: &File) -> bool {
+fn has_location(file: &File) -> bool {
     file.media
         .media_info
         .as_deref()

@@ -67,7 +67,7 @@ pub fn strip_jpeg_location(header: &mut [u8]) -> Result<bool, String> {
     Ok(removed)
 }
 
-fn mentions_location(payload: &[u8]) -> bool {
+pub(super) fn mentions_location(payload: &[u8]) -> bool {
     XMP_LOCATION.split(' ').any(|needle| {
         payload
             .windows(needle.len())

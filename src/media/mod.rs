@@ -9,6 +9,7 @@ pub mod iptc;
 pub mod iso6709;
 pub mod jpeg;
 pub mod location;
+pub mod mp4;
 pub mod raw;
 pub mod thumbnails;
 pub mod waveform;

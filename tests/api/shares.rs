@@ -1,7 +1,8 @@
 //! Moments and share links over HTTP: moments cut into frame-accurate clips whose range edits
 //! bump the version; shares of files, folders and moments that answer only while live, lock
 //! behind a password, refuse downloads unless allowed, and never give away a location unless
-//! allowed (a JPEG loses its GPS tags on the way out, keeping its other EXIF and its pixels).
+//! allowed (a JPEG loses its GPS tags on the way out, keeping its other EXIF and its pixels; an
+//! MP4 or QuickTime file loses its location boxes and keys, keeping every sample).
 //! Fixtures are made in the test with ffmpeg, exiftool and ImageMagick.
 
 use std::path::Path;
@@ -20,6 +21,7 @@ on_both_backends!(
     shares_answer_only_while_live_and_keep_the_location_private,
     password_shares_unlock_per_share_and_throttle_guesses,
     folder_and_moment_shares_show_what_they_cover,
+    videos_leave_without_their_location,
 );
 
 fn tool(program: &str, args: &[&str]) {
@@ -173,6 +175,76 @@ fn durations(dir: &TempDir, bytes: &[u8]) -> (f64, Option<f64>) {
         .find(|s| s["codec_type"] == "video")
         .and_then(|s| seconds(&s["duration"]));
     (seconds(&probe["format"]["duration"]).unwrap(), video)
+}
+
+/// A 2 s H.264/AAC clip named `name` whose container says where it was made, through `flags`.
+fn make_located_video(dir: &TempDir, name: &str, flags: &[&str]) -> Vec<u8> {
+    let out = dir.path().join(name);
+    let mut args = vec![
+        "-y",
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440",
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        "-metadata",
+        "title=Tour",
+    ];
+    args.extend(flags);
+    args.push(path_str(&out));
+    tool("ffmpeg", &args);
+    std::fs::read(out).unwrap()
+}
+
+/// ffprobe's container tags of `bytes`, and an MD5 of every packet of every stream.
+fn tags_and_packets(dir: &TempDir, bytes: &[u8]) -> (Value, String) {
+    let path = dir.path().join("probe.mov");
+    std::fs::write(&path, bytes).unwrap();
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format_tags", "-of", "json"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe is installed");
+    let tags: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-i",
+            path_str(&path),
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            "-f",
+            "md5",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        tags["format"]["tags"].clone(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
 }
 
 async fn put(srv: &TestServer, lib: &str, who: &str, name: &str, bytes: Vec<u8>) -> String {
@@ -987,5 +1059,81 @@ async fn folder_and_moment_shares_show_what_they_cover(backend: Backend) {
     )
     .await;
     assert_eq!(status, 200, "the shared video plays");
+    srv.stop().await;
+}
+
+async fn videos_leave_without_their_location(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let dir = TempDir::new();
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Phone").await;
+    enable_sharing(&srv, &lib, &owner).await;
+    let located = |tags: &Value| {
+        tags.as_object()
+            .unwrap()
+            .iter()
+            .any(|(k, v)| k.contains("location") && v.as_str().is_some_and(|v| v.contains('+')))
+    };
+    for (name, flags) in [
+        (
+            "android.mp4",
+            &["-metadata", "location=+48.8584+002.2945/"][..],
+        ),
+        (
+            "iphone.mov",
+            &[
+                "-movflags",
+                "use_metadata_tags",
+                "-metadata",
+                "com.apple.quicktime.location.ISO6709=-33.8500+151.2000+010.000/",
+            ][..],
+        ),
+    ] {
+        let original = make_located_video(&dir, name, flags);
+        let (tags, packets) = tags_and_packets(&dir, &original);
+        assert!(located(&tags), "{name}: the fixture is located: {tags}");
+        let id = put(&srv, &lib, &owner, name, original.clone()).await;
+        let file = settled_at(&srv, &lib, &id, &owner, "proxy").await;
+        assert!(file["media"]["gps"].is_object(), "{name}: {file}");
+        let res = share(
+            &srv,
+            &lib,
+            &owner,
+            json!({"kind": "files", "fileIds": [id], "allowDownload": true}),
+        )
+        .await;
+        assert_eq!(res.status, 201, "{}", res.json);
+        let token = token_of(&res);
+
+        // The original leaves at its size, every packet the same, its title kept, no place.
+        let (status, _, sent) =
+            get_bytes(&srv, &format!("/api/share/{token}/files/{id}/original"), "").await;
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(sent.len(), original.len(), "{name}");
+        let (sent_tags, sent_packets) = tags_and_packets(&dir, &sent);
+        assert!(
+            !located(&sent_tags),
+            "{name}: location removed: {sent_tags}"
+        );
+        assert_eq!(sent_tags["title"], "Tour", "{name}: {sent_tags}");
+        assert_eq!(
+            sent_packets, packets,
+            "{name}: every sample is the original's"
+        );
+        let (status, _, part) = srv
+            .fetch(
+                &format!("/api/share/{token}/files/{id}/original"),
+                "",
+                &[("range", "bytes=100-")],
+            )
+            .await;
+        assert_eq!((status, part.as_slice()), (206, &sent[100..]), "{name}");
+
+        // Playback without a browser copy sends the same location-free bytes.
+        let (status, _, played) =
+            get_bytes(&srv, &format!("/api/share/{token}/files/{id}/playback"), "").await;
+        assert_eq!(status, 200, "{name}: {file}");
+        assert!(!located(&tags_and_packets(&dir, &played).0), "{name}");
+    }
     srv.stop().await;
 }
