@@ -40,7 +40,7 @@ fn path_str(path: &Path) -> &str {
 
 /// Makes `name` in `dir`: 2 s of a 320x240 test picture (unless `video` is None) and a 440 Hz
 /// tone, encoded with `codecs` (ffmpeg output options); returns its path.
-fn make_clip(dir: &TempDir, name: &str, video: bool, codecs: &[&str]) -> PathBuf {
+pub(crate) fn make_clip(dir: &TempDir, name: &str, video: bool, codecs: &[&str]) -> PathBuf {
     let out = dir.path().join(name);
     let mut args = vec!["-y", "-v", "error"];
     if video {

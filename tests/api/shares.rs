@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::common::{Backend, PASSWORD, TempDir, TestServer};
 use crate::jobs::settled_at;
+use crate::media::make_clip;
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -179,21 +180,7 @@ fn durations(dir: &TempDir, bytes: &[u8]) -> (f64, Option<f64>) {
 
 /// A 2 s H.264/AAC clip named `name` whose container says where it was made, through `flags`.
 fn make_located_video(dir: &TempDir, name: &str, flags: &[&str]) -> Vec<u8> {
-    let out = dir.path().join(name);
-    let mut args = vec![
-        "-y",
-        "-v",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440",
-        "-t",
-        "2",
+    let mut codecs = vec![
         "-c:v",
         "libx264",
         "-pix_fmt",
@@ -204,10 +191,8 @@ fn make_located_video(dir: &TempDir, name: &str, flags: &[&str]) -> Vec<u8> {
         "-metadata",
         "title=Tour",
     ];
-    args.extend(flags);
-    args.push(path_str(&out));
-    tool("ffmpeg", &args);
-    std::fs::read(out).unwrap()
+    codecs.extend(flags);
+    std::fs::read(make_clip(dir, name, true, &codecs)).unwrap()
 }
 
 /// ffprobe's container tags of `bytes`, and an MD5 of every packet of every stream.
