@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::files;
 use crate::jobs::JobKind;
 use crate::jobs::store::{self, Claim, Lease, Reap, Settle, Settled};
+use crate::storage::BlobKey;
 
 /// How often expired leases are looked for.
 const REAP_EVERY: Duration = Duration::from_secs(5);
@@ -170,34 +171,67 @@ async fn shutdown(app: &App, mut running: JoinSet<()>, claims: HashMap<tokio::ta
     tracing::info!("workers stopped");
 }
 
-/// Runs one claimed job to its recorded outcome; every error ends up on the job row.
+/// Runs one claimed job to its recorded outcome; every error ends up on the job row. A file
+/// purged (or a library deleted) while its job ran loses what the job wrote, since the purge
+/// could only delete what was there before.
 async fn run_one(app: &Arc<App>, claim: &Claim) {
-    let outcome = execute(app, claim).await;
-    if let Err(e) = record(app, claim, outcome).await {
-        tracing::warn!(
+    let (library, outcome) = match load(app, claim).await {
+        Ok(file) => (
+            Some(file.library_id.clone()),
+            execute(app, claim, file).await,
+        ),
+        Err(settle) => (None, Err(settle)),
+    };
+    match record(app, claim, outcome).await {
+        Ok(Remains::File) => {}
+        Ok(Remains::Nothing) => {
+            if let Some(library) = library {
+                forget_derived(app, &library, &claim.file_id).await;
+            }
+        }
+        Err(e) => tracing::warn!(
             "recording {} of {}: {e}",
             claim.kind.as_str(),
             claim.file_id
-        );
+        ),
+    }
+}
+
+/// The claimed job's file, or how the job ends without it.
+async fn load(app: &App, claim: &Claim) -> Result<files::File, Settle> {
+    let mut conn = app
+        .db
+        .conn()
+        .await
+        .map_err(|e| Settle::Retry(format!("database: {e}")))?;
+    files::find(&mut conn, &claim.file_id)
+        .await
+        .map_err(Settle::from)?
+        .ok_or_else(|| Settle::Skipped("the file no longer exists".into()))
+}
+
+/// Deletes the derived blobs a job wrote for a file that was purged meanwhile.
+async fn forget_derived(app: &App, library: &str, file: &str) {
+    let deleted = match BlobKey::derived_prefix(library, file) {
+        Ok(prefix) => app
+            .storage
+            .delete_prefix(&prefix)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = deleted {
+        tracing::warn!(file, "a purged file's job left derived blobs behind: {e}");
     }
 }
 
 /// Runs the handler in its own task (so a panic is contained) under the kind's time budget,
 /// heartbeating meanwhile.
-async fn execute(app: &Arc<App>, claim: &Claim) -> Result<stages::Effect, Settle> {
-    let file = {
-        let mut conn = app
-            .db
-            .conn()
-            .await
-            .map_err(|e| Settle::Retry(format!("database: {e}")))?;
-        files::find(&mut conn, &claim.file_id)
-            .await
-            .map_err(Settle::from)?
-    };
-    let Some(file) = file else {
-        return Err(Settle::Skipped("the file no longer exists".into()));
-    };
+async fn execute(
+    app: &Arc<App>,
+    claim: &Claim,
+    file: files::File,
+) -> Result<stages::Effect, Settle> {
     let (progress, watcher): (Progress, _) = watch::channel(None);
     let (task_app, kind) = (app.clone(), claim.kind);
     let mut task =
@@ -229,9 +263,19 @@ async fn execute(app: &Arc<App>, claim: &Claim) -> Result<stages::Effect, Settle
     }
 }
 
+/// Whether the job's file was still there when its outcome was recorded.
+enum Remains {
+    File,
+    Nothing,
+}
+
 /// Settles the claim; on success writes the effect and queues the next stage in the same
 /// transaction, only while the lease is still held.
-async fn record(app: &App, claim: &Claim, outcome: Result<stages::Effect, Settle>) -> Result<()> {
+async fn record(
+    app: &App,
+    claim: &Claim,
+    outcome: Result<stages::Effect, Settle>,
+) -> Result<Remains> {
     let retry_base = Duration::from_millis(app.config.job_retry_base_ms);
     let mut tx = app.db.begin().await?;
     let settle = outcome
@@ -239,6 +283,11 @@ async fn record(app: &App, claim: &Claim, outcome: Result<stages::Effect, Settle
         .map(|_| Settle::Done)
         .unwrap_or_else(|s| s.clone());
     let settled = store::settle(&mut tx, claim, &settle, retry_base).await?;
+    let file = files::find(&mut tx, &claim.file_id).await?;
+    let remains = match file {
+        Some(_) => Remains::File,
+        None => Remains::Nothing,
+    };
     if !settled.held() {
         tracing::info!(
             "{} of {} v{} was superseded; result dropped",
@@ -246,7 +295,8 @@ async fn record(app: &App, claim: &Claim, outcome: Result<stages::Effect, Settle
             claim.file_id,
             claim.version
         );
-        return tx.commit().await.map_err(Into::into);
+        tx.commit().await?;
+        return Ok(remains);
     }
     let mut queued = Vec::new();
     let retrying = matches!(settled, Settled::Retrying(_));
@@ -254,11 +304,11 @@ async fn record(app: &App, claim: &Claim, outcome: Result<stages::Effect, Settle
         queued.push(retry);
     }
     if let Ok(effect) = &outcome
-        && let Some(file) = files::find(&mut tx, &claim.file_id).await?
+        && let Some(file) = &file
     {
         stages::apply(
             &mut tx,
-            &file,
+            file,
             effect,
             crate::people::cluster::Params::from_config(&app.config),
         )
@@ -267,18 +317,15 @@ async fn record(app: &App, claim: &Claim, outcome: Result<stages::Effect, Settle
     // A stage that does not apply to this file hands it on like a finished one, and so does
     // one that failed for good when later stages do not need what it makes.
     let advance = match &outcome {
-        Ok(_) => true,
-        Err(Settle::Skipped(_)) => files::find(&mut tx, &claim.file_id).await?.is_some(),
-        Err(_) if !retrying && !claim.kind.needed_later() => {
-            files::find(&mut tx, &claim.file_id).await?.is_some()
-        }
+        Ok(_) | Err(Settle::Skipped(_)) => file.is_some(),
+        Err(_) if !retrying && !claim.kind.needed_later() => file.is_some(),
         Err(_) => false,
     };
     if advance {
         match claim.kind.next() {
             Some(next) => queued.push(store::enqueue(&mut tx, &claim.file_id, next).await?),
             None => {
-                if let Some(file) = files::find(&mut tx, &claim.file_id).await? {
+                if let Some(file) = &file {
                     let subject = Some((file.id.as_str(), file.name.as_str()));
                     activity::record(
                         &mut tx,
@@ -305,5 +352,5 @@ async fn record(app: &App, claim: &Claim, outcome: Result<stages::Effect, Settle
         Settle::Done | Settle::Skipped(_) => {}
     }
     app.queue.announce(&queued).await;
-    Ok(())
+    Ok(remains)
 }

@@ -53,9 +53,28 @@ impl LocalStore {
             .expect("keys have a scope directory")
             .to_path_buf();
         fs::create_dir_all(&dir).await?;
-        fs::rename(temp.path(), &target).await?;
+        if let Err(e) = fs::rename(temp.path(), &target).await {
+            // A delete pruning empty folders may have taken `dir` between the two calls.
+            if e.kind() != io::ErrorKind::NotFound {
+                return Err(e);
+            }
+            fs::create_dir_all(&dir).await?;
+            fs::rename(temp.path(), &target).await?;
+        }
         temp.keep();
         fs::File::open(&dir).await?.sync_all().await
+    }
+
+    /// Removes the folders above `path` that a delete left empty, up to the scope's own folder.
+    async fn prune_empty_parents(&self, path: &Path) {
+        let mut dir = path.parent();
+        while let Some(d) = dir
+            && d.parent()
+                .is_some_and(|p| p != self.root && p.starts_with(&self.root))
+            && fs::remove_dir(d).await.is_ok()
+        {
+            dir = d.parent();
+        }
     }
 
     async fn write_temp(&self, bytes: &[u8]) -> io::Result<TempPath> {
@@ -115,9 +134,13 @@ impl BlobStore for LocalStore {
 
     fn delete<'a>(&'a self, key: &'a BlobKey) -> BoxFuture<'a, io::Result<()>> {
         Box::pin(async move {
-            match fs::remove_file(self.path_of(key)).await {
+            let path = self.path_of(key);
+            match fs::remove_file(&path).await {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
+                _ => {
+                    self.prune_empty_parents(&path).await;
+                    Ok(())
+                }
             }
         })
     }
@@ -132,7 +155,10 @@ impl BlobStore for LocalStore {
             };
             match result {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
+                _ => {
+                    self.prune_empty_parents(&path).await;
+                    Ok(())
+                }
             }
         })
     }

@@ -370,9 +370,14 @@ impl TestServer {
 
     /// Stops the server (draining) and removes its data.
     pub async fn stop(self) {
+        self.halt().await.cleanup().await;
+    }
+
+    /// Stops the server, letting running jobs finish, and hands back its store to look at.
+    pub async fn halt(self) -> Store {
         let _ = self.stop.send(true);
         let _ = self.task.await;
-        self.store.cleanup().await;
+        self.store
     }
 }
 

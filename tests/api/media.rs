@@ -19,6 +19,7 @@ on_both_backends!(
     videos_get_posters_and_proxies_only_when_needed,
     audio_gets_waveforms_and_proxies_only_when_needed,
     hostile_media_fails_alone_and_the_worker_keeps_going,
+    a_file_purged_while_its_proxy_is_made_leaves_nothing,
 );
 
 /// Runs a fixture-making tool and fails the test unless it succeeds.
@@ -985,4 +986,53 @@ async fn hostile_media_fails_alone_and_the_worker_keeps_going(backend: Backend) 
     assert_eq!(status, 200);
     assert_eq!(decode(&body).dimensions(), (768, 576));
     srv.stop().await;
+}
+
+/// A file purged while its proxy is being made leaves no derived blob behind: the purge
+/// deletes what was there, and the job deletes what it wrote after.
+async fn a_file_purged_while_its_proxy_is_made_leaves_nothing(backend: Backend) {
+    let dir = TempDir::new();
+    let codecs = ["-c:v", "mpeg4", "-c:a", "libmp3lame", "-shortest"];
+    let avi = std::fs::read(make_clip(&dir, "mpeg4.avi", true, &codecs)).unwrap();
+    let srv = TestServer::start(backend).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Purged").await;
+    let mut caught = Vec::new();
+    for attempt in 0..5 {
+        let id = put(
+            &srv,
+            &lib,
+            &owner,
+            &format!("old{attempt}.avi"),
+            avi.clone(),
+        )
+        .await;
+        let path = format!("/api/libraries/{lib}/files/{id}");
+        let mut status = String::new();
+        while !matches!(
+            status.as_str(),
+            "processing" | "done" | "skipped" | "failed"
+        ) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            status = job_status(&srv.get(&path, &owner).await.json, "proxy").to_owned();
+        }
+        let trashed = srv
+            .post(&format!("{path}/trash"), &owner, serde_json::json!({}))
+            .await;
+        assert_eq!(trashed.status, 200, "{}", trashed.json);
+        assert_eq!(srv.call("DELETE", &path, &owner, None).await.status, 204);
+        if status == "processing" {
+            caught.push(id);
+            break;
+        }
+    }
+    assert!(!caught.is_empty(), "a proxy job was seen processing");
+    let store = srv.halt().await;
+    let cache = store.dir.path().join(format!("storage/cache/{lib}"));
+    assert!(
+        !cache.exists(),
+        "derived blobs left behind: {:?}",
+        crate::common::files_under(&cache)
+    );
+    store.cleanup().await;
 }
