@@ -48,13 +48,8 @@ pub fn decode(
     match mime {
         "image/jpeg" => decode_jpeg(bytes, None, min_scale, limits),
         "image/heic" | "image/avif" => decode_heif(bytes, limits),
-        "image/tiff" | "image/x-canon-cr2" => match raw::preview(bytes)? {
-            Some(preview) => decode_jpeg(
-                &bytes[preview.range],
-                Some(preview.orientation),
-                min_scale,
-                limits,
-            ),
+        "image/tiff" | "image/x-canon-cr2" => match raw::previews(bytes)? {
+            Some(previews) => decode_raw(bytes, &previews, min_scale, limits),
             None => decode_generic(bytes, ImageFormat::Tiff, limits),
         },
         "image/png" => decode_generic(bytes, ImageFormat::Png, limits),
@@ -95,8 +90,14 @@ pub fn dimensions(bytes: &[u8], mime: &str) -> Result<(u32, u32), MediaError> {
                 .map_err(invalid("HEIF primary image"))?;
             Ok((handle.width(), handle.height()))
         }
-        "image/tiff" | "image/x-canon-cr2" => match raw::preview(bytes)? {
-            Some(preview) => jpeg(&bytes[preview.range], Some(preview.orientation)),
+        "image/tiff" | "image/x-canon-cr2" => match raw::previews(bytes)? {
+            Some(previews) => match previews.sensor_size {
+                Some((w, h)) => Ok(upright(w, h, previews.orientation)),
+                None => match by_size(bytes, &previews).first() {
+                    Some(largest) => jpeg(largest, Some(previews.orientation)),
+                    None => Err(no_preview()),
+                },
+            },
             None => generic_dimensions(bytes, ImageFormat::Tiff),
         },
         "image/png" => generic_dimensions(bytes, ImageFormat::Png),
@@ -106,6 +107,49 @@ pub fn dimensions(bytes: &[u8], mime: &str) -> Result<(u32, u32), MediaError> {
             "{other} is not a still image"
         ))),
     }
+}
+
+/// A RAW file's JPEG previews, largest first by the size their headers state (a preview whose
+/// header does not read is left out).
+fn by_size<'a>(bytes: &'a [u8], previews: &raw::Previews) -> Vec<&'a [u8]> {
+    let mut sized: Vec<(u64, &[u8])> = previews
+        .ranges
+        .iter()
+        .filter_map(|range| {
+            let jpeg = bytes.get(range.clone())?;
+            let header = turbojpeg::read_header(jpeg).ok()?;
+            Some((header.width as u64 * header.height as u64, jpeg))
+        })
+        .collect();
+    sized.sort_by_key(|s| std::cmp::Reverse(s.0));
+    sized.into_iter().map(|(_, jpeg)| jpeg).collect()
+}
+
+fn no_preview() -> MediaError {
+    MediaError::Unsupported("this RAW file has no embedded preview that decodes".into())
+}
+
+/// The largest preview of a RAW file that decodes, turned as the RAW says; the picture's size
+/// is the developed sensor data's (the default crop) when the file states it.
+fn decode_raw(
+    bytes: &[u8],
+    previews: &raw::Previews,
+    min_scale: &dyn Fn(u32, u32) -> f64,
+    limits: &Limits,
+) -> Result<Picture, MediaError> {
+    let mut failure = no_preview();
+    for jpeg in by_size(bytes, previews) {
+        match decode_jpeg(jpeg, Some(previews.orientation), min_scale, limits) {
+            Ok(mut picture) => {
+                if let Some((w, h)) = previews.sensor_size {
+                    (picture.width, picture.height) = upright(w, h, previews.orientation);
+                }
+                return Ok(picture);
+            }
+            Err(e) => failure = e,
+        }
+    }
+    Err(failure)
 }
 
 fn generic_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32), MediaError> {
