@@ -1,6 +1,11 @@
 //! Faces in a picture: UltraFace finds them, CenterFace places five landmarks on a crop around
 //! each, a similarity transform maps those onto the ArcFace template, and MobileFaceNet turns
 //! the aligned 112x112 face into an L2-normalised embedding.
+//!
+//! UltraFace sees 320x240 pixels, so on the whole of a 1920 px preview it misses faces under
+//! about 60 px. A large picture that is not a close-up is therefore also searched in overlapping
+//! tiles, each seen at [`TILE_ZOOM`] preview pixels per detector pixel; and what the models see
+//! is stretched to the full tonal range first when it is faded (old prints, fog, backlight).
 
 use std::path::Path;
 
@@ -30,6 +35,19 @@ static EMBEDDER: Lazy<OnnxModel> = Lazy::new();
 const DETECT_SIZE: (u32, u32) = (320, 240);
 const MIN_SCORE: f32 = 0.7;
 const NMS_IOU: f32 = 0.3;
+/// Preview pixels per detector pixel in a tile: faces down to about 10 px x this are found.
+const TILE_ZOOM: f32 = 1.5;
+/// Share of a tile that its neighbour also covers, so a face on a seam is whole in one of them.
+const TILE_OVERLAP: f32 = 0.25;
+/// A face this tall (share of the picture's height) makes it a close-up, not searched in tiles:
+/// the people that matter are the big ones, and tiles cost a detector run each.
+const CLOSE_UP: f32 = 0.25;
+/// A picture is tiled when it is this many times the detector's size or more.
+const TILE_FROM: f32 = 2.0;
+/// Share of a face's box inside a larger face that makes it part of that face.
+const CONTAINED: f32 = 0.5;
+/// A picture whose middle 98% of brightness spans fewer levels than this is stretched.
+const FADED_RANGE: u8 = 160;
 /// The landmark crop: this many times the face box's longer side, at this size.
 const CROP_EXPAND: f32 = 1.5;
 const CROP_SIDE: u32 = 128;
@@ -53,35 +71,26 @@ pub fn find(dir: &Path, picture: &RgbImage) -> Result<Vec<FoundFace>, MlError> {
     let landmarker = LANDMARKS.get(dir, "face-landmarks", OnnxModel::load)?;
     let embedder = EMBEDDER.get(dir, "face-embedder", OnnxModel::load)?;
     let (w, h) = (picture.width() as f32, picture.height() as f32);
-    let small = sample_rect(picture, [0.0, 0.0, w, h], DETECT_SIZE.0, DETECT_SIZE.1);
-    let outputs = detector.run(planar(&small, PixelFormat::rgb_centred(127.0)))?;
-    let by_width = |n: usize| {
-        outputs
-            .iter()
-            .find(|o| o.shape.last() == Some(&n))
-            .ok_or_else(|| MlError::Inference("UltraFace outputs are not scores and boxes".into()))
-    };
-    let (scores, boxes) = (by_width(2)?, by_width(4)?);
-    let mut candidates: Vec<[f32; 4]> = Vec::new();
-    let mut candidate_scores: Vec<f32> = Vec::new();
-    for (pair, corners) in scores.data.chunks_exact(2).zip(boxes.data.chunks_exact(4)) {
-        if pair[1] > MIN_SCORE {
-            candidates.push([
-                corners[0] * w,
-                corners[1] * h,
-                corners[2] * w,
-                corners[3] * h,
-            ]);
-            candidate_scores.push(pair[1]);
+    let mut found = detect(&detector, picture, [0.0, 0.0, w, h])?;
+    let close_up = found.iter().any(|(c, _)| c[3] - c[1] >= CLOSE_UP * h);
+    if !close_up {
+        for tile in tiles(w, h) {
+            found.extend(detect(&detector, picture, tile)?);
         }
     }
+    let (candidates, candidate_scores): (Vec<[f32; 4]>, Vec<f32>) = found.into_iter().unzip();
+    let kept = nms(&candidates, &candidate_scores, NMS_IOU);
     let mut faces = Vec::new();
-    for i in nms(&candidates, &candidate_scores, NMS_IOU) {
+    for &i in kept
+        .iter()
+        .filter(|&&i| !inside_a_larger(&candidates, &kept, i))
+    {
         let corners = candidates[i];
         let Some(points) = landmarks(&landmarker, picture, corners)? else {
             continue;
         };
-        let aligned = align(picture, &points);
+        let mut aligned = align(picture, &points);
+        stretch_if_faded(&mut aligned);
         let embedding = embedder
             .run(planar(&aligned, PixelFormat::rgb_centred(127.5)))?
             .into_iter()
@@ -102,6 +111,126 @@ pub fn find(dir: &Path, picture: &RgbImage) -> Result<Vec<FoundFace>, MlError> {
     Ok(faces)
 }
 
+/// Overlapping tiles `[x, y, width, height]` of the detector's shape over a large picture
+/// (none for a small one).
+fn tiles(w: f32, h: f32) -> Vec<[f32; 4]> {
+    let mut tiles = Vec::new();
+    let (dw, dh) = (DETECT_SIZE.0 as f32, DETECT_SIZE.1 as f32);
+    if w.max(h) < TILE_FROM * dw {
+        return tiles;
+    }
+    let (tw, th) = ((dw * TILE_ZOOM).min(w), (dh * TILE_ZOOM).min(h));
+    let starts = |room: f32, tile: f32| {
+        let steps = ((room - tile) / (tile * (1.0 - TILE_OVERLAP)))
+            .ceil()
+            .max(0.0) as usize;
+        (0..=steps).map(move |i| {
+            if steps == 0 {
+                0.0
+            } else {
+                (room - tile) * i as f32 / steps as f32
+            }
+        })
+    };
+    for y in starts(h, th) {
+        tiles.extend(starts(w, tw).map(|x| [x, y, tw, th]));
+    }
+    tiles
+}
+
+/// UltraFace on one view of `picture`: each face's corners in picture pixels, with its score.
+/// A tile's face that touches an inner edge of the tile is cut off there and left to the view
+/// that holds it whole.
+fn detect(
+    detector: &OnnxModel,
+    picture: &RgbImage,
+    view: [f32; 4],
+) -> Result<Vec<([f32; 4], f32)>, MlError> {
+    let [vx, vy, vw, vh] = view;
+    let mut input = sample_rect(picture, view, DETECT_SIZE.0, DETECT_SIZE.1);
+    stretch_if_faded(&mut input);
+    let outputs = detector.run(planar(&input, PixelFormat::rgb_centred(127.0)))?;
+    let by_width = |n: usize| {
+        outputs
+            .iter()
+            .find(|o| o.shape.last() == Some(&n))
+            .ok_or_else(|| MlError::Inference("UltraFace outputs are not scores and boxes".into()))
+    };
+    let (scores, boxes) = (by_width(2)?, by_width(4)?);
+    let (pw, ph) = (picture.width() as f32, picture.height() as f32);
+    let margin = 0.01;
+    let cut = |at: f32, start: f32, end: f32, whole: f32| {
+        (at < margin && start > 0.0) || (at > 1.0 - margin && end < whole)
+    };
+    let mut found = Vec::new();
+    for (pair, c) in scores.data.chunks_exact(2).zip(boxes.data.chunks_exact(4)) {
+        if pair[1] <= MIN_SCORE {
+            continue;
+        }
+        let tile = vw < pw || vh < ph;
+        if tile
+            && (cut(c[0], vx, vx + vw, pw)
+                || cut(c[2], vx, vx + vw, pw)
+                || cut(c[1], vy, vy + vh, ph)
+                || cut(c[3], vy, vy + vh, ph))
+        {
+            continue;
+        }
+        let corners = [
+            vx + c[0] * vw,
+            vy + c[1] * vh,
+            vx + c[2] * vw,
+            vy + c[3] * vh,
+        ];
+        found.push((corners, pair[1]));
+    }
+    Ok(found)
+}
+
+/// Whether candidate `i` lies mostly inside a larger kept one: a tile that holds only part of a
+/// big face (its mouth and chin) can take that part for a face.
+fn inside_a_larger(candidates: &[[f32; 4]], kept: &[usize], i: usize) -> bool {
+    let area = |b: &[f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
+    let a = &candidates[i];
+    kept.iter().map(|&k| &candidates[k]).any(|b| {
+        let ix = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+        let iy = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+        area(b) > area(a) && ix * iy >= CONTAINED * area(a)
+    })
+}
+
+/// Stretches a faded picture's brightness to the full range (the same gain on every channel,
+/// so colours keep their balance); a picture with contrast enough is left as it is.
+fn stretch_if_faded(picture: &mut RgbImage) {
+    let mut histogram = [0u32; 256];
+    for p in picture.pixels() {
+        let [r, g, b] = p.0;
+        histogram[((u32::from(r) * 77 + u32::from(g) * 150 + u32::from(b) * 29) >> 8) as usize] +=
+            1;
+    }
+    let total: u32 = histogram.iter().sum();
+    let level_at = |share: f32| {
+        let wanted = (total as f32 * share) as u32;
+        let mut seen = 0;
+        histogram
+            .iter()
+            .position(|&n| {
+                seen += n;
+                seen > wanted
+            })
+            .unwrap_or(255) as u8
+    };
+    let (low, high) = (level_at(0.01), level_at(0.99));
+    if high.saturating_sub(low) >= FADED_RANGE || high <= low {
+        return;
+    }
+    let gain = 255.0 / f32::from(high - low);
+    for p in picture.pixels_mut() {
+        p.0 =
+            p.0.map(|v| ((f32::from(v) - f32::from(low)) * gain).clamp(0.0, 255.0) as u8);
+    }
+}
+
 fn normalised(mut v: Vec<f32>) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
@@ -120,7 +249,8 @@ fn landmarks(
     let [bx1, by1, bx2, by2] = corners;
     let side = CROP_EXPAND * (bx2 - bx1).max(by2 - by1);
     let (x0, y0) = ((bx1 + bx2 - side) / 2.0, (by1 + by2 - side) / 2.0);
-    let crop = sample_rect(picture, [x0, y0, side, side], CROP_SIDE, CROP_SIDE);
+    let mut crop = sample_rect(picture, [x0, y0, side, side], CROP_SIDE, CROP_SIDE);
+    stretch_if_faded(&mut crop);
     let outputs = model.run(planar(&crop, PixelFormat::BGR_RAW))?;
     let [heat, scale, offset, marks] = match outputs.as_slice() {
         [a, b, c, d] => [a, b, c, d],

@@ -7,6 +7,7 @@ mod accounts;
 mod activity;
 mod bad_requests;
 mod disk;
+mod face_recall;
 mod faults;
 mod files;
 mod import;
