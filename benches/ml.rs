@@ -269,14 +269,18 @@ fn compare(peer: Option<&Value>, tract_output: &[f32]) -> Result<(Timing, f32)> 
 fn real_time_factor(models: &Path, samples: &[f32]) -> Result<(f64, String)> {
     let options = Options {
         model: "whisper-tiny.en",
-        language: "en",
+        language: Some("en"),
         threads: 2,
         deadline: Instant::now() + Duration::from_secs(600),
     };
     let started = Instant::now();
-    let segments = ml(transcribe(models, samples, &options, &mut |_| {}))?;
+    let transcript = ml(transcribe(models, samples, &options, &mut |_| {}))?;
     let secs = started.elapsed().as_secs_f64();
-    let text: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+    let text: Vec<&str> = transcript
+        .segments
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect();
     Ok((samples.len() as f64 / RATE / secs, text.join(" ")))
 }
 

@@ -3,7 +3,7 @@
 //! (`alcoves library bind|unbind|scan`), reprocessing, models and people.
 
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -248,9 +248,10 @@ fn progress_bar(message: &str, unit: &str) -> Result<ProgressBar, String> {
     Ok(bar)
 }
 
-/// `alcoves models install --from DIR`: copies every verified model file from `from` into the
-/// models dir, with a progress bar; fails when any model could not be installed.
-pub fn install_models(config: &crate::config::Config, from: &Path) -> Result<(), String> {
+/// `alcoves models install --from DIR…`: copies every verified model file from the first of
+/// `from` that has it into the models dir, with a progress bar; fails when any model could not
+/// be installed.
+pub fn install_models(config: &crate::config::Config, from: &[PathBuf]) -> Result<(), String> {
     use crate::ml::models;
     let to = config.models_dir();
     let bar = progress_bar(&format!("installing into {}", to.display()), "models")?;

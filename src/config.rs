@@ -198,10 +198,10 @@ settings_table! {
     tag_min_score: f32 = "0.1", env "ALCOVES_TAG_MIN_SCORE";
     /// Lowest score of a sound event that is kept (0..1).
     audio_event_min_score: f32 = "0.3", env "ALCOVES_AUDIO_EVENT_MIN_SCORE";
-    /// The speech model (a name from `alcoves models list`).
+    /// The speech model for libraries spoken in English (a name from `alcoves models list`).
     transcribe_model: String = "whisper-tiny.en", env "ALCOVES_TRANSCRIBE_MODEL";
-    /// The spoken language's code, or `auto` to detect it (needs a multilingual model).
-    transcribe_language: String = "en", env "ALCOVES_TRANSCRIBE_LANGUAGE";
+    /// The speech model for other languages and for detecting the language per file.
+    transcribe_multilingual_model: String = "whisper-base", env "ALCOVES_TRANSCRIBE_MULTILINGUAL_MODEL";
     /// The web UI: `off` (API only), `start` (run the built Nitro server and proxy to it) or `proxy` (to one at `web_listen`).
     web: WebMode = "off", env "ALCOVES_WEB";
     /// The built web UI: Nuxt's `.output` directory (packages use `/usr/share/alcoves/web`).

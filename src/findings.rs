@@ -9,7 +9,7 @@ use crate::db::Conn;
 use crate::db::schema::{audio_events, file_labels, files, transcript_segments};
 use crate::error::Result;
 use crate::ml::objects::Label;
-use crate::ml::transcribe::Segment;
+use crate::ml::transcribe::{Segment, Transcript};
 use crate::with_conn;
 
 /// A label row.
@@ -167,10 +167,10 @@ pub async fn replace_transcript(
     conn: &mut Conn,
     library_id: &str,
     file_id: &str,
-    segments: &[Segment],
+    transcript: &Transcript,
 ) -> Result<()> {
     with_conn!(conn, c => diesel::delete(transcript_segments::table.filter(transcript_segments::file_id.eq(file_id))).execute(c).await)?;
-    for (i, segment) in segments.iter().enumerate() {
+    for (i, segment) in transcript.segments.iter().enumerate() {
         let row = (
             transcript_segments::file_id.eq(file_id),
             transcript_segments::position.eq(i as i32),
@@ -178,26 +178,34 @@ pub async fn replace_transcript(
             transcript_segments::start_ms.eq(segment.start_ms),
             transcript_segments::end_ms.eq(segment.end_ms),
             transcript_segments::text.eq(&segment.text),
+            transcript_segments::language.eq(&transcript.language),
         );
         with_conn!(conn, c => diesel::insert_into(transcript_segments::table).values(row).execute(c).await)?;
     }
     Ok(())
 }
 
-/// The transcript of one file, in time order.
-pub async fn transcript_of_file(conn: &mut Conn, file_id: &str) -> Result<Vec<Segment>> {
-    let rows: Vec<(i64, i64, String)> = with_conn!(conn, c => transcript_segments::table
+/// The transcript of one file, in time order, with the language it was heard in.
+pub async fn transcript_of_file(conn: &mut Conn, file_id: &str) -> Result<Transcript> {
+    let rows: Vec<(i64, i64, String, Option<String>)> = with_conn!(conn, c => transcript_segments::table
         .filter(transcript_segments::file_id.eq(file_id))
         .order(transcript_segments::position)
-        .select((transcript_segments::start_ms, transcript_segments::end_ms, transcript_segments::text))
+        .select((
+            transcript_segments::start_ms,
+            transcript_segments::end_ms,
+            transcript_segments::text,
+            transcript_segments::language,
+        ))
         .load(c)
         .await)?;
-    Ok(rows
+    let language = rows.iter().find_map(|row| row.3.clone());
+    let segments = rows
         .into_iter()
-        .map(|(start_ms, end_ms, text)| Segment {
+        .map(|(start_ms, end_ms, text, _)| Segment {
             start_ms,
             end_ms,
             text,
         })
-        .collect())
+        .collect();
+    Ok(Transcript { language, segments })
 }

@@ -97,10 +97,10 @@ enum LibraryCommand {
 #[derive(Subcommand)]
 enum ModelsCommand {
     /// Copy the model files listed in models/manifest.toml from DIR (laid out as the manifest's
-    /// paths), each checked against its sha256.
+    /// paths), each checked against its sha256; `--from` again to look in several folders.
     Install {
-        #[arg(long)]
-        from: PathBuf,
+        #[arg(long, required = true)]
+        from: Vec<PathBuf>,
     },
     /// Show which models are installed, missing or corrupt.
     List,

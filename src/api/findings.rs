@@ -13,6 +13,7 @@ use crate::findings;
 use crate::http::error::ApiResult;
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
+use crate::ml::sound_summary::{self, Heard, SoundSummary};
 use crate::ml::transcribe::{Segment, webvtt};
 
 /// `GET /api/libraries/{library}/labels`.
@@ -31,19 +32,43 @@ pub async fn file_labels(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Res
     Ok(response::ok(&Items { items: labels }))
 }
 
-/// `GET …/files/{file}/audio-events`.
+/// `GET …/files/{file}/audio-events`: every event in time order, and the file's sound
+/// summary.
 pub async fn file_sound_events(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     let mut conn = app.db.conn().await?;
     let events = findings::sound_events_of_file(&mut conn, &file.id).await?;
-    Ok(response::ok(&Items { items: events }))
+    let summary = sound_summary::summarize(events.iter().map(|e| Heard {
+        name: &e.name,
+        start_ms: e.start_ms,
+        end_ms: e.end_ms,
+        score: e.score,
+    }));
+    Ok(response::ok(&SoundEvents {
+        items: events,
+        summary,
+    }))
+}
+
+/// The sound events heard in a recording.
+#[derive(Serialize, JsonSchema)]
+pub struct SoundEvents {
+    /// Every event, in time order.
+    pub items: Vec<findings::SoundEvent>,
+    /// What the recording mostly sounds like, most characteristic first: one entry per class,
+    /// ranked by seconds heard times the duration-weighted mean score, so lasting sounds
+    /// outrank brief loud ones. Silence is left out, and a class gives way to the more specific
+    /// classes below it in the AudioSet ontology (Dog over Animal) when those cover at least
+    /// half of its time.
+    pub summary: Vec<SoundSummary>,
 }
 
 /// `GET …/files/{file}/transcript`: JSON segments, or WebVTT with `format=vtt`.
 pub async fn transcript(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
     let mut conn = app.db.conn().await?;
-    let segments = findings::transcript_of_file(&mut conn, &file.id).await?;
+    let transcript = findings::transcript_of_file(&mut conn, &file.id).await?;
+    let segments = transcript.segments;
     if ctx.query_param("format").as_deref() == Some("vtt") {
         let mut res = Response::new(response::full(webvtt(&segments)));
         res.headers_mut().insert(
@@ -57,12 +82,20 @@ pub async fn transcript(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Resp
         .map(|s| s.text.as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    Ok(response::ok(&Transcript { segments, text }))
+    Ok(response::ok(&TranscriptView {
+        language: transcript.language,
+        segments,
+        text,
+    }))
 }
 
 /// What was said in a recording, line by line and as one text.
 #[derive(Serialize, JsonSchema)]
-pub struct Transcript {
+#[schemars(rename = "Transcript")]
+pub struct TranscriptView {
+    /// The language it was heard in (a whisper code such as `en` or `de`): the library's
+    /// speech language, or the one detected; null when nothing was said.
+    pub language: Option<String>,
     pub segments: Vec<Segment>,
     pub text: String,
 }

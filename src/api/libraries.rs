@@ -11,8 +11,10 @@ use crate::activity::ActivityKind;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
-use crate::libraries::Role;
+use crate::jobs::JobKind;
 use crate::libraries::{self, members};
+use crate::libraries::{Role, SpeechLanguage};
+use crate::pipeline::reprocess::{Scope, reprocess};
 use crate::storage::BlobKey;
 
 /// Longest library name.
@@ -85,6 +87,9 @@ pub struct UpdateBody {
     /// Whether share links may be made (`sharing` also accepted).
     #[serde(alias = "sharing")]
     sharing_enabled: Option<bool>,
+    /// The language recordings are spoken in (`en`, `de`, …) or `auto` to detect it per file;
+    /// a change transcribes the library's recordings again.
+    speech_language: Option<String>,
 }
 
 /// `PATCH /api/libraries/{library}`: only the fields sent change.
@@ -108,8 +113,23 @@ pub async fn update(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> 
         .object_detection_enabled
         .unwrap_or(library.object_detection_enabled);
     library.sharing_enabled = body.sharing_enabled.unwrap_or(library.sharing_enabled);
-    let mut conn = app.db.conn().await?;
-    libraries::save(&mut conn, &mut library).await?;
+    let before = library.speech_language.clone();
+    if let Some(code) = &body.speech_language {
+        let setting = SpeechLanguage::parse(code).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "speechLanguage must be `auto` or a language code whisper knows (en, de, fr, …), not {code:?}"
+            ))
+        })?;
+        library.speech_language = setting.code().to_owned();
+    }
+    {
+        let mut conn = app.db.conn().await?;
+        libraries::save(&mut conn, &mut library).await?;
+    }
+    if library.speech_language != before {
+        let scope = Scope::Library(library.id.clone());
+        reprocess(app, JobKind::Transcribe, &scope, |_, _| {}).await?;
+    }
     Ok(response::ok(&library.view(*role)))
 }
 

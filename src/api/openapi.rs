@@ -12,7 +12,7 @@ use crate::accounts::UserView;
 use crate::activity::FeedEntry;
 use crate::app::VERSION;
 use crate::files::FileView;
-use crate::findings::{LabelCount, SoundEvent};
+use crate::findings::LabelCount;
 use crate::folders::Folder;
 use crate::http::response::ErrorBody;
 use crate::http::routes::{AccessRule, ROUTES, RouteInfo};
@@ -144,8 +144,8 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
         "FileFaces" => (None, res::<Items<FaceView>>(g)),
         "ListLabels" => (None, res::<Items<LabelCount>>(g)),
         "FileLabels" => (None, res::<Items<Label>>(g)),
-        "FileAudioEvents" => (None, res::<Items<SoundEvent>>(g)),
-        "Transcript" => (None, res::<findings::Transcript>(g)),
+        "FileAudioEvents" => (None, res::<findings::SoundEvents>(g)),
+        "Transcript" => (None, res::<findings::TranscriptView>(g)),
         "LibraryFeed" => (None, res::<Page<FeedEntry>>(g)),
         "ZipEstimate" => (req::<FileSelection>(g), res::<archive::ZipEstimate>(g)),
         "ZipDownload" => (req::<FileSelection>(g), None),

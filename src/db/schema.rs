@@ -56,6 +56,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         import_path -> Nullable<Text>,
+        speech_language -> Text,
     }
 }
 
@@ -249,6 +250,7 @@ diesel::table! {
         start_ms -> BigInt,
         end_ms -> BigInt,
         text -> Text,
+        language -> Nullable<Text>,
     }
 }
 

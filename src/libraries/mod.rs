@@ -56,6 +56,40 @@ impl Role {
     }
 }
 
+/// The language a library's recordings are transcribed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpeechLanguage<'a> {
+    /// English, with the English-only model.
+    English,
+    /// Another language whisper knows, by its code.
+    Other(&'a str),
+    /// Detected per file.
+    Detect,
+}
+
+impl<'a> SpeechLanguage<'a> {
+    /// Reads a stored or requested setting; `None` for a code whisper does not know.
+    pub fn parse(code: &'a str) -> Option<SpeechLanguage<'a>> {
+        match code {
+            "en" => Some(SpeechLanguage::English),
+            "auto" => Some(SpeechLanguage::Detect),
+            code if crate::ml::transcribe::known_language(code) => {
+                Some(SpeechLanguage::Other(code))
+            }
+            _ => None,
+        }
+    }
+
+    /// The setting as stored and shown.
+    pub fn code(self) -> &'a str {
+        match self {
+            SpeechLanguage::English => "en",
+            SpeechLanguage::Other(code) => code,
+            SpeechLanguage::Detect => "auto",
+        }
+    }
+}
+
 /// A library row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = libraries)]
@@ -72,6 +106,8 @@ pub struct Library {
     pub updated_at: i64,
     /// The NAS folder this library imports in place, if any.
     pub import_path: Option<String>,
+    /// The language its recordings are spoken in, or `auto` (see [`SpeechLanguage`]).
+    pub speech_language: String,
 }
 
 /// A library as the API shows it, with the caller's role in it.
@@ -91,6 +127,9 @@ pub struct LibraryView {
     /// The NAS folder this library imports in place (`alcoves library bind`), if any; shown to
     /// admins and the owner only.
     pub import_path: Option<String>,
+    /// The language recordings are transcribed in: a whisper language code (`en`, `de`, …) or
+    /// `auto` to detect it per file. English uses the faster English-only model.
+    pub speech_language: String,
     pub role: Role,
 }
 
@@ -109,6 +148,7 @@ impl Library {
             created_at: self.created_at,
             updated_at: self.updated_at,
             import_path: self.import_path.filter(|_| role >= Role::Admin),
+            speech_language: self.speech_language,
             role,
         }
     }
@@ -149,6 +189,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         import_path: None,
+        speech_language: SpeechLanguage::English.code().to_owned(),
     };
     with_conn!(conn, c => diesel::insert_into(libraries::table).values(&library).execute(c).await)?;
     members::add(conn, &library.id, owner_id, Role::Owner).await?;

@@ -9,6 +9,7 @@ pub mod faces;
 pub mod models;
 pub mod objects;
 pub mod onnx;
+pub mod sound_summary;
 pub mod transcribe;
 
 use std::sync::Arc;

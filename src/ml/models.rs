@@ -119,19 +119,21 @@ pub struct Installed {
     pub outcome: Result<&'static str, String>,
 }
 
-/// Copies every model whose files under `from` match the manifest into `to`, each file written
-/// to a temporary name and renamed. Files already installed intact are left alone; a file whose
-/// digest does not match is refused. `on_model` is called after each model.
-pub fn install(from: &Path, to: &Path, mut on_model: impl FnMut(&Installed)) -> Vec<Installed> {
+/// Copies every model whose files under one of `from` match the manifest into `to` (the first
+/// folder that has it intact wins), each file written to a temporary name and renamed. Files
+/// already installed intact are left alone; a file whose digest does not match is refused.
+/// `on_model` is called after each model.
+pub fn install<P: AsRef<Path>>(
+    from: &[P],
+    to: &Path,
+    mut on_model: impl FnMut(&Installed),
+) -> Vec<Installed> {
     manifest()
         .iter()
         .map(|spec| {
             let outcome = match verify(to, spec) {
                 ModelState::Installed => Ok("already installed"),
-                _ => match verify(from, spec) {
-                    ModelState::Installed => copy_parts(from, to, spec).map(|()| "installed"),
-                    ModelState::Missing(why) | ModelState::Corrupt(why) => Err(why),
-                },
+                _ => install_one(from, to, spec),
             };
             let done = Installed {
                 name: &spec.name,
@@ -141,6 +143,25 @@ pub fn install(from: &Path, to: &Path, mut on_model: impl FnMut(&Installed)) -> 
             done
         })
         .collect()
+}
+
+/// Copies `spec` from the first of `from` that holds it intact; otherwise says why the last
+/// folder (or the first corrupt copy) could not serve it.
+fn install_one<P: AsRef<Path>>(
+    from: &[P],
+    to: &Path,
+    spec: &ModelSpec,
+) -> Result<&'static str, String> {
+    let mut why_not = Vec::new();
+    for dir in from {
+        match verify(dir.as_ref(), spec) {
+            ModelState::Installed => {
+                return copy_parts(dir.as_ref(), to, spec).map(|()| "installed");
+            }
+            ModelState::Missing(why) | ModelState::Corrupt(why) => why_not.push(why),
+        }
+    }
+    Err(why_not.join("; "))
 }
 
 fn copy_parts(from: &Path, to: &Path, spec: &ModelSpec) -> Result<(), String> {

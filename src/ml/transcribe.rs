@@ -24,6 +24,22 @@ pub struct Segment {
     pub text: String,
 }
 
+/// What was said in a recording, and in which language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transcript {
+    /// The spoken language's code (ISO 639-1, as whisper names it): the one asked for, or the
+    /// one detected; `None` when nothing was said.
+    pub language: Option<String>,
+    pub segments: Vec<Segment>,
+}
+
+/// Whether `code` is the short code of a language whisper knows (`en`, `de`, `haw`, …).
+pub fn known_language(code: &str) -> bool {
+    (2..=3).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_lowercase())
+        && whisper_rs::get_lang_id(code).is_some()
+}
+
 /// The speech detector's manifest name.
 pub const VAD_MODEL: &str = "speech-detector";
 /// Samples per second of whisper's input.
@@ -87,8 +103,9 @@ fn load_vad(
 pub struct Options<'a> {
     /// The whisper model's manifest name.
     pub model: &'a str,
-    /// A language code, or `auto` to detect it.
-    pub language: &'a str,
+    /// A language code, or `None` to detect it from the first stretch of speech (an
+    /// English-only model always hears English).
+    pub language: Option<&'a str>,
     pub threads: usize,
     pub deadline: Instant,
 }
@@ -99,7 +116,7 @@ pub fn transcribe(
     samples: &[f32],
     options: &Options,
     on_progress: &mut dyn FnMut(f64),
-) -> Result<Vec<Segment>, MlError> {
+) -> Result<Transcript, MlError> {
     cpu_supported()?;
     let whisper = WHISPER.get(dir, options.model, load_whisper)?;
     let vad = VAD.get(dir, VAD_MODEL, load_vad)?;
@@ -115,6 +132,11 @@ pub fn transcribe(
     let mut state = whisper
         .create_state()
         .map_err(|e| MlError::Inference(format!("whisper state: {e}")))?;
+    let mut language = match options.language {
+        Some(code) => Some(code.to_owned()),
+        None if !whisper.is_multilingual() => Some("en".to_owned()),
+        None => None,
+    };
     let mut segments = Vec::new();
     let mut done = 0usize;
     for (start, end) in chunks {
@@ -123,10 +145,7 @@ pub fn transcribe(
         }
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(options.threads.max(1) as i32);
-        params.set_language(match options.language {
-            "auto" | "" => None,
-            code => Some(code),
-        });
+        params.set_language(language.as_deref());
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
@@ -142,6 +161,10 @@ pub fn transcribe(
         state
             .full(params, &samples[start..end])
             .map_err(|e| MlError::Inference(format!("whisper: {e}")))?;
+        if language.is_none() {
+            // The first stretch decides for the whole file, so later chunks do not flip.
+            language = whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_owned);
+        }
         let offset_ms = (start * 1000 / RATE) as i64;
         for segment in state.as_iter() {
             let text = segment
@@ -160,7 +183,10 @@ pub fn transcribe(
         done += end - start;
         on_progress(done as f64 / total.max(1) as f64);
     }
-    Ok(segments)
+    Ok(Transcript {
+        language: language.filter(|_| !segments.is_empty()),
+        segments,
+    })
 }
 
 fn centis_to_samples(centis: f32) -> usize {

@@ -16,6 +16,7 @@ use crate::files::File;
 use crate::files::derived::{derived_key, face_variant, thumbnail_variant};
 use crate::jobs::JobKind;
 use crate::jobs::store::Settle;
+use crate::libraries::SpeechLanguage;
 use crate::media::{Limits, av, image, thumbnails};
 use crate::ml::{MlError, audio_events, faces, models, objects, transcribe};
 use crate::people::{self, Face};
@@ -248,29 +249,43 @@ pub async fn audio_events(app: &App, file: &File, progress: &Progress) -> Result
     ))
 }
 
-/// Transcribes the speech of an audio file or a video's sound track.
+/// Transcribes the speech of an audio file or a video's sound track, in the library's speech
+/// language: English with the English-only model, any other language (or detection) with the
+/// multilingual one.
 pub async fn transcribe(app: &App, file: &File, progress: &Progress) -> Result<Effect, Settle> {
     const DECODING: f64 = 0.1;
     audible(file)?;
+    let library = library_flags(app, file).await?;
+    let (model, language) = match SpeechLanguage::parse(&library.speech_language) {
+        Some(SpeechLanguage::English) => (&app.config.transcribe_model, Some("en".to_owned())),
+        Some(SpeechLanguage::Other(code)) => (
+            &app.config.transcribe_multilingual_model,
+            Some(code.to_owned()),
+        ),
+        Some(SpeechLanguage::Detect) => (&app.config.transcribe_multilingual_model, None),
+        None => {
+            return Err(Settle::Failed(format!(
+                "the library's speech language {:?} is not one whisper knows",
+                library.speech_language
+            )));
+        }
+    };
+    let model = model.clone();
     let dir = models_dir(app);
     transcribe::cpu_supported()
-        .and_then(|()| models::require(&dir, &app.config.transcribe_model))
+        .and_then(|()| models::require(&dir, &model))
         .and_then(|()| models::require(&dir, transcribe::VAD_MODEL))
         .map_err(outcome)?;
     let samples = sound(app, file, JobKind::Transcribe, progress, DECODING).await?;
-    let (model, language) = (
-        app.config.transcribe_model.clone(),
-        app.config.transcribe_language.clone(),
-    );
     // whisper.cpp spreads one run over its threads: it takes every slot it uses.
     let threads = app.ml_slots.count();
     let deadline = Instant::now() + JobKind::Transcribe.time_budget();
     let progress = progress.clone();
-    let segments = on_cpu(app, threads, move || {
+    let transcript = on_cpu(app, threads, move || {
         let started = Instant::now();
         let options = transcribe::Options {
             model: &model,
-            language: &language,
+            language: language.as_deref(),
             threads,
             deadline,
         };
@@ -279,5 +294,5 @@ pub async fn transcribe(app: &App, file: &File, progress: &Progress) -> Result<E
         })
     })
     .await?;
-    Ok(Effect::Transcript(segments))
+    Ok(Effect::Transcript(transcript))
 }

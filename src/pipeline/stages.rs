@@ -37,7 +37,7 @@ pub enum Effect {
     /// The sound events heard in the file.
     SoundEvents(Vec<crate::findings::SoundEvent>),
     /// What is said in the file.
-    Transcript(Vec<crate::ml::transcribe::Segment>),
+    Transcript(crate::ml::transcribe::Transcript),
 }
 
 /// Runs `kind` on `file`.
@@ -176,8 +176,8 @@ pub async fn apply(
             crate::findings::replace_sound_events(conn, library, file_id, events).await?;
             0
         }
-        Effect::Transcript(segments) => {
-            crate::findings::replace_transcript(conn, library, file_id, segments).await?;
+        Effect::Transcript(transcript) => {
+            crate::findings::replace_transcript(conn, library, file_id, transcript).await?;
             0
         }
     };

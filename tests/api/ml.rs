@@ -19,12 +19,21 @@ on_both_backends!(
     without_models_every_ml_job_is_skipped_and_the_rest_works,
 );
 
+on_both_backends!(other_languages_are_detected_or_set_per_library);
+
 /// The shared model files (see ../shared/models/MANIFEST.md).
-fn shared_models() -> PathBuf {
+pub(crate) fn shared_models() -> PathBuf {
     testdata("")
         .parent()
         .expect("testdata has a parent")
         .to_path_buf()
+}
+
+/// Where `.ci/install-deps` makes the models too big for `../shared/models` (the multilingual
+/// whisper model), laid out like the manifest.
+fn model_cache() -> PathBuf {
+    std::env::var_os("ALCOVES_MODEL_CACHE")
+        .map_or_else(|| PathBuf::from("/var/cache/alcoves-models"), PathBuf::from)
 }
 
 /// A server whose models dir is `models`, with `min_faces` faces founding a person.
@@ -403,6 +412,215 @@ fn words(text: &str) -> String {
         .join(" ")
 }
 
+/// Word error rate of `heard` against `said`: word-level edit distance over the words said.
+fn word_error_rate(said: &str, heard: &str) -> f64 {
+    let (said, heard) = (words(said), words(heard));
+    let (said, heard): (Vec<&str>, Vec<&str>) = (
+        said.split(' ').collect(),
+        heard.split(' ').filter(|w| !w.is_empty()).collect(),
+    );
+    let mut row: Vec<usize> = (0..=heard.len()).collect();
+    for (i, s) in said.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, h) in heard.iter().enumerate() {
+            let substitute = diagonal + usize::from(s != h);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[heard.len()] as f64 / said.len() as f64
+}
+
+/// The shared models plus the multilingual whisper model from the cache, in one folder.
+fn models_with_whisper_base() -> TempDir {
+    let dir = TempDir::new();
+    for entry in std::fs::read_dir(shared_models()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "whisper" {
+            std::os::unix::fs::symlink(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    let whisper = dir.path().join("whisper");
+    std::fs::create_dir(&whisper).unwrap();
+    let sources = [
+        shared_models().join("whisper"),
+        model_cache().join("whisper"),
+    ];
+    for source in sources {
+        for entry in std::fs::read_dir(&source)
+            .unwrap_or_else(|e| panic!("{}: {e} (made by .ci/install-deps)", source.display()))
+        {
+            let entry = entry.unwrap();
+            let _ = std::os::unix::fs::symlink(entry.path(), whisper.join(entry.file_name()));
+        }
+    }
+    dir
+}
+
+/// Polls a file's transcript until `ready` holds (two minutes at most).
+async fn transcript_when(
+    srv: &TestServer,
+    file: &str,
+    who: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..1200 {
+        let transcript = srv.get(&format!("{file}/transcript"), who).await.json;
+        if ready(&transcript) {
+            return transcript;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{file}: {}",
+        srv.get(&format!("{file}/transcript"), who).await.json
+    );
+}
+
+/// German, French and Spanish speech: detected per file in a library set to `auto`, heard in the
+/// language a library is set to, and heard again when the setting changes. English stays on
+/// the English-only model.
+async fn other_languages_are_detected_or_set_per_library(backend: Backend) {
+    let models = models_with_whisper_base();
+    let srv = ml_server(backend, models.path(), 3).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let speech = |lib: &str, language: &str| {
+        let body = json!({ "speechLanguage": language });
+        let path = format!("/api/libraries/{lib}");
+        let (srv, owner) = (&srv, &owner);
+        async move { srv.call("PATCH", &path, owner, Some(body)).await }
+    };
+    let detect = library(&srv, &owner, false, false).await;
+    assert_eq!(
+        srv.get(&format!("/api/libraries/{detect}"), &owner)
+            .await
+            .json["speechLanguage"],
+        "en",
+        "English by default"
+    );
+    for bad in ["klingon", "xx", "EN", "", "de\u{0}"] {
+        let res = speech(&detect, bad).await;
+        assert_eq!(res.status, 400, "{bad:?}: {}", res.json);
+        assert!(
+            res.json["message"]
+                .as_str()
+                .unwrap()
+                .contains("speechLanguage"),
+            "{}",
+            res.json
+        );
+    }
+    let res = speech(&detect, "auto").await;
+    assert_eq!(
+        (res.status, &res.json["speechLanguage"]),
+        (200, &json!("auto"))
+    );
+
+    let mut files = Vec::new();
+    for language in ["de", "fr", "es"] {
+        let wav = testdata(&format!("speech_{language}.wav"));
+        let id = upload(&srv, &detect, &owner, &wav).await;
+        files.push((language, format!("/api/libraries/{detect}/files/{id}")));
+    }
+    for (language, file) in &files {
+        let transcript = transcript_when(&srv, file, &owner, |t| !t["language"].is_null()).await;
+        assert_eq!(transcript["language"], *language, "{transcript}");
+        let said = std::fs::read_to_string(testdata(&format!("speech_{language}.txt"))).unwrap();
+        let wer = word_error_rate(&said, transcript["text"].as_str().unwrap());
+        assert!(
+            wer <= 0.4,
+            "{language}: word error rate {wer:.2}: {transcript}"
+        );
+    }
+
+    // A library set to one language hears that language.
+    let fixed = library(&srv, &owner, false, false).await;
+    assert_eq!(speech(&fixed, "fr").await.status, 200);
+    let id = upload(&srv, &fixed, &owner, &testdata("speech_fr.wav")).await;
+    let file = format!("/api/libraries/{fixed}/files/{id}");
+    let transcript = transcript_when(&srv, &file, &owner, |t| !t["language"].is_null()).await;
+    assert_eq!(transcript["language"], "fr", "{transcript}");
+    let said = std::fs::read_to_string(testdata("speech_fr.txt")).unwrap();
+    assert!(
+        word_error_rate(&said, transcript["text"].as_str().unwrap()) <= 0.4,
+        "{transcript}"
+    );
+
+    // Changing the setting transcribes the library again: back to English, the German file is
+    // now heard (badly) as English by the English-only model.
+    assert_eq!(speech(&detect, "en").await.status, 200);
+    let (_, german) = &files[0];
+    let transcript = transcript_when(&srv, german, &owner, |t| t["language"] == "en").await;
+    assert!(
+        !transcript["segments"].as_array().unwrap().is_empty(),
+        "{transcript}"
+    );
+    srv.stop().await;
+}
+
+/// A recording that starts with seconds of silence is summed up by its speech: the events
+/// still say Silence, the summary does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_is_summed_up_by_what_lasts_not_by_silence() {
+    let dir = TempDir::new();
+    let padded = dir.path().join("quiet-then-jfk.wav");
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-y",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=16000:cl=mono",
+            "-i",
+        ])
+        .arg(testdata("jfk.wav"))
+        .args([
+            "-filter_complex",
+            "[0]atrim=0:8[q];[q][1]concat=n=2:v=0:a=1",
+            "-ar",
+            "16000",
+        ])
+        .arg(&padded)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let srv = ml_server(Backend::Sqlite, &shared_models(), 3).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = library(&srv, &owner, false, false).await;
+    let id = upload(&srv, &lib, &owner, &padded).await;
+    let view = settled_at(&srv, &lib, &id, &owner, "audio_events").await;
+    assert_eq!(job_status(&view, "audio_events"), "done", "{view}");
+    let heard = srv
+        .get(
+            &format!("/api/libraries/{lib}/files/{id}/audio-events"),
+            &owner,
+        )
+        .await
+        .json;
+    let events = heard["items"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["name"] == "Silence"), "{heard}");
+    let summary: Vec<&str> = heard["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(!summary.contains(&"Silence"), "{heard}");
+    let top = summary.first().copied().unwrap_or_default();
+    assert!(
+        top == "Speech" || alcoves::ml::sound_summary::ancestors(top).contains(&"Speech"),
+        "{heard}"
+    );
+    srv.stop().await;
+}
+
 async fn sound_gets_events_and_a_transcript(backend: Backend) {
     let srv = ml_server(backend, &shared_models(), 3).await;
     let (owner, _) = srv.register("olivia", None).await;
@@ -428,6 +646,7 @@ async fn sound_gets_events_and_a_transcript(backend: Backend) {
     assert!(top["endMs"].as_i64().unwrap() > top["startMs"].as_i64().unwrap());
 
     let transcript = srv.get(&format!("{file}/transcript"), &owner).await.json;
+    assert_eq!(transcript["language"], "en", "{transcript}");
     assert_eq!(
         words(transcript["text"].as_str().unwrap()),
         "and so my fellow americans ask not what your country can do for you ask what you can do for your country",
@@ -566,7 +785,7 @@ async fn a_corrupt_model_is_refused_at_load_and_at_install() {
 
     // Installing refuses the corrupt file and takes the good ones.
     let installed = TempDir::new();
-    let report = models::install(corrupt.path(), installed.path(), |_| {});
+    let report = models::install(&[corrupt.path(), &model_cache()], installed.path(), |_| {});
     for model in &report {
         assert_eq!(
             model.outcome.is_ok(),
@@ -579,7 +798,7 @@ async fn a_corrupt_model_is_refused_at_load_and_at_install() {
         models::verify(installed.path(), detector),
         ModelState::Missing(_)
     ));
-    let again = models::install(&shared_models(), installed.path(), |_| {});
+    let again = models::install(&[shared_models(), model_cache()], installed.path(), |_| {});
     assert!(again.iter().all(|m| m.outcome.is_ok()), "{again:?}");
     assert_eq!(
         models::verify(installed.path(), detector),

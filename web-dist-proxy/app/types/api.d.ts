@@ -1852,6 +1852,11 @@ export interface components {
             objectDetectionEnabled?: boolean | null;
             /** @description Whether share links may be made (`sharing` also accepted). */
             sharingEnabled?: boolean | null;
+            /**
+             * @description The language recordings are spoken in (`en`, `de`, …) or `auto` to detect it per file;
+             *     a change transcribes the library's recordings again.
+             */
+            speechLanguage?: string | null;
         };
         /** @description A library as the API shows it, with the caller's role in it. */
         LibraryView: {
@@ -1871,6 +1876,11 @@ export interface components {
             ownerId: string;
             role: components["schemas"]["Role"];
             sharingEnabled: boolean;
+            /**
+             * @description The language recordings are transcribed in: a whisper language code (`en`, `de`, …) or
+             *     `auto` to detect it per file. English uses the faster English-only model.
+             */
+            speechLanguage: string;
             /** Format: int64 */
             updatedAt: number;
         };
@@ -2238,9 +2248,37 @@ export interface components {
             /** Format: int64 */
             startMs: number;
         };
-        /** @description A whole list. */
-        SoundEventList: {
+        /** @description The sound events heard in a recording. */
+        SoundEvents: {
+            /** @description Every event, in time order. */
             items: components["schemas"]["SoundEvent"][];
+            /**
+             * @description What the recording mostly sounds like, most characteristic first: one entry per class,
+             *     ranked by seconds heard times the duration-weighted mean score, so lasting sounds
+             *     outrank brief loud ones. Silence is left out, and a class gives way to the more specific
+             *     classes below it in the AudioSet ontology (Dog over Animal) when those cover at least
+             *     half of its time.
+             */
+            summary: components["schemas"]["SoundSummary"][];
+        };
+        /** @description One class in a file's sound summary. */
+        SoundSummary: {
+            /**
+             * Format: int64
+             * @description How long the class is heard in all, overlaps counted once.
+             */
+            durationMs: number;
+            name: string;
+            /**
+             * Format: double
+             * @description The highest score of any of its events.
+             */
+            peak: number;
+            /**
+             * Format: double
+             * @description What the ranking sorts by: seconds heard times the duration-weighted mean score.
+             */
+            weight: number;
         };
         SplitBody: {
             faceIds: string[];
@@ -2252,6 +2290,11 @@ export interface components {
         };
         /** @description What was said in a recording, line by line and as one text. */
         Transcript: {
+            /**
+             * @description The language it was heard in (a whisper code such as `en` or `de`): the library's
+             *     speech language, or the one detected; null when nothing was said.
+             */
+            language: string | null;
             segments: components["schemas"]["Segment"][];
             text: string;
         };
@@ -3603,7 +3646,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SoundEventList"];
+                    "application/json": components["schemas"]["SoundEvents"];
                 };
             };
             /** @description error */
