@@ -157,12 +157,9 @@ pub async fn scan_libraries(app: &App, libraries: Vec<String>) -> Result<(), Str
     }
     for library in libraries {
         let bar = progress_bar(&format!("scanning {library}"), "changes")?;
-        let report = crate::import::scan(app, &library, |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        let report = crate::import::scan(app, &library, follow(&bar))
+            .await
+            .map_err(|e| e.to_string())?;
         bar.finish_and_clear();
         println!(
             "{library}: {} added, {} changed, {} moved, {} removed, {} unchanged, {} skipped",
@@ -173,11 +170,49 @@ pub async fn scan_libraries(app: &App, libraries: Vec<String>) -> Result<(), Str
             report.unchanged,
             report.skipped.len()
         );
-        for skipped in &report.skipped {
-            println!("  skipped {}: {}", skipped.path, skipped.reason);
-        }
+        print_skipped(&report.skipped);
     }
     Ok(())
+}
+
+/// `alcoves import takeout LIBRARY ARCHIVE…`: imports a Google Takeout export as the library's
+/// owner, with a progress bar, then says what was imported, found twice and left out.
+pub async fn import_takeout(app: &App, library: &str, archives: &[PathBuf]) -> Result<(), String> {
+    let owner = {
+        let mut conn = app.db.conn().await.map_err(|e| e.to_string())?;
+        crate::libraries::get(&mut conn, library)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no library {library}"))?
+            .owner_id
+    };
+    let bar = progress_bar(&format!("importing into {library}"), "files")?;
+    let summary = crate::import::takeout::import(app, library, &owner, archives, follow(&bar))
+        .await
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    println!(
+        "{library}: {} imported, {} already there, {} skipped",
+        summary.imported,
+        summary.duplicates,
+        summary.skipped.len()
+    );
+    print_skipped(&summary.skipped);
+    Ok(())
+}
+
+/// A progress callback `(done, total)` that moves `bar`.
+fn follow(bar: &ProgressBar) -> impl FnMut(usize, usize) + '_ {
+    |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    }
+}
+
+fn print_skipped(skipped: &[crate::import::walk::Skipped]) {
+    for s in skipped {
+        println!("  skipped {}: {}", s.path, s.reason);
+    }
 }
 
 /// Queues `kind` again for a file, a library or everything, with a progress bar; with `wait`,
@@ -201,12 +236,9 @@ pub async fn reprocess(
         (None, None) => reprocess::Scope::Everything,
     };
     let bar = progress_bar(&format!("queueing {}", kind.as_str()), "files")?;
-    let queued = reprocess::reprocess(app, kind, &scope, |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    let queued = reprocess::reprocess(app, kind, &scope, follow(&bar))
+        .await
+        .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     println!("queued {queued} {} jobs", kind.as_str());
     if !wait || queued == 0 {

@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: LibraryCommand,
     },
+    /// Bring photos in from elsewhere.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Install and check the ML model files.
     Models {
         #[command(subcommand)]
@@ -91,6 +96,20 @@ enum LibraryCommand {
     Scan {
         /// Library ids; every bound library when none is given.
         libraries: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a Google Takeout export: its zip parts or the folder they were extracted to.
+    /// Albums become folders, sidecar dates, places and descriptions are kept, and running it
+    /// again imports only what is still missing.
+    Takeout {
+        /// The library's id.
+        library: String,
+        /// The export's .zip parts and/or extracted folders.
+        #[arg(required = true)]
+        archives: Vec<PathBuf>,
     },
 }
 
@@ -271,6 +290,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             LibraryCommand::Unbind { library } => cli::bind_library(&app, &library, None).await?,
             LibraryCommand::Scan { libraries } => cli::scan_libraries(&app, libraries).await?,
         },
+        Command::Import {
+            command: ImportCommand::Takeout { library, archives },
+        } => cli::import_takeout(&app, &library, &archives).await?,
         Command::Reprocess {
             kind,
             library,

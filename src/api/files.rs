@@ -91,6 +91,7 @@ pub async fn upload(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> 
         size: staged.size,
         sha256: staged.sha256.clone(),
         head: &staged.head,
+        sidecar: None,
     };
     let file = ingest::store(app, received).await?;
     Ok(response::created(&view(app, file).await?))

@@ -121,6 +121,7 @@ diesel::table! {
         height -> Nullable<Integer>,
         duration_ms -> Nullable<BigInt>,
         media_info -> Nullable<Text>,
+        sidecar -> Nullable<Text>,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::sidecar::Sidecar;
 use super::{File, MediaKind, sniff};
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
@@ -25,6 +26,8 @@ pub struct Received<'a> {
     pub sha256: String,
     /// The first bytes, for type sniffing.
     pub head: &'a [u8],
+    /// What came with it from an import.
+    pub sidecar: Option<Sidecar>,
 }
 
 /// Stores the bytes and records the file. Empty files are refused.
@@ -64,6 +67,10 @@ pub async fn store(app: &App, received: Received<'_>) -> Result<File> {
         source_path: None,
         source_mtime: None,
         media: Default::default(),
+        sidecar: received
+            .sidecar
+            .as_ref()
+            .and_then(|s| serde_json::to_string(s).ok()),
     };
     // The row appears only once the blob is safely stored, together with its first jobs.
     let recorded = async {

@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod kind;
 pub mod original;
 pub mod outgoing;
+pub mod sidecar;
 pub mod sniff;
 pub mod tus;
 pub mod upload;
@@ -51,6 +52,8 @@ pub struct File {
     /// What the metadata job read.
     #[diesel(embed)]
     pub media: MediaFacts,
+    /// What came with the file from an import (a [`sidecar::Sidecar`] as JSON).
+    pub sidecar: Option<String>,
 }
 
 /// What the metadata job read from a file's original (all empty until it ran).
@@ -60,7 +63,7 @@ pub struct MediaFacts {
     /// When the photo or video was taken, in ms since the epoch.
     pub captured_at: Option<i64>,
     /// Where `captured_at` came from: `exif`, `xmp` or `iptc` (with `_local` when it gave no
-    /// offset from UTC), `container` or `file_time`.
+    /// offset from UTC), `container`, `sidecar` (an import's sidecar) or `file_time`.
     pub captured_at_source: Option<String>,
     /// Upright width in pixels.
     pub width: Option<i32>,

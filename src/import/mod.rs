@@ -5,6 +5,7 @@
 //! files gone from disk lose their row and derived files. Symlink loops, unreadable entries
 //! and names that are not UTF-8 are reported and skipped.
 
+pub mod takeout;
 pub mod tree;
 pub mod walk;
 pub mod watch;
@@ -226,6 +227,7 @@ async fn apply(
                     trashed_at: None,
                     source_path: Some(entry.path.clone()),
                     source_mtime: Some(entry.mtime),
+                    sidecar: None,
                     media: Default::default(),
                 };
                 // Another scan (the CLI next to the server) may have added it meanwhile.

@@ -214,6 +214,13 @@ async fn media_facts(
         }
         Err(other) => return Err(other),
     }
+    let sidecar = file
+        .sidecar
+        .as_deref()
+        .and_then(|json| serde_json::from_str::<crate::files::sidecar::Sidecar>(json).ok());
+    if let Some(sidecar) = sidecar {
+        sidecar.fill(&mut facts);
+    }
     Ok(facts)
 }
 

@@ -21,4 +21,5 @@ mod queue;
 mod security;
 mod shares;
 mod storage;
+mod takeout;
 mod tus;

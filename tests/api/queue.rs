@@ -80,6 +80,7 @@ async fn queue_fixture(backend: Backend, queue_url: Option<String>) -> (Store, A
         trashed_at: None,
         source_path: None,
         source_mtime: None,
+        sidecar: None,
         media: Default::default(),
     };
     alcoves::files::insert(&mut tx, &file).await.unwrap();

@@ -1,0 +1,221 @@
+//! Google Takeout import: an export in two zip parts, built here the way Google lays one out
+//! (sidecars beside the photos, one of them in the other part; a sidecar name cut short; a
+//! numbered same-named photo; an `-edited` copy; an album and a "Photos from" folder holding the
+//! same photo; a photo without a sidecar; a page that is not a photo), imports with the
+//! sidecars' dates, places and descriptions, albums as folders and the duplicate stored once;
+//! run again, it imports nothing twice.
+
+use std::path::Path;
+
+use async_zip::base::write::ZipFileWriter;
+use async_zip::{Compression, ZipEntryBuilder};
+use serde_json::{Value, json};
+
+use crate::common::{Backend, TempDir, TestServer};
+use crate::jobs::settled_at;
+use crate::on_both_backends;
+
+on_both_backends!(a_takeout_export_imports_with_its_sidecars_once);
+
+const ROOT: &str = "Takeout/Google Photos";
+/// A name longer than Google keeps in a sidecar's name.
+const LONG: &str = "a-very-long-file-name-from-a-phone-camera-app-2019-05-12.jpg";
+
+/// A small JPEG of one colour, without EXIF: its date can only come from the sidecar.
+fn photo(shade: u8) -> Vec<u8> {
+    let picture = image::RgbImage::from_pixel(64, 48, image::Rgb([shade, 100, 200 - shade]));
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&picture)
+        .unwrap();
+    out
+}
+
+fn sidecar(title: &str, taken_s: i64, place: Option<(f64, f64)>, description: &str) -> Vec<u8> {
+    let (lat, lon) = place.unwrap_or((0.0, 0.0));
+    json!({
+        "title": title,
+        "description": description,
+        "imageViews": "3",
+        "creationTime": { "timestamp": "1700000000", "formatted": "" },
+        "photoTakenTime": { "timestamp": taken_s.to_string(), "formatted": "" },
+        "geoData": { "latitude": lat, "longitude": lon, "altitude": 0.0 },
+    })
+    .to_string()
+    .into_bytes()
+}
+
+async fn zip(path: &Path, entries: &[(String, Vec<u8>)]) {
+    let file = tokio::fs::File::create(path).await.unwrap();
+    let mut writer = ZipFileWriter::with_tokio(file);
+    for (name, bytes) in entries {
+        let entry = ZipEntryBuilder::new(name.clone().into(), Compression::Deflate);
+        writer.write_entry_whole(entry, bytes).await.unwrap();
+    }
+    writer.close().await.unwrap();
+}
+
+async fn a_takeout_export_imports_with_its_sidecars_once(backend: Backend) {
+    let dir = TempDir::new();
+    let rome = format!("{ROOT}/Rome 2019");
+    let year = format!("{ROOT}/Photos from 2019");
+    let cut = format!("{}.json", &LONG[..46]);
+    let part1 = vec![
+        (
+            format!("{rome}/metadata.json"),
+            br#"{"title":"Rome, May 2019"}"#.to_vec(),
+        ),
+        (format!("{rome}/colosseum.jpg"), photo(10)),
+        (
+            format!("{rome}/colosseum.jpg.json"),
+            sidecar(
+                "colosseum.jpg",
+                1_557_662_533,
+                Some((41.8902, 12.4922)),
+                "The Colosseum",
+            ),
+        ),
+        // The sidecar of a photo that lies in the other part.
+        (
+            format!("{year}/IMG.jpg(1).json"),
+            sidecar("IMG.jpg", 1_557_700_000, None, ""),
+        ),
+        (
+            "Takeout/archive_browser.html".into(),
+            b"<html></html>".to_vec(),
+        ),
+    ];
+    let part2 = vec![
+        (format!("{year}/colosseum.jpg"), photo(10)),
+        (
+            format!("{year}/colosseum.jpg.json"),
+            sidecar("colosseum.jpg", 1_557_662_533, Some((41.8902, 12.4922)), ""),
+        ),
+        (format!("{year}/colosseum-edited.jpg"), photo(20)),
+        (format!("{year}/IMG.jpg"), photo(30)),
+        (
+            format!("{year}/IMG.jpg.json"),
+            sidecar("IMG.jpg", 1_557_600_000, None, ""),
+        ),
+        (format!("{year}/IMG(1).jpg"), photo(40)),
+        (format!("{year}/{LONG}"), photo(50)),
+        (
+            format!("{year}/{cut}"),
+            sidecar("renamed by google.jpg", 1_557_800_000, None, ""),
+        ),
+        (format!("{year}/no-sidecar.jpg"), photo(60)),
+    ];
+    let parts = [
+        dir.path().join("takeout-001.zip"),
+        dir.path().join("takeout-002.zip"),
+    ];
+    zip(&parts[0], &part1).await;
+    zip(&parts[1], &part2).await;
+
+    let srv = TestServer::start(backend).await;
+    let (owner, owner_id) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Family").await;
+    let summary = alcoves::import::takeout::import(&srv.app, &lib, &owner_id, &parts, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.imported, summary.duplicates),
+        (6, 1),
+        "{summary:?}"
+    );
+    assert_eq!(summary.skipped.len(), 1, "{summary:?}");
+    assert!(summary.skipped[0].path.ends_with("archive_browser.html"));
+
+    let files = srv
+        .get(&format!("/api/libraries/{lib}/files?limit=50"), &owner)
+        .await
+        .json;
+    let by_name: std::collections::BTreeMap<String, Value> = files["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap().to_owned(), f.clone()))
+        .collect();
+    assert_eq!(by_name.len(), 6, "{files}");
+    let taken = |name: &str| {
+        let id = by_name[name]["id"].as_str().unwrap().to_owned();
+        let (srv, lib, owner) = (&srv, &lib, &owner);
+        async move { settled_at(srv, lib, &id, owner, "metadata").await }
+    };
+    let colosseum = taken("colosseum.jpg").await;
+    assert_eq!(
+        colosseum["capturedAt"], 1_557_662_533_000_i64,
+        "{colosseum}"
+    );
+    assert_eq!(colosseum["capturedAtSource"], "sidecar", "{colosseum}");
+    assert_eq!(
+        colosseum["media"]["gps"]["latitude"], 41.8902,
+        "{colosseum}"
+    );
+    assert_eq!(
+        colosseum["media"]["description"], "The Colosseum",
+        "{colosseum}"
+    );
+    let folder = colosseum["folderId"].as_str().expect("in its album");
+    let album = srv
+        .get(&format!("/api/libraries/{lib}/folders/{folder}"), &owner)
+        .await
+        .json;
+    assert_eq!(album["name"], "Rome, May 2019", "{album}");
+    for (name, at) in [
+        ("colosseum-edited.jpg", 1_557_662_533_000_i64),
+        ("IMG.jpg", 1_557_600_000_000),
+        ("IMG(1).jpg", 1_557_700_000_000),
+        (LONG, 1_557_800_000_000),
+    ] {
+        let file = taken(name).await;
+        assert_eq!(file["capturedAt"], at, "{name}: {file}");
+        assert_eq!(
+            file["folderId"],
+            Value::Null,
+            "{name}: a year folder is no album"
+        );
+    }
+    let plain = taken("no-sidecar.jpg").await;
+    assert_eq!(plain["capturedAtSource"], "file_time", "{plain}");
+
+    // Run again (as after an interruption): nothing is imported twice.
+    let again = alcoves::import::takeout::import(&srv.app, &lib, &owner_id, &parts, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!((again.imported, again.duplicates), (0, 7), "{again:?}");
+    let count = srv
+        .get(&format!("/api/libraries/{lib}/files?limit=50"), &owner)
+        .await
+        .json["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(count, 6);
+
+    // The same export extracted to a folder, through the command line.
+    let extracted = dir.path().join("extracted");
+    for (name, bytes) in part1.iter().chain(&part2) {
+        let path = extracted.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let other = srv.library(&owner, "Extracted").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alcoves"))
+        .envs(srv.store.env())
+        .args(["import", "takeout", &other])
+        .arg(&extracted)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("6 imported, 1 already there, 1 skipped"),
+        "{stdout}"
+    );
+    srv.stop().await;
+}
