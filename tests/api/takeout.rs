@@ -3,7 +3,8 @@
 //! numbered same-named photo; an `-edited` copy; an album and a "Photos from" folder holding the
 //! same photo; a photo without a sidecar; a page that is not a photo), imports with the
 //! sidecars' dates, places and descriptions, albums as folders and the duplicate stored once;
-//! run again, it imports nothing twice.
+//! interrupted and resumed, or run again, it imports nothing twice; the same export extracted to
+//! a folder imports through the command line.
 
 use std::path::Path;
 
@@ -115,21 +116,61 @@ async fn a_takeout_export_imports_with_its_sidecars_once(backend: Backend) {
     let srv = TestServer::start(backend).await;
     let (owner, owner_id) = srv.register("olivia", None).await;
     let lib = srv.library(&owner, "Family").await;
+    let list = format!("/api/libraries/{lib}/files?limit=50");
+    let count = || async {
+        srv.get(&list, &owner).await.json["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+
+    // Interrupted once three files are in (as if the machine went down).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let run = {
+        let (app, lib, owner_id, parts) = (
+            srv.app.clone(),
+            lib.clone(),
+            owner_id.clone(),
+            parts.clone(),
+        );
+        tokio::spawn(async move {
+            alcoves::import::takeout::import(&app, &lib, &owner_id, &parts, |done, _| {
+                let _ = tx.send(done);
+                if done == 3 {
+                    // Hold still until the abort comes, as a machine going down would.
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                }
+            })
+            .await
+        })
+    };
+    while let Some(done) = rx.recv().await {
+        if done >= 3 {
+            run.abort();
+            break;
+        }
+    }
+    let _ = run.await;
+    let before = count().await;
+    assert!(
+        (3..6).contains(&before),
+        "{before} files in before the interruption"
+    );
+
+    // Resumed: the rest comes in, nothing twice.
     let summary = alcoves::import::takeout::import(&srv.app, &lib, &owner_id, &parts, |_, _| {})
         .await
         .unwrap();
     assert_eq!(
         (summary.imported, summary.duplicates),
-        (6, 1),
+        (6 - before, 1 + before),
         "{summary:?}"
     );
     assert_eq!(summary.skipped.len(), 1, "{summary:?}");
     assert!(summary.skipped[0].path.ends_with("archive_browser.html"));
+    assert_eq!(count().await, 6);
 
-    let files = srv
-        .get(&format!("/api/libraries/{lib}/files?limit=50"), &owner)
-        .await
-        .json;
+    let files = srv.get(&list, &owner).await.json;
     let by_name: std::collections::BTreeMap<String, Value> = files["items"]
         .as_array()
         .unwrap()
@@ -179,19 +220,12 @@ async fn a_takeout_export_imports_with_its_sidecars_once(backend: Backend) {
     let plain = taken("no-sidecar.jpg").await;
     assert_eq!(plain["capturedAtSource"], "file_time", "{plain}");
 
-    // Run again (as after an interruption): nothing is imported twice.
+    // Run once more: nothing is imported twice.
     let again = alcoves::import::takeout::import(&srv.app, &lib, &owner_id, &parts, |_, _| {})
         .await
         .unwrap();
     assert_eq!((again.imported, again.duplicates), (0, 7), "{again:?}");
-    let count = srv
-        .get(&format!("/api/libraries/{lib}/files?limit=50"), &owner)
-        .await
-        .json["items"]
-        .as_array()
-        .unwrap()
-        .len();
-    assert_eq!(count, 6);
+    assert_eq!(count().await, 6);
 
     // The same export extracted to a folder, through the command line.
     let extracted = dir.path().join("extracted");

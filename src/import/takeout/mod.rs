@@ -183,6 +183,7 @@ pub async fn import(
         ..Summary::default()
     };
     // Sidecars and album titles first: a photo's sidecar may come after it, or in another part.
+    // Google gives every album folder a metadata.json with its title.
     let mut sidecars: HashMap<String, Sidecars> = HashMap::new();
     let mut albums: HashMap<String, String> = HashMap::new();
     let mut media = Vec::new();
@@ -212,26 +213,22 @@ pub async fn import(
                 .add(item.name(), &json);
         }
     }
-    // Albums before the year folders, so a photo in both is stored in its album.
-    let in_year = |item: &&Item| {
-        let folder = item.folder().rsplit('/').next().unwrap_or("");
-        layout::is_year_folder(folder) || item.folder().is_empty()
+    // Albums (folders with an album title that are not a year's) before everything else, so a
+    // photo in both an album and "Photos from 2019" is stored in its album.
+    let album_of = |item: &Item| {
+        let name = item.folder().rsplit('/').next().unwrap_or("");
+        albums
+            .get(item.folder())
+            .filter(|_| !layout::is_year_folder(name))
+            .cloned()
     };
-    media.sort_by_key(|item| (in_year(item), item.path.clone()));
+    media.sort_by_key(|item| (album_of(item).is_none(), item.path.clone()));
     let total = media.len();
     progress(0, total);
     let mut album_folders: BTreeMap<String, String> = BTreeMap::new();
     for (done, item) in media.into_iter().enumerate() {
         let said = sidecars.get(item.folder()).and_then(|s| s.of(item.name()));
-        let album = (!in_year(&item)).then(|| {
-            albums.get(item.folder()).cloned().unwrap_or_else(|| {
-                item.folder()
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("Album")
-                    .to_owned()
-            })
-        });
+        let album = album_of(item);
         match import_one(
             app,
             library,
