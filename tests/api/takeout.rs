@@ -1,4 +1,4 @@
-//! Google Takeout import: an export in two zip parts, built here the way Google lays one out
+//! Google Takeout import: an export in two zip parts (and as one .tgz), built here the way Google lays one out
 //! (sidecars beside the photos, one of them in the other part; a sidecar name cut short; a
 //! numbered same-named photo; an `-edited` copy; an album and a "Photos from" folder holding the
 //! same photo; a photo without a sidecar; a page that is not a photo), imports with the
@@ -226,6 +226,35 @@ async fn a_takeout_export_imports_with_its_sidecars_once(backend: Backend) {
         .unwrap();
     assert_eq!((again.imported, again.duplicates), (0, 7), "{again:?}");
     assert_eq!(count().await, 6);
+
+    // The same export as one .tgz.
+    let tgz = dir.path().join("takeout.tgz");
+    {
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&tgz).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        for (name, bytes) in part1.iter().chain(&part2) {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, name, bytes.as_slice())
+                .unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+    let packed = srv.library(&owner, "Packed").await;
+    let from_tgz =
+        alcoves::import::takeout::import(&srv.app, &packed, &owner_id, &[tgz], |_, _| {})
+            .await
+            .unwrap();
+    assert_eq!(
+        (from_tgz.imported, from_tgz.duplicates),
+        (6, 1),
+        "{from_tgz:?}"
+    );
 
     // The same export extracted to a folder, through the command line.
     let extracted = dir.path().join("extracted");

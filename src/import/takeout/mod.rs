@@ -1,4 +1,4 @@
-//! Importing a Google Takeout export into a library: from its zip parts or an extracted folder,
+//! Importing a Google Takeout export into a library: from its zip or tgz parts or an extracted folder,
 //! every photo and video is stored like an upload, carrying what its sidecar says (when and
 //! where it was taken, its description) for the metadata stage; albums become folders; the
 //! same bytes are stored once (a photo in an album and in "Photos from 2019" is one file), so
@@ -7,7 +7,7 @@
 pub mod layout;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use diesel::prelude::*;
@@ -80,13 +80,60 @@ impl Item {
     }
 }
 
-/// Opens each archive (`.zip`) or folder of the export and lists its files.
-async fn open(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<Item>, Vec<Skipped>)> {
+/// Whether `path` names a gzipped tar, Takeout's other archive format.
+fn is_tgz(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.ends_with(".tgz") || name.ends_with(".tar.gz")
+}
+
+/// A folder a `.tgz` part is unpacked into (a tar cannot be read out of order, and sidecars may
+/// come after their photos), removed when dropped.
+struct Unpacked(PathBuf);
+
+impl Unpacked {
+    /// Unpacks `archive` into a new folder under `scratch`; entries that would land outside it
+    /// (`..`, absolute paths) are refused by the tar reader.
+    async fn new(archive: &Path, scratch: &Path) -> Result<Unpacked> {
+        let unpacked = Unpacked(scratch.join(format!("takeout-{}", Uuid::new_v4().simple())));
+        let (from, to) = (archive.to_path_buf(), unpacked.0.clone());
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&from)?;
+            let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+            tar.set_preserve_permissions(false);
+            std::fs::create_dir_all(&to)?;
+            tar.unpack(&to)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("unpacking crashed: {e}")))?
+        .map_err(|e| Error::Invalid(format!("{}: not a readable .tgz: {e}", archive.display())))?;
+        Ok(unpacked)
+    }
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Opens each archive (`.zip`) or folder of the export and lists its files; `.tgz` parts are
+/// unpacked into `scratch` first (kept in `unpacked` until the import ends).
+async fn open(
+    paths: &[PathBuf],
+    scratch: &Path,
+    unpacked: &mut Vec<Unpacked>,
+) -> Result<(Vec<Source>, Vec<Item>, Vec<Skipped>)> {
     let (mut sources, mut items, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-    for path in paths {
+    for given in paths {
         let source = sources.len();
+        let mut path = given.clone();
+        if is_tgz(given) {
+            let folder = Unpacked::new(given, scratch).await?;
+            path = folder.0.clone();
+            unpacked.push(folder);
+        }
         if path.is_dir() {
-            let walked = crate::import::walk::walk(path)?;
+            let walked = crate::import::walk::walk(&path)?;
             for entry in walked.files {
                 items.push(Item {
                     source,
@@ -99,7 +146,7 @@ async fn open(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<Item>, Vec<Skipped>
             sources.push(Source::Folder);
         } else {
             #[allow(deprecated)]
-            let zip = ZipReader::new(path).await.map_err(|e| {
+            let zip = ZipReader::new(&path).await.map_err(|e| {
                 Error::Invalid(format!("{}: not a readable zip: {e}", path.display()))
             })?;
             for (index, entry) in zip.file().entries().iter().enumerate() {
@@ -177,7 +224,8 @@ pub async fn import(
     paths: &[PathBuf],
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Summary> {
-    let (sources, items, skipped) = open(paths).await?;
+    let mut unpacked = Vec::new();
+    let (sources, items, skipped) = open(paths, app.scratch.path(), &mut unpacked).await?;
     let mut summary = Summary {
         skipped,
         ..Summary::default()
