@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod csv;
 pub mod db;
 pub mod digest;
 pub mod doctor;

@@ -153,7 +153,7 @@ pub fn parse_class_map(csv: &str) -> Result<Vec<String>, ClassMapError> {
             line: i + 1,
             reason,
         };
-        let fields = parse_record(line).map_err(error)?;
+        let fields = crate::csv::record(line).map_err(error)?;
         let Ok([index, _mid, name]) = <[String; 3]>::try_from(fields) else {
             return Err(error("expected 3 fields"));
         };
@@ -163,34 +163,6 @@ pub fn parse_class_map(csv: &str) -> Result<Vec<String>, ClassMapError> {
         names.push(name);
     }
     Ok(names)
-}
-
-/// Splits one CSV line into its fields, unquoting quoted ones.
-fn parse_record(line: &str) -> Result<Vec<String>, &'static str> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.next_if_eq(&'"').is_some() {
-            loop {
-                match chars.next().ok_or("unterminated quoted field")? {
-                    // A quote ends the field unless it is doubled (`""`, a literal quote).
-                    '"' if chars.next_if_eq(&'"').is_none() => break,
-                    c => field.push(c),
-                }
-            }
-        } else {
-            while let Some(c) = chars.next_if(|&c| c != ',') {
-                field.push(c);
-            }
-        }
-        fields.push(field);
-        match chars.next() {
-            None => return Ok(fields),
-            Some(',') => {}
-            Some(_) => return Err("text after a closing quote"),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -262,24 +234,6 @@ mod tests {
             parse_class_map(csv).unwrap(),
             ["Speech", "Child speech, kid speaking", "Conversation"]
         );
-    }
-
-    #[test]
-    fn parses_tricky_records() {
-        assert_eq!(
-            parse_record("104,/m/0cdnk,\"Roaring cats (lions, tigers)\"").unwrap(),
-            ["104", "/m/0cdnk", "Roaring cats (lions, tigers)"]
-        );
-        assert_eq!(
-            parse_record("339,/m/08j51y,\"Dental drill, dentist's drill\"").unwrap(),
-            ["339", "/m/08j51y", "Dental drill, dentist's drill"]
-        );
-        assert_eq!(
-            parse_record("1,\"say \"\"hi\"\"\",").unwrap(),
-            ["1", "say \"hi\"", ""]
-        );
-        assert!(parse_record("1,\"open").is_err());
-        assert!(parse_record("1,\"a\"b").is_err());
     }
 
     #[test]

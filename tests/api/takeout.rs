@@ -16,7 +16,10 @@ use crate::common::{Backend, TempDir, TestServer};
 use crate::jobs::settled_at;
 use crate::on_both_backends;
 
-on_both_backends!(a_takeout_export_imports_with_its_sidecars_once);
+on_both_backends!(
+    a_takeout_export_imports_with_its_sidecars_once,
+    an_icloud_export_imports_with_its_dates_and_albums
+);
 
 const ROOT: &str = "Takeout/Google Photos";
 /// A name longer than Google keeps in a sidecar's name.
@@ -181,7 +184,7 @@ async fn a_takeout_export_imports_with_its_sidecars_once(backend: Backend) {
     let taken = |name: &str| {
         let id = by_name[name]["id"].as_str().unwrap().to_owned();
         let (srv, lib, owner) = (&srv, &lib, &owner);
-        async move { settled_at(srv, lib, &id, owner, "metadata").await }
+        async move { settled_at(srv, lib, &id, owner, "thumbnails").await }
     };
     let colosseum = taken("colosseum.jpg").await;
     assert_eq!(
@@ -280,5 +283,59 @@ async fn a_takeout_export_imports_with_its_sidecars_once(backend: Backend) {
         stdout.contains("6 imported, 1 already there, 1 skipped"),
         "{stdout}"
     );
+    srv.stop().await;
+}
+
+/// Apple's export: dates from `Photo Details.csv` (its dates' commas unquoted), albums from
+/// `Albums/<name>.csv`.
+async fn an_icloud_export_imports_with_its_dates_and_albums(backend: Backend) {
+    let dir = TempDir::new();
+    let part = dir.path().join("iCloud Photos Part 1 of 1.zip");
+    let details = "imgName,fileChecksum,favorite,hidden,deleted,originalCreationDate,viewCount,importDate\n\
+                   IMG_0001.JPG,a,no,no,no,Saturday June 27,2020 5:09 PM GMT,3,Saturday June 27,2020 5:10 PM GMT\n\
+                   IMG_0002.JPG,b,no,no,no,Monday January 1,2018 12:00 AM GMT,0,\n";
+    zip(
+        &part,
+        &[
+            ("iCloud Photos/Photos/IMG_0001.JPG".into(), photo(70)),
+            ("iCloud Photos/Photos/IMG_0002.JPG".into(), photo(80)),
+            (
+                "iCloud Photos/Photo Details.csv".into(),
+                details.as_bytes().to_vec(),
+            ),
+            (
+                "iCloud Photos/Albums/Summer.csv".into(),
+                b"Images\nIMG_0001.JPG\n".to_vec(),
+            ),
+        ],
+    )
+    .await;
+    let srv = TestServer::start(backend).await;
+    let (owner, owner_id) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Apple").await;
+    let summary = alcoves::import::takeout::import(&srv.app, &lib, &owner_id, &[part], |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.imported, summary.duplicates),
+        (2, 0),
+        "{summary:?}"
+    );
+    assert!(summary.skipped.is_empty(), "{summary:?}");
+    let files = srv
+        .get(&format!("/api/libraries/{lib}/files?limit=50"), &owner)
+        .await
+        .json;
+    for item in files["items"].as_array().unwrap() {
+        let id = item["id"].as_str().unwrap();
+        let file = settled_at(&srv, &lib, id, &owner, "thumbnails").await;
+        let (at, in_album) = match file["name"].as_str().unwrap() {
+            "IMG_0001.JPG" => (1_593_277_740_000_i64, true),
+            _ => (1_514_764_800_000, false),
+        };
+        assert_eq!(file["capturedAt"], at, "{file}");
+        assert_eq!(file["capturedAtSource"], "sidecar", "{file}");
+        assert_eq!(file["folderId"].is_string(), in_album, "{file}");
+    }
     srv.stop().await;
 }

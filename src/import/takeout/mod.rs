@@ -1,9 +1,11 @@
-//! Importing a Google Takeout export into a library: from its zip or tgz parts or an extracted folder,
+//! Importing a Google Takeout export (or an iCloud Photos one, see [`icloud`]) into a library:
+//! from its zip or tgz parts or an extracted folder,
 //! every photo and video is stored like an upload, carrying what its sidecar says (when and
 //! where it was taken, its description) for the metadata stage; albums become folders; the
 //! same bytes are stored once (a photo in an album and in "Photos from 2019" is one file), so
 //! running it again after an interruption imports only what is still missing.
 
+pub mod icloud;
 pub mod layout;
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +33,8 @@ use layout::Sidecars;
 
 /// Largest sidecar or album metadata read, in bytes.
 const MAX_JSON: u64 = 1 << 20;
+/// Largest photo list (iCloud's details and album lists) read, in bytes.
+const MAX_CSV: u64 = 64 << 20;
 
 /// What an import did.
 #[derive(Debug, Default, Serialize)]
@@ -199,17 +203,17 @@ async fn bytes_of<'a>(
     }
 }
 
-/// Reads a small file of the export whole.
-async fn read_small(sources: &[Source], item: &Item) -> Result<Vec<u8>> {
-    if item.size > MAX_JSON {
-        return Err(Error::TooLarge(MAX_JSON));
+/// Reads a small file of the export whole, up to `limit` bytes.
+async fn read_small(sources: &[Source], item: &Item, limit: u64) -> Result<Vec<u8>> {
+    if item.size > limit {
+        return Err(Error::TooLarge(limit));
     }
     let mut stream = bytes_of(sources, item).await?;
     let mut out = Vec::with_capacity(item.size as usize);
     while let Some(chunk) = stream.next().await {
         out.extend_from_slice(&chunk.map_err(|e| Error::Invalid(format!("{}: {e}", item.path)))?);
-        if out.len() as u64 > MAX_JSON {
-            return Err(Error::TooLarge(MAX_JSON));
+        if out.len() as u64 > limit {
+            return Err(Error::TooLarge(limit));
         }
     }
     Ok(out)
@@ -231,16 +235,39 @@ pub async fn import(
         ..Summary::default()
     };
     // Sidecars and album titles first: a photo's sidecar may come after it, or in another part.
-    // Google gives every album folder a metadata.json with its title.
+    // Google gives every album folder a metadata.json with its title; iCloud lists dates and
+    // albums in CSV files.
     let mut sidecars: HashMap<String, Sidecars> = HashMap::new();
     let mut albums: HashMap<String, String> = HashMap::new();
+    let mut icloud_details: HashMap<String, Sidecar> = HashMap::new();
+    let mut icloud_albums: HashMap<String, String> = HashMap::new();
     let mut media = Vec::new();
     for item in &items {
-        if !item.name().to_ascii_lowercase().ends_with(".json") {
+        let lower = item.name().to_ascii_lowercase();
+        if lower.ends_with(".csv") {
+            match read_small(&sources, item, MAX_CSV).await {
+                Ok(csv) => {
+                    let csv = String::from_utf8_lossy(&csv);
+                    if icloud::is_details(item.name()) {
+                        icloud_details.extend(icloud::details(&csv));
+                    } else if let Some(album) = icloud::album_of_list(&item.path) {
+                        for image in icloud::album_images(&csv) {
+                            icloud_albums.insert(image, album.to_owned());
+                        }
+                    }
+                }
+                Err(e) => summary.skipped.push(Skipped {
+                    path: item.path.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+            continue;
+        }
+        if !lower.ends_with(".json") {
             media.push(item);
             continue;
         }
-        let json = match read_small(&sources, item).await {
+        let json = match read_small(&sources, item, MAX_JSON).await {
             Ok(json) => json,
             Err(e) => {
                 summary.skipped.push(Skipped {
@@ -268,6 +295,7 @@ pub async fn import(
         albums
             .get(item.folder())
             .filter(|_| !layout::is_year_folder(name))
+            .or_else(|| icloud_albums.get(item.name()))
             .cloned()
     };
     media.sort_by_key(|item| (album_of(item).is_none(), item.path.clone()));
@@ -275,7 +303,10 @@ pub async fn import(
     progress(0, total);
     let mut album_folders: BTreeMap<String, String> = BTreeMap::new();
     for (done, item) in media.into_iter().enumerate() {
-        let said = sidecars.get(item.folder()).and_then(|s| s.of(item.name()));
+        let said = sidecars
+            .get(item.folder())
+            .and_then(|s| s.of(item.name()))
+            .or_else(|| icloud_details.get(item.name()));
         let album = album_of(item);
         match import_one(
             app,
