@@ -458,14 +458,15 @@ fn models_with_whisper_base() -> TempDir {
     dir
 }
 
-/// Polls a file's transcript until `ready` holds (two minutes at most).
+/// Polls a file's transcript until `ready` holds (five minutes at most: two busy cores run
+/// the whole suite beside it).
 async fn transcript_when(
     srv: &TestServer,
     file: &str,
     who: &str,
     ready: impl Fn(&Value) -> bool,
 ) -> Value {
-    for _ in 0..1200 {
+    for _ in 0..3000 {
         let transcript = srv.get(&format!("{file}/transcript"), who).await.json;
         if ready(&transcript) {
             return transcript;
@@ -547,13 +548,12 @@ async fn other_languages_are_detected_or_set_per_library(backend: Backend) {
         "{transcript}"
     );
 
-    // Changing the setting transcribes the library again: back to English, the German file is
-    // now heard (badly) as English by the English-only model.
-    assert_eq!(speech(&detect, "en").await.status, 200);
-    let (_, german) = &files[0];
-    let transcript = transcript_when(&srv, german, &owner, |t| t["language"] == "en").await;
+    // Changing the setting transcribes the library again: set to English, the French file is
+    // heard by the English-only model, which makes English of it or nothing at all.
+    assert_eq!(speech(&fixed, "en").await.status, 200);
+    let transcript = transcript_when(&srv, &file, &owner, |t| t["language"] != "fr").await;
     assert!(
-        !transcript["segments"].as_array().unwrap().is_empty(),
+        transcript["language"] == "en" || transcript["segments"] == json!([]),
         "{transcript}"
     );
     srv.stop().await;
