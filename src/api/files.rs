@@ -27,7 +27,9 @@ use crate::jobs::{self, JobKind, store::JobState};
 const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 1000;
 
-/// Views of `rows` with their duplicate flags and job states, found in two queries.
+/// Views of `rows` with their duplicate flags and job states. The rows are read again after
+/// the job states, so a stage shown done always shows its results (a worker records both in
+/// one transaction, but two separate reads could fall on either side of it).
 async fn views(app: &ApiState, library: &str, rows: Vec<File>) -> ApiResult<Vec<files::FileView>> {
     let hashes: Vec<String> = rows.iter().filter_map(|f| f.sha256.clone()).collect();
     let ids: Vec<String> = rows.iter().map(|f| f.id.clone()).collect();
@@ -40,8 +42,10 @@ async fn views(app: &ApiState, library: &str, rows: Vec<File>) -> ApiResult<Vec<
             .or_default()
             .insert(state.kind.as_str().to_owned(), state);
     }
+    let mut fresh = files::find_many(&mut conn, &ids).await?;
     Ok(rows
         .into_iter()
+        .map(|f| fresh.remove(&f.id).unwrap_or(f))
         .map(|f| {
             let dup =
                 f.trashed_at.is_none() && f.sha256.as_ref().is_some_and(|h| duplicated.contains(h));

@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::activity::{self, ActivityKind};
 use crate::app::App;
@@ -237,6 +237,16 @@ pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<File>> {
     Ok(
         with_conn!(conn, c => files::table.find(id).select(File::as_select()).first(c).await.optional())?,
     )
+}
+
+/// The rows of the files `ids` that still exist, by id.
+pub async fn find_many(conn: &mut Conn, ids: &[String]) -> Result<HashMap<String, File>> {
+    let rows: Vec<File> = with_conn!(conn, c => files::table
+        .filter(files::id.eq_any(ids))
+        .select(File::as_select())
+        .load(c)
+        .await)?;
+    Ok(rows.into_iter().map(|f| (f.id.clone(), f)).collect())
 }
 
 /// What to list.
