@@ -22,8 +22,19 @@ on_both_backends!(
     a_file_purged_while_its_proxy_is_made_leaves_nothing,
 );
 
+/// ffmpeg output options for H.264 video with AAC sound, as browsers play it.
+pub(crate) const H264_AAC: [&str; 7] = [
+    "-c:v",
+    "libx264",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-shortest",
+];
+
 /// Runs a fixture-making tool and fails the test unless it succeeds.
-fn tool(program: &str, args: &[&str]) {
+pub(crate) fn tool(program: &str, args: &[&str]) {
     let out = Command::new(program)
         .args(args)
         .output()
@@ -35,7 +46,7 @@ fn tool(program: &str, args: &[&str]) {
     );
 }
 
-fn path_str(path: &Path) -> &str {
+pub(crate) fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temporary path")
 }
 
@@ -57,17 +68,8 @@ pub(crate) fn make_clip(dir: &TempDir, name: &str, video: bool, codecs: &[&str])
 /// A 2 s 320x240 H.264/AAC MP4 with its moov atom at the end (no faststart), stamped with a
 /// creation time.
 fn make_h264(dir: &TempDir) -> Vec<u8> {
-    let codecs = [
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        "-metadata",
-        "creation_time=2024-07-14T16:30:05Z",
-    ];
+    let mut codecs = H264_AAC.to_vec();
+    codecs.extend(["-metadata", "creation_time=2024-07-14T16:30:05Z"]);
     std::fs::read(make_clip(dir, "h264.mp4", true, &codecs)).unwrap()
 }
 
@@ -723,22 +725,9 @@ async fn videos_get_posters_and_proxies_only_when_needed(backend: Backend) {
 
     // A copy cut short (its index intact up front, its media data cut at 60 %) says so, and its
     // poster and proxy are made from the part that plays.
-    let whole = make_clip(
-        &dir,
-        "whole.mp4",
-        true,
-        &[
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-            "-movflags",
-            "+faststart",
-        ],
-    );
+    let mut codecs = H264_AAC.to_vec();
+    codecs.extend(["-movflags", "+faststart"]);
+    let whole = make_clip(&dir, "whole.mp4", true, &codecs);
     let bytes = std::fs::read(whole).unwrap();
     let cut_id = put(
         &srv,
@@ -787,15 +776,7 @@ async fn videos_get_posters_and_proxies_only_when_needed(backend: Backend) {
             (-33.85, 151.2),
         ),
     ] {
-        let mut codecs = vec![
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ];
+        let mut codecs = H264_AAC.to_vec();
         codecs.extend(flags);
         let clip = std::fs::read(make_clip(&dir, name, true, &codecs)).unwrap();
         let id = put(&srv, &lib, &owner, name, clip).await;

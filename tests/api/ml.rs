@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::common::{Backend, TempDir, TestServer};
 use crate::files::testdata;
 use crate::jobs::{job_status, settled_at};
+use crate::media::{path_str, tool};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -565,8 +566,10 @@ async fn other_languages_are_detected_or_set_per_library(backend: Backend) {
 async fn a_recording_is_summed_up_by_what_lasts_not_by_silence() {
     let dir = TempDir::new();
     let padded = dir.path().join("quiet-then-jfk.wav");
-    let out = std::process::Command::new("ffmpeg")
-        .args([
+    let jfk = testdata("jfk.wav");
+    tool(
+        "ffmpeg",
+        &[
             "-y",
             "-v",
             "error",
@@ -575,21 +578,13 @@ async fn a_recording_is_summed_up_by_what_lasts_not_by_silence() {
             "-i",
             "anullsrc=r=16000:cl=mono",
             "-i",
-        ])
-        .arg(testdata("jfk.wav"))
-        .args([
+            path_str(&jfk),
             "-filter_complex",
             "[0]atrim=0:8[q];[q][1]concat=n=2:v=0:a=1",
             "-ar",
             "16000",
-        ])
-        .arg(&padded)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            path_str(&padded),
+        ],
     );
     let srv = ml_server(Backend::Sqlite, &shared_models(), 3).await;
     let (owner, _) = srv.register("olivia", None).await;

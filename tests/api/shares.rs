@@ -5,7 +5,6 @@
 //! MP4 or QuickTime file loses its location boxes and keys, keeping every sample).
 //! Fixtures are made in the test with ffmpeg, exiftool and ImageMagick.
 
-use std::path::Path;
 use std::process::Command;
 
 use diesel::prelude::*;
@@ -14,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::common::{Backend, PASSWORD, TempDir, TestServer};
 use crate::jobs::settled_at;
-use crate::media::make_clip;
+use crate::media::{H264_AAC, make_clip, path_str, tool};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -24,22 +23,6 @@ on_both_backends!(
     folder_and_moment_shares_show_what_they_cover,
     videos_leave_without_their_location,
 );
-
-fn tool(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} is installed: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 /// A 4 s 25 fps 320x240 H.264/AAC MP4.
 fn make_video(dir: &TempDir) -> Vec<u8> {
@@ -180,17 +163,8 @@ fn durations(dir: &TempDir, bytes: &[u8]) -> (f64, Option<f64>) {
 
 /// A 2 s H.264/AAC clip named `name` whose container says where it was made, through `flags`.
 fn make_located_video(dir: &TempDir, name: &str, flags: &[&str]) -> Vec<u8> {
-    let mut codecs = vec![
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        "-metadata",
-        "title=Tour",
-    ];
+    let mut codecs = H264_AAC.to_vec();
+    codecs.extend(["-metadata", "title=Tour"]);
     codecs.extend(flags);
     std::fs::read(make_clip(dir, name, true, &codecs)).unwrap()
 }
