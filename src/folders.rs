@@ -127,6 +127,26 @@ pub async fn subtree(conn: &mut Conn, library_id: &str, root: &str) -> Result<Ve
     Ok(out)
 }
 
+/// Refuses to move folder `id` under `new_parent`, when that is the folder itself or below it.
+pub async fn refuse_cycle(
+    conn: &mut Conn,
+    library_id: &str,
+    id: &str,
+    new_parent: &str,
+) -> Result<()> {
+    if subtree(conn, library_id, id)
+        .await?
+        .iter()
+        .any(|f| f == new_parent)
+    {
+        return Err(Error::Conflict(
+            "folder_cycle",
+            "a folder cannot move into itself".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Saves a folder's name and parent.
 pub async fn save(conn: &mut Conn, folder: &Folder) -> Result<()> {
     with_conn!(conn, c => diesel::update(folders::table.find(&folder.id))

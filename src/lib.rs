@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod csv;
+pub mod dav;
 pub mod db;
 pub mod digest;
 pub mod doctor;

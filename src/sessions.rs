@@ -45,6 +45,49 @@ pub struct ApiToken {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub expires_at: Option<i64>,
+    /// What it may do: `full` or `upload` (see [`TokenScope`]).
+    #[schemars(with = "TokenScope")]
+    pub scope: String,
+}
+
+impl ApiToken {
+    /// What the token may do; an unknown stored value is read as the narrowest scope.
+    pub fn scope(&self) -> TokenScope {
+        TokenScope::parse(&self.scope).unwrap_or(TokenScope::Upload)
+    }
+}
+
+/// What a personal access token (an app password) may do.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Everything its user may do.
+    #[default]
+    Full,
+    /// Add files and folders and list names, as a phone's backup app needs; never read a
+    /// file, change or delete anything.
+    Upload,
+}
+
+impl TokenScope {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Full => "full",
+            TokenScope::Upload => "upload",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(text: &str) -> Option<TokenScope> {
+        match text {
+            "full" => Some(TokenScope::Full),
+            "upload" => Some(TokenScope::Upload),
+            _ => None,
+        }
+    }
 }
 
 /// How a request proved who it is.
@@ -173,6 +216,7 @@ pub async fn create_token(
     user_id: &str,
     name: &str,
     expires_at: Option<i64>,
+    scope: TokenScope,
 ) -> Result<(ApiToken, String)> {
     let secret = format!("{ACCESS_TOKEN_PREFIX}{}", random_secret());
     let token = ApiToken {
@@ -183,6 +227,7 @@ pub async fn create_token(
         created_at: now_ms(),
         last_used_at: None,
         expires_at,
+        scope: scope.as_str().to_owned(),
     };
     with_conn!(conn, c => diesel::insert_into(api_tokens::table).values(&token).execute(c).await)?;
     Ok((token, secret))

@@ -15,7 +15,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::libraries::invites;
-use crate::sessions::{self, ApiToken, Credential, Session};
+use crate::sessions::{self, ApiToken, Credential, Session, TokenScope};
 
 /// Longest display name or token name accepted.
 const MAX_NAME_LEN: usize = 100;
@@ -325,6 +325,9 @@ pub async fn list_tokens(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>>
 pub struct CreateTokenBody {
     name: String,
     expires_in_days: Option<u32>,
+    /// `full` (the default) or `upload`: an app password for a phone's backup app.
+    #[serde(default)]
+    scope: TokenScope,
 }
 
 /// `POST /api/_auth/tokens`: the secret is in the response and nowhere else.
@@ -343,7 +346,7 @@ pub async fn create_token(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<B
     let caller = ctx.caller()?;
     let mut conn = app.db.conn().await?;
     let (token, secret) =
-        sessions::create_token(&mut conn, &caller.user.id, name, expires_at).await?;
+        sessions::create_token(&mut conn, &caller.user.id, name, expires_at, body.scope).await?;
     Ok(response::created(&CreatedToken { token, secret }))
 }
 

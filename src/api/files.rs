@@ -95,6 +95,7 @@ pub async fn upload(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> 
         size: staged.size,
         sha256: staged.sha256.clone(),
         head: &staged.head,
+        mtime: None,
         sidecar: None,
     };
     let file = ingest::store(app, received).await?;
@@ -357,10 +358,27 @@ pub async fn duplicates(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> 
 /// `GET /api/libraries/{library}/files/{file}/original`.
 pub async fn download(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Response<Body>> {
     let file = load(app, ctx, file).await?;
-    let etag = format!("\"{}\"", file.sha256.as_deref().unwrap_or(&file.id));
     let import_root = ctx.library()?.0.import_path.as_deref();
-    let original = Original::of(&file, import_root)?;
-    let mut res = send_ranged(
+    let mut res = send_original(app, ctx, &file, import_root).await?;
+    let inline = ctx.query_param("inline").as_deref() == Some("true");
+    res.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        header_value(&content_disposition(&file.name, inline)),
+    );
+    Ok(res)
+}
+
+/// The original bytes of `file` (of a library importing from `import_root`), with Range, ETag
+/// (its SHA-256) and If-None-Match.
+pub(super) async fn send_original(
+    app: &ApiState,
+    ctx: &Ctx,
+    file: &files::File,
+    import_root: Option<&str>,
+) -> ApiResult<Response<Body>> {
+    let etag = format!("\"{}\"", file.sha256.as_deref().unwrap_or(&file.id));
+    let original = Original::of(file, import_root)?;
+    send_ranged(
         ctx,
         file.size as u64,
         &etag,
@@ -381,13 +399,7 @@ pub async fn download(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<Respon
                 })
         },
     )
-    .await?;
-    let inline = ctx.query_param("inline").as_deref() == Some("true");
-    res.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        header_value(&content_disposition(&file.name, inline)),
-    );
-    Ok(res)
+    .await
 }
 
 /// A `size`-byte body with Range, ETag and If-None-Match handling; `read` streams the part.

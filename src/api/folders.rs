@@ -115,15 +115,7 @@ pub async fn update(app: &ApiState, ctx: &mut Ctx, folder: Uuid) -> ApiResult<Re
     if let Some(parent) = parent_change(body.get("parentId"))? {
         if let Some(p) = &parent {
             folders::live(&mut conn, &library, p, "parentId").await?;
-            if folders::subtree(&mut conn, &library, &folder.id)
-                .await?
-                .contains(p)
-            {
-                return Err(ApiError::Conflict(
-                    "folder_cycle",
-                    "a folder cannot move into itself".into(),
-                ));
-            }
+            folders::refuse_cycle(&mut conn, &library, &folder.id, p).await?;
         }
         folder.parent_id = parent;
     }

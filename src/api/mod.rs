@@ -5,6 +5,7 @@ mod admin;
 mod archive;
 mod auth;
 pub mod bodies;
+pub mod dav;
 mod files;
 mod findings;
 mod folders;

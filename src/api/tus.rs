@@ -315,6 +315,7 @@ async fn complete(app: &ApiState, mut upload: TusUpload) -> ApiResult<TusUpload>
             size: upload.length as u64,
             sha256,
             head: &head,
+            mtime: None,
             sidecar: None,
         };
         ingest::store(app, received).await?;

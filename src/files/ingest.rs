@@ -26,6 +26,9 @@ pub struct Received<'a> {
     pub sha256: String,
     /// The first bytes, for type sniffing.
     pub head: &'a [u8],
+    /// The file's modification time on the client, in ms since the epoch (WebDAV's
+    /// `X-OC-Mtime`): its file time when the file itself names no capture time.
+    pub mtime: Option<i64>,
     /// What came with it from an import.
     pub sidecar: Option<Sidecar>,
 }
@@ -65,7 +68,7 @@ pub async fn store(app: &App, received: Received<'_>) -> Result<File> {
         updated_at: now,
         trashed_at: None,
         source_path: None,
-        source_mtime: None,
+        source_mtime: received.mtime,
         media: Default::default(),
         sidecar: received
             .sidecar

@@ -47,7 +47,8 @@ pub struct File {
     pub trashed_at: Option<i64>,
     /// Path relative to the library's import folder, for files imported in place.
     pub source_path: Option<String>,
-    /// Modification time of the imported original at the last scan, in ms.
+    /// Modification time, in ms: of the imported original at the last scan, or of an upload
+    /// on the client that sent it (WebDAV's `X-OC-Mtime`).
     pub source_mtime: Option<i64>,
     /// What the metadata job read.
     #[diesel(embed)]
@@ -473,6 +474,15 @@ fn live_original_of<'a>(library_id: &'a str) -> _ {
 pub async fn update(conn: &mut Conn, file: &File) -> Result<()> {
     with_conn!(conn, c => diesel::update(files::table.find(&file.id))
         .set((files::name.eq(&file.name), files::folder_id.eq(&file.folder_id), files::updated_at.eq(now_ms())))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Sets the modification time a client gave the file (`source_mtime`).
+pub async fn set_mtime(conn: &mut Conn, id: &str, mtime: i64) -> Result<()> {
+    with_conn!(conn, c => diesel::update(files::table.find(id))
+        .set((files::source_mtime.eq(mtime), files::updated_at.eq(now_ms())))
         .execute(c)
         .await)?;
     Ok(())

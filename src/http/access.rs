@@ -8,7 +8,7 @@ use super::request::{Caller, Ctx};
 use super::routes::{AccessRule, Route};
 use crate::api::state::ApiState;
 use crate::libraries::{self, members};
-use crate::sessions::{self, Credential};
+use crate::sessions::{self, Credential, TokenScope};
 
 /// Applies `route`'s access rule, filling in `ctx.caller` and `ctx.library`.
 pub async fn authorize(app: &ApiState, ctx: &mut Ctx, route: &Route) -> ApiResult<()> {
@@ -19,6 +19,15 @@ pub async fn authorize(app: &ApiState, ctx: &mut Ctx, route: &Route) -> ApiResul
     let caller = authenticate(app, ctx)
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    if let Credential::Token(token) = &caller.credential
+        && token.scope() == TokenScope::Upload
+        && !route.fits_upload_scope()
+    {
+        return Err(ApiError::Denied(
+            "token_scope",
+            "this app password may only upload".into(),
+        ));
+    }
     match rule {
         AccessRule::Public | AccessRule::Session => {}
         AccessRule::InstanceOwner => {

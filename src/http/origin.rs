@@ -20,6 +20,12 @@ pub fn check(ctx: &Ctx, method: &Method, route: &Route, public_url: &str) -> Api
     if !guarded || ctx.header(header::AUTHORIZATION).is_some() {
         return Ok(());
     }
+    check_site(ctx, public_url)
+}
+
+/// Refuses a request a browser says comes from another site (or another port of this host),
+/// whatever its credentials: WebDAV's Basic credentials are sent by the browser by itself.
+pub fn check_site(ctx: &Ctx, public_url: &str) -> ApiResult<()> {
     let origin = ctx.header(header::ORIGIN);
     let own_origin = origin.is_some_and(|o| same_origin(o, public_url, ctx.header(header::HOST)));
     let allowed = match ctx.header(header::HeaderName::from_static("sec-fetch-site")) {

@@ -166,6 +166,19 @@ impl Ctx {
         Ok(form_urlencoded::parse(&bytes).into_owned().collect())
     }
 
+    /// Reads a small body whole (an XML request), with the JSON size limit.
+    pub async fn small_body(&mut self) -> ApiResult<Bytes> {
+        self.read_body(self.max_json_bytes).await
+    }
+
+    /// Whether the request says it carries a body.
+    pub fn has_body(&self) -> bool {
+        self.parts.headers.contains_key(header::TRANSFER_ENCODING)
+            || self
+                .header(header::CONTENT_LENGTH)
+                .is_some_and(|n| n.trim() != "0")
+    }
+
     /// Reads the body as JSON of type `T`, enforcing the content type and the size limit.
     pub async fn json<T: DeserializeOwned>(&mut self) -> ApiResult<T> {
         let content_type = self.header(header::CONTENT_TYPE).unwrap_or("");

@@ -410,6 +410,23 @@ impl Route {
         )
     }
 
+    /// Routes an `upload` app password may call: adding files and folders, and the lists it
+    /// needs to choose where.
+    pub fn fits_upload_scope(&self) -> bool {
+        matches!(
+            self,
+            Route::UploadFile { .. }
+                | Route::TusOptions { .. }
+                | Route::TusCreate { .. }
+                | Route::TusHead { .. }
+                | Route::TusPatch { .. }
+                | Route::TusDelete { .. }
+                | Route::ListLibraries { .. }
+                | Route::ListFolders { .. }
+                | Route::CreateFolder { .. }
+        )
+    }
+
     /// The table row of this route.
     pub fn info(&self) -> &'static RouteInfo {
         let name = self.name();

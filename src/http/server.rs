@@ -141,6 +141,18 @@ async fn handle(
         app.config.max_json_bytes,
     );
 
+    if crate::api::dav::owns(&path) {
+        let result = crate::api::dav::handle(&app, &mut ctx).await;
+        return Ok(finish(
+            result,
+            &request_id,
+            client_ip,
+            &method,
+            &path,
+            "dav",
+            started,
+        ));
+    }
     let route = Route::parse(&method, &path);
     let name = route.as_ref().map(|r| r.name()).unwrap_or("-");
     let result = match route {
@@ -178,6 +190,28 @@ async fn handle(
         }
         Err(e) => Err(e),
     };
+    Ok(finish(
+        result,
+        &request_id,
+        client_ip,
+        &method,
+        &path,
+        name,
+        started,
+    ))
+}
+
+/// The response for a handler's result: errors rendered (and logged when they are the
+/// server's), the request id and the standard headers set, the access logged.
+fn finish(
+    result: Result<Response<Body>, ApiError>,
+    request_id: &str,
+    client_ip: IpAddr,
+    method: &http::Method,
+    path: &str,
+    name: &str,
+    started: Instant,
+) -> Response<Body> {
     let mut res = result.unwrap_or_else(|err| {
         match &err {
             ApiError::Internal(detail) | ApiError::Unavailable(detail) => {
@@ -188,7 +222,7 @@ async fn handle(
         response::error(&err)
     });
     let headers = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", v);
     }
     headers
@@ -198,8 +232,8 @@ async fn handle(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    log_access(&request_id, client_ip, &method, &path, name, &res, started);
-    Ok(res)
+    log_access(request_id, client_ip, method, path, name, &res, started);
+    res
 }
 
 /// One access log line: the request, the route that answered (`web` for the web UI) and the

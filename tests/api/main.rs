@@ -6,6 +6,7 @@ mod access_matrix;
 mod accounts;
 mod activity;
 mod bad_requests;
+mod dav;
 mod disk;
 mod face_recall;
 mod faults;

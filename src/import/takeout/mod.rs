@@ -384,6 +384,7 @@ async fn import_one(
         size: staged.size,
         sha256: staged.sha256.clone(),
         head: &staged.head,
+        mtime: None,
         sidecar: said.cloned(),
     };
     ingest::store(app, received).await?;

@@ -1530,6 +1530,8 @@ export interface components {
             /** Format: int64 */
             lastUsedAt: number | null;
             name: string;
+            /** @description What it may do: `full` or `upload` (see [`TokenScope`]). */
+            scope: components["schemas"]["TokenScope"];
         };
         /** @description What the sign-in screens need before anyone is signed in. */
         AuthConfig: {
@@ -1563,6 +1565,11 @@ export interface components {
             /** Format: uint32 */
             expiresInDays?: number | null;
             name: string;
+            /**
+             * @description `full` (the default) or `upload`: an app password for a phone's backup app.
+             * @default full
+             */
+            scope: components["schemas"]["TokenScope"];
         };
         /** @description A new invite link; the token is shown only here. */
         CreatedInvite: {
@@ -2288,6 +2295,8 @@ export interface components {
             id: string | null;
             name: string | null;
         };
+        /** @description What a personal access token (an app password) may do. */
+        TokenScope: "full" | "upload";
         /** @description What was said in a recording, line by line and as one text. */
         Transcript: {
             /**
