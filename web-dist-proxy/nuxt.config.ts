@@ -28,11 +28,34 @@ export default defineNuxtConfig({
     // for the absolute links in share pages' link previews. Empty: the request's own origin.
     publicUrl: '',
   },
+  // An installable app (public/manifest.webmanifest, with "Share → Alcoves" on phones); the
+  // theme colours are the page background's in each colour mode.
   app: {
     head: {
       title: 'Alcoves',
-      meta: [{ name: 'viewport', content: 'width=device-width, initial-scale=1, viewport-fit=cover' }],
+      meta: [
+        { name: 'viewport', content: 'width=device-width, initial-scale=1, viewport-fit=cover' },
+        { name: 'theme-color', content: '#ffffff', media: '(prefers-color-scheme: light)' },
+        { name: 'theme-color', content: '#18181b', media: '(prefers-color-scheme: dark)' },
+      ],
+      link: [
+        { rel: 'manifest', href: '/manifest.webmanifest' },
+        { rel: 'icon', href: '/icon.svg', type: 'image/svg+xml' },
+        { rel: 'apple-touch-icon', href: '/icon-192.png' },
+      ],
     },
+  },
+  vite: {
+    plugins: [{
+      // The list of the browser's built files, for the service worker (public/sw.js) to cache.
+      name: 'alcoves:built-files',
+      apply: 'build',
+      applyToEnvironment: environment => environment.name === 'client',
+      generateBundle(_, bundle) {
+        const files = Object.keys(bundle).filter(f => f.startsWith('_nuxt/') && !f.endsWith('.map'))
+        this.emitFile({ type: 'asset', fileName: '_nuxt/built-files.json', source: JSON.stringify(files) })
+      },
+    }],
   },
   telemetry: false,
   devtools: { enabled: false },

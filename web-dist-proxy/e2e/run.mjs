@@ -3,7 +3,8 @@
 // first-run setup → login → create library → upload 3 photos, a video and a WAV → thumbnails
 // → viewer (photo, video playing, waveform, transcript seeking) → a duplicate trashed and
 // purged → photos selected, downloaded as a ZIP, trashed and restored → every main screen at
-// laptop and phone sizes → share links (a password-protected folder opened on a phone, a
+// laptop and phone sizes → the installable app (manifest, service worker, a photo shared to it
+// and uploaded from the share page) → share links (a password-protected folder opened on a phone, a
 // moment's clip, the page without JavaScript, link preview tags) → invite → a second user joins
 // as viewer and cannot upload → logout.
 // Fails if any request leaves the server. Screenshots go to e2e/screenshots/.
@@ -325,8 +326,65 @@ try {
   await page.setViewportSize(VIEWPORTS.laptop)
   await page.goto(libraryUrl)
 
-  step('share links: a folder behind a password and a moment, made through the API')
+  step('installable web app: manifest and share target')
   const libraryId = new URL(libraryUrl, BASE).pathname.split('/')[2]
+  // A share that reaches the server before any service worker is asked for again.
+  const early = await fetch(`${BASE}/share-target`, { method: 'POST', body: new FormData(), redirect: 'manual' })
+  expect(early.status === 303 && early.headers.get('location') === '/share?missed=1', `a share without the worker: ${early.status} ${early.headers.get('location')}`)
+  const manifestHref = await page.locator('link[rel=manifest]').getAttribute('href')
+  const manifest = await (await fetch(new URL(manifestHref, BASE))).json()
+  expect(manifest.name === 'Alcoves' && manifest.start_url === '/' && manifest.scope === '/' && manifest.display === 'standalone', `the manifest: ${JSON.stringify(manifest)}`)
+  const iconSizes = await page.evaluate(srcs => Promise.all(srcs.map(async (src) => {
+    const img = new Image()
+    img.src = src
+    await img.decode()
+    return `${img.naturalWidth}x${img.naturalHeight}`
+  })), manifest.icons.map(i => i.src))
+  const pngs = manifest.icons.filter((icon, i) => icon.type === 'image/png' && icon.sizes === iconSizes[i])
+  expect(['192x192', '512x512'].every(size => pngs.some(i => i.sizes === size)) && pngs.some(i => i.purpose === 'maskable'), `PNG icons of 192 and 512 pixels, one maskable: ${JSON.stringify(manifest.icons)} load as ${iconSizes}`)
+  const target = manifest.share_target
+  expect(target?.action === '/share-target' && target.method === 'POST' && target.enctype === 'multipart/form-data', `share_target: ${JSON.stringify(target)}`)
+  expect(target.params?.files?.some(f => f.name === 'media' && ['image/*', 'video/*', 'audio/*'].every(t => f.accept.includes(t))), `shared media files: ${JSON.stringify(target.params)}`)
+  // The worker registered on the first visit controls every page loaded since it started.
+  await page.evaluate(() => Promise.race([
+    navigator.serviceWorker.ready,
+    new Promise((_, fail) => setTimeout(() => fail(new Error('no service worker within 60 s')), 60_000)),
+  ]).then(() => true))
+  await page.reload()
+  const worker = await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)
+  expect(worker === `${BASE}/sw.js`, `the service worker controls the page: ${worker}`)
+  // "Share → Alcoves" on Android posts the files to the share target: a form in the page does too.
+  await page.setViewportSize(VIEWPORTS.phone)
+  await page.evaluate(() => {
+    const form = Object.assign(document.createElement('form'), { method: 'post', enctype: 'multipart/form-data', action: '/share-target' })
+    form.style.cssText = 'position: fixed; top: 0; left: 0; z-index: 10000; background: white'
+    form.innerHTML = '<input name="title" value="A coffee"><input type="file" name="media" data-testid="e2e-share-file"><button data-testid="e2e-share-send">Share</button>'
+    document.body.append(form)
+  })
+  await page.getByTestId('e2e-share-file').setInputFiles(join(FIXTURES, 'coffee.png'))
+  await page.getByTestId('e2e-share-send').click()
+  await page.waitForURL(`${BASE}/share`)
+  await page.locator('[data-testid=share-file][data-status=waiting]', { hasText: 'coffee.png' }).waitFor(T)
+  expect(await page.getByTestId('share-file').count() === 1, 'the one shared file waits')
+  await page.getByTestId('share-library').getByText('Holidays').click()
+  await shot('20-share-waiting')
+  await page.getByTestId('share-upload').click()
+  await page.locator('[data-testid=share-file][data-status=done]').waitFor(T)
+  await page.getByTestId('share-done').waitFor(T)
+  await shot('21-share-uploaded')
+  const libraryNames = await page.evaluate(async id => (await (await fetch(`/api/libraries/${id}/files?limit=100`)).json()).items.map(f => f.name), libraryId)
+  expect(libraryNames.includes('coffee.png'), `the shared file is in Holidays: ${libraryNames.join(', ')}`)
+  const openLink = await page.getByTestId('share-open-library').getAttribute('href')
+  expect(openLink === new URL(libraryUrl).pathname, `a link to the library: ${openLink}`)
+  // Uploaded files leave the inbox.
+  await page.goto(`${BASE}/share?missed=1`)
+  await page.getByTestId('share-missed').waitFor(T)
+  await page.getByTestId('share-empty').waitFor(T)
+  await page.setViewportSize(VIEWPORTS.laptop)
+  await page.goto(libraryUrl)
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=thumb][data-ready=true]').length === 6, null, T)
+
+  step('share links: a folder behind a password and a moment, made through the API')
   const call = async (method, path, data) => {
     const res = await page.request.fetch(new URL(path, BASE).href, { method, data })
     if (!res.ok()) throw new Error(`${method} ${path}: ${res.status()} ${await res.text()}`)

@@ -22,7 +22,7 @@ const listeners = new Set<(file: FileView) => void>()
 let nextKey = 0
 
 /** Sends `body` with XHR (for upload progress); resolves with the finished request. */
-function send(method: string, url: string, headers: Record<string, string>, body: Blob | null, onProgress: (loaded: number) => void): Promise<XMLHttpRequest> {
+export function send(method: string, url: string, headers: Record<string, string>, body: Blob | null, onProgress: (loaded: number) => void): Promise<XMLHttpRequest> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
     xhr.open(method, url)
@@ -73,6 +73,11 @@ async function uploadTus(u: Upload, api: ReturnType<typeof useApi>): Promise<Fil
   return api('/api/libraries/{library}/files/{file}', { params: { library: u.libraryId, file } })
 }
 
+/** How far `u` has got, in percent. */
+export function uploadPercent(u: Pick<Upload, 'file' | 'loaded'>): number {
+  return u.file.size ? Math.round((u.loaded / u.file.size) * 100) : 100
+}
+
 export function useUploads() {
   const api = useApi()
 
@@ -94,12 +99,14 @@ export function useUploads() {
     }
   }
 
-  /** Queues `files` for upload into `libraryId`. */
-  function add(libraryId: string, files: Iterable<File>) {
+  /** Queues `files` for upload into `libraryId`; answers their uploads, to follow. */
+  function add(libraryId: string, files: Iterable<File>): Upload[] {
+    const start = uploads.value.length
     for (const file of files) {
       uploads.value.push({ key: nextKey++, libraryId, file, loaded: 0, status: 'queued' })
     }
     pump()
+    return uploads.value.slice(start)
   }
 
   function retry(u: Upload) {
