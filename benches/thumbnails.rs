@@ -101,8 +101,8 @@ fn main() {
         let bytes = std::fs::read(photo).unwrap();
         let picture =
             image::decode(&bytes, "image/jpeg", &thumbnails::scale_for_all, &limits).unwrap();
-        let thumbs = thumbnails::render_all(&picture.pixels).unwrap();
-        assert_eq!(thumbs.len(), thumbnails::SIZES.len());
+        let rendered = thumbnails::render_all(&picture.pixels).unwrap();
+        assert_eq!(rendered.thumbnails.len(), thumbnails::SIZES.len());
     });
     let ours_rss = common::own_peak_rss_mib();
 

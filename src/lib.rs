@@ -6,6 +6,7 @@ pub mod activity;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod csv;

@@ -113,6 +113,21 @@ pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     }
     .clamp(1, MAX_PAGE);
     let after = ctx.cursor()?;
+    let filter = list_filter(ctx)?;
+    let (rows, next) = {
+        let mut conn = app.db.conn().await?;
+        files::list(&mut conn, &library, &filter, after.as_ref(), limit).await?
+    };
+    let items = views(app, &library, rows).await?;
+    Ok(response::ok(&Page {
+        items,
+        next_cursor: next.map(|c| c.encode()),
+    }))
+}
+
+/// The filter of a file list from the query: `kind`, `folder`, `trashed`, `person`, `label`,
+/// `q` and `order`.
+pub(super) fn list_filter(ctx: &Ctx) -> ApiResult<ListFilter> {
     let kind = ctx
         .query_param("kind")
         .map(|k| {
@@ -121,7 +136,7 @@ pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
             })
         })
         .transpose()?;
-    let filter = ListFilter {
+    Ok(ListFilter {
         kind,
         folder_id: ctx.query_param("folder"),
         trashed: ctx.query_param("trashed").as_deref() == Some("true"),
@@ -136,16 +151,7 @@ pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
                 .ok_or_else(|| ApiError::BadRequest("order must be uploaded or taken".into()))?,
             None => FileOrder::Uploaded,
         },
-    };
-    let (rows, next) = {
-        let mut conn = app.db.conn().await?;
-        files::list(&mut conn, &library, &filter, after.as_ref(), limit).await?
-    };
-    let items = views(app, &library, rows).await?;
-    Ok(response::ok(&Page {
-        items,
-        next_cursor: next.map(|c| c.encode()),
-    }))
+    })
 }
 
 pub(super) async fn load(app: &ApiState, ctx: &Ctx, file: Uuid) -> ApiResult<File> {

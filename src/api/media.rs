@@ -13,12 +13,15 @@ use uuid::Uuid;
 use super::files::{load, send_ranged};
 use super::proxy_cache::ProxyCache;
 use super::state::ApiState;
+use crate::db::Conn;
 use crate::files::File;
 use crate::files::MediaKind;
 use crate::files::derived::{WAVEFORM_VARIANT, derived_key, proxy_variant, thumbnail_variant};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
+use crate::jobs::store;
+use crate::jobs::{JobKind, JobStatus};
 use crate::media::thumbnails::{self, Fit, Format, Size};
 use crate::media::{Limits, MediaError, image};
 use crate::storage::BlobKey;
@@ -92,7 +95,31 @@ pub async fn thumbnail(
     let size = thumbnails::size(size).ok_or(ApiError::NotFound)?;
     let file = load(app, ctx, file).await?;
     let key = derived_key(&file, &thumbnail_variant(size)).map_err(internal)?;
-    send_derived(app, ctx, &key, size.format.mime()).await
+    let mut res = send_derived(app, ctx, &key, size.format.mime()).await?;
+    if let Some(asked) = ctx.query_param("v") {
+        let mut conn = app.db.conn().await?;
+        if thumbnails_version(&mut conn, &file.id)
+            .await?
+            .map(|v| v.to_string())
+            == Some(asked)
+        {
+            // Private: a shared cache must not hand one member's photos to someone else.
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=31536000, immutable"),
+            );
+        }
+    }
+    Ok(res)
+}
+
+/// The version of the thumbnails `file` has now: its thumbnails job's last done run.
+async fn thumbnails_version(conn: &mut Conn, file: &str) -> ApiResult<Option<i32>> {
+    let jobs = store::states_of(conn, &[file.to_owned()]).await?;
+    Ok(jobs
+        .into_iter()
+        .find(|j| j.kind == JobKind::Thumbnails && j.status == JobStatus::Done)
+        .and_then(|j| j.done_version))
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {

@@ -9,6 +9,7 @@ pub mod dav;
 mod files;
 mod findings;
 mod folders;
+mod imports;
 mod invites;
 mod jobs;
 mod libraries;
@@ -22,6 +23,7 @@ mod shared;
 mod shares;
 pub mod state;
 mod system;
+mod timeline;
 pub mod tus;
 
 use std::sync::Arc;
@@ -141,6 +143,13 @@ pub async fn dispatch(
         Route::SharedOriginal { token, file } => shared::original(app, ctx, &token, file).await,
         Route::SharedClip { token } => shared::clip(app, ctx, &token).await,
         Route::SharedZip { token } => shared::zip(app, ctx, &token).await,
+        Route::CreateImport { .. } => imports::create(app, ctx).await,
+        Route::UploadImportPart { import, .. } => imports::upload_part(app, ctx, import).await,
+        Route::StartImport { import, .. } => imports::start(app, ctx, import).await,
+        Route::GetImport { import, .. } => imports::get(app, ctx, import).await,
+        Route::TimelineBuckets { .. } => timeline::buckets(app, ctx).await,
+        Route::TimelineBucket { day, .. } => timeline::bucket(app, ctx, &day).await,
+        Route::Memories { .. } => timeline::memories(app, ctx).await,
         Route::ListFolders { .. } => folders::list(app, ctx).await,
         Route::CreateFolder { .. } => folders::create(app, ctx).await,
         Route::GetFolder { folder, .. } => folders::get(app, ctx, folder).await,

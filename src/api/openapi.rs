@@ -6,8 +6,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use super::bodies::{Changed, FileSelection, Items, Page, Queued};
-use super::{activity, admin, archive, auth, files, findings, folders, invites, jobs, libraries};
-use super::{media, people, shared, shares, system};
+use super::libraries;
+use super::{activity, admin, archive, auth, files, findings, folders, imports, invites, jobs};
+use super::{media, people, shared, shares, system, timeline};
 use crate::accounts::UserView;
 use crate::activity::FeedEntry;
 use crate::app::VERSION;
@@ -124,6 +125,12 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
             res::<invites::CreatedInvite>(g),
         ),
         "ListFiles" => (None, res::<Page<FileView>>(g)),
+        "TimelineBuckets" => (None, res::<timeline::Buckets>(g)),
+        "Memories" => (None, res::<timeline::Memories>(g)),
+        "TimelineBucket" => (None, res::<Items<crate::files::timeline::Item>>(g)),
+        "CreateImport" | "UploadImportPart" | "StartImport" | "GetImport" => {
+            (None, res::<imports::ImportView>(g))
+        }
         "UploadFile" | "GetFile" | "TrashFile" | "RestoreFile" | "ReprocessFileStage" => {
             (None, res::<FileView>(g))
         }

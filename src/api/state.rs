@@ -19,6 +19,8 @@ pub struct ApiState {
     pub tus_locks: super::tus::UploadLocks,
     /// Image proxy renders in progress and recently made, so identical requests share one.
     pub renders: super::media::Renders,
+    /// Exports being imported from the web app.
+    pub imports: super::imports::Imports,
     /// The live feed's one poller, shared by every WebSocket of this process.
     pub live: super::live::LiveFeed,
     /// The proxy to the web UI, when `web` is not `off`.
@@ -45,6 +47,7 @@ impl ApiState {
             throttle: LoginThrottle::default(),
             tus_locks: Default::default(),
             renders,
+            imports: Default::default(),
             live: Default::default(),
             web,
             app,

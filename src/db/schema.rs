@@ -123,6 +123,7 @@ diesel::table! {
         duration_ms -> Nullable<BigInt>,
         media_info -> Nullable<Text>,
         sidecar -> Nullable<Text>,
+        thumbhash -> Nullable<Text>,
     }
 }
 

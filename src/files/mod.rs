@@ -8,6 +8,7 @@ pub mod original;
 pub mod outgoing;
 pub mod sidecar;
 pub mod sniff;
+pub mod timeline;
 pub mod tus;
 pub mod upload;
 
@@ -319,6 +320,79 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
+/// Narrows a boxed query on `files` to a [`ListFilter`]: live files or the trash, kind, folder,
+/// person, label and search text (`pattern`, from [`contains_pattern`]). A macro because each
+/// backend's boxed query is its own type.
+macro_rules! narrowed {
+    ($query:expr, $filter:expr, $pattern:expr) => {{
+        let (filter, pattern): (&ListFilter, &Option<String>) = ($filter, $pattern);
+        let mut query = $query;
+        query = if filter.trashed {
+            query.filter(files::trashed_at.is_not_null())
+        } else {
+            query.filter(files::trashed_at.is_null())
+        };
+        if let Some(kind) = &filter.kind {
+            query = query.filter(files::kind.eq(kind.as_str()));
+        }
+        if let Some(folder) = &filter.folder_id {
+            query = query.filter(files::folder_id.eq(folder));
+        }
+        if let Some(person) = &filter.person_id {
+            query = query.filter(
+                files::id.eq_any(
+                    faces::table
+                        .filter(faces::person_id.eq(person))
+                        .select(faces::file_id),
+                ),
+            );
+        }
+        if let Some(label) = &filter.label {
+            query = query.filter(
+                files::id.eq_any(
+                    file_labels::table
+                        .filter(file_labels::name.eq(label))
+                        .select(file_labels::file_id),
+                ),
+            );
+        }
+        if let Some(pattern) = pattern {
+            query = query.filter(
+                lower(files::name)
+                    .like(pattern)
+                    .escape('\\')
+                    .or(files::id.eq_any(
+                        file_labels::table
+                            .filter(lower(file_labels::name).like(pattern).escape('\\'))
+                            .select(file_labels::file_id),
+                    ))
+                    .or(files::id.eq_any(
+                        audio_events::table
+                            .filter(lower(audio_events::name).like(pattern).escape('\\'))
+                            .select(audio_events::file_id),
+                    ))
+                    .or(files::id.eq_any(
+                        transcript_segments::table
+                            .filter(lower(transcript_segments::text).like(pattern).escape('\\'))
+                            .select(transcript_segments::file_id),
+                    ))
+                    .or(files::id.eq_any(
+                        faces::table
+                            .inner_join(people::table)
+                            .filter(
+                                lower(people::name.assume_not_null())
+                                    .like(pattern)
+                                    .escape('\\'),
+                            )
+                            .select(faces::file_id),
+                    )),
+            );
+        }
+        query
+    }};
+}
+pub(crate) use narrowed;
+
 /// One page of a library's originals, newest first, and the cursor of the next page.
 pub async fn list(
     conn: &mut Conn,
@@ -341,45 +415,7 @@ pub async fn list(
             FileOrder::Uploaded => query.order((files::created_at.desc(), files::id.desc())),
             FileOrder::Taken => query.order((taken.desc(), files::id.desc())),
         };
-        query = if filter.trashed {
-            query.filter(files::trashed_at.is_not_null())
-        } else {
-            query.filter(files::trashed_at.is_null())
-        };
-        if let Some(kind) = &filter.kind {
-            query = query.filter(files::kind.eq(kind.as_str()));
-        }
-        if let Some(folder) = &filter.folder_id {
-            query = query.filter(files::folder_id.eq(folder));
-        }
-        if let Some(person) = &filter.person_id {
-            query = query.filter(files::id.eq_any(
-                faces::table.filter(faces::person_id.eq(person)).select(faces::file_id),
-            ));
-        }
-        if let Some(label) = &filter.label {
-            query = query.filter(files::id.eq_any(
-                file_labels::table.filter(file_labels::name.eq(label)).select(file_labels::file_id),
-            ));
-        }
-        if let Some(pattern) = &pattern {
-            query = query.filter(
-                lower(files::name).like(pattern).escape('\\')
-                    .or(files::id.eq_any(file_labels::table
-                        .filter(lower(file_labels::name).like(pattern).escape('\\'))
-                        .select(file_labels::file_id)))
-                    .or(files::id.eq_any(audio_events::table
-                        .filter(lower(audio_events::name).like(pattern).escape('\\'))
-                        .select(audio_events::file_id)))
-                    .or(files::id.eq_any(transcript_segments::table
-                        .filter(lower(transcript_segments::text).like(pattern).escape('\\'))
-                        .select(transcript_segments::file_id)))
-                    .or(files::id.eq_any(faces::table
-                        .inner_join(people::table)
-                        .filter(lower(people::name.assume_not_null()).like(pattern).escape('\\'))
-                        .select(faces::file_id))),
-            );
-        }
+        query = narrowed!(query, filter, &pattern);
         // After the cursor: `t <= at AND (t < at OR id < last)`. The first term bounds the
         // index range, so a deep page starts at the cursor instead of scanning from the top.
         if let Some(after) = after {
@@ -463,7 +499,7 @@ pub async fn duplicate_groups(
 
 /// Live originals of a library: not derived, not trashed.
 #[diesel::dsl::auto_type]
-fn live_original_of<'a>(library_id: &'a str) -> _ {
+pub(crate) fn live_original_of<'a>(library_id: &'a str) -> _ {
     files::library_id
         .eq(library_id)
         .and(files::source_file_id.is_null())
@@ -483,6 +519,15 @@ pub async fn update(conn: &mut Conn, file: &File) -> Result<()> {
 pub async fn set_mtime(conn: &mut Conn, id: &str, mtime: i64) -> Result<()> {
     with_conn!(conn, c => diesel::update(files::table.find(id))
         .set((files::source_mtime.eq(mtime), files::updated_at.eq(now_ms())))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// Records the ThumbHash (base64) the thumbnails stage made.
+pub async fn set_thumbhash(conn: &mut Conn, id: &str, thumbhash: &str) -> Result<()> {
+    with_conn!(conn, c => diesel::update(files::table.find(id))
+        .set(files::thumbhash.eq(thumbhash))
         .execute(c)
         .await)?;
     Ok(())

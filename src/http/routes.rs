@@ -230,7 +230,7 @@ route_table! {
     PurgeFiles { library: LibraryId } = POST "/api/libraries/{library}/files/purge", "files" => Library(Admin);
     /// The original bytes (`?inline=true` to display); supports Range, ETag and If-None-Match.
     DownloadFile { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/original", "files" => Library(Viewer);
-    /// A named thumbnail: search, timeline, faces, card or preview.
+    /// A named thumbnail: search, timeline, faces, card or preview; with `v`, the version a timeline item names, it is cached for good.
     Thumbnail { library: LibraryId, file: Uuid, size: String } = GET "/api/libraries/{library}/files/{file}/thumbnails/{size}", "media" => Library(Viewer);
     /// What a browser can play of a video or audio file: the proxy and/or the original.
     PlaybackSources { library: LibraryId, file: Uuid } = GET "/api/libraries/{library}/files/{file}/playback-sources", "media" => Library(Viewer);
@@ -328,6 +328,20 @@ route_table! {
     TusPatch { library: LibraryId, upload: Uuid } = PATCH "/api/libraries/{library}/tus/{upload}", "uploads" => Library(Admin);
     /// Abandon a resumable upload.
     TusDelete { library: LibraryId, upload: Uuid } = DELETE "/api/libraries/{library}/tus/{upload}", "uploads" => Library(Admin);
+    /// Every day of the timeline with its files' count and aspect ratios (the list's filters, `tz` in minutes east of UTC).
+    TimelineBuckets { library: LibraryId } = GET "/api/libraries/{library}/timeline/buckets", "files" => Library(Viewer);
+    /// One day's files as the grid needs them (`day` as `YYYY-MM-DD`, same filters and `tz`).
+    TimelineBucket { library: LibraryId, day: String } = GET "/api/libraries/{library}/timeline/bucket/{day}", "files" => Library(Viewer);
+    /// "On this day": files taken on today's date (on the client's calendar, `tz`; or `day`) in earlier years.
+    Memories { library: LibraryId } = GET "/api/libraries/{library}/memories", "files" => Library(Viewer);
+    /// Start importing a Google Takeout or iCloud Photos export; its parts are uploaded next.
+    CreateImport { library: LibraryId } = POST "/api/libraries/{library}/imports", "imports" => Library(Admin);
+    /// One part of the export (`.zip`, `.tgz`, `.tar.gz`) as the raw body, named by `X-Upload-Name`.
+    UploadImportPart { library: LibraryId, import: Uuid } = POST "/api/libraries/{library}/imports/{import}/parts", "imports" => Library(Admin);
+    /// Import the parts received, in the background.
+    StartImport { library: LibraryId, import: Uuid } = POST "/api/libraries/{library}/imports/{import}/start", "imports" => Library(Admin);
+    /// An import's progress and, once done, what it did.
+    GetImport { library: LibraryId, import: Uuid } = GET "/api/libraries/{library}/imports/{import}", "imports" => Library(Admin);
     /// Folders under `parent` (the root by default); `trashed=true` lists trashed folders.
     ListFolders { library: LibraryId } = GET "/api/libraries/{library}/folders", "folders" => Library(Viewer);
     /// Create a folder (`name`, optional `parentId`).
@@ -390,6 +404,7 @@ impl Route {
         matches!(
             self,
             Route::UploadFile { .. }
+                | Route::UploadImportPart { .. }
                 | Route::DownloadFile { .. }
                 | Route::Playback { .. }
                 | Route::TusPatch { .. }
@@ -406,7 +421,10 @@ impl Route {
     pub fn is_upload(&self) -> bool {
         matches!(
             self,
-            Route::UploadFile { .. } | Route::TusCreate { .. } | Route::TusPatch { .. }
+            Route::UploadFile { .. }
+                | Route::UploadImportPart { .. }
+                | Route::TusCreate { .. }
+                | Route::TusPatch { .. }
         )
     }
 

@@ -29,7 +29,7 @@ impl Entry {
 }
 
 /// Something the walk could not index, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Skipped {
     /// Relative path, with bytes that are not UTF-8 replaced.
     pub path: String,

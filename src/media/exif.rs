@@ -235,24 +235,17 @@ pub fn parse_time(time: &str, offset: Option<&str>, source: &'static str) -> Opt
         let minutes = digits(h)? * 60 + digits(m)?;
         (minutes <= 14 * 60).then_some(sign * minutes as i32)
     });
-    let wall =
-        (days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second) * 1000;
+    let wall = (crate::calendar::days_from_civil(year, month, day) * 86_400
+        + hour * 3600
+        + minute * 60
+        + second)
+        * 1000;
     Some(Taken {
         local: format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}"),
         offset_minutes,
         epoch_ms: wall - i64::from(offset_minutes.unwrap_or(0)) * 60_000,
         source,
     })
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -196,8 +196,24 @@ pub struct Thumbnail {
     pub bytes: Vec<u8>,
 }
 
-/// Renders every named size from one decoded picture.
-pub fn render_all(picture: &RgbImage) -> Result<Vec<Thumbnail>, MediaError> {
+/// Every named size of a picture and its placeholder.
+pub struct Rendered {
+    pub thumbnails: Vec<Thumbnail>,
+    /// A ThumbHash of the picture: a few bytes a client blurs into a stand-in.
+    pub thumbhash: Vec<u8>,
+}
+
+/// The box a ThumbHash's input fits in (its encoder takes at most 100 x 100 pixels).
+const PLACEHOLDER: Size = Size {
+    name: "placeholder",
+    width: 100,
+    height: 100,
+    fit: Fit::Contain,
+    format: Format::Webp,
+};
+
+/// Renders every named size, and the placeholder, from one decoded picture.
+pub fn render_all(picture: &RgbImage) -> Result<Rendered, MediaError> {
     let preview = resize(picture, SIZES[0])?;
     let mut out = Vec::with_capacity(SIZES.len());
     for size in SIZES {
@@ -216,7 +232,16 @@ pub fn render_all(picture: &RgbImage) -> Result<Vec<Thumbnail>, MediaError> {
             bytes: encode(image, size.format, QUALITY)?,
         });
     }
-    Ok(out)
+    let small = resize(&preview, PLACEHOLDER)?;
+    let rgba: Vec<u8> = small
+        .pixels()
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
+    let (w, h) = (small.width() as usize, small.height() as usize);
+    Ok(Rendered {
+        thumbnails: out,
+        thumbhash: thumbhash::rgba_to_thumb_hash(w, h, &rgba),
+    })
 }
 
 #[cfg(test)]
@@ -241,7 +266,8 @@ mod tests {
         let picture = RgbImage::from_fn(1000, 500, |x, y| {
             image::Rgb([(x % 256) as u8, (y % 256) as u8, 0])
         });
-        let thumbs = render_all(&picture).unwrap();
+        let rendered = render_all(&picture).unwrap();
+        let thumbs = &rendered.thumbnails;
         let dims: Vec<_> = thumbs
             .iter()
             .map(|t| (t.size.name, t.width, t.height))
@@ -258,5 +284,13 @@ mod tests {
         );
         assert!(thumbs[3].bytes.starts_with(b"RIFF"));
         assert!(thumbs[0].bytes.starts_with(&[0xFF, 0xD8]));
+
+        // The placeholder keeps the picture's shape (as closely as a ThumbHash's few DCT
+        // terms tell it) and colour: red and green, no blue.
+        let hash = &rendered.thumbhash;
+        let ratio = thumbhash::thumb_hash_to_approximate_aspect_ratio(hash).unwrap();
+        assert!((1.7..=2.2).contains(&ratio), "{ratio}");
+        let (r, g, b, _) = thumbhash::thumb_hash_to_average_rgba(hash).unwrap();
+        assert!(r > 0.35 && g > 0.35 && b < 0.1, "{r} {g} {b}");
     }
 }

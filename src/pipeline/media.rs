@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use base64::Engine;
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 
@@ -12,7 +13,7 @@ use super::{Progress, report_progress};
 use crate::app::App;
 use crate::files::derived::{WAVEFORM_VARIANT, derived_key, proxy_variant, thumbnail_variant};
 use crate::files::original::Original;
-use crate::files::{File, MediaFacts, MediaKind};
+use crate::files::{self, File, MediaFacts, MediaKind};
 use crate::jobs::JobKind;
 use crate::jobs::store::Settle;
 use crate::media::av::{self, AvInfo, ProxyTarget};
@@ -252,7 +253,7 @@ pub async fn thumbnails(app: &App, file: &File) -> Result<(), Settle> {
     })
     .await?;
     drop(original);
-    for thumb in rendered {
+    for thumb in rendered.thumbnails {
         let key = derived_key(file, &thumbnail_variant(thumb.size))
             .map_err(|e| Settle::Failed(e.to_string()))?;
         app.storage
@@ -260,7 +261,11 @@ pub async fn thumbnails(app: &App, file: &File) -> Result<(), Settle> {
             .await
             .map_err(retry("storing a thumbnail"))?;
     }
-    Ok(())
+    let thumbhash = base64::engine::general_purpose::STANDARD.encode(&rendered.thumbhash);
+    let mut conn = app.db.conn().await.map_err(retry("database"))?;
+    files::set_thumbhash(&mut conn, &file.id, &thumbhash)
+        .await
+        .map_err(retry("recording the placeholder"))
 }
 
 /// Transcodes a video or audio file browsers cannot play to H.264/AAC MP4 or AAC M4A.

@@ -61,6 +61,8 @@ struct Fixture {
     person: String,
     moment: String,
     share: String,
+    /// A web import of an export, waiting for its parts.
+    import: String,
     /// The share's link token and the cookie that unlocked it.
     share_token: String,
     share_cookie: String,
@@ -102,6 +104,9 @@ async fn fixture(srv: &TestServer, people: &People) -> Fixture {
         )
         .await;
     let upload = srv.tus_create(&lib, owner, "matrix.bin", 4).await;
+    let import = srv
+        .post(&format!("/api/libraries/{lib}/imports"), owner, json!({}))
+        .await;
     let file_id = file.json["id"].as_str().unwrap().to_owned();
     let moment = moment_on(srv, &lib, &file_id).await;
     srv.call(
@@ -131,6 +136,7 @@ async fn fixture(srv: &TestServer, people: &People) -> Fixture {
     Fixture {
         moment,
         share: shared.json["id"].as_str().unwrap().to_owned(),
+        import: import.json["id"].as_str().unwrap().to_owned(),
         share_token,
         share_cookie: unlocked.cookie().expect("the share's cookie"),
         upload: upload.rsplit('/').next().unwrap().to_owned(),
@@ -242,6 +248,8 @@ async fn every_route_enforces_its_access_rule(backend: Backend) {
                 "size" | "name" => "preview".to_owned(),
                 "moment" => fx.moment.clone(),
                 "share" => fx.share.clone(),
+                "import" => fx.import.clone(),
+                "day" => "2024-05-06".to_owned(),
                 "token" if info.path.starts_with("/api/invites") => fx.invite_token.clone(),
                 "token"
                     if info.path.starts_with("/api/share/")

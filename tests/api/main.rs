@@ -23,4 +23,5 @@ mod security;
 mod shares;
 mod storage;
 mod takeout;
+mod timeline;
 mod tus;

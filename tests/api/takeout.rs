@@ -283,6 +283,73 @@ async fn a_takeout_export_imports_with_its_sidecars_once(backend: Backend) {
         stdout.contains("6 imported, 1 already there, 1 skipped"),
         "{stdout}"
     );
+
+    // The same export uploaded from the web app, part by part, imported in the background.
+    let web = srv.library(&owner, "Uploaded").await;
+    let created = srv
+        .post(&format!("/api/libraries/{web}/imports"), &owner, json!({}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let import = format!(
+        "/api/libraries/{web}/imports/{}",
+        created.json["id"].as_str().unwrap()
+    );
+    let send_part = |name: &str, bytes: Vec<u8>| {
+        let req = reqwest::Client::new()
+            .post(format!("{}{import}/parts", srv.base))
+            .header("x-upload-name", name)
+            .body(bytes);
+        srv.raw(req, &owner)
+    };
+    assert_eq!(
+        send_part("notes.txt", b"hi".to_vec()).await.code(),
+        "bad_request"
+    );
+    let too_early = srv
+        .post(&format!("{import}/start"), &owner, json!({}))
+        .await;
+    assert_eq!(too_early.status, 409, "nothing to import yet");
+    for part in &parts {
+        let name = part.file_name().unwrap().to_str().unwrap();
+        let res = send_part(name, std::fs::read(part).unwrap()).await;
+        assert_eq!(res.status, 201, "{}", res.json);
+    }
+    let started = srv
+        .post(&format!("{import}/start"), &owner, json!({}))
+        .await;
+    assert_eq!(started.json["state"], "running", "{}", started.json);
+    assert_eq!(
+        started.json["parts"],
+        json!(["takeout-001.zip", "takeout-002.zip"])
+    );
+    assert_eq!(
+        send_part("late.zip", b"x".to_vec()).await.code(),
+        "import_started"
+    );
+    let mut view = Value::Null;
+    for _ in 0..600 {
+        view = srv.get(&import, &owner).await.json;
+        if view["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(view["state"], "done", "{view}");
+    assert_eq!(
+        (view["done"].clone(), view["total"].clone()),
+        (json!(8), json!(8)),
+        "{view}"
+    );
+    let summary = &view["summary"];
+    assert_eq!(
+        (summary["imported"].clone(), summary["duplicates"].clone()),
+        (json!(6), json!(1)),
+        "{view}"
+    );
+    assert!(summary["skipped"][0]["reason"].is_string(), "{view}");
+    // Someone else's library does not have it.
+    let elsewhere = import.replace(&web, &other);
+    assert_eq!(srv.get(&elsewhere, &owner).await.status, 404);
     srv.stop().await;
 }
 

@@ -37,7 +37,7 @@ const MAX_JSON: u64 = 1 << 20;
 const MAX_CSV: u64 = 64 << 20;
 
 /// What an import did.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Photos and videos stored.
     pub imported: usize,
@@ -88,6 +88,11 @@ impl Item {
 fn is_tgz(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name.ends_with(".tgz") || name.ends_with(".tar.gz")
+}
+
+/// Whether `name` is an export part's file name: a `.zip`, `.tgz` or `.tar.gz`.
+pub fn is_part_name(name: &str) -> bool {
+    name.ends_with(".zip") || is_tgz(Path::new(name))
 }
 
 /// A folder a `.tgz` part is unpacked into (a tar cannot be read out of order, and sidecars may

@@ -770,7 +770,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A named thumbnail: search, timeline, faces, card or preview. */
+        /** A named thumbnail: search, timeline, faces, card or preview; with `v`, the version a timeline item names, it is cached for good. */
         get: operations["Thumbnail"];
         put?: never;
         post?: never;
@@ -919,6 +919,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/libraries/{library}/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start importing a Google Takeout or iCloud Photos export; its parts are uploaded next. */
+        post: operations["CreateImport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/libraries/{library}/imports/{import}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An import's progress and, once done, what it did. */
+        get: operations["GetImport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/libraries/{library}/imports/{import}/parts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** One part of the export (`.zip`, `.tgz`, `.tar.gz`) as the raw body, named by `X-Upload-Name`. */
+        post: operations["UploadImportPart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/libraries/{library}/imports/{import}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import the parts received, in the background. */
+        post: operations["StartImport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/libraries/{library}/invites": {
         parameters: {
             query?: never;
@@ -1021,6 +1089,23 @@ export interface paths {
         head?: never;
         /** Change a member's role. */
         patch: operations["UpdateMember"];
+        trace?: never;
+    };
+    "/api/libraries/{library}/memories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** "On this day": files taken on today's date (on the client's calendar, `tz`; or `day`) in earlier years. */
+        get: operations["Memories"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/libraries/{library}/moments": {
@@ -1194,6 +1279,40 @@ export interface paths {
         head?: never;
         /** Change a share's title, message, expiry, password or permissions. */
         patch: operations["UpdateShare"];
+        trace?: never;
+    };
+    "/api/libraries/{library}/timeline/bucket/{day}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One day's files as the grid needs them (`day` as `YYYY-MM-DD`, same filters and `tz`). */
+        get: operations["TimelineBucket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/libraries/{library}/timeline/buckets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every day of the timeline with its files' count and aspect ratios (the list's filters, `tz` in minutes east of UTC). */
+        get: operations["TimelineBuckets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/libraries/{library}/tus": {
@@ -1539,6 +1658,22 @@ export interface components {
             needsSetup: boolean;
             registrationMode: components["schemas"]["RegistrationMode"];
         };
+        /** @description One day of the timeline. */
+        Bucket: {
+            /** Format: uint */
+            count: number;
+            /** @description The day, `YYYY-MM-DD`. */
+            day: string;
+            /**
+             * @description Width over height of each file of the day (upright; 1 when not known yet), in the
+             *     order of the day's items.
+             */
+            ratios: number[];
+        };
+        /** @description Every day of the timeline, newest first. */
+        Buckets: {
+            buckets: components["schemas"]["Bucket"][];
+        };
         ChangePasswordBody: {
             currentPassword: string;
             newPassword: string;
@@ -1748,6 +1883,29 @@ export interface components {
             status: string;
             version: string;
         };
+        /** @description Where an import is. */
+        ImportState: ("running" | "done" | "failed") | "receiving";
+        /** @description An import as the API shows it. */
+        ImportView: {
+            /** Format: int64 */
+            createdAt: number;
+            /**
+             * Format: uint
+             * @description Files of the export looked at so far, of `total`.
+             */
+            done: number;
+            /** @description Why it failed. */
+            error: string | null;
+            id: string;
+            libraryId: string;
+            /** @description The parts received, by name, in the order they came. */
+            parts: string[];
+            state: components["schemas"]["ImportState"];
+            /** @description What it did, once done. */
+            summary: components["schemas"]["Summary"] | (null);
+            /** Format: uint */
+            total: number;
+        };
         /** @description The instance-wide settings the owner can change. */
         InstanceSettings: {
             registrationMode: components["schemas"]["RegistrationMode"];
@@ -1787,6 +1945,37 @@ export interface components {
             libraryEmoji: string | null;
             libraryName: string;
             role: string;
+        };
+        /** @description A file as the timeline grid needs it; the full view stays on the file's own route. */
+        Item: {
+            /** Format: int64 */
+            durationMs: number | null;
+            /** Format: int32 */
+            height: number | null;
+            id: string;
+            /** @description Another live original in the library has the same bytes. */
+            isDuplicate: boolean;
+            kind: components["schemas"]["MediaKind"];
+            /** @description Some of its jobs are still to run. */
+            processing: boolean;
+            /**
+             * Format: int64
+             * @description When it was taken (when it arrived, until its metadata is read), in ms.
+             */
+            takenAt: number;
+            /**
+             * Format: int32
+             * @description The version of its thumbnails, for the thumbnail URL's `v` (cached for good with it).
+             */
+            thumbVersion: number | null;
+            /** @description A ThumbHash of the picture (base64), to show while the thumbnail loads. */
+            thumbhash: string | null;
+            /** Format: int32 */
+            width: number | null;
+        };
+        /** @description A whole list. */
+        ItemList: {
+            items: components["schemas"]["Item"][];
         };
         /** @description How many jobs of one kind are in one state. */
         JobCount: {
@@ -1908,6 +2097,19 @@ export interface components {
             role: components["schemas"]["Role"];
             userId: string;
             username: string;
+        };
+        /** @description The files taken on this day in earlier years. */
+        Memories: {
+            /** @description Newest year first; years without files are left out. */
+            years: components["schemas"]["MemoryYear"][];
+        };
+        /** @description One earlier year's files of this day. */
+        MemoryYear: {
+            items: components["schemas"]["Item"][];
+            /** Format: int64 */
+            year: number;
+            /** Format: int64 */
+            yearsAgo: number;
         };
         MergeBody: {
             people: string[];
@@ -2245,6 +2447,12 @@ export interface components {
             /** @description `session` or `token`. */
             via: string;
         };
+        /** @description Something the walk could not index, and why. */
+        Skipped: {
+            /** @description Relative path, with bytes that are not UTF-8 replaced. */
+            path: string;
+            reason: string;
+        };
         /** @description A sound heard from `start_ms` to `end_ms`, with its highest score. */
         SoundEvent: {
             /** Format: int64 */
@@ -2294,6 +2502,21 @@ export interface components {
         Subject: {
             id: string | null;
             name: string | null;
+        };
+        /** @description What an import did. */
+        Summary: {
+            /**
+             * Format: uint
+             * @description Files whose bytes the library already held (album copies, or a run resumed).
+             */
+            duplicates: number;
+            /**
+             * Format: uint
+             * @description Photos and videos stored.
+             */
+            imported: number;
+            /** @description Files left out, with why. */
+            skipped: components["schemas"]["Skipped"][];
         };
         /** @description What a personal access token (an app password) may do. */
         TokenScope: "full" | "upload";
@@ -4527,6 +4750,133 @@ export interface operations {
             };
         };
     };
+    CreateImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GetImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                import: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    UploadImportPart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                import: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    StartImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                import: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     ListInvites: {
         parameters: {
             query?: never;
@@ -4767,6 +5117,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberView"][];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    Memories: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Memories"];
                 };
             };
             /** @description error */
@@ -5203,6 +5584,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ShareView"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    TimelineBucket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+                day: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemList"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    TimelineBuckets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Buckets"];
                 };
             };
             /** @description error */
