@@ -1,6 +1,22 @@
 //! Proleptic Gregorian dates and days since 1970-01-01, both ways (Howard Hinnant's
 //! algorithms), for capture times and the timeline's day buckets.
 
+/// The months' English names.
+pub const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
 

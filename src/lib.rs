@@ -27,6 +27,7 @@ pub mod ml;
 pub mod moments;
 pub mod people;
 pub mod pipeline;
+pub mod search;
 pub mod serve;
 pub mod sessions;
 pub mod shares;

@@ -105,13 +105,7 @@ pub async fn upload(app: &ApiState, ctx: &mut Ctx) -> ApiResult<Response<Body>> 
 /// `GET /api/libraries/{library}/files`.
 pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let library = ctx.library_id()?;
-    let limit = match ctx.query_param("limit") {
-        Some(l) => l
-            .parse::<i64>()
-            .map_err(|_| ApiError::BadRequest("limit must be a number".into()))?,
-        None => DEFAULT_PAGE,
-    }
-    .clamp(1, MAX_PAGE);
+    let limit = ctx.page_limit(DEFAULT_PAGE, MAX_PAGE)?;
     let after = ctx.cursor()?;
     let filter = list_filter(ctx)?;
     let (rows, next) = {
@@ -246,6 +240,7 @@ pub async fn update(app: &ApiState, ctx: &mut Ctx, file: Uuid) -> ApiResult<Resp
         file.folder_id = folder;
     }
     files::update(&mut conn, &file).await?;
+    crate::search::refresh(&mut conn, std::slice::from_ref(&file.id)).await?;
     drop(conn);
     Ok(response::ok(&view(app, file).await?))
 }

@@ -120,6 +120,7 @@ pub async fn update(app: &ApiState, ctx: &mut Ctx, folder: Uuid) -> ApiResult<Re
         folder.parent_id = parent;
     }
     folders::save(&mut conn, &folder).await?;
+    crate::search::refresh_folder(&mut conn, &library, &folder.id).await?;
     Ok(response::ok(&folder))
 }
 

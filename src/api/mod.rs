@@ -19,6 +19,7 @@ mod moments;
 pub mod openapi;
 mod people;
 mod proxy_cache;
+mod search;
 mod shared;
 mod shares;
 pub mod state;
@@ -150,6 +151,7 @@ pub async fn dispatch(
         Route::TimelineBuckets { .. } => timeline::buckets(app, ctx).await,
         Route::TimelineBucket { day, .. } => timeline::bucket(app, ctx, &day).await,
         Route::Memories { .. } => timeline::memories(app, ctx).await,
+        Route::Search { .. } => search::search(app, ctx).await,
         Route::ListFolders { .. } => folders::list(app, ctx).await,
         Route::CreateFolder { .. } => folders::create(app, ctx).await,
         Route::GetFolder { folder, .. } => folders::get(app, ctx, folder).await,

@@ -126,6 +126,7 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
         ),
         "ListFiles" => (None, res::<Page<FileView>>(g)),
         "TimelineBuckets" => (None, res::<timeline::Buckets>(g)),
+        "Search" => (None, res::<Page<crate::search::find::Found>>(g)),
         "Memories" => (None, res::<timeline::Memories>(g)),
         "TimelineBucket" => (None, res::<Items<crate::files::timeline::Item>>(g)),
         "CreateImport" | "UploadImportPart" | "StartImport" | "GetImport" => {

@@ -15,6 +15,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 use crate::people::{self, PersonChange};
+use crate::search;
 
 /// `GET /api/libraries/{library}/people`.
 pub async fn list(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
@@ -42,6 +43,7 @@ pub async fn update(app: &ApiState, ctx: &mut Ctx, person: Uuid) -> ApiResult<Re
     let mut conn = app.db.conn().await?;
     let person = people::get(&mut conn, &library, &person.to_string()).await?;
     people::update(&mut conn, &person, &change).await?;
+    search::refresh_people(&mut conn, std::slice::from_ref(&person.id)).await?;
     drop(conn);
     person_view(app, &library, &person.id).await
 }
@@ -58,6 +60,7 @@ pub async fn merge(app: &ApiState, ctx: &mut Ctx, person: Uuid) -> ApiResult<Res
     let library = ctx.library_id()?;
     let person = person.to_string();
     people::merge(&app.db, &library, &person, &body.people).await?;
+    search::refresh_people(&mut app.db.conn().await?, std::slice::from_ref(&person)).await?;
     person_view(app, &library, &person).await
 }
 

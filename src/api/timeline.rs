@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use super::bodies::Items;
 use super::files::list_filter;
+use super::search::utc_offset;
 use super::state::ApiState;
 use crate::calendar;
 use crate::db::now_ms;
 use crate::files::ListFilter;
-use crate::files::timeline::{self, Bucket, Item, MAX_OFFSET_MINUTES};
+use crate::files::timeline::{self, Bucket, Item};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
@@ -45,18 +46,7 @@ fn filter_and_offset(ctx: &Ctx) -> ApiResult<(ListFilter, i64)> {
         trashed: false,
         ..list_filter(ctx)?
     };
-    let offset = match ctx.query_param("tz") {
-        Some(tz) => tz
-            .parse::<i64>()
-            .ok()
-            .filter(|m| m.abs() <= MAX_OFFSET_MINUTES)
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "tz must be minutes east of UTC, at most {MAX_OFFSET_MINUTES} either way"
-                ))
-            })?,
-        None => 0,
-    };
+    let offset = utc_offset(ctx)?;
     Ok((filter, offset))
 }
 

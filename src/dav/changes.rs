@@ -95,14 +95,16 @@ pub async fn relocate(app: &App, actor: &str, node: &Node, to: &Target<'_>) -> R
             let mut file = file.clone();
             file.name = file_name(to.name)?.to_owned();
             file.folder_id = to.folder_id();
-            files::update(&mut conn, &file).await
+            files::update(&mut conn, &file).await?;
+            crate::search::refresh(&mut conn, &[file.id]).await
         }
         Node::Dir(space, Some(folder)) => {
             refuse_into_itself(&mut conn, &space.library.id, folder, to).await?;
             let mut folder = folder.clone();
             folder.name = folder_name(to.name)?.to_owned();
             folder.parent_id = to.folder_id();
-            folders::save(&mut conn, &folder).await
+            folders::save(&mut conn, &folder).await?;
+            crate::search::refresh_folder(&mut conn, &space.library.id, &folder.id).await
         }
         Node::Dir(_, None) | Node::Root => Err(not_here("libraries are renamed in the web app")),
     }

@@ -278,6 +278,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    search_docs (id) {
+        id -> BigInt,
+        file_id -> Text,
+        library_id -> Text,
+        name -> Text,
+        folder -> Text,
+        labels -> Text,
+        people -> Text,
+        sounds -> Text,
+        camera -> Text,
+        dates -> Text,
+        words -> Text,
+    }
+}
+
+diesel::table! {
     shares (id) {
         id -> Text,
         library_id -> Text,
@@ -334,6 +350,7 @@ diesel::joinable!(file_labels -> files (file_id));
 diesel::joinable!(audio_events -> files (file_id));
 diesel::joinable!(transcript_segments -> files (file_id));
 diesel::joinable!(moments -> files (file_id));
+diesel::joinable!(search_docs -> files (file_id));
 diesel::joinable!(share_files -> shares (share_id));
 diesel::joinable!(share_files -> files (file_id));
 
@@ -361,4 +378,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     shares,
     share_files,
     share_visits,
+    search_docs,
 );

@@ -117,36 +117,57 @@ pub async fn day_items(
 ) -> Result<Vec<Item>> {
     let pattern = filter.search.as_deref().map(contains_pattern);
     let start = day * DAY_MS - offset_minutes * 60_000;
-    type Row = (
-        String,
-        String,
-        Option<i32>,
-        Option<i32>,
-        Option<i64>,
-        i64,
-        Option<String>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = with_conn!(conn, c => {
+    let rows: Vec<LeanRow> = with_conn!(conn, c => {
         let taken = coalesce(files::captured_at, files::created_at);
         let query = files::table
             .filter(files::library_id.eq(library_id))
             .filter(files::source_file_id.is_null())
             .filter(taken.ge(start).and(taken.lt(start + DAY_MS)))
-            .select((
-                files::id,
-                files::kind,
-                files::width,
-                files::height,
-                files::duration_ms,
-                taken,
-                files::thumbhash,
-                files::sha256,
-            ))
+            .select(lean_columns())
             .order((taken.desc(), files::id.desc()))
             .into_boxed();
         narrowed!(query, filter, &pattern).load(c).await
     })?;
+    lean_items(conn, library_id, rows).await
+}
+
+/// A lean item's columns of `files`: id, kind, width, height, duration, taken, ThumbHash and
+/// SHA-256.
+pub type LeanRow = (
+    String,
+    String,
+    Option<i32>,
+    Option<i32>,
+    Option<i64>,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+/// The select clause of a [`LeanRow`].
+#[diesel::dsl::auto_type]
+pub fn lean_columns() -> _ {
+    let taken: coalesce<files::captured_at, files::created_at> =
+        coalesce(files::captured_at, files::created_at);
+    (
+        files::id,
+        files::kind,
+        files::width,
+        files::height,
+        files::duration_ms,
+        taken,
+        files::thumbhash,
+        files::sha256,
+    )
+}
+
+/// The lean items of `rows` (files of one library), in their order, with their job and
+/// duplicate facts.
+pub async fn lean_items(
+    conn: &mut Conn,
+    library_id: &str,
+    rows: Vec<LeanRow>,
+) -> Result<Vec<Item>> {
     // Job and duplicate facts in chunks: a day of a scanned archive may hold thousands.
     let mut duplicated = HashSet::new();
     let mut facts: HashMap<String, (bool, Option<i32>)> = HashMap::new();

@@ -139,6 +139,17 @@ impl Ctx {
             .map(|(_, v)| v)
     }
 
+    /// The `limit` query parameter of a paged list, `default` when absent, clamped to 1..=`max`.
+    pub fn page_limit(&self, default: i64, max: i64) -> ApiResult<i64> {
+        let limit = match self.query_param("limit") {
+            Some(l) => l
+                .parse::<i64>()
+                .map_err(|_| ApiError::BadRequest("limit must be a number".into()))?,
+            None => default,
+        };
+        Ok(limit.clamp(1, max))
+    }
+
     /// The `cursor` query parameter of a paged list (`nextCursor` of the previous page).
     pub fn cursor(&self) -> ApiResult<Option<Cursor>> {
         self.query_param("cursor")

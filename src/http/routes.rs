@@ -332,6 +332,8 @@ route_table! {
     TimelineBuckets { library: LibraryId } = GET "/api/libraries/{library}/timeline/buckets", "files" => Library(Viewer);
     /// One day's files as the grid needs them (`day` as `YYYY-MM-DD`, same filters and `tz`).
     TimelineBucket { library: LibraryId, day: String } = GET "/api/libraries/{library}/timeline/bucket/{day}", "files" => Library(Viewer);
+    /// Files whose name, folder, labels, people, sounds, transcript, camera or dates match `q` (words, "phrases" and `key:value` filters; the filters also as parameters), with their hits.
+    Search { library: LibraryId } = GET "/api/libraries/{library}/search", "files" => Library(Viewer);
     /// "On this day": files taken on today's date (on the client's calendar, `tz`; or `day`) in earlier years.
     Memories { library: LibraryId } = GET "/api/libraries/{library}/memories", "files" => Library(Viewer);
     /// Start importing a Google Takeout or iCloud Photos export; its parts are uploaded next.

@@ -105,6 +105,18 @@ impl JobKind {
     /// Whether later stages need this one's result, so a file that failed it goes no further
     /// (without a hash or its type there is nothing to build on). Every later stage checks its
     /// own inputs.
+    /// Whether what the stage finds goes into the search index.
+    pub fn is_searchable(self) -> bool {
+        matches!(
+            self,
+            JobKind::Metadata
+                | JobKind::Faces
+                | JobKind::Objects
+                | JobKind::AudioEvents
+                | JobKind::Transcribe
+        )
+    }
+
     pub fn needed_later(self) -> bool {
         matches!(self, JobKind::Hash | JobKind::Metadata)
     }

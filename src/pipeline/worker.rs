@@ -43,6 +43,14 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let poll = Duration::from_millis(app.config.job_poll_ms);
     let mut backoff = Backoff::default();
     tracing::info!("workers started");
+    let db = app.db.clone();
+    tokio::spawn(async move {
+        match crate::search::index_missing(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("indexed {n} files for search"),
+            Err(e) => tracing::warn!("indexing files for search: {e}"),
+        }
+    });
     while !*stop.borrow() {
         if last_reap.elapsed() >= REAP_EVERY {
             last_reap = Instant::now();
@@ -313,6 +321,9 @@ async fn record(
             crate::people::cluster::Params::from_config(&app.config),
         )
         .await?;
+        if claim.kind.is_searchable() {
+            crate::search::refresh(&mut tx, std::slice::from_ref(&file.id)).await?;
+        }
     }
     // A stage that does not apply to this file hands it on like a finished one, and so does
     // one that failed for good when later stages do not need what it makes.

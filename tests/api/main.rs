@@ -19,6 +19,7 @@ mod migrations;
 mod ml;
 mod process;
 mod queue;
+mod search;
 mod security;
 mod shares;
 mod storage;

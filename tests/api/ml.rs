@@ -268,6 +268,17 @@ async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Ba
     assert_eq!(theirs.len(), 3);
     let by_name = items(&srv, &format!("/api/libraries/{lib}/files?q=grace"), &owner).await;
     assert_eq!(by_name.len(), 3);
+    // The search index follows the rename: by the name's prefix, and as a filter.
+    let search = |q: &str| {
+        let path = format!("/api/libraries/{lib}/search?q={q}");
+        let (srv, owner) = (&srv, &owner);
+        async move { srv.get(&path, owner).await }
+    };
+    let found = search("gra").await.json;
+    assert_eq!(found["items"].as_array().unwrap().len(), 3, "{found}");
+    assert_eq!(found["items"][0]["hits"][0]["field"], "people", "{found}");
+    let filtered = search("person:%22Grace%22").await.json;
+    assert_eq!(filtered["items"].as_array().unwrap().len(), 3, "{filtered}");
 
     // The person's picture is a 300x300 JPEG crop.
     let (status, headers, body) = srv
@@ -288,6 +299,12 @@ async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Ba
         .await;
     assert_eq!(merged.status, 200, "{}", merged.json);
     assert_eq!(merged.json["fileCount"], 5);
+    let found = search("person:Grace").await.json;
+    assert_eq!(
+        found["items"].as_array().unwrap().len(),
+        5,
+        "merged in: {found}"
+    );
     assert_eq!(items(&srv, &people_path, &owner).await.len(), 4);
     assert_eq!(srv.get(&person(&p2), &owner).await.status, 405);
 
@@ -686,6 +703,42 @@ async fn sound_gets_events_and_a_transcript(backend: Backend) {
     )
     .await;
     assert_eq!(by_sound.len(), 1, "sound events are searchable");
+
+    // The search route says where: the transcript line and the sound event, with their times.
+    let search = |q: &str| {
+        let path = format!("/api/libraries/{lib}/search?q={q}");
+        let (srv, owner) = (&srv, &owner);
+        async move { srv.get(&path, owner).await }
+    };
+    let found = search("%22fellow%20americ%22").await.json;
+    let hits = found["items"][0]["hits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{found}"));
+    let line = hits
+        .iter()
+        .find(|h| h["field"] == "transcript")
+        .expect("a transcript hit");
+    assert!(line["text"].as_str().unwrap().contains("fellow"), "{line}");
+    assert!(
+        line["endMs"].as_i64().unwrap() > line["startMs"].as_i64().unwrap(),
+        "{line}"
+    );
+    let found = search("sound:speech%20has:transcript").await.json;
+    let hits = found["items"][0]["hits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{found}"));
+    let event = hits
+        .iter()
+        .find(|h| h["field"] == "sound")
+        .expect("a sound hit");
+    assert_eq!(event["text"], "Speech");
+    assert!(event["endMs"].as_i64().unwrap() > event["startMs"].as_i64().unwrap());
+    assert!(
+        search("sound:laughter").await.json["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     srv.stop().await;
 }
 

@@ -67,20 +67,6 @@ pub fn album_images(csv: &str) -> Vec<String> {
 
 /// `Saturday June 27,2020 5:09 PM GMT` in ms since the epoch.
 fn creation_date(text: &str) -> Option<i64> {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
     let words: Vec<&str> = text.split_whitespace().collect();
     let [_weekday, month, day_year, clock, half, zone] = words[..] else {
         return None;
@@ -88,7 +74,7 @@ fn creation_date(text: &str) -> Option<i64> {
     if zone != "GMT" && zone != "UTC" {
         return None;
     }
-    let month = MONTHS.iter().position(|m| *m == month)? + 1;
+    let month = crate::calendar::MONTHS.iter().position(|m| *m == month)? + 1;
     let (day, year) = day_year.split_once(',')?;
     let (hour, minute) = clock.split_once(':')?;
     let hour: u32 = hour.parse().ok()?;

@@ -1244,6 +1244,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/libraries/{library}/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Files whose name, folder, labels, people, sounds, transcript, camera or dates match `q` (words, "phrases" and `key:value` filters; the filters also as parameters), with their hits. */
+        get: operations["Search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/libraries/{library}/shares": {
         parameters: {
             query?: never;
@@ -1873,6 +1890,16 @@ export interface components {
             id: string;
             name: string;
         };
+        /** @description A file found, with its hits. */
+        Found: {
+            file: components["schemas"]["Item"];
+            hits: components["schemas"]["Hit"][];
+        };
+        /** @description One page of a list, with the cursor of the next page (`null` on the last one). */
+        FoundPage: {
+            items: components["schemas"]["Found"][];
+            nextCursor: string | null;
+        };
         /** @description Whether the server and what it depends on answer. */
         Health: {
             database: components["schemas"]["Check"];
@@ -1882,6 +1909,23 @@ export interface components {
             /** @description `ok` or `degraded`. */
             status: string;
             version: string;
+        };
+        /** @description Where a file matched. */
+        Hit: {
+            /** Format: int64 */
+            endMs: number | null;
+            /**
+             * @description `name`, `folder`, `labels`, `people`, `sounds`, `camera`, `dates`, `transcript` or
+             *     `sound`.
+             */
+            field: string;
+            /**
+             * Format: int64
+             * @description Where the transcript line or sound event starts and ends, in ms.
+             */
+            startMs: number | null;
+            /** @description The field's text, or the transcript line or sound event. */
+            text: string;
         };
         /** @description Where an import is. */
         ImportState: ("running" | "done" | "failed") | "receiving";
@@ -5420,6 +5464,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Queued"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    Search: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FoundPage"];
                 };
             };
             /** @description error */
