@@ -5,7 +5,7 @@
 // database (one transaction through the `sqlite3` CLI: dates spread unevenly over six years,
 // mixed aspect ratios, done jobs, thumbnails symlinked to the real ones). Then Debian's Chromium
 // opens the timeline at laptop (1280x800) and phone (375x740) size and measures: time to the
-// first tile and the first picture, time until every page of the list is in, frame intervals
+// first tile and the first picture, time until the day-bucket list is in, frame intervals
 // (rAF) while scrolling 60 px a frame, 10 random jumps, a drag down the date scrubber and
 // "flings" of 2000 px a frame; for each, main-thread time by kind, long tasks, thumbnail requests
 // left pending and how long until the pictures in view show. Also DOM size, JS heap and the
@@ -193,7 +193,7 @@ SELECT count(*) FROM files WHERE library_id = '${library}';
 }
 
 // Runs in every page before its scripts: when the first tile and picture show, the timeline's
-// height changes (pages of the list arriving) and long tasks, all in performance.now() time.
+// height changes (the bucket list arriving) and long tasks, all in performance.now() time.
 function pageProbe() {
   performance.setResourceTimingBufferSize(1_000_000)
   const b = (window.__bench = { firstTile: null, firstPicture: null, heights: 0, lastHeightAt: null, height: null, longTasks: [] })
@@ -337,7 +337,8 @@ try {
   page.on('requestfinished', q => isThumb(q) && thumbs.finished++)
   page.on('requestfailed', q => isThumb(q) && thumbs.failed++)
   const timelineUrl = `${BASE}/libraries/${library}`
-  const listPath = `/api/libraries/${library}/files`
+  // The timeline's list: its day buckets (one answer, with no next cursor).
+  const listPath = `/api/libraries/${library}/timeline/buckets`
 
   const longTaskStats = tasks => ({
     n: tasks.length,
@@ -576,7 +577,7 @@ try {
   const rows = [
     ['first tile (ms)', r => r.load.firstTileMs],
     ['first picture (ms)', r => r.load.firstPictureMs],
-    ['first / last /files page (ms)', r => `${r.load.firstPageMs} / ${r.load.lastPageMs}`],
+    ['first / last bucket list (ms)', r => `${r.load.firstPageMs} / ${r.load.lastPageMs}`],
     ['layout settled (ms)', r => r.load.layoutSettledMs],
     ['list: in requests / between them (ms)', r => `${r.load.listRequestsMs} / ${r.load.listGapsMs}`],
     ['pages / list MB', r => `${r.load.pages} / ${r.load.listMb}`],

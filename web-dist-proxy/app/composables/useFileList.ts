@@ -1,7 +1,8 @@
-// A library's files for one filter (timeline, search, folder, person, label, trash): loads
-// every page in the background (newest first), keeps processing files fresh by polling and
-// by live events. The list a file was opened from is what the viewer steps through, and what
-// the grid comes back to (same files, same scroll position) when the viewer closes.
+// A library's files for one filter as one list (a folder, the trash; the timeline loads by
+// day instead, see useTimeline): loads every page in the background (newest first), keeps
+// processing files fresh by polling and by live events. The list a file was opened from is
+// what the viewer steps through, and what the grid comes back to (same files, same scroll
+// position) when the viewer closes.
 /** The kinds of file a list can be narrowed to. */
 export type FileKind = NonNullable<ApiQueryOf<'/api/libraries/{library}/files', 'get'>['kind']>
 
@@ -22,14 +23,31 @@ const POLL_BATCH = 24
 interface OpenedList {
   key: string
   libraryId: string
-  items: FileView[]
+  /** What the viewer steps through, in order. */
+  items: { id: string }[]
   complete: boolean
   scrollTop: number
+  /**
+   * For a list that is only partly loaded (the timeline's days): loads the files after (1) or
+   * before (-1) `items` into them, when the viewer comes near that end.
+   */
+  more?: (direction: 1 | -1) => void
 }
 const lastList = shallowRef<OpenedList | null>(null)
 
 export function useViewerSequence() {
   return lastList
+}
+
+/** The query parameters of a filter that narrow a list (the file list's and the timeline's). */
+export function filterQuery(f: FileFilter) {
+  return {
+    q: f.q || undefined,
+    person: f.person || undefined,
+    label: f.label || undefined,
+    folder: f.folder || undefined,
+    kind: f.kind || undefined,
+  }
 }
 
 /**
@@ -55,13 +73,9 @@ export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRe
 
   function query(f: FileFilter, cursor?: string) {
     return {
+      ...filterQuery(f),
       limit: PAGE,
       cursor,
-      q: f.q || undefined,
-      person: f.person || undefined,
-      label: f.label || undefined,
-      folder: f.folder || undefined,
-      kind: f.kind || undefined,
       trashed: f.trashed || undefined,
       order: f.trashed ? 'uploaded' as const : 'taken' as const,
     }
@@ -156,7 +170,8 @@ export function useFileList(libraryId: MaybeRefOrGetter<string>, filter: MaybeRe
     const opened = lastList.value
     if (opened?.key === key() && opened.complete) {
       generation++
-      items.value = opened.items
+      // The timeline's keys differ: these are the files openFrom left (less any the viewer trashed).
+      items.value = opened.items as FileView[]
       complete.value = true
       restoredTop.value = opened.scrollTop
       pollPending()

@@ -1,15 +1,25 @@
-// The timeline's layout: files grouped by day, each group packed into justified rows (every
-// row fills the width, keeping each picture's aspect ratio). Computed once per width and list,
-// so the grid only has to find the rows near the viewport.
+// The timeline's layout: groups of files (days, or one group for a plain list), each packed
+// into justified rows (every row fills the width, keeping each picture's aspect ratio). It
+// needs only the aspect ratios, so a timeline is laid out whole from its day buckets before
+// any file has loaded. Computed once per width and list, so the grid only has to find the
+// rows near the viewport.
+export interface LayoutGroup {
+  /** The day, for its header (local midnight, in ms). */
+  date: number
+  /** Width over height of each file of the group, in order. */
+  ratios: readonly number[]
+}
+
 export interface Tile {
-  file: FileView
+  /** The file's place in its group. */
+  index: number
   left: number
   width: number
 }
+
 export type LayoutRow =
-  /** A day's header; its files are `files.slice(from, to)`. */
-  | { kind: 'header', top: number, height: number, date: number, from: number, to: number }
-  | { kind: 'tiles', top: number, height: number, tiles: Tile[] }
+  | { kind: 'header', top: number, height: number, group: number, date: number }
+  | { kind: 'tiles', top: number, height: number, group: number, tiles: Tile[] }
 
 export interface Layout {
   rows: LayoutRow[]
@@ -24,58 +34,50 @@ export function timelineDate(file: FileView): number {
   return file.capturedAt ?? file.createdAt
 }
 
-function aspect(file: FileView): number {
-  if (file.kind === 'audio' || !file.width || !file.height) return 1
-  return Math.min(3, Math.max(0.5, file.width / file.height))
+/** A file's width over height (1 when unknown; audio is drawn square). */
+export function fileRatio(file: FileView): number {
+  return file.kind === 'audio' || !file.width || !file.height ? 1 : file.width / file.height
 }
 
-/** Local midnight of the day `ms` falls on. */
-function dayStart(ms: number): number {
-  return new Date(ms).setHours(0, 0, 0, 0)
+/** Panoramas and slivers are drawn cropped, so that no tile is absurdly wide or narrow. */
+function aspect(ratio: number): number {
+  return Math.min(3, Math.max(0.5, ratio || 1))
 }
 
-export function justify(files: FileView[], width: number, rowHeight: number, byDay: boolean): Layout {
+/** Lays out `groups` in rows `width` wide, each with a header if `headers`. */
+export function justify(groups: readonly LayoutGroup[], width: number, rowHeight: number, headers: boolean): Layout {
   const rows: LayoutRow[] = []
   let top = 0
-  let row: FileView[] = []
-  let rowAspect = 0
 
-  function flush(last: boolean) {
-    if (!row.length) return
-    const space = width - GAP * (row.length - 1)
-    const height = last ? Math.min(rowHeight, space / rowAspect) : space / rowAspect
-    let left = 0
-    const tiles = row.map((file) => {
-      const w = aspect(file) * height
-      const tile = { file, left, width: w }
-      left += w + GAP
-      return tile
-    })
-    rows.push({ kind: 'tiles', top, height, tiles })
-    top += height + GAP
-    row = []
-    rowAspect = 0
-  }
-
-  let day = Number.NaN
-  let dayEnd = Number.NaN
-  let header: Extract<LayoutRow, { kind: 'header' }> | undefined
-  files.forEach((file, i) => {
-    const date = timelineDate(file)
-    if (byDay && !(date >= day && date < dayEnd)) {
-      flush(true)
-      day = dayStart(date)
-      dayEnd = new Date(day).setDate(new Date(day).getDate() + 1)
-      if (header) header.to = i
-      header = { kind: 'header', top, height: HEADER, date, from: i, to: files.length }
-      rows.push(header)
+  groups.forEach(({ date, ratios }, group) => {
+    if (headers) {
+      rows.push({ kind: 'header', top, height: HEADER, group, date })
       top += HEADER
     }
-    row.push(file)
-    rowAspect += aspect(file)
-    if (rowAspect * rowHeight + GAP * (row.length - 1) >= width) flush(false)
+    let start = 0
+    let rowAspect = 0
+    // The row from `start` to `end` (exclusive): full width, or at most rowHeight high if it is the group's last.
+    const flush = (end: number, last: boolean) => {
+      const space = width - GAP * (end - start - 1)
+      const height = last ? Math.min(rowHeight, space / rowAspect) : space / rowAspect
+      const tiles: Tile[] = []
+      let left = 0
+      for (let index = start; index < end; index++) {
+        const w = aspect(ratios[index]!) * height
+        tiles.push({ index, left, width: w })
+        left += w + GAP
+      }
+      rows.push({ kind: 'tiles', top, height, group, tiles })
+      top += height + GAP
+      start = end
+      rowAspect = 0
+    }
+    for (let i = 0; i < ratios.length; i++) {
+      rowAspect += aspect(ratios[i]!)
+      if (rowAspect * rowHeight + GAP * (i - start) >= width) flush(i + 1, false)
+    }
+    if (start < ratios.length) flush(ratios.length, true)
   })
-  flush(true)
   return { rows, height: top }
 }
 
