@@ -18,8 +18,9 @@ const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 500;
 
 /// Query parameters that are filters, as in the query language.
-const FILTERS: [&str; 10] = [
-    "person", "label", "sound", "camera", "folder", "kind", "after", "before", "has", "is",
+const FILTERS: [&str; 12] = [
+    "person", "label", "sound", "word", "within", "camera", "folder", "kind", "after", "before",
+    "has", "is",
 ];
 
 /// The client's offset from UTC in minutes (`tz`), 0 when not given.
@@ -47,6 +48,7 @@ pub async fn search(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
             query.apply(&key, value).map_err(ApiError::BadRequest)?;
         }
     }
+    query.validate().map_err(ApiError::BadRequest)?;
     if query.is_empty() {
         return Err(ApiError::BadRequest(
             "nothing to look for: give q or a filter".into(),

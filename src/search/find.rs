@@ -27,8 +27,8 @@ use crate::with_conn;
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Hit {
-    /// `name`, `folder`, `labels`, `people`, `sounds`, `camera`, `dates`, `transcript` or
-    /// `sound`.
+    /// `name`, `folder`, `labels`, `people`, `sounds`, `camera`, `dates`, `transcript`,
+    /// `sound`, or `moment` (where a `within:` query's sounds and words come together).
     pub field: &'static str,
     /// The field's text, or the transcript line or sound event.
     pub text: String,
@@ -103,7 +103,9 @@ pub async fn find(
     limit: i64,
 ) -> Result<(Vec<Found>, Option<Cursor>)> {
     let postgres = matches!(conn, Conn::Pg(_));
-    let (text_query, text_sql, text_end) = full_text(&query.terms, postgres);
+    // Words said must be in the document too; that they are in the transcript is checked below.
+    let wanted_words: Vec<Vec<String>> = query.terms.iter().chain(&query.said).cloned().collect();
+    let (text_query, text_sql, text_end) = full_text(&wanted_words, postgres);
     let shift = offset_minutes * 60_000;
     let mut rows: Vec<LeanRow> = with_conn!(conn, c => {
         let taken = coalesce(files::captured_at, files::created_at);
@@ -115,7 +117,7 @@ pub async fn find(
             .order((taken.desc(), files::id.desc()))
             .limit(limit + 1)
             .into_boxed();
-        if !query.terms.is_empty() {
+        if !wanted_words.is_empty() {
             q = q.filter(diesel::dsl::sql::<Bool>(text_sql).bind::<Text, _>(&text_query).sql(text_end));
         }
         if let Some(kind) = query.kind {
@@ -177,8 +179,14 @@ pub async fn find(
         at: r.5,
         id: r.0.clone(),
     });
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let timed = timed_of(conn, &ids).await?;
+    // Words said and `within:` are checked on the page's lines and events, so a page may come
+    // out shorter than the limit; the cursor still moves past every row read.
+    let no_timed = Vec::new();
+    rows.retain(|r| said_and_within(query, timed.get(&r.0).unwrap_or(&no_timed)).is_some());
     let items = timeline::lean_items(conn, library_id, rows).await?;
-    let mut hits = hits_of(conn, &items, query).await?;
+    let mut hits = hits_of(conn, &items, query, timed).await?;
     let found = items
         .into_iter()
         .map(|file| Found {
@@ -205,11 +213,108 @@ fn holds_any(text: &str, terms: &[Vec<String>]) -> bool {
     terms.iter().any(|t| has_term(&field, t))
 }
 
+/// A transcript line or a sound event of a file.
+struct Timed {
+    /// `transcript` or `sound`.
+    field: &'static str,
+    text: String,
+    start_ms: i64,
+    end_ms: i64,
+}
+
+/// The transcript lines and sound events of files, by file, in time order per kind.
+async fn timed_of(conn: &mut Conn, ids: &[&str]) -> Result<HashMap<String, Vec<Timed>>> {
+    let mut out: HashMap<String, Vec<Timed>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let lines: Vec<(String, String, i64, i64)> = with_conn!(conn, c => transcript_segments::table
+        .filter(transcript_segments::file_id.eq_any(ids))
+        .order((transcript_segments::file_id, transcript_segments::position))
+        .select((transcript_segments::file_id, transcript_segments::text, transcript_segments::start_ms, transcript_segments::end_ms))
+        .load(c)
+        .await)?;
+    let events: Vec<(String, String, i64, i64)> = with_conn!(conn, c => audio_events::table
+        .filter(audio_events::file_id.eq_any(ids))
+        .order((audio_events::file_id, audio_events::position))
+        .select((audio_events::file_id, audio_events::name, audio_events::start_ms, audio_events::end_ms))
+        .load(c)
+        .await)?;
+    let kinds = lines.into_iter().map(|l| ("transcript", l));
+    for (field, (file, text, start_ms, end_ms)) in
+        kinds.chain(events.into_iter().map(|e| ("sound", e)))
+    {
+        out.entry(file).or_default().push(Timed {
+            field,
+            text,
+            start_ms,
+            end_ms,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether a file's lines and events hold every word said that `query` asks for and, with
+/// `within:`, the moments (start, end) where one of each `sound:` and `word:` happen within
+/// that time of each other; `None` when the file does not pass.
+fn said_and_within(query: &Query, timed: &[Timed]) -> Option<Vec<(i64, i64)>> {
+    let said = query.said.iter().map(|phrase| {
+        let lines = timed.iter().filter(|t| t.field == "transcript");
+        lines
+            .filter(|t| has_term(&words(&t.text), phrase))
+            .collect::<Vec<_>>()
+    });
+    let sounds = query.sounds.iter().map(|sound| {
+        let events = timed.iter().filter(|t| t.field == "sound");
+        events
+            .filter(|t| t.text.eq_ignore_ascii_case(sound))
+            .collect::<Vec<_>>()
+    });
+    let wanted: Vec<Vec<&Timed>> = said.collect();
+    if wanted.iter().any(Vec::is_empty) {
+        return None;
+    }
+    let Some(within) = query.within_ms else {
+        return Some(Vec::new());
+    };
+    let wanted: Vec<Vec<&Timed>> = sounds.chain(wanted).collect();
+    let moments = together(&wanted, within);
+    (!moments.is_empty()).then_some(moments)
+}
+
+/// For each occurrence of the first wanted thing, the span covering it and one occurrence of
+/// every other thing no further than `within` ms from it.
+fn together(wanted: &[Vec<&Timed>], within: i64) -> Vec<(i64, i64)> {
+    let Some((first, rest)) = wanted.split_first() else {
+        return Vec::new();
+    };
+    let gap = |a: &Timed, b: &Timed| (b.start_ms - a.end_ms).max(a.start_ms - b.end_ms).max(0);
+    first
+        .iter()
+        .filter_map(|a| {
+            let mut span = (a.start_ms, a.end_ms);
+            for others in rest {
+                let b = others.iter().find(|b| gap(a, b) <= within)?;
+                span = (span.0.min(b.start_ms), span.1.max(b.end_ms));
+            }
+            Some(span)
+        })
+        .collect()
+}
+
+/// The sounds and words a `within:` query brings together, as `Laughter + "goal"`.
+fn query_things(query: &Query) -> String {
+    let sounds = query.sounds.iter().cloned();
+    let said = query.said.iter().map(|w| format!("\"{}\"", w.join(" ")));
+    sounds.chain(said).collect::<Vec<_>>().join(" + ")
+}
+
 /// The hits of each found file, by id.
 async fn hits_of(
     conn: &mut Conn,
     items: &[Item],
     query: &Query,
+    timed: HashMap<String, Vec<Timed>>,
 ) -> Result<HashMap<String, Vec<Hit>>> {
     let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
     let mut out: HashMap<String, Vec<Hit>> = HashMap::new();
@@ -244,41 +349,30 @@ async fn hits_of(
             }
         }
     }
-    let lines: Vec<(String, String, i64, i64)> = with_conn!(conn, c => transcript_segments::table
-        .filter(transcript_segments::file_id.eq_any(&ids))
-        .order((transcript_segments::file_id, transcript_segments::position))
-        .select((transcript_segments::file_id, transcript_segments::text, transcript_segments::start_ms, transcript_segments::end_ms))
-        .load(c)
-        .await)?;
-    let events: Vec<(String, String, i64, i64)> = with_conn!(conn, c => audio_events::table
-        .filter(audio_events::file_id.eq_any(&ids))
-        .order((audio_events::file_id, audio_events::position))
-        .select((audio_events::file_id, audio_events::name, audio_events::start_ms, audio_events::end_ms))
-        .load(c)
-        .await)?;
     let sounds: Vec<String> = query.sounds.iter().map(|s| s.to_lowercase()).collect();
-    let moments = lines
-        .into_iter()
-        .filter(|(_, text, ..)| holds_any(text, terms))
-        .map(|line| ("transcript", line))
-        .chain(
-            events
-                .into_iter()
-                .filter(|(_, name, ..)| {
-                    holds_any(name, terms) || sounds.contains(&name.to_lowercase())
-                })
-                .map(|event| ("sound", event)),
-        );
-    for (field, (file, text, start, end)) in moments {
+    let wanted_words: Vec<Vec<String>> = terms.iter().chain(&query.said).cloned().collect();
+    for (file, timed) in timed {
+        let together = said_and_within(query, &timed).unwrap_or_default();
         let hits = out.entry(file).or_default();
-        if hits.iter().filter(|h| h.start_ms.is_some()).count() < MOST_MOMENTS {
-            hits.push(Hit {
-                field,
-                text,
+        let matching = timed.iter().filter(|t| match t.field {
+            "transcript" => holds_any(&t.text, &wanted_words),
+            _ => holds_any(&t.text, terms) || sounds.contains(&t.text.to_lowercase()),
+        });
+        let moments = together
+            .into_iter()
+            .map(|(start, end)| Hit {
+                field: "moment",
+                text: query_things(query),
                 start_ms: Some(start),
                 end_ms: Some(end),
-            });
-        }
+            })
+            .chain(matching.map(|t| Hit {
+                field: t.field,
+                text: t.text.clone(),
+                start_ms: Some(t.start_ms),
+                end_ms: Some(t.end_ms),
+            }));
+        hits.extend(moments.take(MOST_MOMENTS));
     }
     Ok(out)
 }

@@ -53,7 +53,7 @@ pub fn words(text: &str) -> Vec<String> {
 }
 
 /// A file's search document.
-#[derive(Debug, Clone, Default, PartialEq, Insertable, Queryable, Selectable)]
+#[derive(Debug, Clone, Default, PartialEq, Insertable, AsChangeset, Queryable, Selectable)]
 #[diesel(table_name = search_docs)]
 pub struct Doc {
     pub file_id: String,
@@ -184,15 +184,22 @@ async fn folder_path(conn: &mut Conn, id: &str) -> Result<String> {
 }
 
 /// Writes the documents of `file_ids` afresh from the rows (files that are gone have none).
+/// An upsert: the pipeline and a member's change may refresh one file at the same time.
 pub async fn refresh(conn: &mut Conn, file_ids: &[String]) -> Result<()> {
     for id in file_ids {
-        let doc = build(conn, id).await?;
-        with_conn!(conn, c => diesel::delete(search_docs::table.filter(search_docs::file_id.eq(id)))
-            .execute(c)
-            .await)?;
-        if let Some(doc) = doc {
-            with_conn!(conn, c => diesel::insert_into(search_docs::table).values(&doc).execute(c).await)?;
-        }
+        match build(conn, id).await? {
+            Some(doc) => with_conn!(conn, c => diesel::insert_into(search_docs::table)
+                .values(&doc)
+                .on_conflict(search_docs::file_id)
+                .do_update()
+                .set(&doc)
+                .execute(c)
+                .await)?,
+            None => with_conn!(conn, c => diesel::delete(search_docs::table
+                .filter(search_docs::file_id.eq(id)))
+                .execute(c)
+                .await)?,
+        };
     }
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! the search documents (each word also as a prefix), `key:value` or `key:"two words"` filter:
 //! `person:` (several: all of them), `label:`, `sound:`, `camera:`, `folder:` (a path, with its
 //! subfolders), `kind:`, `after:` and `before:` (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`), `has:faces`,
-//! `has:transcript` and `is:duplicate`.
+//! `has:transcript` and `is:duplicate`. `word:` asks for words said in the recording, and
+//! `within:5s` for moments where every `sound:` and `word:` happen within that time of each
+//! other (`sound:laughter word:goal within:5s`).
 
 use crate::calendar;
 use crate::files::MediaKind;
@@ -26,10 +28,18 @@ pub struct Query {
     pub has_faces: bool,
     pub has_transcript: bool,
     pub is_duplicate: bool,
+    /// Words or phrases said in the recording (folded), from `word:`.
+    pub said: Vec<Vec<String>>,
+    /// How close together, in ms, the sounds and words must happen.
+    pub within_ms: Option<i64>,
 }
 
 /// The filter keys, for error messages.
-const KEYS: &str = "person, label, sound, camera, folder, kind, after, before, has, is";
+const KEYS: &str =
+    "person, label, sound, word, within, camera, folder, kind, after, before, has, is";
+
+/// The longest `within:`.
+const MAX_WITHIN_MS: i64 = 3_600_000;
 
 impl Query {
     /// Parses the search box's text; the error names what is wrong.
@@ -62,6 +72,11 @@ impl Query {
             "label" => self.labels.push(value),
             "sound" => self.sounds.push(value),
             "camera" => self.cameras.push(value),
+            "word" => match super::words(&value) {
+                words if words.is_empty() => return Err(format!("`word:{value}` has no word")),
+                words => self.said.push(words),
+            },
+            "within" => self.within_ms = Some(duration_ms(&value)?),
             "folder" => self.folders.push(value.trim_matches('/').to_owned()),
             "kind" => {
                 self.kind = Some(MediaKind::parse(&value).ok_or_else(|| {
@@ -80,6 +95,16 @@ impl Query {
                 _ => return Err(format!("`is:{value}`: use is:duplicate")),
             },
             _ => return Err(format!("unknown filter `{key}:` (known: {KEYS})")),
+        }
+        Ok(())
+    }
+
+    /// Checks what only the whole query can tell: `within:` needs two things to bring together.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.within_ms.is_some() && self.sounds.len() + self.said.len() < 2 {
+            return Err(
+                "`within:` needs two or more `sound:` and `word:` to bring together".into(),
+            );
         }
         Ok(())
     }
@@ -126,6 +151,26 @@ fn closing_quote(text: &str) -> Result<(&str, &str), String> {
         .find('"')
         .ok_or_else(|| format!("a quote is not closed: \"{text}"))?;
     Ok((&text[..end], &text[end + 1..]))
+}
+
+/// `5s`, `500ms`, `2m` or plain seconds, in ms.
+fn duration_ms(value: &str) -> Result<i64, String> {
+    let bad = || format!("`within:{value}`: a time is like 5s, 500ms or 2m, at most an hour");
+    let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => value.split_at(at),
+        None => (value, "s"),
+    };
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n.saturating_mul(1000),
+        "m" => n.saturating_mul(60_000),
+        _ => return Err(bad()),
+    };
+    (1..=MAX_WITHIN_MS)
+        .contains(&ms)
+        .then_some(ms)
+        .ok_or_else(bad)
 }
 
 /// The first day of `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
@@ -182,6 +227,14 @@ mod tests {
             Query::parse("12:30 ok").unwrap().terms,
             [vec!["12", "30"], vec!["ok"]]
         );
+        let q = Query::parse(r#"sound:Laughter word:"Goal!" within:5s"#).unwrap();
+        assert_eq!(
+            (q.said.clone(), q.within_ms),
+            (vec![vec!["goal".to_owned()]], Some(5000))
+        );
+        assert!(q.validate().is_ok());
+        assert_eq!(Query::parse("within:500ms").unwrap().within_ms, Some(500));
+        assert_eq!(Query::parse("within:2m").unwrap().within_ms, Some(120_000));
     }
 
     #[test]
@@ -195,9 +248,14 @@ mod tests {
             ("kind:picture", "`kind:picture`"),
             ("has:cats", "`has:cats`"),
             ("label:", "`label:` needs a value"),
+            ("within:5h", "`within:5h`"),
+            ("within:0s", "`within:0s`"),
+            ("word:!!", "`word:!!` has no word"),
         ] {
             let err = Query::parse(text).unwrap_err();
             assert!(err.contains(names), "{text}: {err}");
         }
+        let lonely = Query::parse("sound:laughter within:5s").unwrap().validate();
+        assert!(lonely.unwrap_err().contains("two or more"));
     }
 }

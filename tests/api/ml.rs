@@ -739,6 +739,31 @@ async fn sound_gets_events_and_a_transcript(backend: Backend) {
             .unwrap()
             .is_empty()
     );
+
+    // Moments where a sound and words said come together: speech is heard all through.
+    let found = search("sound:speech%20word:country%20within:2s").await.json;
+    let hits = found["items"][0]["hits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{found}"));
+    let moment = hits
+        .iter()
+        .find(|h| h["field"] == "moment")
+        .expect("a moment");
+    assert_eq!(moment["text"], "speech + \"country\"", "{moment}");
+    assert!(moment["endMs"].as_i64().unwrap() > moment["startMs"].as_i64().unwrap());
+    for nothing in [
+        "word:zebra",
+        "sound:speech%20word:zebra%20within:2s",
+        "word:country%20sound:laughter%20within:5s",
+    ] {
+        let found = search(nothing).await.json;
+        assert!(
+            found["items"].as_array().unwrap().is_empty(),
+            "{nothing}: {found}"
+        );
+    }
+    let lonely = search("sound:speech%20within:2s").await;
+    assert_eq!(lonely.status, 400, "{}", lonely.json);
     srv.stop().await;
 }
 

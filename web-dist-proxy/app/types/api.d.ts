@@ -1915,8 +1915,8 @@ export interface components {
             /** Format: int64 */
             endMs: number | null;
             /**
-             * @description `name`, `folder`, `labels`, `people`, `sounds`, `camera`, `dates`, `transcript` or
-             *     `sound`.
+             * @description `name`, `folder`, `labels`, `people`, `sounds`, `camera`, `dates`, `transcript`,
+             *     `sound`, or `moment` (where a `within:` query's sounds and words come together).
              */
             field: string;
             /**
