@@ -71,7 +71,7 @@ pub async fn bucket(app: &ApiState, ctx: &Ctx, day: &str) -> ApiResult<Response<
 /// `GET /api/libraries/{library}/memories`: "on this day", for today on the client's calendar
 /// (`tz`) or for `day` (`YYYY-MM-DD`, its year ignored but for leap days).
 pub async fn memories(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
-    let (_, offset) = filter_and_offset(ctx)?;
+    let offset = utc_offset(ctx)?;
     let today = match ctx.query_param("day") {
         Some(day) => calendar::parse_day_key(&day)
             .ok_or_else(|| ApiError::BadRequest(format!("`{day}` is not a day: YYYY-MM-DD")))?,

@@ -307,17 +307,21 @@ diesel::define_sql_function! {
     fn coalesce(time: diesel::sql_types::Nullable<diesel::sql_types::BigInt>, fallback: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
 }
 
-/// A LIKE pattern matching `text` anywhere, lower-cased, with `%`, `_` and `\` taken literally.
-fn contains_pattern(text: &str) -> String {
-    let mut pattern = String::from("%");
+/// `text` lower-cased as a LIKE pattern for itself, with `%`, `_` and `\` taken literally.
+pub(crate) fn like_literal(text: &str) -> String {
+    let mut out = String::new();
     for ch in text.to_lowercase().chars() {
         if matches!(ch, '%' | '_' | '\\') {
-            pattern.push('\\');
+            out.push('\\');
         }
-        pattern.push(ch);
+        out.push(ch);
     }
-    pattern.push('%');
-    pattern
+    out
+}
+
+/// A LIKE pattern matching `text` anywhere (see [`like_literal`]).
+fn contains_pattern(text: &str) -> String {
+    format!("%{}%", like_literal(text))
 }
 
 /// Narrows a boxed query on `files` to a [`ListFilter`]: live files or the trash, kind, folder,

@@ -20,7 +20,7 @@ use crate::db::schema::{
 use crate::db::{Conn, Cursor};
 use crate::error::Result;
 use crate::files::timeline::{self, Item, LeanRow, lean_columns};
-use crate::files::{coalesce, lower};
+use crate::files::{coalesce, like_literal, lower};
 use crate::with_conn;
 
 /// Where a file matched.
@@ -80,18 +80,6 @@ fn full_text(terms: &[Vec<String>], postgres: bool) -> (String, &'static str, &'
     }
 }
 
-/// `text` as a LIKE pattern for itself, with `%`, `_` and `\` taken literally, lower-cased.
-fn literal(text: &str) -> String {
-    let mut out = String::new();
-    for ch in text.to_lowercase().chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 /// One page of what `query` finds in the library, and the cursor of the next page.
 /// `offset_minutes` is the client's offset from UTC, for `after:` and `before:`.
 pub async fn find(
@@ -142,13 +130,13 @@ pub async fn find(
         }
         for camera in &query.cameras {
             q = q.filter(files::id.eq_any(search_docs::table
-                .filter(lower(search_docs::camera).like(format!("%{}%", literal(camera))).escape('\\'))
+                .filter(lower(search_docs::camera).like(format!("%{}%", like_literal(camera))).escape('\\'))
                 .select(search_docs::file_id)));
         }
         for folder in &query.folders {
             q = q.filter(files::id.eq_any(search_docs::table
                 .filter(lower(search_docs::folder).eq(folder.to_lowercase())
-                    .or(lower(search_docs::folder).like(format!("{}/%", literal(folder))).escape('\\')))
+                    .or(lower(search_docs::folder).like(format!("{}/%", like_literal(folder))).escape('\\')))
                 .select(search_docs::file_id)));
         }
         if let Some(day) = query.after {
