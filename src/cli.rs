@@ -131,13 +131,41 @@ pub async fn bind_library(app: &App, library: &str, path: Option<&Path>) -> Resu
         .await
         .map_err(|e| match e {
             Error::NotFound => format!("no library {library}"),
-            other => other.to_string(),
+            // Often the folder is there but this account may not read it.
+            other => match path {
+                Some(path) => format!("{other}\n{}", service_access_hint(path)),
+                None => other.to_string(),
+            },
         })?;
     match path {
-        Some(path) => println!("library {library} imports {}", path.display()),
+        Some(path) => {
+            println!("library {library} imports {}", path.display());
+            println!("{}", service_access_hint(path));
+        }
         None => println!("library {library} no longer imports a folder"),
     }
     Ok(())
+}
+
+/// How to let the packaged service (`alcoves.service`, hardened to see no home folders and to
+/// write nowhere but its state dir) read an import folder.
+fn service_access_hint(path: &Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = path.display().to_string();
+    // systemd splits the setting's value at spaces unless the path is quoted.
+    let path = if path.contains(char::is_whitespace) {
+        format!("\"{path}\"")
+    } else {
+        path
+    };
+    format!(
+        "If Alcoves runs as the systemd service, give it read-only access to this folder:\n  \
+         sudo systemctl edit alcoves.service   # and add these two lines:\n  \
+         [Service]\n  \
+         BindReadOnlyPaths={path}\n\
+         and let the user `alcoves` read it (e.g. `sudo setfacl -R -m u:alcoves:rX,d:u:alcoves:rX <folder>`),\n\
+         then `sudo systemctl restart alcoves.service`."
+    )
 }
 
 /// Scans the given libraries (every bound one when empty) with a progress bar; prints what

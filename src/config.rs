@@ -256,6 +256,46 @@ impl Config {
     }
 }
 
+/// A configuration file listing every setting with its doc line, commented out at its default;
+/// the `key=value` pairs of `set` are written uncommented instead (each key checked, each value
+/// parsed as the setting would be).
+pub fn example_file(set: &[String]) -> Result<String, String> {
+    let mut values = BTreeMap::new();
+    for pair in set {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("`{pair}` is not key=value"))?;
+        if !SETTINGS.iter().any(|s| s.key == key) {
+            return Err(format!("unknown setting `{key}`"));
+        }
+        values.insert(key.to_owned(), value.to_owned());
+    }
+    // Values parse as they will be read back: a bad one fails here, not when the server starts.
+    Config::from_sources(&values, &|_| None)?;
+    let mut text = String::from(
+        "# Alcoves settings. Every setting is listed with its default; uncomment to change it.\n\
+         # Environment variables (ALCOVES_*, see `alcoves --help`) override this file.\n",
+    );
+    for s in SETTINGS {
+        text += &format!("\n# {}\n", s.doc);
+        match values.get(s.key) {
+            Some(value) => text += &format!("{} = {}\n", s.key, toml_value(value)),
+            None => text += &format!("# {} = {}\n", s.key, toml_value(s.default)),
+        }
+    }
+    Ok(text)
+}
+
+/// `text` as a TOML value that [`read_toml`] turns back into the same text: numbers and
+/// booleans bare, everything else a quoted string.
+fn toml_value(text: &str) -> String {
+    if text == "true" || text == "false" || text.parse::<i64>().is_ok() {
+        text.to_owned()
+    } else {
+        toml::Value::String(text.to_owned()).to_string()
+    }
+}
+
 fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
@@ -368,6 +408,48 @@ mod tests {
         let table = read_toml(&path).unwrap();
         assert_eq!(table["session_days"], "3");
         assert_eq!(table["trust_proxy"], "true");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_example_file_reads_back_as_written() {
+        let dir = std::env::temp_dir().join(format!("alcoves-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("alcoves.toml");
+        let all_default = example_file(&[]).unwrap();
+        for s in SETTINGS {
+            assert!(
+                all_default.contains(&format!("# {} = ", s.key)),
+                "{}",
+                s.key
+            );
+        }
+        std::fs::write(&path, &all_default).unwrap();
+        assert!(read_toml(&path).unwrap().is_empty());
+
+        let set = [
+            "data_dir=/var/lib/alcoves",
+            "web=start",
+            "session_days=7",
+            "s3_bucket=123",
+        ];
+        let file = example_file(&set.map(String::from)).unwrap();
+        std::fs::write(&path, &file).unwrap();
+        let table = read_toml(&path).unwrap();
+        assert_eq!(table.len(), 4);
+        let c = Config::from_sources(&table, &|_| None).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/alcoves"));
+        assert_eq!(c.web, WebMode::Start);
+        assert_eq!(c.session_days, 7);
+        assert_eq!(c.s3_bucket.as_deref(), Some("123"));
+
+        let err = example_file(&["web=sometimes".into()]).unwrap_err();
+        assert!(err.contains("sometimes"), "{err}");
+        assert!(
+            example_file(&["colour=red".into()])
+                .unwrap_err()
+                .contains("colour")
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -29,6 +29,7 @@ pub mod people;
 pub mod pipeline;
 pub mod search;
 pub mod serve;
+pub mod service;
 pub mod sessions;
 pub mod shares;
 pub mod storage;

@@ -14,7 +14,8 @@ use alcoves::serve::Mode;
 #[derive(Parser)]
 #[command(name = "alcoves", version, about = "Self-hosted media library for a home NAS", after_help = settings_help())]
 struct Cli {
-    /// TOML file with settings (same keys as the table below, lowercase).
+    /// TOML file with settings (same keys as the table below, lowercase); an installed
+    /// package's /etc/alcoves/alcoves.toml when not given and that file exists.
     #[arg(long, global = true, env = "ALCOVES_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -38,6 +39,12 @@ enum Command {
     },
     /// Check the configuration and every dependency; say what is missing and what falls back.
     Doctor,
+    /// Print a configuration file with every setting, commented out at its default.
+    Settings {
+        /// `key=value` to write uncommented (what a package sets); repeat for several.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// Print the API's OpenAPI document (the web UI's types are generated from it).
     Openapi,
     /// Manage libraries that import a NAS folder in place.
@@ -187,13 +194,22 @@ fn main() -> ExitCode {
     // SAFETY: mallopt only tunes glibc's allocator, before any thread starts.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20) };
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref()) {
+    let installed = std::path::Path::new(alcoves::service::INSTALLED_CONFIG);
+    let file = cli
+        .config
+        .as_deref()
+        .or_else(|| installed.exists().then_some(installed));
+    let config = match Config::load(file) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("alcoves: configuration error: {e}");
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = alcoves::service::owner::become_data_owner(&config.data_dir) {
+        eprintln!("alcoves: {e}");
+        return ExitCode::FAILURE;
+    }
     let filter =
         tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
@@ -230,6 +246,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         });
     }
     match &command {
+        Command::Settings { set } => {
+            print!("{}", alcoves::config::example_file(set)?);
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Openapi => {
             let doc = alcoves::api::openapi::document();
             println!(
@@ -302,7 +322,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         Command::People {
             command: PeopleCommand::Recluster { libraries },
         } => cli::recluster(&app, libraries).await?,
-        Command::Doctor | Command::Openapi | Command::Models { .. } => {
+        Command::Doctor | Command::Settings { .. } | Command::Openapi | Command::Models { .. } => {
             unreachable!("handled above")
         }
     }

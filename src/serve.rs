@@ -38,6 +38,7 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown signal received");
+        crate::service::notify::stopping();
         let _ = stop_tx.send(true);
     });
     tracing::info!(
@@ -76,11 +77,14 @@ pub async fn run(app: Arc<App>, mode: Mode) -> Result<(), String> {
         };
         tracing::info!("API listening on http://{addr}");
         let api = crate::api::state::ApiState::open(app)?;
+        crate::service::notify::ready(&format!("API listening on http://{addr}"));
         crate::http::server::serve(api, listener, stop_rx).await;
         if let Some((stop_web, web_ui)) = web_ui {
             let _ = stop_web.send(true);
             let _ = web_ui.await;
         }
+    } else {
+        crate::service::notify::ready("workers running");
     }
     if let Some(workers) = workers {
         let _ = workers.await;

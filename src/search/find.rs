@@ -37,10 +37,11 @@ pub struct Hit {
     pub end_ms: Option<i64>,
 }
 
-/// A file found, with its hits.
+/// A file found, with its name and its hits.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Found {
     pub file: Item,
+    pub name: String,
     pub hits: Vec<Hit>,
 }
 
@@ -175,10 +176,19 @@ pub async fn find(
     rows.retain(|r| said_and_within(query, timed.get(&r.0).unwrap_or(&no_timed)).is_some());
     let items = timeline::lean_items(conn, library_id, rows).await?;
     let mut hits = hits_of(conn, &items, query, timed).await?;
+    let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    let mut names: HashMap<String, String> = with_conn!(conn, c => files::table
+        .filter(files::id.eq_any(&ids))
+        .select((files::id, files::name))
+        .load::<(String, String)>(c)
+        .await)?
+    .into_iter()
+    .collect();
     let found = items
         .into_iter()
         .map(|file| Found {
             hits: hits.remove(&file.id).unwrap_or_default(),
+            name: names.remove(&file.id).unwrap_or_default(),
             file,
         })
         .collect();

@@ -214,6 +214,67 @@ async fn sigterm_drains_in_flight_requests(backend: Backend) {
     store.cleanup().await;
 }
 
+/// Under systemd (`Type=notify`) the server says READY only once the API answers, and says
+/// STOPPING when the stop signal comes; a worker-only process is ready once its workers run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_manager_hears_ready_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let store = Store::new(Backend::Sqlite).await;
+    let socket_path = store.dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let next_state = |socket: &UnixDatagram| {
+        let mut buf = [0u8; 512];
+        let n = socket
+            .recv(&mut buf)
+            .expect("a notification within a minute");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let notify = socket_path.to_str().unwrap();
+
+    let port = free_port();
+    let child = Running(Some(
+        alcoves(&store, &["serve"])
+            .env("NOTIFY_SOCKET", notify)
+            .env("ALCOVES_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let ready = next_state(&socket);
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready}");
+    assert!(ready.contains("STATUS=API listening on"), "{ready}");
+    assert!(
+        ready.contains(&format!("MAINPID={}", child.id())),
+        "{ready}"
+    );
+    // Ready means answering: no retry loop here.
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/api/health"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    terminate(&child);
+    let stopping = next_state(&socket);
+    assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping}");
+    assert!(wait_exit(child).await.success());
+
+    let worker = Running(Some(
+        alcoves(&store, &["serve", "--mode", "worker"])
+            .env("NOTIFY_SOCKET", notify)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let ready = next_state(&socket);
+    assert!(ready.contains("READY=1\nSTATUS=workers running"), "{ready}");
+    terminate(&worker);
+    assert!(next_state(&socket).contains("STOPPING=1"));
+    assert!(wait_exit(worker).await.success());
+    store.cleanup().await;
+}
+
 fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
     let mut child = cmd
         .stdin(Stdio::piped())

@@ -43,6 +43,10 @@ async fn search(srv: &TestServer, lib: &str, who: &str, query: &str) -> (Vec<Str
         let file = srv
             .get(&format!("/api/libraries/{lib}/files/{id}"), who)
             .await;
+        assert_eq!(
+            item["name"], file.json["name"],
+            "results carry the file's name"
+        );
         names.push(file.json["name"].as_str().unwrap().to_owned());
     }
     names.sort();
