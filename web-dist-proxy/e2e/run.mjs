@@ -1,8 +1,9 @@
 // The end-to-end test: starts the real server (`ALCOVES_BIN`) on a fresh data dir with the
 // built web UI behind its front door (`ALCOVES_WEB=start`), then drives Debian's Chromium through
 // first-run setup → login → create library → upload 3 photos, a video and a WAV → thumbnails
-// → viewer (photo, video playing, waveform, transcript seeking) → a duplicate trashed and
-// purged → photos selected, downloaded as a ZIP, trashed and restored → every main screen at
+// → viewer (photo, video playing, waveform, transcript seeking) → search (a name, a transcript
+// line opening the viewer at its moment, a bad filter) → a duplicate trashed and purged →
+// photos selected, downloaded as a ZIP, trashed and restored → every main screen at
 // laptop and phone sizes → the installable app (manifest, service worker, a photo shared to it
 // and uploaded from the share page) → share links (a password-protected folder opened on a phone, a
 // moment's clip, the page without JavaScript, link preview tags) → invite → a second user joins
@@ -244,6 +245,30 @@ try {
   expect(await audio.evaluate(a => a.duration > 10), 'the WAV plays in full')
   await shot('08-viewer-audio')
   await page.keyboard.press('Escape')
+
+  step('search: a file by its name, a transcript line opens the viewer there, a bad filter')
+  await page.getByTestId('search-input').fill('jfk')
+  await page.getByTestId('search-input').press('Enter')
+  await page.waitForURL(url => url.pathname.endsWith('/search') && url.searchParams.get('q') === 'jfk')
+  const nameHit = page.locator('[data-testid=search-hit][data-field=name]', { hasText: 'jfk.wav' })
+  await page.getByTestId('search-result').filter({ has: nameHit }).locator('[data-testid=thumb][data-kind=audio]').waitFor(T)
+  await shot('22-search')
+  const searchQuery = page.getByTestId('search-query')
+  await searchQuery.fill('country')
+  await searchQuery.press('Enter')
+  const saidLink = page.locator('[data-testid=search-hit][data-field=transcript] a').first()
+  await saidLink.waitFor(T)
+  const saidAt = Number(new URL(await saidLink.getAttribute('href'), BASE).searchParams.get('t'))
+  await saidLink.click()
+  await page.waitForURL(/\/files\/[^/?]+\?t=\d+$/)
+  await page.waitForFunction(t => document.querySelector('[data-testid=viewer-audio]')?.readyState >= 1 && document.querySelector('[data-testid=viewer-audio]').currentTime >= t, saidAt, T)
+  await page.keyboard.press('Escape')
+  await page.waitForURL(url => url.pathname.endsWith('/search') && url.searchParams.get('q') === 'country')
+  await searchQuery.fill('colour:red')
+  await searchQuery.press('Enter')
+  await page.getByTestId('search-error').filter({ hasText: 'unknown filter `colour:`' }).waitFor(T)
+  await shot('23-search-error')
+  await page.goto(libraryUrl)
 
   step('a duplicate is badged, trashed and deleted for good')
   await page.getByTestId('upload-input').setInputFiles([join(FIXTURES, 'dog.jpg')])

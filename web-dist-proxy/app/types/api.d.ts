@@ -1890,10 +1890,11 @@ export interface components {
             id: string;
             name: string;
         };
-        /** @description A file found, with its hits. */
+        /** @description A file found, with its name and its hits. */
         Found: {
             file: components["schemas"]["Item"];
             hits: components["schemas"]["Hit"][];
+            name: string;
         };
         /** @description One page of a list, with the cursor of the next page (`null` on the last one). */
         FoundPage: {
