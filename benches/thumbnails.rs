@@ -7,49 +7,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use alcoves::media::{Limits, image, thumbnails};
-
-/// Runs `job` over `photos` on `workers` threads; returns the elapsed time.
-fn run_parallel(photos: &[PathBuf], workers: usize, job: impl Fn(&Path) + Sync) -> Duration {
-    let next = AtomicUsize::new(0);
-    let started = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                while let Some(photo) = photos.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    job(photo);
-                }
-            });
-        }
-    });
-    started.elapsed()
-}
-
-/// Runs a command, panicking with its output if it fails.
-fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Peak resident set of the largest child process waited for so far, in MiB.
-fn children_peak_rss_mib() -> f64 {
-    // SAFETY: getrusage only writes the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss as f64 / 1024.0
-}
+use common::{children_peak_rss_mib, make_photos, run, run_parallel, vips_two_at_a_time};
 
 fn main() {
     let count: usize = std::env::var("ALCOVES_BENCH_PHOTOS")
@@ -59,36 +21,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("alcoves-thumb-bench-{}", std::process::id()));
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
-    let source =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/testdata/astronaut.jpg");
-    eprintln!("making {count} 12-megapixel JPEGs…");
-    let photos: Vec<PathBuf> = (0..count)
-        .map(|i| {
-            let photo = dir.join(format!("photo{i}.jpg"));
-            run(
-                "convert",
-                &[
-                    source.to_str().unwrap(),
-                    "-resize",
-                    "4000x3000!",
-                    "-seed",
-                    &i.to_string(),
-                    "-attenuate",
-                    "0.4",
-                    "+noise",
-                    "Gaussian",
-                    "-quality",
-                    "90",
-                    photo.to_str().unwrap(),
-                ],
-            );
-            photo
-        })
-        .collect();
-    // Warm the page cache for everyone.
-    for p in &photos {
-        std::fs::read(p).unwrap();
-    }
+    let photos: Vec<PathBuf> = make_photos(&dir, count);
 
     let limits = Limits {
         max_pixels: 200_000_000,
@@ -106,16 +39,7 @@ fn main() {
     });
     let ours_rss = common::own_peak_rss_mib();
 
-    let vips = run_parallel(&photos, 2, |photo| {
-        let name = photo.file_stem().unwrap().to_str().unwrap();
-        for size in ["240", "1920x1080"] {
-            let target = format!("{}/{name}-vips-{size}.jpg", out.display());
-            run(
-                "vipsthumbnail",
-                &[photo.to_str().unwrap(), "-s", size, "-o", &target],
-            );
-        }
-    });
+    let vips = vips_two_at_a_time(&photos, &out);
     let vips_rss = children_peak_rss_mib();
 
     let magick = run_parallel(&photos, 2, |photo| {

@@ -4,6 +4,8 @@
 
 pub mod cluster;
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
@@ -227,11 +229,38 @@ async fn drop_empty_people(conn: &mut Conn, library_id: &str) -> Result<()> {
 /// Clusters a library's faces all over again: what clustering decided about unnamed people is
 /// undone (faces a member moved, and named people, are kept), then every unassigned face is
 /// placed in the order the faces arrived. Returns how many people the library has afterwards.
+/// The search documents of the files whose faces changed person are rewritten with them.
 pub async fn recluster(db: &Db, library_id: &str, params: Params) -> Result<i64> {
     let mut tx = db.begin().await?;
+    let before = face_people(&mut tx, library_id).await?;
     let people = recluster_in(&mut tx, library_id, params).await?;
+    let after = face_people(&mut tx, library_id).await?;
+    let mut changed: Vec<String> = after
+        .into_iter()
+        .filter(|(face, row)| before.get(face) != Some(row))
+        .map(|(_, (file, _))| file)
+        .collect();
+    changed.sort_unstable();
+    changed.dedup();
+    crate::search::refresh(&mut tx, &changed).await?;
     tx.commit().await?;
     Ok(people)
+}
+
+/// Every face of the library: its file and person.
+async fn face_people(
+    conn: &mut Conn,
+    library_id: &str,
+) -> Result<HashMap<String, (String, Option<String>)>> {
+    let rows: Vec<(String, String, Option<String>)> = with_conn!(conn, c => faces::table
+        .filter(faces::library_id.eq(library_id))
+        .select((faces::id, faces::file_id, faces::person_id))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(face, file, person)| (face, (file, person)))
+        .collect())
 }
 
 async fn recluster_in(conn: &mut Conn, library_id: &str, params: Params) -> Result<i64> {
@@ -438,7 +467,7 @@ pub async fn merge(db: &Db, library_id: &str, into: &str, others: &[String]) -> 
 }
 
 /// Takes `face_ids` (all the person's) away from `person` into a new person, in one
-/// transaction; returns its id.
+/// transaction (their files' search documents too); returns its id.
 pub async fn split(db: &Db, library_id: &str, person: &str, face_ids: &[String]) -> Result<String> {
     if face_ids.is_empty() {
         return Err(Error::Invalid("faceIds must name at least one face".into()));
@@ -460,6 +489,14 @@ pub async fn split(db: &Db, library_id: &str, person: &str, face_ids: &[String])
     let new = create_person(conn, library_id).await?;
     assign(conn, face_ids, Some(&new), BY_MEMBER).await?;
     drop_empty_people(conn, library_id).await?;
+    // Their files no longer show the person's name (the new person has none yet).
+    let files: Vec<String> = with_conn!(conn, c => faces::table
+        .filter(faces::id.eq_any(face_ids))
+        .select(faces::file_id)
+        .distinct()
+        .load(c)
+        .await)?;
+    crate::search::refresh(conn, &files).await?;
     tx.commit().await?;
     Ok(new)
 }

@@ -326,6 +326,12 @@ async fn faces_of_one_person_become_one_person_that_members_can_edit(backend: Ba
     assert_eq!(people.len(), 5);
     let grace = people.iter().find(|p| p["id"] == p1.as_str()).unwrap();
     assert_eq!(grace["fileCount"], 3);
+    let found = search("gra").await.json;
+    assert_eq!(
+        found["items"].as_array().unwrap().len(),
+        3,
+        "split off, the name leaves their files' documents: {found}"
+    );
 
     // Hide the new person; re-clustering keeps what members decided.
     let new = split.json["id"].as_str().unwrap().to_owned();

@@ -246,7 +246,7 @@ try {
   await shot('08-viewer-audio')
   await page.keyboard.press('Escape')
 
-  step('search: a file by its name, a transcript line opens the viewer there, a bad filter')
+  step('search: a file by its name, a transcript line opens the viewer there and is saved as a moment, a bad filter')
   await page.getByTestId('search-input').fill('jfk')
   await page.getByTestId('search-input').press('Enter')
   await page.waitForURL(url => url.pathname.endsWith('/search') && url.searchParams.get('q') === 'jfk')
@@ -264,6 +264,12 @@ try {
   await page.waitForFunction(t => document.querySelector('[data-testid=viewer-audio]')?.readyState >= 1 && document.querySelector('[data-testid=viewer-audio]').currentTime >= t, saidAt, T)
   await page.keyboard.press('Escape')
   await page.waitForURL(url => url.pathname.endsWith('/search') && url.searchParams.get('q') === 'country')
+  const saidResult = page.getByTestId('search-result').filter({ has: page.locator('[data-testid=search-hit][data-field=transcript]') }).first()
+  await saidResult.getByTestId('search-save-moment').first().click()
+  await page.getByText('Moment saved', { exact: true }).waitFor(T)
+  const savedMoments = await page.evaluate(async ([lib, file]) => (await (await fetch(`/api/libraries/${lib}/files/${file}/moments`)).json()).items,
+    [new URL(libraryUrl, BASE).pathname.split('/')[2], await saidResult.getAttribute('data-file-id')])
+  expect(savedMoments.some(m => /country/i.test(m.title) && m.end > m.start), `moment saved from a search hit: ${JSON.stringify(savedMoments)}`)
   await searchQuery.fill('colour:red')
   await searchQuery.press('Enter')
   await page.getByTestId('search-error').filter({ hasText: 'unknown filter `colour:`' }).waitFor(T)
