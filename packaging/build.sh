@@ -5,6 +5,7 @@
 # systemd units and a commented /etc/alcoves/alcoves.toml. `--profile dev` packages the binary
 # the test build already made (CI's install test); releases use the default, `release`.
 set -euo pipefail
+umask 022  # the package's files are root's, readable by all, whatever the caller's umask
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -46,7 +47,7 @@ cargo build --locked "${cargo_profile[@]}" --bin alcoves
 bin="$target_dir/$profile_dir/alcoves"
 
 step "web UI"
-web=web-dist-proxy/.output
+web="web-dist-proxy/.output"
 if [ -f "$web/server/index.mjs" ] && [ -z "$(find web-dist-proxy/app web-dist-proxy/public web-dist-proxy/nuxt.config.ts web-dist-proxy/package-lock.json -newer "$web/server/index.mjs" -print -quit)" ]; then
     echo "reusing $web (newer than every source)"
 else
@@ -59,8 +60,8 @@ if [ ! -f "$node_tgz" ]; then
     (cd "$cache" && npm pack --silent "$node_pkg@$NODE_VERSION" >/dev/null)
 fi
 
-stage="$(mktemp -d)"
-trap 'rm -rf "$stage"' EXIT
+stage="$(mktemp -d)" shlibs="$(mktemp -d)"
+trap 'rm -rf "$stage" "$shlibs"' EXIT
 step "staging in $stage"
 install -D -m 0755 "$bin" "$stage/usr/bin/alcoves"
 strip --strip-debug "$stage/usr/bin/alcoves"
@@ -82,16 +83,15 @@ install -d -m 0755 "$stage/etc/alcoves"
 install -D -m 0644 README.md "$stage/usr/share/doc/alcoves/README.md"
 install -D -m 0644 packaging/copyright "$stage/usr/share/doc/alcoves/copyright"
 find "$stage" -type d -exec chmod 0755 {} +
+chmod -R go-w "$stage"
 
 if [ "$format" = deb ] || [ "$format" = all ]; then
     step "alcoves_${version}_$arch.deb"
     mkdir -p "$stage/DEBIAN"
     # dpkg-shlibdeps reads the package list from a debian/control beside it.
-    shlibs="$(mktemp -d)"
     mkdir -p "$shlibs/debian"
     printf 'Source: alcoves\n\nPackage: alcoves\nArchitecture: any\n' > "$shlibs/debian/control"
     depends="$(cd "$shlibs" && dpkg-shlibdeps -O "$stage/usr/bin/alcoves" "$stage/usr/lib/alcoves/node/bin/node" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')"
-    rm -rf "$shlibs"
     cat > "$stage/DEBIAN/control" <<CONTROL
 Package: alcoves
 Version: $version

@@ -42,7 +42,7 @@ server=""
 cleanup() {
     [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
     for m in var/cache/apt/archives dev proc; do umount -l "$root/$m" 2>/dev/null || true; done
-    rm -rf "$root" "$work"
+    rm -rf --one-file-system "$root" "$work"
 }
 trap cleanup EXIT
 
@@ -68,6 +68,8 @@ in_root getent passwd alcoves >/dev/null || fail "no user alcoves"
 owner_of() { in_root stat -c "$1" "$2"; }
 [ "$(owner_of '%a %U' /var/lib/alcoves)" = "700 alcoves" ] || fail "data dir: $(owner_of '%a %U' /var/lib/alcoves)"
 [ "$(owner_of '%a %U:%G' /etc/alcoves/alcoves.toml)" = "640 root:alcoves" ] || fail "settings file mode"
+wants="$root/etc/systemd/system/multi-user.target.wants/alcoves.service"
+[ -L "$wants" ] || fail "the service is not enabled for boot"
 
 step "systemd units"
 in_root systemd-analyze verify alcoves.service alcoves-worker@1.service
@@ -83,9 +85,9 @@ exec_start="$(sed -n 's/^ExecStart=//p' "$unit")"
 port=39301 web_port=39302
 base_url="http://127.0.0.1:$port"
 start_server() {
-    # shellcheck disable=SC2086 # the unit's command line splits at spaces, as systemd does
     local ids
     ids="$(in_root getent passwd "$user" | cut -d: -f3,4)"
+    # shellcheck disable=SC2086 # the unit's command line splits at spaces, as systemd does
     chroot --userspec="$ids" "$root" env -i PATH=/usr/bin:/bin HOME=/var/lib/alcoves $unit_env \
         ALCOVES_LISTEN="127.0.0.1:$port" ALCOVES_WEB_LISTEN="127.0.0.1:$web_port" ALCOVES_LOG=warn \
         $exec_start &
@@ -129,6 +131,8 @@ in_root alcoves user list | grep -q olivia || fail "user list"
 in_root alcoves library bind "$library" /usr/share/doc | grep -q 'BindReadOnlyPaths=/usr/share/doc' \
     || fail "bind does not explain the drop-in"
 in_root alcoves library unbind "$library" >/dev/null
+chroot --userspec=65534:65534 "$root" /usr/bin/alcoves settings | grep -q '^# data_dir = ' \
+    || fail "someone who may not read the settings file cannot print the defaults"
 owned_by_root="$(find "$root/var/lib/alcoves" -user root)"
 [ -z "$owned_by_root" ] || fail "root-owned files in the data dir: $owned_by_root"
 
@@ -150,6 +154,7 @@ step "remove keeps settings and data"
 in_root apt-get remove -y -q alcoves | tail -1
 [ ! -e "$root/usr/bin/alcoves" ] || fail "binary left after remove"
 [ -f "$root/etc/alcoves/alcoves.toml" ] || fail "settings gone after remove"
+[ ! -e "$wants" ] || fail "still enabled after remove"
 in_root getent passwd alcoves >/dev/null || fail "user gone after remove"
 
 step "purge removes settings and the account, keeps the library"
@@ -158,6 +163,8 @@ grep -q 'kept in /var/lib/alcoves' <<<"$said" || fail "purge did not say where t
 [ ! -e "$root/etc/alcoves" ] || fail "settings left after purge"
 ! in_root getent passwd alcoves >/dev/null || fail "user left after purge"
 [ -s "$root/var/lib/alcoves/alcoves.db" ] || fail "the database went with the purge"
+[ "$(owner_of '%a %U' /var/lib/alcoves)" = "700 root" ] || fail "the kept library is not handed to root"
+[ ! -L "$root/etc/systemd/system/alcoves.service" ] || fail "the service is still masked after purge"
 [ -n "$(find "$root/var/lib/alcoves" -type f -size +10k -not -name 'alcoves.db*' -print -quit)" ] || fail "the photos went with the purge"
 echo
 echo "test-deb.sh: all checks passed for $(basename "$deb") -> $(basename "$upgrade")"

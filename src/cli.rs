@@ -150,9 +150,11 @@ pub async fn bind_library(app: &App, library: &str, path: Option<&Path>) -> Resu
 /// How to let the packaged service (`alcoves.service`, hardened to see no home folders and to
 /// write nowhere but its state dir) read an import folder.
 fn service_access_hint(path: &Path) -> String {
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let path = path.display().to_string();
-    // systemd splits the setting's value at spaces unless the path is quoted.
+    let path = std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    // systemd expands `%` specifiers and splits the value at spaces unless it is quoted.
+    let path = path.display().to_string().replace('%', "%%");
     let path = if path.contains(char::is_whitespace) {
         format!("\"{path}\"")
     } else {
@@ -163,7 +165,8 @@ fn service_access_hint(path: &Path) -> String {
          sudo systemctl edit alcoves.service   # and add these two lines:\n  \
          [Service]\n  \
          BindReadOnlyPaths={path}\n\
-         and let the user `alcoves` read it (e.g. `sudo setfacl -R -m u:alcoves:rX,d:u:alcoves:rX <folder>`),\n\
+         and let the user `alcoves` read it (e.g. `sudo setfacl -R -m u:alcoves:rX,d:u:alcoves:rX <folder>`,\n\
+         and `sudo setfacl -m u:alcoves:x` on each folder above it that others may not enter),\n\
          then `sudo systemctl restart alcoves.service`."
     )
 }

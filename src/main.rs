@@ -184,6 +184,28 @@ fn password_source(stdin: bool) -> PasswordSource {
     }
 }
 
+/// Runs the commands that read no configuration (so a user who may not read an installed
+/// one can still run them); None for every other command.
+fn without_config(command: &Command) -> Option<ExitCode> {
+    let output = match command {
+        Command::Settings { set } => alcoves::config::example_file(set),
+        Command::Openapi => serde_json::to_string_pretty(&alcoves::api::openapi::document())
+            .map(|doc| doc + "\n")
+            .map_err(|e| e.to_string()),
+        _ => return None,
+    };
+    Some(match output {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("alcoves: {e}");
+            ExitCode::from(2)
+        }
+    })
+}
+
 fn main() -> ExitCode {
     // Everything the server creates (database, blobs, secrets) is for its own account only.
     // SAFETY: umask only sets this process's file creation mask.
@@ -194,6 +216,9 @@ fn main() -> ExitCode {
     // SAFETY: mallopt only tunes glibc's allocator, before any thread starts.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20) };
     let cli = Cli::parse();
+    if let Some(code) = without_config(&cli.command) {
+        return code;
+    }
     let installed = std::path::Path::new(alcoves::service::INSTALLED_CONFIG);
     let file = cli
         .config
@@ -246,18 +271,6 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         });
     }
     match &command {
-        Command::Settings { set } => {
-            print!("{}", alcoves::config::example_file(set)?);
-            return Ok(ExitCode::SUCCESS);
-        }
-        Command::Openapi => {
-            let doc = alcoves::api::openapi::document();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
         Command::Models {
             command: ModelsCommand::Install { from },
         } => {

@@ -15,7 +15,7 @@ pub fn become_data_owner(data_dir: &Path) -> Result<Option<u32>, String> {
     let Ok(meta) = std::fs::metadata(data_dir) else {
         return Ok(None);
     };
-    let (uid, gid) = (meta.uid(), meta.gid());
+    let uid = meta.uid();
     if uid == 0 {
         return Ok(None);
     }
@@ -30,6 +30,18 @@ pub fn become_data_owner(data_dir: &Path) -> Result<Option<u32>, String> {
     // before anything else can use it); the pointers passed are valid for the calls.
     unsafe {
         let account = libc::getpwuid(uid);
+        // The account's own group, not the dir's: a dir grouped `root` must not give gid 0.
+        let gid = if account.is_null() {
+            meta.gid()
+        } else {
+            (*account).pw_gid
+        };
+        if gid == 0 {
+            return Err(format!(
+                "{} belongs to uid {uid} with group root: give it the service's own group",
+                data_dir.display()
+            ));
+        }
         let grouped = if account.is_null() {
             libc::setgroups(1, &gid)
         } else {
