@@ -102,9 +102,6 @@ impl JobKind {
         JobKind::PIPELINE.get(at + 1).copied()
     }
 
-    /// Whether later stages need this one's result, so a file that failed it goes no further
-    /// (without a hash or its type there is nothing to build on). Every later stage checks its
-    /// own inputs.
     /// Whether what the stage finds goes into the search index.
     pub fn is_searchable(self) -> bool {
         matches!(
@@ -117,6 +114,9 @@ impl JobKind {
         )
     }
 
+    /// Whether later stages need this one's result, so a file that failed it goes no further
+    /// (without a hash or its type there is nothing to build on). Every later stage checks its
+    /// own inputs.
     pub fn needed_later(self) -> bool {
         matches!(self, JobKind::Hash | JobKind::Metadata)
     }
