@@ -310,10 +310,7 @@ fn make_media(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::main]
 async fn main() {
-    let count: usize = std::env::var("ALCOVES_BENCH_PHOTOS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let count = common::photo_count(20);
     let root = std::env::temp_dir().join(format!("alcoves-pipeline-bench-{}", std::process::id()));
     let library = root.join("library");
     let mut media = make_photos(&library, count);

@@ -14,10 +14,7 @@ use alcoves::media::{Limits, image, thumbnails};
 use common::{children_peak_rss_mib, make_photos, run, run_parallel, vips_two_at_a_time};
 
 fn main() {
-    let count: usize = std::env::var("ALCOVES_BENCH_PHOTOS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(16);
+    let count = common::photo_count(16);
     let dir = std::env::temp_dir().join(format!("alcoves-thumb-bench-{}", std::process::id()));
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();

@@ -8,6 +8,14 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// How many photos a bench makes: `ALCOVES_BENCH_PHOTOS`, or `default`.
+pub fn photo_count(default: usize) -> usize {
+    std::env::var("ALCOVES_BENCH_PHOTOS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Peak resident set of this process so far, in MiB.
 pub fn own_peak_rss_mib() -> f64 {
     peak_rss_mib(std::process::id())

@@ -489,14 +489,9 @@ pub async fn split(db: &Db, library_id: &str, person: &str, face_ids: &[String])
     let new = create_person(conn, library_id).await?;
     assign(conn, face_ids, Some(&new), BY_MEMBER).await?;
     drop_empty_people(conn, library_id).await?;
-    // Their files no longer show the person's name (the new person has none yet).
-    let files: Vec<String> = with_conn!(conn, c => faces::table
-        .filter(faces::id.eq_any(face_ids))
-        .select(faces::file_id)
-        .distinct()
-        .load(c)
-        .await)?;
-    crate::search::refresh(conn, &files).await?;
+    // Their files no longer show the person's name (the new person, who holds just these
+    // faces, has none yet).
+    crate::search::refresh_people(conn, std::slice::from_ref(&new)).await?;
     tx.commit().await?;
     Ok(new)
 }
