@@ -79,10 +79,20 @@ pub struct MediaFacts {
 impl MediaFacts {
     /// Whether the probe found the container without a `video` or `audio` stream.
     pub fn lacks_stream(&self, stream: &str) -> bool {
+        self.info()
+            .is_some_and(|m| m.get(stream).is_some_and(|s| s.is_null()))
+    }
+
+    /// Whether the probe found a video or sound that browsers play as it is.
+    pub fn browser_playable(&self) -> bool {
+        self.info()
+            .is_some_and(|m| m["browserPlayable"].as_bool() == Some(true))
+    }
+
+    fn info(&self) -> Option<serde_json::Value> {
         self.media_info
             .as_deref()
-            .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-            .is_some_and(|m| m.get(stream).is_some_and(|s| s.is_null()))
+            .and_then(|m| serde_json::from_str(m).ok())
     }
 }
 

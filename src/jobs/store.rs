@@ -71,10 +71,45 @@ impl Queued {
 /// the result to the queue once the transaction commits.
 pub async fn enqueue(conn: &mut Conn, file_id: &str, kind: JobKind) -> Result<Queued> {
     let now = now_ms();
+    let version = renew(conn, file_id, kind, JobStatus::Queued, None, now).await?;
+    Ok(Queued {
+        file_id: file_id.to_owned(),
+        kind,
+        version,
+        run_after: now,
+    })
+}
+
+/// Marks `kind` of `file_id` skipped for `reason` without running it, as a new version of its
+/// row (so an attempt still running records nothing).
+pub async fn skip(conn: &mut Conn, file_id: &str, kind: JobKind, reason: &str) -> Result<()> {
+    renew(
+        conn,
+        file_id,
+        kind,
+        JobStatus::Skipped,
+        Some(reason),
+        now_ms(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes the row of `kind` for `file_id` afresh with `status` and `error`: inserted at version
+/// 1, or updated with its version bumped and its attempts and lease cleared. Returns the version.
+async fn renew(
+    conn: &mut Conn,
+    file_id: &str,
+    kind: JobKind,
+    status: JobStatus,
+    error: Option<&str>,
+    now: i64,
+) -> Result<i32> {
     let row = (
         file_jobs::file_id.eq(file_id),
         file_jobs::kind.eq(kind.as_str()),
-        file_jobs::status.eq(JobStatus::Queued.as_str()),
+        file_jobs::status.eq(status.as_str()),
+        file_jobs::error.eq(error),
         file_jobs::run_after.eq(now),
         file_jobs::created_at.eq(now),
         file_jobs::updated_at.eq(now),
@@ -88,7 +123,7 @@ pub async fn enqueue(conn: &mut Conn, file_id: &str, kind: JobKind) -> Result<Qu
             file_jobs::version.eq(file_jobs::version + 1),
             file_jobs::progress.eq(0),
             file_jobs::eta_ms.eq(None::<i64>),
-            file_jobs::error.eq(None::<String>),
+            file_jobs::error.eq(excluded(file_jobs::error)),
             file_jobs::attempts.eq(0),
             file_jobs::run_after.eq(now),
             file_jobs::lease_token.eq(None::<String>),
@@ -102,12 +137,7 @@ pub async fn enqueue(conn: &mut Conn, file_id: &str, kind: JobKind) -> Result<Qu
         .select(file_jobs::version)
         .first(c)
         .await)?;
-    Ok(Queued {
-        file_id: file_id.to_owned(),
-        kind,
-        version,
-        run_after: now,
-    })
+    Ok(version)
 }
 
 /// Records `kind` as already done for a new file (e.g. the hash computed during upload).

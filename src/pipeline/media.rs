@@ -9,6 +9,7 @@ use base64::Engine;
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 
+use super::stages::skip_if_inapplicable;
 use super::{Progress, report_progress};
 use crate::app::App;
 use crate::files::derived::{WAVEFORM_VARIANT, derived_key, proxy_variant, thumbnail_variant};
@@ -233,10 +234,8 @@ enum Read {
 
 /// Renders every named thumbnail size of a photo, or of a video's poster frame.
 pub async fn thumbnails(app: &App, file: &File) -> Result<(), Settle> {
+    skip_if_inapplicable(app, file, JobKind::Thumbnails).await?;
     let kind = file.media_kind();
-    if !kind.has_picture() {
-        return Err(Settle::Skipped(format!("a {kind} file has no picture")));
-    }
     let original = local_original(app, file).await?;
     let path = original.path.clone();
     let mime = file.mime.clone();
@@ -270,10 +269,10 @@ pub async fn thumbnails(app: &App, file: &File) -> Result<(), Settle> {
 
 /// Transcodes a video or audio file browsers cannot play to H.264/AAC MP4 or AAC M4A.
 pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Settle> {
+    skip_if_inapplicable(app, file, JobKind::Proxy).await?;
     let target = match file.media_kind() {
         MediaKind::Video => ProxyTarget::Video,
-        MediaKind::Audio => ProxyTarget::Audio,
-        other => return Err(Settle::Skipped(format!("a {other} file plays as it is"))),
+        _ => ProxyTarget::Audio,
     };
     let original = local_original(app, file).await?;
     let path = original.path.clone();
@@ -373,12 +372,7 @@ pub async fn moment_export(app: &App, file: &File, progress: &Progress) -> Resul
 
 /// Computes an audio file's waveform: peaks of 16 kHz mono, 50 a second, as JSON.
 pub async fn waveform(app: &App, file: &File, progress: &Progress) -> Result<(), Settle> {
-    if file.media_kind() != MediaKind::Audio {
-        return Err(Settle::Skipped(format!(
-            "a {} file gets no waveform",
-            file.kind
-        )));
-    }
+    skip_if_inapplicable(app, file, JobKind::Waveform).await?;
     let original = local_original(app, file).await?;
     let path = original.path.clone();
     let progress = progress.clone();

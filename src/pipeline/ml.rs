@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::media::{local_original, outcome as media_outcome};
-use super::stages::Effect;
+use super::stages::{Effect, skip_if_inapplicable};
 use super::{Progress, report_progress};
 use crate::app::App;
 use crate::files::File;
@@ -65,21 +65,6 @@ async fn library_flags(app: &App, file: &File) -> Result<crate::libraries::Libra
         .ok_or_else(|| Settle::Skipped("the library no longer exists".into()))
 }
 
-/// Skips files without a picture, and runs without the `models` a stage needs.
-fn pictured(app: &App, file: &File, models: &[&str]) -> Result<(), Settle> {
-    if !file.media_kind().has_picture() {
-        return Err(Settle::Skipped(format!(
-            "a {} file has no picture",
-            file.kind
-        )));
-    }
-    let dir = models_dir(app);
-    models
-        .iter()
-        .try_for_each(|name| models::require(&dir, name))
-        .map_err(outcome)
-}
-
 /// The file's upright preview, decoded.
 async fn preview(app: &App, file: &File) -> Result<::image::RgbImage, Settle> {
     let key = derived_key(file, &thumbnail_variant(thumbnails::SIZES[0]))
@@ -105,16 +90,7 @@ async fn preview(app: &App, file: &File) -> Result<::image::RgbImage, Settle> {
 /// Finds the faces of a photo or video poster in a library that has face recognition on, and
 /// stores a crop of each.
 pub async fn faces(app: &App, file: &File) -> Result<Effect, Settle> {
-    if !library_flags(app, file).await?.face_recognition_enabled {
-        return Err(Settle::Skipped(
-            "face recognition is off for this library".into(),
-        ));
-    }
-    pictured(
-        app,
-        file,
-        &["face-detector", "face-landmarks", "face-embedder"],
-    )?;
+    skip_if_inapplicable(app, file, JobKind::Faces).await?;
     let picture = preview(app, file).await?;
     let dir = models_dir(app);
     let (found, crops) = on_cpu(app, 1, move || {
@@ -161,12 +137,7 @@ pub async fn faces(app: &App, file: &File) -> Result<Effect, Settle> {
 
 /// Finds objects and tags in a photo or video poster, in a library that has object detection on.
 pub async fn objects(app: &App, file: &File) -> Result<Effect, Settle> {
-    if !library_flags(app, file).await?.object_detection_enabled {
-        return Err(Settle::Skipped(
-            "object detection is off for this library".into(),
-        ));
-    }
-    pictured(app, file, &["object-detector", "image-tagger"])?;
+    skip_if_inapplicable(app, file, JobKind::Objects).await?;
     let picture = preview(app, file).await?;
     let dir = models_dir(app);
     let (object_min, tag_min) = (app.config.object_min_score, app.config.tag_min_score);
@@ -177,20 +148,6 @@ pub async fn objects(app: &App, file: &File) -> Result<Effect, Settle> {
     })
     .await?;
     Ok(Effect::Labels(labels))
-}
-
-/// Skips files without sound: anything but audio and video, and silent videos.
-fn audible(file: &File) -> Result<(), Settle> {
-    if !file.media_kind().plays() {
-        return Err(Settle::Skipped(format!(
-            "a {} file has no sound",
-            file.kind
-        )));
-    }
-    if file.media.lacks_stream("audio") {
-        return Err(Settle::Skipped("the video has no sound track".into()));
-    }
-    Ok(())
 }
 
 /// The sound of an audio file or a video, 16 kHz mono, at most the configured length.
@@ -223,9 +180,8 @@ async fn sound(
 /// Hears the sound events of an audio file or a video's sound track.
 pub async fn audio_events(app: &App, file: &File, progress: &Progress) -> Result<Effect, Settle> {
     const DECODING: f64 = 0.2;
-    audible(file)?;
+    skip_if_inapplicable(app, file, JobKind::AudioEvents).await?;
     let dir = models_dir(app);
-    models::require(&dir, "audio-events").map_err(outcome)?;
     let samples = sound(app, file, JobKind::AudioEvents, progress, DECODING).await?;
     let threshold = app.config.audio_event_min_score;
     let progress = progress.clone();
@@ -254,7 +210,7 @@ pub async fn audio_events(app: &App, file: &File, progress: &Progress) -> Result
 /// multilingual one.
 pub async fn transcribe(app: &App, file: &File, progress: &Progress) -> Result<Effect, Settle> {
     const DECODING: f64 = 0.1;
-    audible(file)?;
+    skip_if_inapplicable(app, file, JobKind::Transcribe).await?;
     let library = library_flags(app, file).await?;
     let (model, language) = match SpeechLanguage::parse(&library.speech_language) {
         Some(SpeechLanguage::English) => (&app.config.transcribe_model, Some("en".to_owned())),

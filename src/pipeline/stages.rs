@@ -40,6 +40,92 @@ pub enum Effect {
     Transcript(crate::ml::transcribe::Transcript),
 }
 
+/// The models the faces stage needs.
+pub const FACE_MODELS: [&str; 3] = ["face-detector", "face-landmarks", "face-embedder"];
+/// The models the objects stage needs.
+pub const OBJECT_MODELS: [&str; 2] = ["object-detector", "image-tagger"];
+
+/// Why stage `kind` has nothing to do for `file`, known without reading the file: its kind and
+/// streams, the library's switches, the models installed. `None` when the stage must run. The
+/// stages ask first thing, and the worker asks before queueing a file's next stage, so stages
+/// that do not apply are marked skipped in the same transaction instead of being claimed.
+pub async fn inapplicable(
+    app: &App,
+    conn: &mut Conn,
+    file: &File,
+    kind: JobKind,
+) -> Result<Option<String>> {
+    let media = file.media_kind();
+    let silent = || {
+        if !media.plays() {
+            Some(format!("a {media} file has no sound"))
+        } else if file.media.lacks_stream("audio") {
+            Some("the video has no sound track".to_owned())
+        } else {
+            None
+        }
+    };
+    let missing = |models: &[&str]| {
+        let dir = app.config.models_dir();
+        let mut missing = models.iter().map(|m| crate::ml::models::require(&dir, m));
+        missing.find_map(|r| r.err()).map(|e| e.to_string())
+    };
+    Ok(match kind {
+        JobKind::Thumbnails => {
+            (!media.has_picture()).then(|| format!("a {media} file has no picture"))
+        }
+        JobKind::Proxy if !media.plays() => Some(format!("a {media} file plays as it is")),
+        JobKind::Proxy => file
+            .media
+            .browser_playable()
+            .then(|| "not_needed: browsers play the original".to_owned()),
+        JobKind::Waveform => {
+            (media != MediaKind::Audio).then(|| format!("a {media} file gets no waveform"))
+        }
+        JobKind::Faces | JobKind::Objects => {
+            let Some(library) = crate::libraries::get(conn, &file.library_id).await? else {
+                return Ok(Some("the library no longer exists".to_owned()));
+            };
+            let (on, off, models) = match kind {
+                JobKind::Faces => (
+                    library.face_recognition_enabled,
+                    "face recognition is off for this library",
+                    &FACE_MODELS[..],
+                ),
+                _ => (
+                    library.object_detection_enabled,
+                    "object detection is off for this library",
+                    &OBJECT_MODELS[..],
+                ),
+            };
+            if !on {
+                Some(off.to_owned())
+            } else if !media.has_picture() {
+                Some(format!("a {media} file has no picture"))
+            } else {
+                missing(models)
+            }
+        }
+        JobKind::AudioEvents => silent().or_else(|| missing(&["audio-events"])),
+        JobKind::Transcribe => silent(),
+        JobKind::Hash | JobKind::Metadata | JobKind::MomentExport => None,
+    })
+}
+
+/// Ends the run as skipped when [`inapplicable`] says so.
+pub async fn skip_if_inapplicable(app: &App, file: &File, kind: JobKind) -> Result<(), Settle> {
+    let mut conn = app
+        .db
+        .conn()
+        .await
+        .map_err(|e| Settle::Retry(format!("database: {e}")))?;
+    match inapplicable(app, &mut conn, file, kind).await {
+        Ok(None) => Ok(()),
+        Ok(Some(why)) => Err(Settle::Skipped(why)),
+        Err(e) => Err(Settle::from(&e)),
+    }
+}
+
 /// Runs `kind` on `file`.
 pub async fn run(
     app: &App,
@@ -155,6 +241,8 @@ pub async fn apply(
             facts,
         } => with_conn!(conn, c => diesel::update(target)
             .set((
+                files_table::latitude.eq(crate::map::position(facts.media_info.as_deref()).map(|p| p.0)),
+                files_table::longitude.eq(crate::map::position(facts.media_info.as_deref()).map(|p| p.1)),
                 files_table::size.eq(size),
                 files_table::mime.eq(mime),
                 files_table::kind.eq(kind.as_str()),

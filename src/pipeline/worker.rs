@@ -333,7 +333,20 @@ async fn record(
         Err(_) => false,
     };
     if advance {
-        match claim.kind.next() {
+        // What the stage wrote (a file's kind, its streams) decides which stages apply next.
+        let file = match claim.kind {
+            JobKind::Metadata => files::find(&mut tx, &claim.file_id).await?,
+            _ => file,
+        };
+        let mut next = claim.kind.next();
+        while let (Some(kind), Some(file)) = (next, &file) {
+            match stages::inapplicable(app, &mut tx, file, kind).await? {
+                Some(why) => store::skip(&mut tx, &file.id, kind, &why).await?,
+                None => break,
+            }
+            next = kind.next();
+        }
+        match next {
             Some(next) => queued.push(store::enqueue(&mut tx, &claim.file_id, next).await?),
             None => {
                 if let Some(file) = &file {
