@@ -28,6 +28,9 @@ pub struct App {
     pub disk: DiskSpace,
     /// Tells this process's import watcher that a library was bound or unbound.
     pub import_bindings: tokio::sync::Notify,
+    /// Tells this process's workers that files got labels, sounds, names or transcript lines
+    /// whose meaning may not be known yet.
+    pub new_texts: tokio::sync::Notify,
     /// Held by the import scan running in this process.
     pub import_scan: tokio::sync::Mutex<()>,
     /// This process's folder for temporary files (uploads being received, scratch copies,
@@ -75,6 +78,7 @@ impl App {
             instance,
             disk,
             import_bindings: tokio::sync::Notify::new(),
+            new_texts: tokio::sync::Notify::new(),
             import_scan: tokio::sync::Mutex::new(()),
             scratch,
             ml_slots,

@@ -22,6 +22,7 @@ pub mod http;
 pub mod import;
 pub mod jobs;
 pub mod libraries;
+pub mod map;
 pub mod media;
 pub mod ml;
 pub mod moments;

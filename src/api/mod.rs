@@ -14,6 +14,7 @@ mod invites;
 mod jobs;
 mod libraries;
 pub mod live;
+mod map;
 pub mod media;
 mod moments;
 pub mod openapi;
@@ -151,6 +152,7 @@ pub async fn dispatch(
         Route::TimelineBuckets { .. } => timeline::buckets(app, ctx).await,
         Route::TimelineBucket { day, .. } => timeline::bucket(app, ctx, &day).await,
         Route::Memories { .. } => timeline::memories(app, ctx).await,
+        Route::Map { .. } => map::clusters(app, ctx).await,
         Route::Search { .. } => search::search(app, ctx).await,
         Route::ListFolders { .. } => folders::list(app, ctx).await,
         Route::CreateFolder { .. } => folders::create(app, ctx).await,

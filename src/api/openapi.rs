@@ -128,6 +128,7 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
         "TimelineBuckets" => (None, res::<timeline::Buckets>(g)),
         "Search" => (None, res::<Page<crate::search::find::Found>>(g)),
         "Memories" => (None, res::<timeline::Memories>(g)),
+        "Map" => (None, res::<Items<crate::map::Cluster>>(g)),
         "TimelineBucket" => (None, res::<Items<crate::files::timeline::Item>>(g)),
         "CreateImport" | "UploadImportPart" | "StartImport" | "GetImport" => {
             (None, res::<imports::ImportView>(g))
@@ -242,6 +243,73 @@ fn query_parameters(name: &str) -> &'static [QueryParam] {
                 || json!({ "type": "string", "enum": ["uploaded", "taken"] }),
                 "newest uploaded (default) or newest taken first",
             ),
+        ],
+        "Search" => &[
+            (
+                "q",
+                string,
+                "words, \"phrases\" and `key:value` filters (`person:\"Anna\" label:dog after:2024-05`)",
+            ),
+            (
+                "person",
+                string,
+                "only files showing this person (several: all)",
+            ),
+            ("label", string, "only files carrying this label"),
+            ("sound", string, "only files where this sound is heard"),
+            ("word", string, "only recordings where this is said"),
+            (
+                "within",
+                string,
+                "`5s`: sounds and words said this close together",
+            ),
+            ("camera", string, "make, model or lens"),
+            ("folder", string, "a folder path, with its subfolders"),
+            ("kind", string, "photo, video, audio or other"),
+            (
+                "after",
+                string,
+                "taken on or after `YYYY`, `YYYY-MM` or `YYYY-MM-DD`",
+            ),
+            (
+                "before",
+                string,
+                "taken on or before that year, month or day",
+            ),
+            ("has", string, "`faces` or `transcript`"),
+            ("is", string, "`duplicate`"),
+            (
+                "bbox",
+                string,
+                "taken inside west,south,east,north (degrees)",
+            ),
+            ("tz", integer, "the client's offset from UTC in minutes"),
+            ("limit", integer, "page size, 1 to 500 (100)"),
+            ("cursor", string, "`nextCursor` of the previous page"),
+        ],
+        "TimelineBuckets" | "TimelineBucket" => &[
+            ("tz", integer, "the client's offset from UTC in minutes"),
+            ("kind", string, "only files of this kind"),
+            ("folder", string, "only files directly in this folder"),
+            ("person", string, "only files showing this person"),
+            ("label", string, "only files carrying this label"),
+            (
+                "q",
+                string,
+                "text in names, labels, people, sound events or transcripts",
+            ),
+        ],
+        "Map" => &[
+            (
+                "bbox",
+                string,
+                "west,south,east,north in degrees (the whole world by default)",
+            ),
+            ("zoom", integer, "the map's zoom level, 0 to 22 (0)"),
+        ],
+        "Memories" => &[
+            ("tz", integer, "the client's offset from UTC in minutes"),
+            ("day", string, "`YYYY-MM-DD` instead of today"),
         ],
         "LibraryFeed" | "ListMoments" => &[("cursor", string, "`nextCursor` of the previous page")],
         "ListFolders" => &[

@@ -45,6 +45,8 @@ pub async fn update(app: &ApiState, ctx: &mut Ctx, person: Uuid) -> ApiResult<Re
     people::update(&mut conn, &person, &change).await?;
     search::refresh_people(&mut conn, std::slice::from_ref(&person.id)).await?;
     drop(conn);
+    // A worker of this process gives the new name its meaning (others do at their start).
+    app.new_texts.notify_one();
     person_view(app, &library, &person.id).await
 }
 

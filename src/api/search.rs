@@ -18,9 +18,9 @@ const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 500;
 
 /// Query parameters that are filters, as in the query language.
-const FILTERS: [&str; 12] = [
+const FILTERS: [&str; 13] = [
     "person", "label", "sound", "word", "within", "camera", "folder", "kind", "after", "before",
-    "has", "is",
+    "has", "is", "bbox",
 ];
 
 /// The client's offset from UTC in minutes (`tz`), 0 when not given.
@@ -58,11 +58,20 @@ pub async fn search(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let limit = ctx.page_limit(DEFAULT_PAGE, MAX_PAGE)?;
     let after = ctx.cursor()?;
     let mut conn = app.db.conn().await?;
+    let words: Vec<String> = query.terms.iter().map(|t| t.join(" ")).collect();
+    let close = match words.is_empty() {
+        true => None,
+        false => {
+            let (models, text) = (app.config.models_dir(), words.join(" "));
+            app.meaning.close_to(&mut conn, &models, &text).await?
+        }
+    };
     let (items, next) = find::find(
         &mut conn,
         &ctx.library_id()?,
         &query,
         offset,
+        close.as_deref(),
         after.as_ref(),
         limit,
     )

@@ -1,6 +1,7 @@
 //! What the API needs beside the services: the session cookie codec, the login throttle, the
-//! locks of resumable uploads being written, the image proxy's renders, the live feed and the
-//! proxy to the web UI. Workers and CLI commands open an [`App`] only.
+//! locks of resumable uploads being written, the image proxy's renders, the live feed, the
+//! proxy to the web UI and the texts' meanings for search. Workers and CLI commands open an
+//! [`App`] only.
 
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub struct ApiState {
     pub live: super::live::LiveFeed,
     /// The proxy to the web UI, when `web` is not `off`.
     pub web: Option<crate::web::proxy::WebProxy>,
+    /// What the library's texts mean, for search.
+    pub meaning: crate::search::meaning::Meaning,
 }
 
 impl ApiState {
@@ -50,6 +53,7 @@ impl ApiState {
             imports: Default::default(),
             live: Default::default(),
             web,
+            meaning: Default::default(),
             app,
         }))
     }

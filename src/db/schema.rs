@@ -124,6 +124,8 @@ diesel::table! {
         media_info -> Nullable<Text>,
         sidecar -> Nullable<Text>,
         thumbhash -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
     }
 }
 
@@ -278,6 +280,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    text_vectors (id) {
+        id -> BigInt,
+        digest -> Text,
+        text -> Text,
+        scale -> Float,
+        vector -> Binary,
+    }
+}
+
+diesel::table! {
     search_docs (id) {
         id -> BigInt,
         file_id -> Text,
@@ -356,6 +368,7 @@ diesel::joinable!(share_files -> files (file_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    text_vectors,
     sessions,
     api_tokens,
     settings,

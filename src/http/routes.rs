@@ -336,6 +336,8 @@ route_table! {
     Search { library: LibraryId } = GET "/api/libraries/{library}/search", "files" => Library(Viewer);
     /// "On this day": files taken on today's date (on the client's calendar, `tz`; or `day`) in earlier years.
     Memories { library: LibraryId } = GET "/api/libraries/{library}/memories", "files" => Library(Viewer);
+    /// Where the files were taken: clusters inside `bbox` (west,south,east,north) at `zoom`, each with its count, centre, box and newest file.
+    Map { library: LibraryId } = GET "/api/libraries/{library}/map", "files" => Library(Viewer);
     /// Start importing a Google Takeout or iCloud Photos export; its parts are uploaded next.
     CreateImport { library: LibraryId } = POST "/api/libraries/{library}/imports", "imports" => Library(Admin);
     /// One part of the export (`.zip`, `.tgz`, `.tar.gz`) as the raw body, named by `X-Upload-Name`.

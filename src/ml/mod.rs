@@ -1,7 +1,8 @@
 //! The ML stage, all on the CPU: faces (detection, landmarks, embeddings), objects and image
-//! tags, audio events and speech transcription. ONNX models run in tract, transcription in
-//! whisper.cpp (whisper-rs). Models are verified and loaded once per process ([`models`]); every
-//! run holds a slot of [`CpuSlots`], so at most one heavy model runs per core.
+//! tags, audio events, speech transcription, and what a text means (for search). ONNX models
+//! run in tract, transcription in whisper.cpp (whisper-rs). Models are verified and loaded once
+//! per process ([`models`]); every run holds a slot of [`CpuSlots`], so at most one heavy model
+//! runs per core.
 
 pub mod audio_events;
 pub mod audio_features;
@@ -10,6 +11,7 @@ pub mod models;
 pub mod objects;
 pub mod onnx;
 pub mod sound_summary;
+pub mod text;
 pub mod transcribe;
 
 use std::sync::Arc;

@@ -51,6 +51,7 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             Err(e) => tracing::warn!("indexing files for search: {e}"),
         }
     });
+    tokio::spawn(embed_texts(app.clone(), stop.clone()));
     while !*stop.borrow() {
         if last_reap.elapsed() >= REAP_EVERY {
             last_reap = Instant::now();
@@ -277,6 +278,22 @@ enum Remains {
     Nothing,
 }
 
+/// Gives new texts their meaning for search (see [`crate::search::meaning`]) at start and
+/// whenever a stage found some, until `stop` turns true.
+async fn embed_texts(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        match crate::search::meaning::embed_missing(&app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!("embedded {n} texts for search"),
+            Err(e) => tracing::warn!("embedding texts for search: {e}"),
+        }
+        tokio::select! {
+            _ = app.new_texts.notified() => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
 /// Settles the claim; on success writes the effect and queues the next stage in the same
 /// transaction, only while the lease is still held.
 async fn record(
@@ -373,6 +390,7 @@ async fn record(
                 claim.attempt
             )
         }
+        Settle::Done if claim.kind.is_searchable() => app.new_texts.notify_one(),
         Settle::Done | Settle::Skipped(_) => {}
     }
     app.queue.announce(&queued).await;

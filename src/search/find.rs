@@ -81,22 +81,37 @@ fn full_text(terms: &[Vec<String>], postgres: bool) -> (String, &'static str, &'
     }
 }
 
-/// One page of what `query` finds in the library, and the cursor of the next page.
-/// `offset_minutes` is the client's offset from UTC, for `after:` and `before:`.
-pub async fn find(
+/// Which files a query's words may match.
+enum Words<'a> {
+    /// Those whose search document has every word.
+    All,
+    /// Those, and these files (found by meaning).
+    AllOr(&'a [String]),
+}
+
+/// Which of the matching files to read, newest taken first.
+enum Rows<'a> {
+    /// One page (and one row more) after the cursor.
+    Page(Option<&'a Cursor>, i64),
+    /// The newest this many.
+    Newest(i64),
+}
+
+/// The library's live originals that match `query`'s words (as `words` says) and pass every
+/// filter. `shift` is the client's offset from UTC in ms.
+async fn matching(
     conn: &mut Conn,
     library_id: &str,
     query: &Query,
-    offset_minutes: i64,
-    after: Option<&Cursor>,
-    limit: i64,
-) -> Result<(Vec<Found>, Option<Cursor>)> {
+    shift: i64,
+    words: Words<'_>,
+    rows: Rows<'_>,
+) -> Result<Vec<LeanRow>> {
     let postgres = matches!(conn, Conn::Pg(_));
-    // Words said must be in the document too; that they are in the transcript is checked below.
+    // Words said must be in the document too; that they are in the transcript is checked later.
     let wanted_words: Vec<Vec<String>> = query.terms.iter().chain(&query.said).cloned().collect();
     let (text_query, text_sql, text_end) = full_text(&wanted_words, postgres);
-    let shift = offset_minutes * 60_000;
-    let mut rows: Vec<LeanRow> = with_conn!(conn, c => {
+    with_conn!(conn, c => {
         let taken = coalesce(files::captured_at, files::created_at);
         let mut q = files::table
             .filter(files::library_id.eq(library_id))
@@ -104,10 +119,13 @@ pub async fn find(
             .filter(files::trashed_at.is_null())
             .select(lean_columns())
             .order((taken.desc(), files::id.desc()))
-            .limit(limit + 1)
             .into_boxed();
         if !wanted_words.is_empty() {
-            q = q.filter(diesel::dsl::sql::<Bool>(text_sql).bind::<Text, _>(&text_query).sql(text_end));
+            let has_words = diesel::dsl::sql::<Bool>(text_sql).bind::<Text, _>(&text_query).sql(text_end);
+            q = match words {
+                Words::All => q.filter(has_words),
+                Words::AllOr(ids) => q.filter(has_words.or(files::id.eq_any(ids))),
+            };
         }
         if let Some(kind) = query.kind {
             q = q.filter(files::kind.eq(kind.as_str()));
@@ -146,6 +164,9 @@ pub async fn find(
         if let Some(day) = query.before {
             q = q.filter(taken.lt((day + 1) * DAY_MS - shift));
         }
+        if let Some(area) = &query.area {
+            q = q.filter(diesel::dsl::sql::<Bool>(&area.sql()));
+        }
         if query.has_faces {
             q = q.filter(files::id.eq_any(faces::table.select(faces::file_id)));
         }
@@ -159,15 +180,48 @@ pub async fn find(
                  GROUP BY d.sha256 HAVING count(*) > 1)",
             ));
         }
-        if let Some(after) = after {
-            q = q.filter(taken.le(after.at).and(taken.lt(after.at).or(files::id.lt(&after.id))));
-        }
+        q = match rows {
+            Rows::Page(after, limit) => {
+                if let Some(after) = after {
+                    q = q.filter(taken.le(after.at).and(taken.lt(after.at).or(files::id.lt(&after.id))));
+                }
+                q.limit(limit + 1)
+            }
+            Rows::Newest(most) => q.limit(most),
+        };
         q.load(c).await
-    })?;
-    let next = Cursor::next_page(&mut rows, limit, |r| Cursor {
-        at: r.5,
-        id: r.0.clone(),
-    });
+    })
+    .map_err(Into::into)
+}
+
+/// One page of what `query` finds in the library, and the cursor of the next page.
+/// `offset_minutes` is the client's offset from UTC, for `after:` and `before:`. `close` are
+/// the texts whose meaning is close to the query's words (see [`super::meaning`]); with them,
+/// files are ranked by how well they match, otherwise newest taken first.
+pub async fn find(
+    conn: &mut Conn,
+    library_id: &str,
+    query: &Query,
+    offset_minutes: i64,
+    close: Option<&[(String, f32)]>,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<(Vec<Found>, Option<Cursor>)> {
+    let shift = offset_minutes * 60_000;
+    let (mut rows, next, mut by_meaning) = match close {
+        Some(close) if !query.terms.is_empty() => {
+            ranked(conn, library_id, query, shift, close, after, limit).await?
+        }
+        _ => {
+            let page = Rows::Page(after, limit);
+            let mut rows = matching(conn, library_id, query, shift, Words::All, page).await?;
+            let next = Cursor::next_page(&mut rows, limit, |r| Cursor {
+                at: r.5,
+                id: r.0.clone(),
+            });
+            (rows, next, HashMap::new())
+        }
+    };
     let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     let timed = timed_of(conn, &ids).await?;
     // Words said and `within:` are checked on the page's lines and events, so a page may come
@@ -176,6 +230,14 @@ pub async fn find(
     rows.retain(|r| said_and_within(query, timed.get(&r.0).unwrap_or(&no_timed)).is_some());
     let items = timeline::lean_items(conn, library_id, rows).await?;
     let mut hits = hits_of(conn, &items, query, timed).await?;
+    for (file, meant) in by_meaning.drain() {
+        let hits = hits.entry(file).or_default();
+        for hit in meant {
+            if !hits.contains(&hit) {
+                hits.push(hit);
+            }
+        }
+    }
     let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
     let mut names: HashMap<String, String> = with_conn!(conn, c => files::table
         .filter(files::id.eq_any(&ids))
@@ -193,6 +255,231 @@ pub async fn find(
         })
         .collect();
     Ok((found, next))
+}
+
+/// Most files ranked per query: the newest of those matching by words or by meaning.
+const MOST_RANKED: i64 = 1000;
+/// Most files found by meaning that are considered for ranking.
+const MOST_BY_MEANING: usize = 2000;
+/// Most rows read per kind of text found by meaning.
+const MOST_MEANT_ROWS: i64 = 5000;
+/// Reciprocal rank fusion's constant: how much the first places count more than later ones.
+const FUSION_K: f32 = 60.0;
+
+/// A page of the files that match `query`'s words or mean what they say, best first: the rank
+/// by words (how many fields hold them) and the rank by meaning (the closest text) fused by
+/// their reciprocal ranks, ties newest first. The cursor holds the position and id of the
+/// page's last file. Also the hits by meaning of the page's files.
+async fn ranked(
+    conn: &mut Conn,
+    library_id: &str,
+    query: &Query,
+    shift: i64,
+    close: &[(String, f32)],
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<(Vec<LeanRow>, Option<Cursor>, HashMap<String, Vec<Hit>>)> {
+    let (similarity, mut meant) = by_meaning(conn, library_id, close).await?;
+    let mut by_similarity: Vec<(&String, f32)> = similarity.iter().map(|(f, s)| (f, *s)).collect();
+    by_similarity.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let meant_ids: Vec<String> = by_similarity
+        .iter()
+        .take(MOST_BY_MEANING)
+        .map(|(f, _)| (*f).clone())
+        .collect();
+    let candidates = Rows::Newest(MOST_RANKED);
+    let rows = matching(
+        conn,
+        library_id,
+        query,
+        shift,
+        Words::AllOr(&meant_ids),
+        candidates,
+    )
+    .await?;
+    let strength = word_strength(conn, &rows, &query.terms).await?;
+    let rank_of = |score: &dyn Fn(&LeanRow) -> Option<f32>| -> HashMap<String, usize> {
+        let mut scored: Vec<(usize, f32)> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| score(r).map(|s| (i, s)))
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (i, _))| (rows[i].0.clone(), rank))
+            .collect()
+    };
+    let by_words = rank_of(&|r| strength.get(&r.0).map(|n| *n as f32));
+    let by_meaning = rank_of(&|r| similarity.get(&r.0).copied());
+    let fused = |id: &String| {
+        [&by_words, &by_meaning]
+            .iter()
+            .filter_map(|ranks| ranks.get(id))
+            .map(|rank| 1.0 / (FUSION_K + *rank as f32 + 1.0))
+            .sum::<f32>()
+    };
+    let mut order: Vec<(usize, f32)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i, fused(&r.0)))
+        .collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let start = match after {
+        Some(after) => order
+            .iter()
+            .position(|(i, _)| rows[*i].0 == after.id)
+            .map_or(after.at.max(0) as usize + 1, |p| p + 1),
+        None => 0,
+    };
+    let end = (start + limit as usize).min(order.len());
+    let page: Vec<usize> = order
+        .get(start..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|(i, _)| *i)
+        .collect();
+    let next = (end < order.len() && !page.is_empty()).then(|| Cursor {
+        at: end as i64 - 1,
+        id: rows[order[end - 1].0].0.clone(),
+    });
+    let mut rows: Vec<Option<LeanRow>> = rows.into_iter().map(Some).collect();
+    let page: Vec<LeanRow> = page.into_iter().filter_map(|i| rows[i].take()).collect();
+    meant.retain(|file, _| page.iter().any(|r| &r.0 == file));
+    Ok((page, next, meant))
+}
+
+/// How strongly each of `rows` matches `terms` by words: the number of fields holding one of
+/// them (at least 1: the transcript), for files whose document has every term; others have none.
+async fn word_strength(
+    conn: &mut Conn,
+    rows: &[LeanRow],
+    terms: &[Vec<String>],
+) -> Result<HashMap<String, usize>> {
+    let mut out = HashMap::new();
+    for chunk in rows.chunks(500) {
+        let ids: Vec<&str> = chunk.iter().map(|r| r.0.as_str()).collect();
+        let docs: Vec<Doc> = with_conn!(conn, c => search_docs::table
+            .filter(search_docs::file_id.eq_any(&ids))
+            .select(Doc::as_select())
+            .load(c)
+            .await)?;
+        for doc in docs {
+            let all = words(&doc.words);
+            if !terms.iter().all(|t| has_term(&all, t)) {
+                continue;
+            }
+            let fields = doc.fields();
+            let held = fields.iter().filter(|(_, f)| holds_any(f, terms)).count();
+            out.insert(doc.file_id, held.max(1));
+        }
+    }
+    Ok(out)
+}
+
+/// The library's live files that have one of the `close` texts (labels, sounds, people's
+/// names, transcript lines): each file's best similarity, and its hits, closest first.
+async fn by_meaning(
+    conn: &mut Conn,
+    library_id: &str,
+    close: &[(String, f32)],
+) -> Result<(HashMap<String, f32>, HashMap<String, Vec<Hit>>)> {
+    let texts: Vec<&str> = close.iter().map(|(t, _)| t.as_str()).collect();
+    let similarity: HashMap<&str, f32> = close.iter().map(|(t, s)| (t.as_str(), *s)).collect();
+    let live = || {
+        files::table
+            .filter(files::library_id.eq(library_id))
+            .filter(files::source_file_id.is_null())
+            .filter(files::trashed_at.is_null())
+            .select(files::id)
+    };
+    type Row = (String, String, Option<i64>, Option<i64>);
+    let mut found: Vec<(&'static str, Row)> = Vec::new();
+    if texts.is_empty() {
+        return Ok(Default::default());
+    }
+    let labels: Vec<(String, String)> = with_conn!(conn, c => file_labels::table
+        .filter(file_labels::name.eq_any(&texts))
+        .filter(file_labels::file_id.eq_any(live()))
+        .select((file_labels::file_id, file_labels::name))
+        .distinct()
+        .limit(MOST_MEANT_ROWS)
+        .load(c)
+        .await)?;
+    found.extend(
+        labels
+            .into_iter()
+            .map(|(f, t)| ("labels", (f, t, None, None))),
+    );
+    let named: Vec<(String, String)> = with_conn!(conn, c => faces::table
+        .inner_join(people::table)
+        .filter(people::library_id.eq(library_id))
+        .filter(people::name.assume_not_null().eq_any(&texts))
+        .filter(faces::file_id.eq_any(live()))
+        .select((faces::file_id, people::name.assume_not_null()))
+        .distinct()
+        .limit(MOST_MEANT_ROWS)
+        .load(c)
+        .await)?;
+    found.extend(
+        named
+            .into_iter()
+            .map(|(f, t)| ("people", (f, t, None, None))),
+    );
+    let sounds: Vec<(String, String, i64, i64)> = with_conn!(conn, c => audio_events::table
+        .filter(audio_events::name.eq_any(&texts))
+        .filter(audio_events::file_id.eq_any(live()))
+        .select((audio_events::file_id, audio_events::name, audio_events::start_ms, audio_events::end_ms))
+        .limit(MOST_MEANT_ROWS)
+        .load(c)
+        .await)?;
+    found.extend(
+        sounds
+            .into_iter()
+            .map(|(f, t, s, e)| ("sound", (f, t, Some(s), Some(e)))),
+    );
+    let lines: Vec<(String, String, i64, i64)> = with_conn!(conn, c => transcript_segments::table
+        .filter(transcript_segments::text.eq_any(&texts))
+        .filter(transcript_segments::file_id.eq_any(live()))
+        .select((transcript_segments::file_id, transcript_segments::text, transcript_segments::start_ms, transcript_segments::end_ms))
+        .limit(MOST_MEANT_ROWS)
+        .load(c)
+        .await)?;
+    found.extend(
+        lines
+            .into_iter()
+            .map(|(f, t, s, e)| ("transcript", (f, t, Some(s), Some(e)))),
+    );
+    let mut best: HashMap<String, f32> = HashMap::new();
+    let mut hits: HashMap<String, Vec<(f32, Hit)>> = HashMap::new();
+    for (field, (file, text, start_ms, end_ms)) in found {
+        let s = similarity.get(text.as_str()).copied().unwrap_or_default();
+        let b = best.entry(file.clone()).or_insert(s);
+        *b = b.max(s);
+        hits.entry(file).or_default().push((
+            s,
+            Hit {
+                field,
+                text,
+                start_ms,
+                end_ms,
+            },
+        ));
+    }
+    let hits = hits
+        .into_iter()
+        .map(|(file, mut hits)| {
+            hits.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let hits = hits
+                .into_iter()
+                .take(MOST_MOMENTS)
+                .map(|(_, h)| h)
+                .collect();
+            (file, hits)
+        })
+        .collect();
+    Ok((best, hits))
 }
 
 /// Whether `term` (folded words) appears in `field`'s words: in a row, the last as a prefix.
@@ -326,21 +613,12 @@ async fn hits_of(
         .load(c)
         .await)?;
     for doc in docs {
-        let fields = [
-            ("name", &doc.name),
-            ("folder", &doc.folder),
-            ("labels", &doc.labels),
-            ("people", &doc.people),
-            ("sounds", &doc.sounds),
-            ("camera", &doc.camera),
-            ("dates", &doc.dates),
-        ];
         let hits = out.entry(doc.file_id.clone()).or_default();
-        for (field, text) in fields {
+        for (field, text) in doc.fields() {
             if holds_any(text, terms) {
                 hits.push(Hit {
                     field,
-                    text: text.clone(),
+                    text: text.to_owned(),
                     start_ms: None,
                     end_ms: None,
                 });

@@ -5,6 +5,7 @@
 //! FTS5 and PostgreSQL's `simple` tsvector index the same words and find the same files.
 
 pub mod find;
+pub mod meaning;
 pub mod query;
 
 use diesel::prelude::*;
@@ -71,6 +72,21 @@ pub struct Doc {
     pub dates: String,
     /// Every field above and the transcript, folded.
     pub words: String,
+}
+
+impl Doc {
+    /// The fields shown as hits, by name (all but `words`).
+    pub fn fields(&self) -> [(&'static str, &str); 7] {
+        [
+            ("name", &self.name),
+            ("folder", &self.folder),
+            ("labels", &self.labels),
+            ("people", &self.people),
+            ("sounds", &self.sounds),
+            ("camera", &self.camera),
+            ("dates", &self.dates),
+        ]
+    }
 }
 
 /// Builds the document of file `id` from the rows; `None` when the file is gone.
@@ -144,16 +160,7 @@ async fn build(conn: &mut Conn, id: &str) -> Result<Option<Doc>> {
         ),
         words: String::new(),
     };
-    let fields = [
-        &doc.name,
-        &doc.folder,
-        &doc.labels,
-        &doc.people,
-        &doc.sounds,
-        &doc.camera,
-        &doc.dates,
-    ];
-    let mut all: Vec<String> = fields.iter().map(|f| fold(f)).collect();
+    let mut all: Vec<String> = doc.fields().iter().map(|(_, f)| fold(f)).collect();
     all.extend(transcript.iter().map(|t| fold(t)));
     all.retain(|w| !w.is_empty());
     doc.words = all.join(" ");

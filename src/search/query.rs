@@ -32,11 +32,13 @@ pub struct Query {
     pub said: Vec<Vec<String>>,
     /// How close together, in ms, the sounds and words must happen.
     pub within_ms: Option<i64>,
+    /// Taken inside this box on the map.
+    pub area: Option<crate::map::Area>,
 }
 
 /// The filter keys, for error messages.
 const KEYS: &str =
-    "person, label, sound, word, within, camera, folder, kind, after, before, has, is";
+    "person, label, sound, word, within, camera, folder, kind, after, before, has, is, bbox";
 
 /// The longest `within:`.
 const MAX_WITHIN_MS: i64 = 3_600_000;
@@ -77,6 +79,7 @@ impl Query {
                 words => self.said.push(words),
             },
             "within" => self.within_ms = Some(duration_ms(&value)?),
+            "bbox" => self.area = Some(crate::map::Area::parse(&value)?),
             "folder" => self.folders.push(value.trim_matches('/').to_owned()),
             "kind" => {
                 self.kind = Some(MediaKind::parse(&value).ok_or_else(|| {

@@ -1,7 +1,7 @@
 //! The ML stage over HTTP with the real models from ../shared/models: faces on the shared test
 //! pictures and people made of them (merge, split, rename, hide, per-library opt-in), objects
-//! and tags, sound events and the transcript of jfk.wav, what happens with no models at all,
-//! and a corrupt model file refused at load.
+//! and tags, sound events and the transcript of jfk.wav, search by meaning, what happens with
+//! no models at all, and a corrupt model file refused at load.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +21,8 @@ on_both_backends!(
 );
 
 on_both_backends!(other_languages_are_detected_or_set_per_library);
+
+on_both_backends!(search_goes_by_meaning_too);
 
 /// The shared model files (see ../shared/models/MANIFEST.md).
 pub(crate) fn shared_models() -> PathBuf {
@@ -882,5 +884,178 @@ async fn a_corrupt_model_is_refused_at_load_and_at_install() {
     assert_eq!(
         models::verify(installed.path(), detector),
         ModelState::Installed
+    );
+}
+
+/// `text` spoken by espeak-ng, as a WAV file in `dir`.
+fn spoken(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    tool("espeak-ng", &["-s", "130", "-w", path_str(&path), text]);
+    path
+}
+
+/// The names of what `q` (URL-encoded) finds, best first, once the search finds anything: the
+/// meaning of new texts is worked out after the stages that found them.
+async fn found_by(srv: &TestServer, lib: &str, who: &str, q: &str) -> (Vec<String>, Value) {
+    let path = format!("/api/libraries/{lib}/search?q={q}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let res = srv.get(&path, who).await;
+        assert_eq!(res.status, 200, "{q}: {}", res.json);
+        let names: Vec<String> = res.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_owned())
+            .collect();
+        if !names.is_empty() || std::time::Instant::now() > deadline {
+            return (names, res.json);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+async fn search_goes_by_meaning_too(backend: Backend) {
+    let dir = TempDir::new();
+    let srv = ml_server(backend, &shared_models(), 3).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = library(&srv, &owner, false, true).await;
+    let clip = spoken(&dir, "winter.wav", "The puppy loves the snow.");
+    let mut ids = std::collections::HashMap::new();
+    for path in [clip, testdata("dog.jpg"), testdata("chelsea.png")] {
+        let id = upload(&srv, &lib, &owner, &path).await;
+        processed(&srv, &lib, &id, &owner).await;
+        ids.insert(path.file_name().unwrap().to_str().unwrap().to_owned(), id);
+    }
+    let transcript = srv
+        .get(
+            &format!(
+                "/api/libraries/{lib}/files/{}/transcript",
+                ids["winter.wav"]
+            ),
+            &owner,
+        )
+        .await
+        .json;
+    let said = words(transcript["text"].as_str().unwrap());
+    assert!(
+        said.contains("puppy") && said.contains("snow"),
+        "{transcript}"
+    );
+
+    // No word of the query is said, yet the clip is found first, with the line and its time.
+    let (names, found) = found_by(&srv, &lib, &owner, "dog%20playing%20in%20the%20snow").await;
+    assert_eq!(
+        names.first().map(String::as_str),
+        Some("winter.wav"),
+        "{found}"
+    );
+    assert!(!names.contains(&"chelsea.png".to_owned()), "{found}");
+    let line = found["items"][0]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["field"] == "transcript")
+        .unwrap_or_else(|| panic!("a transcript hit: {found}"))
+        .clone();
+    assert!(line["text"].as_str().unwrap().contains("puppy"), "{line}");
+    assert!(line["endMs"].as_i64().unwrap() > line["startMs"].as_i64().unwrap());
+
+    // Labels mean something too; filters still apply.
+    let (names, found) = found_by(&srv, &lib, &owner, "kitten").await;
+    assert_eq!(
+        names.first().map(String::as_str),
+        Some("chelsea.png"),
+        "{found}"
+    );
+    assert!(!names.contains(&"winter.wav".to_owned()), "{found}");
+    let (names, found) = found_by(&srv, &lib, &owner, "puppy%20kind:photo").await;
+    assert_eq!(names, ["dog.jpg"], "{found}");
+
+    // Words and meaning together: the file that has the word comes first.
+    let (names, found) = found_by(&srv, &lib, &owner, "snow").await;
+    assert_eq!(
+        names.first().map(String::as_str),
+        Some("winter.wav"),
+        "{found}"
+    );
+
+    // Ranked results page without repeats.
+    let (all, _) = found_by(&srv, &lib, &owner, "puppy").await;
+    assert!(all.len() >= 2, "{all:?}");
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/api/libraries/{lib}/search?q=puppy&limit=1{cursor}");
+        let page = srv.get(&path, &owner).await.json;
+        for item in page["items"].as_array().unwrap() {
+            paged.push(item["name"].as_str().unwrap().to_owned());
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+        assert!(paged.len() <= all.len(), "{paged:?}");
+    }
+    assert_eq!(paged, all);
+    srv.stop().await;
+}
+
+#[test]
+fn texts_are_tokenized_like_bert_and_embedded_by_meaning() {
+    use alcoves::ml::text::embedder;
+    use alcoves::search::meaning::MIN_SIMILARITY;
+    let embedder = embedder(&shared_models()).expect("the text model loads");
+    // The ids the model's own tokenizer.json gives (Hugging Face tokenizers, no padding).
+    let expected: [(&str, &[i64]); 4] = [
+        (
+            "Héllo, WORLD! 猫cat don't",
+            &[101, 7592, 1010, 2088, 999, 100, 4937, 2123, 1005, 1056, 102],
+        ),
+        (
+            "The puppy loves the snow.",
+            &[101, 1996, 17022, 7459, 1996, 4586, 1012, 102],
+        ),
+        (
+            "unaffable snowboarding €5 naïve café",
+            &[
+                101, 14477, 20961, 3468, 4586, 21172, 1574, 2629, 15743, 7668, 102,
+            ],
+        ),
+        (
+            "ask not what your country can do for you",
+            &[
+                101, 3198, 2025, 2054, 2115, 2406, 2064, 2079, 2005, 2017, 102,
+            ],
+        ),
+    ];
+    for (text, ids) in expected {
+        assert_eq!(embedder.tokens(text), ids, "{text}");
+    }
+    let long = "snow ".repeat(500);
+    assert_eq!(
+        embedder.tokens(&long).len(),
+        128,
+        "cut to what the model takes"
+    );
+
+    let query = embedder.embed("dog playing in the snow").unwrap();
+    let corpus = [
+        "the puppy loves the snow",
+        "ask not what your country can do for you",
+        "a cup of espresso",
+        "stock prices fell sharply today",
+    ];
+    let similarity: Vec<f32> = corpus
+        .iter()
+        .map(|t| {
+            let v = embedder.embed(t).unwrap();
+            v.iter().zip(&query).map(|(a, b)| a * b).sum()
+        })
+        .collect();
+    assert!(similarity[0] >= MIN_SIMILARITY, "{similarity:?}");
+    assert!(
+        similarity[1..].iter().all(|s| *s < MIN_SIMILARITY),
+        "only the meaning that matches is close: {similarity:?}"
     );
 }

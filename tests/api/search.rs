@@ -1,7 +1,8 @@
 //! Search over the index on both backends: accent-insensitive and prefix words, phrases, the
 //! query syntax and its errors, every filter that needs no model (the ML tests cover people,
 //! sounds and transcripts), keyset pages, and the index kept current after a rename, a folder
-//! rename, the trash and a restore; files from before the index get indexed.
+//! rename, the trash and a restore; files from before the index get indexed. The map's clusters
+//! and the search's box.
 
 use serde_json::{Value, json};
 
@@ -10,7 +11,10 @@ use crate::jobs::settled_at;
 use crate::media::{path_str, tool};
 use crate::on_both_backends;
 
-on_both_backends!(search_finds_by_words_and_filters_and_stays_current);
+on_both_backends!(
+    search_finds_by_words_and_filters_and_stays_current,
+    the_map_clusters_files_where_they_were_taken,
+);
 
 /// A JPEG with a camera and a capture time in its EXIF.
 fn photo(dir: &TempDir, name: &str, colour: &str, make: &str, model: &str, taken: &str) -> Vec<u8> {
@@ -286,5 +290,148 @@ async fn search_finds_by_words_and_filters_and_stays_current(backend: Backend) {
         3
     );
     assert_eq!(names("q=cafe").await, cafe_only);
+    srv.stop().await;
+}
+
+/// A JPEG taken at `taken` where `latitude` and `longitude` say (none when `None`).
+fn photo_at(dir: &TempDir, name: &str, taken: &str, place: Option<(f64, f64)>) -> Vec<u8> {
+    let bytes = photo(dir, name, "green", "Apple", "iPhone 15", taken);
+    let Some((latitude, longitude)) = place else {
+        return bytes;
+    };
+    let path = dir.path().join(name);
+    let tags = [
+        format!("-GPSLatitude={}", latitude.abs()),
+        format!("-GPSLatitudeRef={}", if latitude < 0.0 { "S" } else { "N" }),
+        format!("-GPSLongitude={}", longitude.abs()),
+        format!(
+            "-GPSLongitudeRef={}",
+            if longitude < 0.0 { "W" } else { "E" }
+        ),
+    ];
+    let mut args = vec!["-q", "-overwrite_original"];
+    args.extend(tags.iter().map(String::as_str));
+    args.push(path_str(&path));
+    tool("exiftool", &args);
+    std::fs::read(path).unwrap()
+}
+
+async fn the_map_clusters_files_where_they_were_taken(backend: Backend) {
+    let dir = TempDir::new();
+    let srv = TestServer::start(backend).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Travels").await;
+    let places = [
+        ("paris.jpg", "2024:05:01 10:00:00", Some((48.8566, 2.3522))),
+        (
+            "versailles.jpg",
+            "2024:06:01 10:00:00",
+            Some((48.8049, 2.1204)),
+        ),
+        ("rome.jpg", "2023:04:01 10:00:00", Some((41.9028, 12.4964))),
+        ("fiji.jpg", "2022:01:01 10:00:00", Some((-17.7134, 178.065))),
+        ("lyon.jpg", "2021:01:01 10:00:00", Some((45.764, 4.8357))),
+        ("nowhere.jpg", "2020:01:01 10:00:00", None),
+    ];
+    let mut ids = std::collections::HashMap::new();
+    for (name, taken, place) in places {
+        let res = srv
+            .upload(&lib, &owner, name, photo_at(&dir, name, taken, place))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.json);
+        let id = res.json["id"].as_str().unwrap().to_owned();
+        settled_at(&srv, &lib, &id, &owner, "transcribe").await;
+        ids.insert(name, id);
+    }
+    let trashed = srv
+        .post(
+            &format!("/api/libraries/{lib}/files/{}/trash", ids["lyon.jpg"]),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(trashed.status, 200, "{}", trashed.json);
+    let map = |query: &str| {
+        let path = format!("/api/libraries/{lib}/map?{query}");
+        let (srv, owner) = (&srv, &owner);
+        async move { srv.get(&path, owner).await }
+    };
+
+    // Zoomed out, Paris and Versailles are one marker; the trash and files without a place
+    // are not on the map.
+    let world = map("zoom=5").await;
+    assert_eq!(world.status, 200, "{}", world.json);
+    let clusters = world.json["items"].as_array().unwrap();
+    let counts: Vec<i64> = clusters
+        .iter()
+        .map(|c| c["count"].as_i64().unwrap())
+        .collect();
+    assert_eq!(counts, [2, 1, 1], "{}", world.json);
+    let ile = &clusters[0];
+    assert_eq!(
+        ile["coverId"],
+        ids["versailles.jpg"].as_str(),
+        "the newest is the cover"
+    );
+    assert!(
+        (ile["west"].as_f64().unwrap() - 2.1204).abs() < 1e-3,
+        "{ile}"
+    );
+    assert!(
+        (ile["east"].as_f64().unwrap() - 2.3522).abs() < 1e-3,
+        "{ile}"
+    );
+    let centre = ile["latitude"].as_f64().unwrap();
+    assert!((centre - (48.8566 + 48.8049) / 2.0).abs() < 1e-3, "{ile}");
+
+    // Zoomed in on Paris, they part; what lies outside the box is left out.
+    let paris = map("zoom=14&bbox=2.0,48.7,2.5,48.9").await.json;
+    let covers: Vec<&str> = paris["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["coverId"].as_str().unwrap())
+        .collect();
+    assert_eq!(covers.len(), 2, "{paris}");
+    assert!(covers.contains(&ids["paris.jpg"].as_str()));
+    // A box across the 180th meridian.
+    let pacific = map("zoom=3&bbox=170,-30,-170,0").await.json;
+    assert_eq!(
+        pacific["items"][0]["coverId"],
+        ids["fiji.jpg"].as_str(),
+        "{pacific}"
+    );
+    assert_eq!(pacific["items"].as_array().unwrap().len(), 1);
+
+    // A cluster's box lists its files through the search, as a parameter or in the query.
+    let bbox = format!(
+        "{},{},{},{}",
+        ile["west"], ile["south"], ile["east"], ile["north"]
+    );
+    let (names, _) = search(&srv, &lib, &owner, &format!("bbox={bbox}")).await;
+    assert_eq!(names, ["paris.jpg", "versailles.jpg"]);
+    let (names, _) = search(
+        &srv,
+        &lib,
+        &owner,
+        &format!("q=bbox:{bbox}%20after:2024-06"),
+    )
+    .await;
+    assert_eq!(names, ["versailles.jpg"]);
+
+    for (query, says) in [
+        ("bbox=1,2,3", "west,south,east,north"),
+        ("bbox=0,0,200,1", "-180 to 180"),
+        ("zoom=99", "zoom must be"),
+    ] {
+        let res = map(query).await;
+        assert_eq!(res.status, 400, "{query}: {}", res.json);
+        assert!(res.json.to_string().contains(says), "{query}: {}", res.json);
+    }
+    let res = srv
+        .get(&format!("/api/libraries/{lib}/search?bbox=0,5,1,4"), &owner)
+        .await;
+    assert_eq!(res.status, 400, "{}", res.json);
+    assert!(res.json.to_string().contains("south edge"), "{}", res.json);
     srv.stop().await;
 }

@@ -1056,6 +1056,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/libraries/{library}/map": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where the files were taken: clusters inside `bbox` (west,south,east,north) at `zoom`, each with its count, centre, box and newest file. */
+        get: operations["Map"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/libraries/{library}/members": {
         parameters: {
             query?: never;
@@ -1713,6 +1730,38 @@ export interface components {
         };
         /** @description Where a moment's clip stands. */
         ClipState: "none" | "pending" | "ready";
+        /** @description Files taken close together, as one marker. */
+        Cluster: {
+            /**
+             * Format: int64
+             * @description How many files.
+             */
+            count: number;
+            /** @description The newest file taken there. */
+            coverId: string;
+            /** Format: double */
+            east: number;
+            /**
+             * Format: double
+             * @description Their mean position.
+             */
+            latitude: number;
+            /** Format: double */
+            longitude: number;
+            /** Format: double */
+            north: number;
+            /** Format: double */
+            south: number;
+            /**
+             * Format: double
+             * @description The box holding them all, for listing them (`bbox` of the search).
+             */
+            west: number;
+        };
+        /** @description A whole list. */
+        ClusterList: {
+            items: components["schemas"]["Cluster"][];
+        };
         CreateTokenBody: {
             /** Format: uint32 */
             expiresInDays?: number | null;
@@ -5078,6 +5127,42 @@ export interface operations {
             };
         };
     };
+    Map: {
+        parameters: {
+            query?: {
+                /** @description west,south,east,north in degrees (the whole world by default) */
+                bbox?: string;
+                /** @description the map's zoom level, 0 to 22 (0) */
+                zoom?: number;
+            };
+            header?: never;
+            path: {
+                library: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterList"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     ListMembers: {
         parameters: {
             query?: never;
@@ -5177,7 +5262,12 @@ export interface operations {
     };
     Memories: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the client's offset from UTC in minutes */
+                tz?: number;
+                /** @description `YYYY-MM-DD` instead of today */
+                day?: string;
+            };
             header?: never;
             path: {
                 library: string;
@@ -5480,7 +5570,42 @@ export interface operations {
     };
     Search: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description words, "phrases" and `key:value` filters (`person:"Anna" label:dog after:2024-05`) */
+                q?: string;
+                /** @description only files showing this person (several: all) */
+                person?: string;
+                /** @description only files carrying this label */
+                label?: string;
+                /** @description only files where this sound is heard */
+                sound?: string;
+                /** @description only recordings where this is said */
+                word?: string;
+                /** @description `5s`: sounds and words said this close together */
+                within?: string;
+                /** @description make, model or lens */
+                camera?: string;
+                /** @description a folder path, with its subfolders */
+                folder?: string;
+                /** @description photo, video, audio or other */
+                kind?: string;
+                /** @description taken on or after `YYYY`, `YYYY-MM` or `YYYY-MM-DD` */
+                after?: string;
+                /** @description taken on or before that year, month or day */
+                before?: string;
+                /** @description `faces` or `transcript` */
+                has?: string;
+                /** @description `duplicate` */
+                is?: string;
+                /** @description taken inside west,south,east,north (degrees) */
+                bbox?: string;
+                /** @description the client's offset from UTC in minutes */
+                tz?: number;
+                /** @description page size, 1 to 500 (100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 library: string;
@@ -5675,7 +5800,20 @@ export interface operations {
     };
     TimelineBucket: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the client's offset from UTC in minutes */
+                tz?: number;
+                /** @description only files of this kind */
+                kind?: string;
+                /** @description only files directly in this folder */
+                folder?: string;
+                /** @description only files showing this person */
+                person?: string;
+                /** @description only files carrying this label */
+                label?: string;
+                /** @description text in names, labels, people, sound events or transcripts */
+                q?: string;
+            };
             header?: never;
             path: {
                 library: string;
@@ -5707,7 +5845,20 @@ export interface operations {
     };
     TimelineBuckets: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the client's offset from UTC in minutes */
+                tz?: number;
+                /** @description only files of this kind */
+                kind?: string;
+                /** @description only files directly in this folder */
+                folder?: string;
+                /** @description only files showing this person */
+                person?: string;
+                /** @description only files carrying this label */
+                label?: string;
+                /** @description text in names, labels, people, sound events or transcripts */
+                q?: string;
+            };
             header?: never;
             path: {
                 library: string;

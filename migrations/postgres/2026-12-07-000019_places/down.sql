@@ -1,0 +1,2 @@
+DROP INDEX files_place;
+ALTER TABLE files DROP COLUMN longitude, DROP COLUMN latitude;
