@@ -2,7 +2,8 @@
 // built web UI behind its front door (`ALCOVES_WEB=start`), then drives Debian's Chromium through
 // first-run setup → login → create library → upload 3 photos, a video and a WAV → thumbnails
 // → viewer (photo, video playing, waveform, transcript seeking) → search (a name, a transcript
-// line opening the viewer at its moment, a bad filter) → a duplicate trashed and purged →
+// line opening the viewer at its moment, a bad filter) → the map's marker of a photo with GPS
+// listing it → a duplicate trashed and purged →
 // photos selected, downloaded as a ZIP, trashed and restored → every main screen at
 // laptop and phone sizes → the installable app (manifest, service worker, a photo shared to it
 // and uploaded from the share page) → share links (a password-protected folder opened on a phone, a
@@ -29,6 +30,7 @@ const SCREEN_PATHS = {
   folders: lib => `${lib}/folders`,
   people: lib => `${lib}/people`,
   labels: lib => `${lib}/labels`,
+  map: lib => `${lib}/map`,
   activity: lib => `${lib}/activity`,
   trash: lib => `${lib}/trash`,
   settings: lib => `${lib}/settings`,
@@ -95,6 +97,10 @@ const server = spawn(bin, ['serve'], {
 const exited = new Promise(done => server.on('exit', (code, signal) => done({ code, signal })))
 
 const video = join(work, 'clip.mp4')
+// The astronaut was photographed in Houston, says its EXIF (for the map).
+const astronaut = join(work, 'astronaut.jpg')
+cpSync(join(FIXTURES, 'astronaut.jpg'), astronaut)
+execFileSync('exiftool', ['-q', '-overwrite_original', '-GPSLatitude=29.5593', '-GPSLatitudeRef=N', '-GPSLongitude=95.0900', '-GPSLongitudeRef=W', astronaut])
 execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=3:size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', video])
 
 let context
@@ -182,7 +188,7 @@ try {
   await page.waitForURL(libraryUrl)
 
   step('upload 3 photos, a video and a WAV')
-  const files = ['astronaut.jpg', 'dog.jpg', 'two_faces_ultraface13.jpg', 'jfk.wav'].map(f => join(FIXTURES, f)).concat(video)
+  const files = ['dog.jpg', 'two_faces_ultraface13.jpg', 'jfk.wav'].map(f => join(FIXTURES, f)).concat(astronaut, video)
   await page.getByTestId('upload-input').setInputFiles(files)
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=upload-item][data-status=done]').length === 5, null, T)
   await shot('03-uploaded')
@@ -276,6 +282,22 @@ try {
   await shot('23-search-error')
   await page.goto(libraryUrl)
 
+  step('map: the photo with a place is a marker on the offline map; the marker lists it')
+  await page.getByTestId('nav-map').click()
+  const marker = page.locator('[data-testid=map-cluster][data-count="1"]')
+  await marker.waitFor(T)
+  await shot('24-map')
+  // The wheel zooms in around the pointer, so the marker stays under it.
+  await marker.hover()
+  await page.mouse.wheel(0, -200)
+  await page.waitForFunction(() => !document.querySelector('[data-testid=map-svg]')?.getAttribute('viewBox')?.startsWith('0 '), null, T)
+  await marker.click()
+  await page.waitForURL(url => url.pathname.endsWith('/search') && (url.searchParams.get('q') ?? '').startsWith('bbox:'))
+  await page.getByTestId('search-result').first().waitFor(T)
+  const placed = await page.getByTestId('search-result').count()
+  expect(placed === 1, `the marker lists its one photo, not ${placed}`)
+  await page.goto(libraryUrl)
+
   step('a duplicate is badged, trashed and deleted for good')
   await page.getByTestId('upload-input').setInputFiles([join(FIXTURES, 'dog.jpg')])
   await page.locator('[data-testid=upload-item][data-duplicate=true]').waitFor(T)
@@ -346,7 +368,7 @@ try {
   await page.goto(libraryUrl)
 
   step('main screens at laptop and phone sizes')
-  for (const screen of ['timeline', 'folders', 'people', 'labels', 'activity', 'trash', 'settings', 'profile', 'admin']) {
+  for (const screen of ['timeline', 'folders', 'people', 'labels', 'map', 'activity', 'trash', 'settings', 'profile', 'admin']) {
     for (const [size, viewport] of Object.entries(VIEWPORTS)) {
       await page.setViewportSize(viewport)
       await page.goto(new URL(SCREEN_PATHS[screen](libraryUrl), BASE).href)
