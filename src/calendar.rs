@@ -67,6 +67,34 @@ pub fn parse_day_key(key: &str) -> Option<i64> {
     (day_key(days) == key).then_some(days)
 }
 
+/// The month of a day as `YYYY-MM`, from days since the epoch.
+pub fn month_key(days: i64) -> String {
+    let (y, m, _) = civil_from_days(days);
+    format!("{y:04}-{m:02}")
+}
+
+/// The first day of a month, from days since the epoch of any day in it.
+pub fn month_start(days: i64) -> i64 {
+    let (y, m, _) = civil_from_days(days);
+    days_from_civil(y, m, 1)
+}
+
+/// The days (since the epoch) a `YYYY-MM` month covers: its first day and the first day after
+/// it; `None` for anything else.
+pub fn parse_month_key(key: &str) -> Option<(i64, i64)> {
+    let (y, m) = key.split_once('-')?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(y, 4) || !digits(m, 2) {
+        return None;
+    }
+    let (y, m): (i64, i64) = (y.parse().ok()?, m.parse().ok()?);
+    if !(1..=12).contains(&m) {
+        return None;
+    }
+    let (next_y, next_m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    Some((days_from_civil(y, m, 1), days_from_civil(next_y, next_m, 1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +108,30 @@ mod tests {
         assert_eq!(day_key(0), "1970-01-01");
         assert_eq!(day_key(19_782), "2024-02-29");
         assert_eq!(parse_day_key("2024-02-29"), Some(19_782));
+    }
+
+    #[test]
+    fn months_cover_their_days() {
+        assert_eq!(month_key(19_782), "2024-02");
+        assert_eq!(month_start(19_782), days_from_civil(2024, 2, 1));
+        let (first, end) = parse_month_key("2024-02").unwrap();
+        assert_eq!((day_key(first), end - first), ("2024-02-01".to_owned(), 29));
+        let (first, end) = parse_month_key("2023-12").unwrap();
+        assert_eq!(
+            (day_key(first), day_key(end)),
+            ("2023-12-01".to_owned(), "2024-01-01".to_owned())
+        );
+        for bad in [
+            "2024-13",
+            "2024-00",
+            "2024-1",
+            "24-01",
+            "2024-01-01",
+            "May",
+            "",
+        ] {
+            assert_eq!(parse_month_key(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -192,6 +192,10 @@ settings_table! {
     face_max_distance: f32 = "0.55", env "ALCOVES_FACE_MAX_DISTANCE";
     /// Faces of one person needed before clustering makes them a person.
     face_min_faces: u32 = "3", env "ALCOVES_FACE_MIN_FACES";
+    /// Street-map tiles for the map screen, `https://tiles.example/{z}/{x}/{y}.png`; empty keeps the map offline.
+    map_tile_url: Option<TileUrl> = "", env "ALCOVES_MAP_TILE_URL";
+    /// The credit the tile server asks for, shown under the map (`© OpenStreetMap contributors`).
+    map_tile_attribution: String = "", env "ALCOVES_MAP_TILE_ATTRIBUTION";
     /// Lowest score of an object detection that is kept (0..1).
     object_min_score: f32 = "0.3", env "ALCOVES_OBJECT_MIN_SCORE";
     /// Lowest probability of an image tag that is kept (0..1).
@@ -212,6 +216,45 @@ settings_table! {
     web_node: String = "node", env "ALCOVES_WEB_NODE";
     /// Log filter, e.g. `info` or `alcoves=debug`.
     log: String = "info", env "ALCOVES_LOG";
+}
+
+/// A tile server's URL template (XYZ tiles in Web Mercator), and its origin for the web UI's
+/// Content Security Policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileUrl {
+    pub template: String,
+    /// `scheme://host[:port]`.
+    pub origin: String,
+}
+
+impl SettingValue for TileUrl {
+    fn parse_setting(text: &str) -> Result<Self, String> {
+        let template = text.trim();
+        let rest = template
+            .strip_prefix("https://")
+            .or_else(|| template.strip_prefix("http://"))
+            .ok_or_else(|| format!("`{template}` is not an http(s) URL"))?;
+        let host = rest.split('/').next().unwrap_or_default();
+        // The origin goes into a header: only what a host and port are made of.
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        if !host_ok
+            || template
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b"'\";,<>`".contains(&b))
+        {
+            return Err(format!("`{template}` is not a URL a browser may load"));
+        }
+        if !["{z}", "{x}", "{y}"].iter().all(|p| rest.contains(p)) {
+            return Err(format!("`{template}` needs {{z}}, {{x}} and {{y}}"));
+        }
+        Ok(TileUrl {
+            template: template.to_owned(),
+            origin: template[..template.len() - rest.len() + host.len()].to_owned(),
+        })
+    }
 }
 
 impl Config {
@@ -371,6 +414,26 @@ mod tests {
         assert_eq!(c.database_url, None);
         assert_eq!(c.effective_database_url(), "./data/alcoves.db");
         assert_eq!(c.registration_mode, RegistrationMode::InviteOnly);
+    }
+
+    #[test]
+    fn tile_urls_are_checked_and_give_their_origin() {
+        let osm = TileUrl::parse_setting("https://tile.openstreetmap.org/{z}/{x}/{y}.png").unwrap();
+        assert_eq!(osm.origin, "https://tile.openstreetmap.org");
+        let local = TileUrl::parse_setting(" http://10.0.0.2:8080/t/{z}/{x}/{y} ").unwrap();
+        assert_eq!(local.origin, "http://10.0.0.2:8080");
+        for bad in [
+            "ftp://x/{z}/{x}/{y}",
+            "https://x/{z}/{x}.png",
+            "https://x y/{z}/{x}/{y}",
+            "https://x/{z}/{x}/{y}; script-src *",
+            "https://a'b/{z}/{x}/{y}",
+            "https:///{z}/{x}/{y}",
+        ] {
+            assert!(TileUrl::parse_setting(bad).is_err(), "{bad}");
+        }
+        let c = Config::from_sources(&BTreeMap::new(), &|_| None).unwrap();
+        assert_eq!(c.map_tile_url, None, "the map is offline by default");
     }
 
     #[test]

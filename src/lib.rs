@@ -28,6 +28,7 @@ pub mod ml;
 pub mod moments;
 pub mod people;
 pub mod pipeline;
+pub mod places;
 pub mod search;
 pub mod serve;
 pub mod service;

@@ -73,16 +73,6 @@ impl Area {
     }
 }
 
-/// Where `media_info` (the metadata job's JSON) says the file was taken: (latitude, longitude).
-pub fn position(media_info: Option<&str>) -> Option<(f64, f64)> {
-    let info: serde_json::Value = serde_json::from_str(media_info?).ok()?;
-    let gps = info.get("gps")?;
-    let latitude = gps.get("latitude")?.as_f64()?;
-    let longitude = gps.get("longitude")?.as_f64()?;
-    ((-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude))
-        .then_some((latitude, longitude))
-}
-
 /// Files taken close together, as one marker.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, QueryableByName)]
 #[serde(rename_all = "camelCase")]
@@ -187,17 +177,5 @@ mod tests {
         );
         assert!(Area::parse("0,5,1,4").unwrap_err().contains("south edge"));
         assert!(Area::parse("a,b,c,d").is_err());
-    }
-
-    #[test]
-    fn positions_come_from_the_gps_of_the_media_info() {
-        let info = r#"{"gps":{"latitude":48.85,"longitude":2.35,"altitude":null}}"#;
-        assert_eq!(position(Some(info)), Some((48.85, 2.35)));
-        assert_eq!(position(Some(r#"{"gps":null}"#)), None);
-        assert_eq!(
-            position(Some(r#"{"gps":{"latitude":91,"longitude":0}}"#)),
-            None
-        );
-        assert_eq!(position(None), None);
     }
 }

@@ -128,7 +128,7 @@ fn bodies(name: &str, g: &mut Generators) -> (Option<Schema>, Option<Schema>) {
         "TimelineBuckets" => (None, res::<timeline::Buckets>(g)),
         "Search" => (None, res::<Page<crate::search::find::Found>>(g)),
         "Memories" => (None, res::<timeline::Memories>(g)),
-        "Map" => (None, res::<Items<crate::map::Cluster>>(g)),
+        "Map" => (None, res::<super::map::MapView>(g)),
         "TimelineBucket" => (None, res::<Items<crate::files::timeline::Item>>(g)),
         "CreateImport" | "UploadImportPart" | "StartImport" | "GetImport" => {
             (None, res::<imports::ImportView>(g))
@@ -289,6 +289,11 @@ fn query_parameters(name: &str) -> &'static [QueryParam] {
         ],
         "TimelineBuckets" | "TimelineBucket" => &[
             ("tz", integer, "the client's offset from UTC in minutes"),
+            (
+                "size",
+                string,
+                "`day` (the default) or `month` buckets (the bucket list only)",
+            ),
             ("kind", string, "only files of this kind"),
             ("folder", string, "only files directly in this folder"),
             ("person", string, "only files showing this person"),

@@ -113,6 +113,9 @@ pub struct SharedItem {
     pub original_url: Option<String>,
     /// Camera, codecs and the like (with "show metadata" on); never a location unless allowed.
     pub media: Option<serde_json::Value>,
+    /// Where it was taken, "town, region, country" (with "show metadata" and "show location"
+    /// on).
+    pub place: Option<String>,
 }
 
 /// A shared moment.
@@ -177,6 +180,7 @@ fn item(opened: &Opened, token: &str, file: &File) -> SharedItem {
         playback_url: file.media_kind().plays().then(|| format!("{at}/playback")),
         original_url: share.allow_download.then(|| format!("{at}/original")),
         media,
+        place: (file.media.place.clone()).filter(|_| share.show_metadata && share.show_location),
     }
 }
 

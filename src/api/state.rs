@@ -42,6 +42,7 @@ impl ApiState {
                 config.secure_cookies(),
                 config.trust_proxy,
                 std::time::Duration::from_secs(config.request_timeout_secs),
+                config.map_tile_url.as_ref().map(|t| t.origin.clone()),
             )
         });
         let renders = super::media::Renders::new(config.image_cache_mb << 20);

@@ -13,12 +13,12 @@ use super::state::ApiState;
 use crate::calendar;
 use crate::db::now_ms;
 use crate::files::ListFilter;
-use crate::files::timeline::{self, Bucket, Item};
+use crate::files::timeline::{self, Bucket, Item, Period};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::request::Ctx;
 use crate::http::response::{self, Body};
 
-/// Every day of the timeline, newest first.
+/// Every day (or month) of the timeline, newest first.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Buckets {
     pub buckets: Vec<Bucket>,
@@ -50,21 +50,33 @@ fn filter_and_offset(ctx: &Ctx) -> ApiResult<(ListFilter, i64)> {
     Ok((filter, offset))
 }
 
-/// `GET /api/libraries/{library}/timeline/buckets`.
+/// `GET /api/libraries/{library}/timeline/buckets`, per day or (`size=month`) per month.
 pub async fn buckets(app: &ApiState, ctx: &Ctx) -> ApiResult<Response<Body>> {
     let (filter, offset) = filter_and_offset(ctx)?;
+    let period = match ctx.query_param("size") {
+        Some(size) => Period::parse(&size).ok_or_else(|| {
+            ApiError::BadRequest(format!("size `{size}` is not `day` or `month`"))
+        })?,
+        None => Period::Day,
+    };
     let mut conn = app.db.conn().await?;
-    let buckets = timeline::buckets(&mut conn, &ctx.library_id()?, &filter, offset).await?;
+    let library = ctx.library_id()?;
+    let buckets = timeline::buckets(&mut conn, &library, &filter, offset, period).await?;
     Ok(response::ok(&Buckets { buckets }))
 }
 
-/// `GET /api/libraries/{library}/timeline/bucket/{day}`: the day's lean items.
-pub async fn bucket(app: &ApiState, ctx: &Ctx, day: &str) -> ApiResult<Response<Body>> {
-    let day = calendar::parse_day_key(day)
-        .ok_or_else(|| ApiError::BadRequest(format!("`{day}` is not a day: YYYY-MM-DD")))?;
+/// `GET /api/libraries/{library}/timeline/bucket/{day}`: the lean items of a day (`YYYY-MM-DD`)
+/// or a month (`YYYY-MM`).
+pub async fn bucket(app: &ApiState, ctx: &Ctx, key: &str) -> ApiResult<Response<Body>> {
+    let days = timeline::bucket_days(key).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "`{key}` is not a day (YYYY-MM-DD) or a month (YYYY-MM)"
+        ))
+    })?;
     let (filter, offset) = filter_and_offset(ctx)?;
     let mut conn = app.db.conn().await?;
-    let items = timeline::day_items(&mut conn, &ctx.library_id()?, &filter, offset, day).await?;
+    let items =
+        timeline::bucket_items(&mut conn, &ctx.library_id()?, &filter, offset, days).await?;
     Ok(response::ok(&Items { items }))
 }
 

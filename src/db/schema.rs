@@ -126,6 +126,7 @@ diesel::table! {
         thumbhash -> Nullable<Text>,
         latitude -> Nullable<Double>,
         longitude -> Nullable<Double>,
+        place -> Nullable<Text>,
     }
 }
 
@@ -302,6 +303,7 @@ diesel::table! {
         camera -> Text,
         dates -> Text,
         words -> Text,
+        place -> Text,
     }
 }
 

@@ -74,6 +74,8 @@ pub struct MediaFacts {
     pub duration_ms: Option<i64>,
     /// Everything read, as JSON: EXIF fields, GPS, codecs, frame rate, HDR, bitrate, errors.
     pub media_info: Option<String>,
+    /// Where the GPS says it was taken: "town, region, country" (see [`crate::places`]).
+    pub place: Option<String>,
 }
 
 impl MediaFacts {
@@ -87,6 +89,17 @@ impl MediaFacts {
     pub fn browser_playable(&self) -> bool {
         self.info()
             .is_some_and(|m| m["browserPlayable"].as_bool() == Some(true))
+    }
+
+    /// Where the GPS (from EXIF or an import's sidecar) says the file was taken: (latitude,
+    /// longitude) in degrees.
+    pub fn position(&self) -> Option<(f64, f64)> {
+        let info = self.info()?;
+        let gps = info.get("gps")?;
+        let latitude = gps.get("latitude")?.as_f64()?;
+        let longitude = gps.get("longitude")?.as_f64()?;
+        ((-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude))
+            .then_some((latitude, longitude))
     }
 
     fn info(&self) -> Option<serde_json::Value> {
@@ -123,6 +136,8 @@ pub struct FileView {
     pub duration_ms: Option<i64>,
     /// What the metadata job read (camera, lens, GPS, codecs, ...), when it has run.
     pub media: Option<serde_json::Value>,
+    /// Where it was taken: "town, region, country", from the GPS.
+    pub place: Option<String>,
     /// Processing state per job kind.
     pub jobs: BTreeMap<String, JobState>,
 }
@@ -160,6 +175,7 @@ impl File {
                 .media
                 .media_info
                 .and_then(|m| serde_json::from_str(&m).ok()),
+            place: self.media.place,
             jobs,
         }
     }
@@ -600,6 +616,22 @@ pub async fn purge(app: &App, library: &str, file: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_come_from_the_gps_of_the_media_info() {
+        let facts = |info: Option<&str>| MediaFacts {
+            media_info: info.map(str::to_owned),
+            ..MediaFacts::default()
+        };
+        let paris = facts(Some(
+            r#"{"gps":{"latitude":48.85,"longitude":2.35,"altitude":null}}"#,
+        ));
+        assert_eq!(paris.position(), Some((48.85, 2.35)));
+        assert_eq!(facts(Some(r#"{"gps":null}"#)).position(), None);
+        let off = facts(Some(r#"{"gps":{"latitude":91,"longitude":0}}"#));
+        assert_eq!(off.position(), None);
+        assert_eq!(facts(None).position(), None);
+    }
 
     #[test]
     fn names_are_reduced_to_a_safe_last_component() {

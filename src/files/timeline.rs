@@ -1,6 +1,6 @@
-//! The timeline in day buckets, as Immich lays it out: per day the number of files and their
-//! aspect ratios (enough for a client to lay out the whole grid before loading any file), and
-//! one day's lean items. Days are the client's calendar days: times are shifted by its offset
+//! The timeline in day buckets, as Immich lays it out: per day (or month, for very long
+//! timelines) the number of files and their aspect ratios (enough for a client to lay out the
+//! whole grid before loading any file), and one bucket's lean items. Days are the client's calendar days: times are shifted by its offset
 //! from UTC before they are cut into days.
 
 use std::collections::{HashMap, HashSet};
@@ -21,10 +21,10 @@ use crate::jobs::store;
 use crate::jobs::{JobKind, JobStatus};
 use crate::with_conn;
 
-/// One day of the timeline.
+/// One day (or month) of the timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Bucket {
-    /// The day, `YYYY-MM-DD`.
+    /// The day, `YYYY-MM-DD`, or with [`Period::Month`] the month, `YYYY-MM`.
     pub day: String,
     pub count: usize,
     /// Width over height of each file of the day (upright; 1 when not known yet), in the
@@ -60,13 +60,56 @@ pub const MAX_OFFSET_MINUTES: i64 = 14 * 60;
 /// on bound parameters).
 const LOOKUP_CHUNK: usize = 2000;
 
-/// The days of a library's live originals that match `filter`, newest first; `offset_minutes`
-/// is the client's offset from UTC.
+/// How much of the calendar one bucket holds: a day, or a month for very long timelines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Month,
+}
+
+impl Period {
+    /// `day` or `month`.
+    pub fn parse(text: &str) -> Option<Period> {
+        match text {
+            "day" => Some(Period::Day),
+            "month" => Some(Period::Month),
+            _ => None,
+        }
+    }
+
+    /// The first day of the period holding `day` (days since the epoch).
+    fn start(self, day: i64) -> i64 {
+        match self {
+            Period::Day => day,
+            Period::Month => calendar::month_start(day),
+        }
+    }
+
+    /// The key of the bucket starting on day `start`.
+    fn key(self, start: i64) -> String {
+        match self {
+            Period::Day => calendar::day_key(start),
+            Period::Month => calendar::month_key(start),
+        }
+    }
+}
+
+/// The days a bucket key covers: its first day and the first day after it; `YYYY-MM-DD` is a
+/// day, `YYYY-MM` a month.
+pub fn bucket_days(key: &str) -> Option<(i64, i64)> {
+    calendar::parse_day_key(key)
+        .map(|day| (day, day + 1))
+        .or_else(|| calendar::parse_month_key(key))
+}
+
+/// The days (or months) of a library's live originals that match `filter`, newest first;
+/// `offset_minutes` is the client's offset from UTC.
 pub async fn buckets(
     conn: &mut Conn,
     library_id: &str,
     filter: &ListFilter,
     offset_minutes: i64,
+    period: Period,
 ) -> Result<Vec<Bucket>> {
     let pattern = filter.search.as_deref().map(contains_pattern);
     let rows: Vec<(i64, Option<i32>, Option<i32>)> = with_conn!(conn, c => {
@@ -82,14 +125,14 @@ pub async fn buckets(
     let shift = offset_minutes * 60_000;
     let mut out: Vec<(i64, Bucket)> = Vec::new();
     for (taken, width, height) in rows {
-        let day = (taken + shift).div_euclid(DAY_MS);
-        if out.last().is_none_or(|(d, _)| *d != day) {
+        let start = period.start((taken + shift).div_euclid(DAY_MS));
+        if out.last().is_none_or(|(s, _)| *s != start) {
             let bucket = Bucket {
-                day: calendar::day_key(day),
+                day: period.key(start),
                 count: 0,
                 ratios: Vec::new(),
             };
-            out.push((day, bucket));
+            out.push((start, bucket));
         }
         let (_, bucket) = out.last_mut().expect("pushed above");
         bucket.count += 1;
@@ -106,23 +149,24 @@ fn ratio(width: Option<i32>, height: Option<i32>) -> f32 {
     }
 }
 
-/// The items of day `day` (days since the epoch, on the client's calendar), in the order of
-/// its bucket's ratios.
-pub async fn day_items(
+/// The items of a bucket, from its first day to the first day after it (days since the epoch,
+/// on the client's calendar; see [`bucket_days`]), in the order of its bucket's ratios.
+pub async fn bucket_items(
     conn: &mut Conn,
     library_id: &str,
     filter: &ListFilter,
     offset_minutes: i64,
-    day: i64,
+    (first, end): (i64, i64),
 ) -> Result<Vec<Item>> {
     let pattern = filter.search.as_deref().map(contains_pattern);
-    let start = day * DAY_MS - offset_minutes * 60_000;
+    let shift = offset_minutes * 60_000;
+    let (start, end) = (first * DAY_MS - shift, end * DAY_MS - shift);
     let rows: Vec<LeanRow> = with_conn!(conn, c => {
         let taken = coalesce(files::captured_at, files::created_at);
         let query = files::table
             .filter(files::library_id.eq(library_id))
             .filter(files::source_file_id.is_null())
-            .filter(taken.ge(start).and(taken.lt(start + DAY_MS)))
+            .filter(taken.ge(start).and(taken.lt(end)))
             .select(lean_columns())
             .order((taken.desc(), files::id.desc()))
             .into_boxed();
@@ -232,7 +276,8 @@ pub async fn on_this_day(
         if calendar::civil_from_days(days) != (earlier, month, day) {
             continue;
         }
-        let items = day_items(conn, library_id, &filter, offset_minutes, days).await?;
+        let items =
+            bucket_items(conn, library_id, &filter, offset_minutes, (days, days + 1)).await?;
         if !items.is_empty() {
             out.push((earlier, items));
         }

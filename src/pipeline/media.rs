@@ -223,6 +223,9 @@ async fn media_facts(
     if let Some(sidecar) = sidecar {
         sidecar.fill(&mut facts);
     }
+    if let Some(position) = facts.position() {
+        facts.place = crate::places::name_at(&app.config.models_dir(), position).await;
+    }
     Ok(facts)
 }
 

@@ -239,10 +239,12 @@ pub async fn apply(
             mime,
             kind,
             facts,
-        } => with_conn!(conn, c => diesel::update(target)
+        } => {
+            let position = facts.position();
+            with_conn!(conn, c => diesel::update(target)
             .set((
-                files_table::latitude.eq(crate::map::position(facts.media_info.as_deref()).map(|p| p.0)),
-                files_table::longitude.eq(crate::map::position(facts.media_info.as_deref()).map(|p| p.1)),
+                files_table::latitude.eq(position.map(|p| p.0)),
+                files_table::longitude.eq(position.map(|p| p.1)),
                 files_table::size.eq(size),
                 files_table::mime.eq(mime),
                 files_table::kind.eq(kind.as_str()),
@@ -250,7 +252,8 @@ pub async fn apply(
                 facts,
             ))
             .execute(c)
-            .await)?,
+            .await)?
+        }
         Effect::Derived => 0,
         Effect::Faces(faces) => {
             crate::people::replace_faces(conn, library, file_id, faces, clustering).await?;

@@ -28,6 +28,9 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(300);
 /// How often idle workers look for due jobs the queue never handed out (see
 /// [`crate::jobs::queue::Queue::recover_overdue`]).
 const RECOVER_EVERY: Duration = Duration::from_secs(2);
+/// How long the search embedder waits after being woken, gathering the texts of stages that
+/// finish meanwhile.
+const EMBED_DELAY: Duration = Duration::from_secs(1);
 
 /// Runs workers until `stop` turns true.
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
@@ -49,6 +52,14 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             Ok(0) => {}
             Ok(n) => tracing::info!("indexed {n} files for search"),
             Err(e) => tracing::warn!("indexing files for search: {e}"),
+        }
+    });
+    let namer = app.clone();
+    tokio::spawn(async move {
+        match crate::places::name_missing(&namer).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("named the places of {n} files"),
+            Err(e) => tracing::warn!("naming places: {e}"),
         }
     });
     tokio::spawn(embed_texts(app.clone(), stop.clone()));
@@ -289,6 +300,12 @@ async fn embed_texts(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = app.new_texts.notified() => {}
+            _ = stop.changed() => {}
+        }
+        // Files finish stages one after another during an import: one round of looking for
+        // texts without a vector serves all that finish meanwhile.
+        tokio::select! {
+            _ = tokio::time::sleep(EMBED_DELAY) => {}
             _ = stop.changed() => {}
         }
     }

@@ -20,14 +20,14 @@ use crate::db::schema::{
 use crate::db::{Conn, Cursor};
 use crate::error::Result;
 use crate::files::timeline::{self, Item, LeanRow, lean_columns};
-use crate::files::{coalesce, like_literal, lower};
+use crate::files::{coalesce, like_literal, live_original_of, lower};
 use crate::with_conn;
 
 /// Where a file matched.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Hit {
-    /// `name`, `folder`, `labels`, `people`, `sounds`, `camera`, `dates`, `transcript`,
+    /// `name`, `folder`, `labels`, `people`, `sounds`, `camera`, `dates`, `place`, `transcript`,
     /// `sound`, or `moment` (where a `within:` query's sounds and words come together).
     pub field: &'static str,
     /// The field's text, or the transcript line or sound event.
@@ -389,9 +389,7 @@ async fn by_meaning(
     let similarity: HashMap<&str, f32> = close.iter().map(|(t, s)| (t.as_str(), *s)).collect();
     let live = || {
         files::table
-            .filter(files::library_id.eq(library_id))
-            .filter(files::source_file_id.is_null())
-            .filter(files::trashed_at.is_null())
+            .filter(live_original_of(library_id))
             .select(files::id)
     };
     type Row = (String, String, Option<i64>, Option<i64>);
@@ -427,29 +425,15 @@ async fn by_meaning(
             .into_iter()
             .map(|(f, t)| ("people", (f, t, None, None))),
     );
-    let sounds: Vec<(String, String, i64, i64)> = with_conn!(conn, c => audio_events::table
-        .filter(audio_events::name.eq_any(&texts))
-        .filter(audio_events::file_id.eq_any(live()))
-        .select((audio_events::file_id, audio_events::name, audio_events::start_ms, audio_events::end_ms))
-        .limit(MOST_MEANT_ROWS)
-        .load(c)
-        .await)?;
+    let saying = Reading::Saying {
+        library_id,
+        texts: &texts,
+    };
     found.extend(
-        sounds
+        timed(conn, saying)
+            .await?
             .into_iter()
-            .map(|(f, t, s, e)| ("sound", (f, t, Some(s), Some(e)))),
-    );
-    let lines: Vec<(String, String, i64, i64)> = with_conn!(conn, c => transcript_segments::table
-        .filter(transcript_segments::text.eq_any(&texts))
-        .filter(transcript_segments::file_id.eq_any(live()))
-        .select((transcript_segments::file_id, transcript_segments::text, transcript_segments::start_ms, transcript_segments::end_ms))
-        .limit(MOST_MEANT_ROWS)
-        .load(c)
-        .await)?;
-    found.extend(
-        lines
-            .into_iter()
-            .map(|(f, t, s, e)| ("transcript", (f, t, Some(s), Some(e)))),
+            .map(|t| (t.field, (t.file, t.text, Some(t.start_ms), Some(t.end_ms)))),
     );
     let mut best: HashMap<String, f32> = HashMap::new();
     let mut hits: HashMap<String, Vec<(f32, Hit)>> = HashMap::new();
@@ -500,11 +484,69 @@ fn holds_any(text: &str, terms: &[Vec<String>]) -> bool {
 
 /// A transcript line or a sound event of a file.
 struct Timed {
+    file: String,
     /// `transcript` or `sound`.
     field: &'static str,
     text: String,
     start_ms: i64,
     end_ms: i64,
+}
+
+/// Which transcript lines and sound events to read.
+#[derive(Clone, Copy)]
+enum Reading<'a> {
+    /// All of these files', in time order per file and kind.
+    Files(&'a [&'a str]),
+    /// Those saying one of `texts` in the library's live files, at most
+    /// [`MOST_MEANT_ROWS`] of each kind.
+    Saying {
+        library_id: &'a str,
+        texts: &'a [&'a str],
+    },
+}
+
+/// The transcript lines, then the sound events, that `reading` asks for.
+async fn timed(conn: &mut Conn, reading: Reading<'_>) -> Result<Vec<Timed>> {
+    let live = |library_id| {
+        files::table
+            .filter(live_original_of(library_id))
+            .select(files::id)
+    };
+    // Lines and events have the same columns but for the name of their text.
+    macro_rules! read {
+        ($table:ident, $text:ident) => {
+            with_conn!(conn, c => {
+                let query = $table::table
+                    .select(($table::file_id, $table::$text, $table::start_ms, $table::end_ms))
+                    .into_boxed();
+                match reading {
+                    Reading::Files(ids) => query
+                        .filter($table::file_id.eq_any(ids))
+                        .order(($table::file_id, $table::position)),
+                    Reading::Saying { library_id, texts } => query
+                        .filter($table::$text.eq_any(texts))
+                        .filter($table::file_id.eq_any(live(library_id)))
+                        .limit(MOST_MEANT_ROWS),
+                }
+                .load::<(String, String, i64, i64)>(c)
+                .await
+            })
+        };
+    }
+    let lines = read!(transcript_segments, text)?;
+    let events = read!(audio_events, name)?;
+    let lines = lines.into_iter().map(|l| ("transcript", l));
+    let events = events.into_iter().map(|e| ("sound", e));
+    Ok(lines
+        .chain(events)
+        .map(|(field, (file, text, start_ms, end_ms))| Timed {
+            file,
+            field,
+            text,
+            start_ms,
+            end_ms,
+        })
+        .collect())
 }
 
 /// The transcript lines and sound events of files, by file, in time order per kind.
@@ -513,28 +555,8 @@ async fn timed_of(conn: &mut Conn, ids: &[&str]) -> Result<HashMap<String, Vec<T
     if ids.is_empty() {
         return Ok(out);
     }
-    let lines: Vec<(String, String, i64, i64)> = with_conn!(conn, c => transcript_segments::table
-        .filter(transcript_segments::file_id.eq_any(ids))
-        .order((transcript_segments::file_id, transcript_segments::position))
-        .select((transcript_segments::file_id, transcript_segments::text, transcript_segments::start_ms, transcript_segments::end_ms))
-        .load(c)
-        .await)?;
-    let events: Vec<(String, String, i64, i64)> = with_conn!(conn, c => audio_events::table
-        .filter(audio_events::file_id.eq_any(ids))
-        .order((audio_events::file_id, audio_events::position))
-        .select((audio_events::file_id, audio_events::name, audio_events::start_ms, audio_events::end_ms))
-        .load(c)
-        .await)?;
-    let kinds = lines.into_iter().map(|l| ("transcript", l));
-    for (field, (file, text, start_ms, end_ms)) in
-        kinds.chain(events.into_iter().map(|e| ("sound", e)))
-    {
-        out.entry(file).or_default().push(Timed {
-            field,
-            text,
-            start_ms,
-            end_ms,
-        });
+    for t in timed(conn, Reading::Files(ids)).await? {
+        out.entry(t.file.clone()).or_default().push(t);
     }
     Ok(out)
 }

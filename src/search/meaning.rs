@@ -6,7 +6,8 @@
 //! files.
 
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -84,10 +85,15 @@ impl Index {
     }
 }
 
+/// How often at most the API counts the stored vectors to find rows it missed.
+const RECOUNT_EVERY: Duration = Duration::from_secs(30);
+
 /// The API's copy of the stored vectors, brought up to date before each search.
 #[derive(Default)]
 pub struct Meaning {
     index: RwLock<Index>,
+    /// When the stored vectors were last counted.
+    counted_at: Mutex<Option<Instant>>,
 }
 
 impl Meaning {
@@ -116,8 +122,10 @@ impl Meaning {
         Ok(Some(index.closest(&vector)))
     }
 
-    /// Loads the rows added since the last call; reloads everything when rows committed out
-    /// of id order were missed.
+    /// Loads the rows added since the last call. On PostgreSQL, rows may be committed out of
+    /// id order, and a row committed late would be skipped: every [`RECOUNT_EVERY`] the rows
+    /// are counted, and all are loaded again when some were missed. (SQLite commits one writer
+    /// at a time, so its ids come in order.)
     async fn catch_up(&self, conn: &mut Conn) -> Result<()> {
         for _ in 0..2 {
             loop {
@@ -138,6 +146,9 @@ impl Meaning {
                     index.add(rows);
                 }
             }
+            if !self.recount_due(conn) {
+                break;
+            }
             let stored: i64 =
                 with_conn!(conn, c => text_vectors::table.count().get_result(c).await)?;
             if stored == self.read(|i| i.texts.len() as i64) {
@@ -146,6 +157,19 @@ impl Meaning {
             *self.index.write().unwrap_or_else(|e| e.into_inner()) = Index::default();
         }
         Ok(())
+    }
+
+    /// Whether the rows should be counted now (see [`Meaning::catch_up`]).
+    fn recount_due(&self, conn: &Conn) -> bool {
+        if matches!(conn, Conn::Sqlite(_)) {
+            return false;
+        }
+        let mut counted_at = self.counted_at.lock().unwrap_or_else(|e| e.into_inner());
+        if counted_at.is_some_and(|at| at.elapsed() < RECOUNT_EVERY) {
+            return false;
+        }
+        *counted_at = Some(Instant::now());
+        true
     }
 
     fn read<T>(&self, f: impl FnOnce(&Index) -> T) -> T {

@@ -1,5 +1,5 @@
 //! The search index: one document per file holding what the pipeline found and what members
-//! gave it (name, folder path, labels, people, sound events, transcript, camera, dates), kept
+//! gave it (name, folder path, labels, people, sound events, transcript, camera, dates, place), kept
 //! current by the pipeline and by every change to those. Text is folded here, the same way for
 //! both backends (lower case, accents dropped, split into letters-and-digits words), so SQLite's
 //! FTS5 and PostgreSQL's `simple` tsvector index the same words and find the same files.
@@ -72,11 +72,13 @@ pub struct Doc {
     pub dates: String,
     /// Every field above and the transcript, folded.
     pub words: String,
+    /// Where it was taken: "town, region, country".
+    pub place: String,
 }
 
 impl Doc {
     /// The fields shown as hits, by name (all but `words`).
-    pub fn fields(&self) -> [(&'static str, &str); 7] {
+    pub fn fields(&self) -> [(&'static str, &str); 8] {
         [
             ("name", &self.name),
             ("folder", &self.folder),
@@ -85,6 +87,7 @@ impl Doc {
             ("sounds", &self.sounds),
             ("camera", &self.camera),
             ("dates", &self.dates),
+            ("place", &self.place),
         ]
     }
 }
@@ -98,14 +101,16 @@ async fn build(conn: &mut Conn, id: &str) -> Result<Option<Doc>> {
         i64,
         Option<i64>,
         Option<String>,
+        Option<String>,
     );
     let file: Option<FileRow> = with_conn!(conn, c => files::table
         .find(id)
-        .select((files::library_id, files::name, files::folder_id, files::created_at, files::captured_at, files::media_info))
+        .select((files::library_id, files::name, files::folder_id, files::created_at, files::captured_at, files::media_info, files::place))
         .first(c)
         .await
         .optional())?;
-    let Some((library_id, name, folder_id, created_at, captured_at, media_info)) = file else {
+    let Some((library_id, name, folder_id, created_at, captured_at, media_info, place)) = file
+    else {
         return Ok(None);
     };
     let folder = match folder_id {
@@ -159,6 +164,7 @@ async fn build(conn: &mut Conn, id: &str) -> Result<Option<Doc>> {
             calendar::MONTHS[(m - 1) as usize]
         ),
         words: String::new(),
+        place: place.unwrap_or_default(),
     };
     let mut all: Vec<String> = doc.fields().iter().map(|(_, f)| fold(f)).collect();
     all.extend(transcript.iter().map(|t| fold(t)));

@@ -20,13 +20,14 @@ const MAX_HTML_BYTES: usize = 4 << 20;
 /// colour style of a page rendered in the browser. (The e2e fails on any script refused.)
 const RUNTIME_SCRIPTS: [&str; 1] = ["tYCcUbFfjZ9QESuTWESGWrFg2SmiEdyD2MYUfRWUgK0="];
 
-/// The policy without its script hashes.
-const POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
+/// The policy without its pictures' sources and script hashes.
+const POLICY: &str = "default-src 'self'; media-src 'self' blob:; \
      style-src 'self' 'unsafe-inline'; font-src 'self' data:; connect-src 'self'; \
      object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
-/// Adds the headers to `res`, answering the web UI path `path`.
-pub async fn secure(res: Response<Body>, path: &str) -> Response<Body> {
+/// Adds the headers to `res`, answering the web UI path `path`; `tiles` is the origin of the
+/// map's tile server, when one is configured (pictures may come from there too).
+pub async fn secure(res: Response<Body>, path: &str, tiles: Option<&str>) -> Response<Body> {
     let (mut parts, body) = res.into_parts();
     let headers = &mut parts.headers;
     headers.remove("x-powered-by");
@@ -43,7 +44,7 @@ pub async fn secure(res: Response<Body>, path: &str) -> Response<Body> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if !is_html {
-        set_policy(headers, &[]);
+        set_policy(headers, tiles, &[]);
         return Response::from_parts(parts, body);
     }
     set(headers, header::CACHE_CONTROL, "no-store");
@@ -56,7 +57,7 @@ pub async fn secure(res: Response<Body>, path: &str) -> Response<Body> {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
             tracing::warn!("web UI page {path} could not be read: {e}");
-            set_policy(headers, &[]);
+            set_policy(headers, tiles, &[]);
             return Response::from_parts(parts, response::full(Bytes::new()));
         }
     };
@@ -65,7 +66,7 @@ pub async fn secure(res: Response<Body>, path: &str) -> Response<Body> {
     } else {
         Vec::new()
     };
-    set_policy(headers, &hashes);
+    set_policy(headers, tiles, &hashes);
     headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, response::full(bytes))
 }
@@ -74,13 +75,18 @@ fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &'static str) {
     headers.insert(name, HeaderValue::from_static(value));
 }
 
-fn set_policy(headers: &mut HeaderMap, script_hashes: &[String]) {
+fn set_policy(headers: &mut HeaderMap, tiles: Option<&str>, script_hashes: &[String]) {
+    let mut images = String::from("img-src 'self' data: blob:");
+    if let Some(origin) = tiles {
+        images.push(' ');
+        images.push_str(origin);
+    }
     let mut scripts = String::from("script-src 'self'");
     let runtime = RUNTIME_SCRIPTS.iter().map(|h| h.to_string());
     for hash in script_hashes.iter().cloned().chain(runtime) {
         scripts.push_str(&format!(" 'sha256-{hash}'"));
     }
-    let policy = format!("{POLICY}; {scripts}");
+    let policy = format!("{POLICY}; {images}; {scripts}");
     if let Ok(value) = HeaderValue::from_str(&policy) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
@@ -140,5 +146,21 @@ mod tests {
         let mut wanted = vec![expect("window.__NUXT__={}"), expect("a()")];
         wanted.sort();
         assert_eq!(hashes, wanted);
+    }
+
+    #[test]
+    fn pictures_come_from_here_or_the_configured_tile_server_only() {
+        let policy = |tiles| {
+            let mut headers = HeaderMap::new();
+            set_policy(&mut headers, tiles, &[]);
+            headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert!(policy(None).contains("img-src 'self' data: blob:;"));
+        let with_tiles = policy(Some("https://tiles.example"));
+        assert!(with_tiles.contains("img-src 'self' data: blob: https://tiles.example;"));
+        assert!(with_tiles.contains("connect-src 'self';"), "{with_tiles}");
     }
 }

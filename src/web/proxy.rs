@@ -46,17 +46,21 @@ pub struct WebProxy {
     secure: bool,
     trust_proxy: bool,
     head_timeout: Duration,
+    /// The map's tile server's origin, allowed as a source of pictures.
+    tiles: Option<String>,
 }
 
 impl WebProxy {
     /// A proxy to `upstream`; `secure` says the public URL is `https` (for `X-Forwarded-Proto`),
-    /// `trust_proxy` that the `X-Forwarded-*` headers of incoming requests are kept, and
-    /// `head_timeout` how long Nitro may take to start answering (the body then streams freely).
+    /// `trust_proxy` that the `X-Forwarded-*` headers of incoming requests are kept,
+    /// `head_timeout` how long Nitro may take to start answering (the body then streams freely),
+    /// and `tiles` the origin of the map's tile server.
     pub fn new(
         upstream: SocketAddr,
         secure: bool,
         trust_proxy: bool,
         head_timeout: Duration,
+        tiles: Option<String>,
     ) -> WebProxy {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
@@ -67,6 +71,7 @@ impl WebProxy {
             secure,
             trust_proxy,
             head_timeout,
+            tiles,
         }
     }
 
@@ -128,7 +133,7 @@ impl WebProxy {
         }
         strip_hop_by_hop(res.headers_mut());
         let res = res.map(|body| body.map_err(std::io::Error::other).boxed_unsync());
-        super::headers::secure(res, &page).await
+        super::headers::secure(res, &page, self.tiles.as_deref()).await
     }
 
     fn prepare_headers(

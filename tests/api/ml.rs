@@ -33,8 +33,8 @@ pub(crate) fn shared_models() -> PathBuf {
 }
 
 /// Where `.ci/install-deps` makes the models too big for `../shared/models` (the multilingual
-/// whisper model), laid out like the manifest.
-fn model_cache() -> PathBuf {
+/// whisper model) or made from PyPI (the place names), laid out like the manifest.
+pub(crate) fn model_cache() -> PathBuf {
     std::env::var_os("ALCOVES_MODEL_CACHE")
         .map_or_else(|| PathBuf::from("/var/cache/alcoves-models"), PathBuf::from)
 }

@@ -318,7 +318,15 @@ fn photo_at(dir: &TempDir, name: &str, taken: &str, place: Option<(f64, f64)>) -
 
 async fn the_map_clusters_files_where_they_were_taken(backend: Backend) {
     let dir = TempDir::new();
-    let srv = TestServer::start(backend).await;
+    // The owner chose street-map tiles (off by default: see the places test).
+    let srv = TestServer::start_with(backend, |c| {
+        c.map_tile_url = Some(
+            alcoves::config::SettingValue::parse_setting("https://tiles.example/{z}/{x}/{y}.png")
+                .unwrap(),
+        );
+        c.map_tile_attribution = "© Example".into();
+    })
+    .await;
     let (owner, _) = srv.register("olivia", None).await;
     let lib = srv.library(&owner, "Travels").await;
     let places = [
@@ -361,6 +369,11 @@ async fn the_map_clusters_files_where_they_were_taken(backend: Backend) {
     // are not on the map.
     let world = map("zoom=5").await;
     assert_eq!(world.status, 200, "{}", world.json);
+    assert_eq!(
+        world.json["tileUrl"],
+        "https://tiles.example/{z}/{x}/{y}.png"
+    );
+    assert_eq!(world.json["tileAttribution"], "© Example");
     let clusters = world.json["items"].as_array().unwrap();
     let counts: Vec<i64> = clusters
         .iter()
@@ -433,5 +446,162 @@ async fn the_map_clusters_files_where_they_were_taken(backend: Backend) {
         .await;
     assert_eq!(res.status, 400, "{}", res.json);
     assert!(res.json.to_string().contains("south edge"), "{}", res.json);
+    srv.stop().await;
+}
+
+/// A models dir with nothing in it; [`install_places`] adds the place names.
+fn empty_models() -> TempDir {
+    TempDir::new()
+}
+
+/// Links the place-name data (made by `.ci/install-deps` into the model cache) into `models`.
+fn install_places(models: &TempDir) {
+    let source = crate::ml::model_cache().join("places");
+    assert!(
+        source.join("geocode.gz").is_file(),
+        "{} has no place names (made by .ci/install-deps)",
+        source.display()
+    );
+    std::os::unix::fs::symlink(source, models.path().join("places")).unwrap();
+}
+
+on_both_backends!(places_are_named_offline_shown_and_searched);
+async fn places_are_named_offline_shown_and_searched(backend: Backend) {
+    let dir = TempDir::new();
+    let models = empty_models();
+    let models_dir = models.path().to_path_buf();
+    let srv = TestServer::start_with(backend, move |c| c.models_dir = Some(models_dir)).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = srv.library(&owner, "Travels").await;
+    let view = |id: &str| {
+        let path = format!("/api/libraries/{lib}/files/{id}");
+        let (srv, owner) = (&srv, &owner);
+        async move { srv.get(&path, owner).await.json }
+    };
+    let mut ids = std::collections::HashMap::new();
+    let taken = [
+        ("a.jpg", Some((48.8566, 2.3522))),
+        ("b.jpg", Some((41.9028, 12.4964))),
+        ("c.jpg", Some((30.0, -40.0))),
+        ("d.jpg", None),
+    ];
+    for (name, place) in taken {
+        let res = srv
+            .upload(
+                &lib,
+                &owner,
+                name,
+                photo_at(&dir, name, "2024:05:01 10:00:00", place),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.json);
+        let id = res.json["id"].as_str().unwrap().to_owned();
+        settled_at(&srv, &lib, &id, &owner, "transcribe").await;
+        ids.insert(name, id);
+    }
+    // Without the data, nothing is named, and the files are still on the map, which is
+    // offline (no tile server) by default.
+    assert_eq!(view(&ids["a.jpg"]).await["place"], Value::Null);
+    let map = srv
+        .get(&format!("/api/libraries/{lib}/map?zoom=2"), &owner)
+        .await
+        .json;
+    assert_eq!(map["items"].as_array().unwrap().len(), 3, "{map}");
+    assert_eq!(
+        (&map["tileUrl"], &map["tileAttribution"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert!(search(&srv, &lib, &owner, "q=italy").await.0.is_empty());
+
+    // Once it is installed, the files read before are named (at the next start) and indexed.
+    install_places(&models);
+    let named = alcoves::places::name_missing(&srv.app).await.unwrap();
+    assert_eq!(
+        named, 2,
+        "the Paris and Rome photos; none near the mid-Atlantic one"
+    );
+    assert_eq!(
+        view(&ids["a.jpg"]).await["place"],
+        "Paris, Île-de-France, France"
+    );
+    assert_eq!(view(&ids["b.jpg"]).await["place"], "Rome, Lazio, Italy");
+    assert_eq!(
+        view(&ids["c.jpg"]).await["place"],
+        Value::Null,
+        "no town within 100 km"
+    );
+    assert_eq!(view(&ids["d.jpg"]).await["place"], Value::Null);
+    let (names, found) = search(&srv, &lib, &owner, "q=italy").await;
+    assert_eq!(names, ["b.jpg"]);
+    assert!(
+        found["items"][0]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["field"] == "place" && h["text"] == "Rome, Lazio, Italy"),
+        "{found}"
+    );
+    // Accents and case do not matter, and a place name starts a prefix like any word.
+    assert_eq!(
+        search(&srv, &lib, &owner, "q=ile%20de%20fran").await.0,
+        ["a.jpg"]
+    );
+    assert_eq!(
+        alcoves::places::name_missing(&srv.app).await.unwrap(),
+        0,
+        "nothing is left to name"
+    );
+
+    // A photo read with the data installed is named by its metadata stage.
+    let res = srv
+        .upload(
+            &lib,
+            &owner,
+            "e.jpg",
+            photo_at(
+                &dir,
+                "e.jpg",
+                "2024:05:02 10:00:00",
+                Some((-17.7134, 178.065)),
+            ),
+        )
+        .await;
+    let id = res.json["id"].as_str().unwrap().to_owned();
+    settled_at(&srv, &lib, &id, &owner, "transcribe").await;
+    assert_eq!(view(&id).await["place"], "Ba, Western, Fiji");
+    assert_eq!(search(&srv, &lib, &owner, "q=fiji").await.0, ["e.jpg"]);
+
+    // A share shows the place only when it shows both metadata and location.
+    let sharing = srv
+        .call(
+            "PATCH",
+            &format!("/api/libraries/{lib}"),
+            &owner,
+            Some(json!({ "sharing": true })),
+        )
+        .await;
+    assert_eq!(sharing.status, 200, "{}", sharing.json);
+    for (metadata, location, shown) in [
+        (true, true, true),
+        (true, false, false),
+        (false, true, false),
+    ] {
+        let share = srv
+            .post(
+                &format!("/api/libraries/{lib}/shares"),
+                &owner,
+                json!({ "kind": "files", "fileIds": [ids["a.jpg"]], "showMetadata": metadata, "showLocation": location }),
+            )
+            .await;
+        assert_eq!(share.status, 201, "{}", share.json);
+        let token = share.json["token"].as_str().unwrap();
+        let seen = srv.get(&format!("/api/share/{token}"), "").await.json;
+        let place = &seen["items"][0]["place"];
+        assert_eq!(
+            place.is_string(),
+            shown,
+            "metadata {metadata}, location {location}: {seen}"
+        );
+    }
     srv.stop().await;
 }

@@ -151,6 +151,44 @@ async fn the_timeline_comes_in_day_buckets(backend: Backend) {
     let total: u64 = days(&all).iter().map(|(_, n)| n).sum();
     assert_eq!(total as usize, listed["items"].as_array().unwrap().len());
 
+    // Per month, for very long timelines: the same files and ratios, and a month's items.
+    let months = buckets(&srv, &lib, &owner, "size=month").await;
+    assert_eq!(
+        days(&months),
+        [
+            ("2024-05".to_owned(), 3),
+            ("2023-12".to_owned(), 1),
+            ("2022-01".to_owned(), 1)
+        ]
+    );
+    assert_eq!(months[0]["ratios"], all[0]["ratios"]);
+    let may = srv
+        .get(
+            &format!("/api/libraries/{lib}/timeline/bucket/2024-05"),
+            &owner,
+        )
+        .await;
+    assert_eq!(may.status, 200, "{}", may.json);
+    let ids_of = |items: &Value| -> Vec<Value> {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].clone())
+            .collect()
+    };
+    assert_eq!(
+        ids_of(&may.json["items"]),
+        ids_of(&Value::Array(items.clone()))
+    );
+    let res = srv
+        .get(
+            &format!("/api/libraries/{lib}/timeline/buckets?size=week"),
+            &owner,
+        )
+        .await;
+    assert_eq!(res.status, 400, "{}", res.json);
+
     // An hour east of UTC, the late photo falls on the next day.
     assert_eq!(
         days(&buckets(&srv, &lib, &owner, "tz=60").await)[..2],
@@ -199,7 +237,7 @@ async fn the_timeline_comes_in_day_buckets(backend: Backend) {
     assert_eq!(buckets(&srv, &lib, &owner, "").await.len(), 3);
 
     // Bad days and offsets are refused by name.
-    for bad in ["2024-02-30", "yesterday", "2024-5-6"] {
+    for bad in ["2024-02-30", "yesterday", "2024-5-6", "2024-13", "2024"] {
         let res = srv
             .get(
                 &format!("/api/libraries/{lib}/timeline/bucket/{bad}"),

@@ -12,7 +12,7 @@
 // Fails if any request leaves the server. Screenshots go to e2e/screenshots/.
 //   ALCOVES_BIN=…/debug/alcoves node e2e/run.mjs        (after `npm run build`)
 import { execFileSync, spawn } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -77,6 +77,11 @@ const work = mkdtempSync(join(tmpdir(), 'alcoves-e2e-'))
 // The built UI runs from a copy outside this package, as a package installs it: nothing from
 // node_modules can be found at run time.
 cpSync(join(WEB, '.output'), join(work, 'web'), { recursive: true })
+// The shared models and the place names (made by .ci/install-deps into the model cache).
+const modelsDir = join(work, 'models')
+mkdirSync(modelsDir)
+for (const entry of readdirSync(MODELS)) symlinkSync(join(MODELS, entry), join(modelsDir, entry))
+symlinkSync(join(process.env.ALCOVES_MODEL_CACHE ?? '/var/cache/alcoves-models', 'places'), join(modelsDir, 'places'))
 const [apiPort, webPort] = [await freePort(), await freePort()]
 const BASE = `http://127.0.0.1:${apiPort}`
 const server = spawn(bin, ['serve'], {
@@ -89,7 +94,7 @@ const server = spawn(bin, ['serve'], {
     ALCOVES_WEB: 'start',
     ALCOVES_WEB_DIR: join(work, 'web'),
     ALCOVES_WEB_LISTEN: `127.0.0.1:${webPort}`,
-    ALCOVES_MODELS_DIR: MODELS,
+    ALCOVES_MODELS_DIR: modelsDir,
     ALCOVES_JOB_POLL_MS: '200',
     ALCOVES_LOG: process.env.ALCOVES_LOG ?? 'warn',
   },
@@ -296,6 +301,10 @@ try {
   await page.getByTestId('search-result').first().waitFor(T)
   const placed = await page.getByTestId('search-result').count()
   expect(placed === 1, `the marker lists its one photo, not ${placed}`)
+  // Its place is named offline, and found by name.
+  await page.getByTestId('search-query').fill('texas')
+  await page.getByTestId('search-query').press('Enter')
+  await page.locator('[data-testid=search-hit][data-field=place]').filter({ hasText: 'Nassau Bay, Texas, United States' }).waitFor(T)
   await page.goto(libraryUrl)
 
   step('a duplicate is badged, trashed and deleted for good')

@@ -1692,11 +1692,11 @@ export interface components {
             needsSetup: boolean;
             registrationMode: components["schemas"]["RegistrationMode"];
         };
-        /** @description One day of the timeline. */
+        /** @description One day (or month) of the timeline. */
         Bucket: {
             /** Format: uint */
             count: number;
-            /** @description The day, `YYYY-MM-DD`. */
+            /** @description The day, `YYYY-MM-DD`, or with [`Period::Month`] the month, `YYYY-MM`. */
             day: string;
             /**
              * @description Width over height of each file of the day (upright; 1 when not known yet), in the
@@ -1704,7 +1704,7 @@ export interface components {
              */
             ratios: number[];
         };
-        /** @description Every day of the timeline, newest first. */
+        /** @description Every day (or month) of the timeline, newest first. */
         Buckets: {
             buckets: components["schemas"]["Bucket"][];
         };
@@ -1757,10 +1757,6 @@ export interface components {
              * @description The box holding them all, for listing them (`bbox` of the search).
              */
             west: number;
-        };
-        /** @description A whole list. */
-        ClusterList: {
-            items: components["schemas"]["Cluster"][];
         };
         CreateTokenBody: {
             /** Format: uint32 */
@@ -1880,6 +1876,8 @@ export interface components {
             media: unknown;
             mime: string;
             name: string;
+            /** @description Where it was taken: "town, region, country", from the GPS. */
+            place: string | null;
             sha256: string | null;
             /** Format: int64 */
             size: number;
@@ -1965,7 +1963,7 @@ export interface components {
             /** Format: int64 */
             endMs: number | null;
             /**
-             * @description `name`, `folder`, `labels`, `people`, `sounds`, `camera`, `dates`, `transcript`,
+             * @description `name`, `folder`, `labels`, `people`, `sounds`, `camera`, `dates`, `place`, `transcript`,
              *     `sound`, or `moment` (where a `within:` query's sounds and words come together).
              */
             field: string;
@@ -2177,6 +2175,17 @@ export interface components {
         LoginBody: {
             password: string;
             username: string;
+        };
+        /** @description The clusters in view, and where street-map tiles come from when the owner set a tile server. */
+        MapView: {
+            items: components["schemas"]["Cluster"][];
+            /** @description The credit to show under the tiles. */
+            tileAttribution: string | null;
+            /**
+             * @description The tile server's URL template, `…/{z}/{x}/{y}.png` (Web Mercator); `null` keeps the map
+             *     offline, on the outlines bundled with the web UI.
+             */
+            tileUrl: string | null;
         };
         /**
          * @description A file's kind, decided by its content (sniffed MIME type, then what the media holds).
@@ -2480,6 +2489,11 @@ export interface components {
             name: string;
             /** @description The original (when downloads are allowed). */
             originalUrl: string | null;
+            /**
+             * @description Where it was taken, "town, region, country" (with "show metadata" and "show location"
+             *     on).
+             */
+            place: string | null;
             /** @description What a browser plays (video and audio). */
             playbackUrl: string | null;
             /** Format: int64 */
@@ -5149,7 +5163,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ClusterList"];
+                    "application/json": components["schemas"]["MapView"];
                 };
             };
             /** @description error */
@@ -5803,6 +5817,8 @@ export interface operations {
             query?: {
                 /** @description the client's offset from UTC in minutes */
                 tz?: number;
+                /** @description `day` (the default) or `month` buckets (the bucket list only) */
+                size?: string;
                 /** @description only files of this kind */
                 kind?: string;
                 /** @description only files directly in this folder */
@@ -5848,6 +5864,8 @@ export interface operations {
             query?: {
                 /** @description the client's offset from UTC in minutes */
                 tz?: number;
+                /** @description `day` (the default) or `month` buckets (the bucket list only) */
+                size?: string;
                 /** @description only files of this kind */
                 kind?: string;
                 /** @description only files directly in this folder */

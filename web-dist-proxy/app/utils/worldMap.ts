@@ -1,20 +1,52 @@
 // The offline basemap: Natural Earth's 1:110m country outlines (world-atlas, bundled with the
-// UI) drawn in the plate carrée projection, where x is the longitude + 180 and y is 90 − the
-// latitude, in degrees: the world is a 360 × 180 box. No tile server is asked for anything.
+// UI) drawn in Web Mercator, the projection of street-map tiles, so a configured tile server's
+// tiles fit under them. Map units: the world is a 360 × 360 box, x the longitude + 180, y down
+// from 85.05° N (Mercator's edge) to 85.05° S. No tile server is asked for anything unless the
+// owner configured one.
 
 import { feature } from 'topojson-client'
 import type { GeometryObject, Topology } from 'topojson-specification'
 import countries from 'world-atlas/countries-110m.json'
 
-/** A point in map units (degrees, y down). */
+/** A point in map units (y down). */
 export interface MapPoint { x: number, y: number }
 
+/** The latitude where Web Mercator's square world ends. */
+export const MAX_LATITUDE = 85.0511
+
+const RAD = Math.PI / 180
+
 export function project(longitude: number, latitude: number): MapPoint {
-  return { x: longitude + 180, y: 90 - latitude }
+  const lat = Math.max(-MAX_LATITUDE, Math.min(MAX_LATITUDE, latitude)) * RAD
+  return { x: longitude + 180, y: 180 - Math.log(Math.tan(Math.PI / 4 + lat / 2)) / RAD }
 }
 
 export function unproject(p: MapPoint): { longitude: number, latitude: number } {
-  return { longitude: p.x - 180, latitude: 90 - p.y }
+  return { longitude: p.x - 180, latitude: Math.atan(Math.sinh((180 - p.y) * RAD)) / RAD }
+}
+
+/** One tile of a tile server's grid, placed in map units. */
+export interface MapTile { url: string, x: number, y: number, size: number }
+
+/**
+ * The tiles of `template` (`…/{z}/{x}/{y}.png`) at zoom `z` that cover the box (map units),
+ * wrapping round in longitude.
+ */
+export function tilesFor(template: string, z: number, box: { x: number, y: number, w: number, h: number }): MapTile[] {
+  const n = 2 ** z
+  const size = 360 / n
+  const tiles: MapTile[] = []
+  const rows = [Math.max(0, Math.floor(box.y / size)), Math.min(n - 1, Math.floor((box.y + box.h) / size))]
+  for (let tx = Math.floor(box.x / size); tx <= Math.floor((box.x + box.w) / size); tx++) {
+    for (let ty = rows[0]!; ty <= rows[1]!; ty++) {
+      const url = template
+        .replace('{z}', String(z))
+        .replace('{x}', String(((tx % n) + n) % n))
+        .replace('{y}', String(ty))
+      tiles.push({ url, x: tx * size, y: ty * size, size })
+    }
+  }
+  return tiles
 }
 
 /** A ring as an SVG path in map units, shifted by `dx`. */

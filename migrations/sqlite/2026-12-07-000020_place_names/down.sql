@@ -1,0 +1,2 @@
+ALTER TABLE search_docs DROP COLUMN place;
+ALTER TABLE files DROP COLUMN place;
