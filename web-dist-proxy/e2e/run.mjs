@@ -13,6 +13,7 @@
 //   ALCOVES_BIN=…/debug/alcoves node e2e/run.mjs        (after `npm run build`)
 import { execFileSync, spawn } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -82,6 +83,20 @@ const modelsDir = join(work, 'models')
 mkdirSync(modelsDir)
 for (const entry of readdirSync(MODELS)) symlinkSync(join(MODELS, entry), join(modelsDir, entry))
 symlinkSync(join(process.env.ALCOVES_MODEL_CACHE ?? '/var/cache/alcoves-models', 'places'), join(modelsDir, 'places'))
+// A street-map tile server of our own on another port (one plain PNG for every tile): the map
+// must draw the tiles the owner configured, and the front door's CSP must let them in.
+const tilePng = join(work, 'tile.png')
+execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=0xeae6dc:s=256x256', '-frames:v', '1', tilePng])
+const tileBytes = readFileSync(tilePng)
+const tileRequests = []
+const tileServer = createHttpServer((req, res) => {
+  tileRequests.push(req.url)
+  res.writeHead(200, { 'content-type': 'image/png' })
+  res.end(tileBytes)
+})
+const tilePort = await freePort()
+await new Promise(done => tileServer.listen(tilePort, '127.0.0.1', done))
+tileServer.unref()
 const [apiPort, webPort] = [await freePort(), await freePort()]
 const BASE = `http://127.0.0.1:${apiPort}`
 const server = spawn(bin, ['serve'], {
@@ -95,6 +110,8 @@ const server = spawn(bin, ['serve'], {
     ALCOVES_WEB_DIR: join(work, 'web'),
     ALCOVES_WEB_LISTEN: `127.0.0.1:${webPort}`,
     ALCOVES_MODELS_DIR: modelsDir,
+    ALCOVES_MAP_TILE_URL: `http://127.0.0.1:${tilePort}/{z}/{x}/{y}.png`,
+    ALCOVES_MAP_TILE_ATTRIBUTION: 'Tiles of the e2e test',
     ALCOVES_JOB_POLL_MS: '200',
     ALCOVES_LOG: process.env.ALCOVES_LOG ?? 'warn',
   },
@@ -114,13 +131,15 @@ try {
   await waitFor(`${BASE}/api/health`, 60_000)
   await waitFor(`${BASE}/login`, 60_000)
   context = await chromium.launchPersistentContext(join(work, 'profile'), { ...CHROMIUM, viewport: VIEWPORTS.laptop })
-  // Every request the pages make, wherever it goes: only this server may be asked.
+  // Every request the pages make, wherever it goes: only this server may be asked, and the
+  // tile server the owner configured for the map.
   const outside = []
   const errors = []
   const violations = []
   const watchContext = ctx => ctx.on('request', (r) => {
     const url = new URL(r.url())
-    if (!['data:', 'blob:'].includes(url.protocol) && url.host !== `127.0.0.1:${apiPort}`) outside.push(r.url())
+    const allowed = [`127.0.0.1:${apiPort}`, `127.0.0.1:${tilePort}`]
+    if (!['data:', 'blob:'].includes(url.protocol) && !allowed.includes(url.host)) outside.push(r.url())
   })
   const watchPage = (p) => {
     p.on('pageerror', e => errors.push(e.message))
@@ -287,10 +306,15 @@ try {
   await shot('23-search-error')
   await page.goto(libraryUrl)
 
-  step('map: the photo with a place is a marker on the offline map; the marker lists it')
+  step('map: the photo with a place is a marker over the configured tiles; the marker lists it; its place is named and found')
   await page.getByTestId('nav-map').click()
   const marker = page.locator('[data-testid=map-cluster][data-count="1"]')
   await marker.waitFor(T)
+  // The configured tiles are drawn under the outlines, with their credit.
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=map-tile]')].length > 0, null, T)
+  await page.getByTestId('map-attribution').filter({ hasText: 'Tiles of the e2e test' }).waitFor(T)
+  for (let i = 0; i < 100 && !tileRequests.length; i++) await new Promise(done => setTimeout(done, 100))
+  expect(tileRequests.length > 0 && tileRequests.every(u => /^\/\d+\/\d+\/\d+\.png$/.test(u)), `tiles asked for as {z}/{x}/{y}: ${tileRequests.slice(0, 5).join(', ')}`)
   await shot('24-map')
   // The wheel zooms in around the pointer, so the marker stays under it.
   await marker.hover()
