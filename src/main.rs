@@ -127,6 +127,10 @@ enum ModelsCommand {
     Install {
         #[arg(long, required = true)]
         from: Vec<PathBuf>,
+        /// Only the models whose licence lets them be passed on (what the alcoves-models
+        /// package holds).
+        #[arg(long)]
+        redistributable: bool,
     },
     /// Show which models are installed, missing or corrupt.
     List,
@@ -272,9 +276,13 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
     }
     match &command {
         Command::Models {
-            command: ModelsCommand::Install { from },
+            command:
+                ModelsCommand::Install {
+                    from,
+                    redistributable,
+                },
         } => {
-            cli::install_models(&config, from)?;
+            cli::install_models(&config, from, *redistributable)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Models {

@@ -26,6 +26,9 @@ pub struct ModelSpec {
     pub labels: Option<String>,
     pub labels_sha256: Option<String>,
     pub license: String,
+    /// Whether its licence lets Alcoves pass it on, in the `alcoves-models` package.
+    #[serde(default)]
+    pub redistributable: bool,
 }
 
 impl ModelSpec {
@@ -120,17 +123,18 @@ pub struct Installed {
     pub outcome: Result<&'static str, String>,
 }
 
-/// Copies every model whose files under one of `from` match the manifest into `to` (the first
+/// Copies each of `specs` whose files under one of `from` match the manifest into `to` (the first
 /// folder that has it intact wins), each file written to a temporary name and renamed. Files
 /// already installed intact are left alone; a file whose digest does not match is refused.
 /// `on_model` is called after each model.
 pub fn install<P: AsRef<Path>>(
+    specs: impl IntoIterator<Item = &'static ModelSpec>,
     from: &[P],
     to: &Path,
     mut on_model: impl FnMut(&Installed),
 ) -> Vec<Installed> {
-    manifest()
-        .iter()
+    specs
+        .into_iter()
         .map(|spec| {
             let outcome = match verify(to, spec) {
                 ModelState::Installed => Ok("already installed"),

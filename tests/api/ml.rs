@@ -866,7 +866,12 @@ async fn a_corrupt_model_is_refused_at_load_and_at_install() {
 
     // Installing refuses the corrupt file and takes the good ones.
     let installed = TempDir::new();
-    let report = models::install(&[corrupt.path(), &model_cache()], installed.path(), |_| {});
+    let report = models::install(
+        models::manifest(),
+        &[corrupt.path(), &model_cache()],
+        installed.path(),
+        |_| {},
+    );
     for model in &report {
         assert_eq!(
             model.outcome.is_ok(),
@@ -879,12 +884,26 @@ async fn a_corrupt_model_is_refused_at_load_and_at_install() {
         models::verify(installed.path(), detector),
         ModelState::Missing(_)
     ));
-    let again = models::install(&[shared_models(), model_cache()], installed.path(), |_| {});
+    let sources = [shared_models(), model_cache()];
+    let again = models::install(models::manifest(), &sources, installed.path(), |_| {});
     assert!(again.iter().all(|m| m.outcome.is_ok()), "{again:?}");
     assert_eq!(
         models::verify(installed.path(), detector),
         ModelState::Installed
     );
+
+    // What the alcoves-models package holds: all but the face embedder, whose weights have no
+    // licence to pass them on.
+    let packaged = TempDir::new();
+    let shippable = models::manifest().iter().filter(|m| m.redistributable);
+    let done = models::install(shippable, &sources, packaged.path(), |_| {});
+    assert_eq!(done.len(), models::manifest().len() - 1, "{done:?}");
+    assert!(done.iter().all(|m| m.outcome.is_ok()), "{done:?}");
+    let embedder = models::spec("face-embedder").unwrap();
+    assert!(matches!(
+        models::verify(packaged.path(), embedder),
+        ModelState::Missing(_)
+    ));
 }
 
 /// `text` spoken by espeak-ng, as a WAV file in `dir`.
