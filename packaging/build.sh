@@ -125,7 +125,7 @@ if [ "$format" = deb ] || [ "$format" = all ]; then
     for source in "${sources[@]}"; do from+=(--from "$source"); done
     models="$models_stage/usr/share/alcoves/models"
     ALCOVES_MODELS_DIR="$models" "$bin" models install --redistributable "${from[@]}"
-    (cd "$models" && find . -type f | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
+    (cd "$models" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
     install -D -m 0644 models/manifest.toml "$models_stage/usr/share/doc/alcoves-models/manifest.toml"
     install -D -m 0644 packaging/deb-models/copyright "$models_stage/usr/share/doc/alcoves-models/copyright"
     licenses="${sources[0]}/licenses"
