@@ -124,7 +124,8 @@ if [ "$format" = deb ] || [ "$format" = all ]; then
     from=()
     for source in "${sources[@]}"; do from+=(--from "$source"); done
     models="$models_stage/usr/share/alcoves/models"
-    ALCOVES_MODELS_DIR="$models" "$bin" models install --redistributable "${from[@]}"
+    # No installed /etc/alcoves/alcoves.toml applies: it would make root act as the data's owner.
+    ALCOVES_CONFIG=/dev/null ALCOVES_MODELS_DIR="$models" "$bin" models install --redistributable "${from[@]}"
     (cd "$models" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum > SHA256SUMS)
     install -D -m 0644 models/manifest.toml "$models_stage/usr/share/doc/alcoves-models/manifest.toml"
     install -D -m 0644 packaging/deb-models/copyright "$models_stage/usr/share/doc/alcoves-models/copyright"

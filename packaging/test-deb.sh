@@ -131,7 +131,17 @@ step "alcoves-models: checked at install, linked into the data dir, taken back o
 models_deb="$(dirname "$deb")/alcoves-models_$(dpkg-deb -f "$deb" Version)_all.deb"
 [ -f "$models_deb" ] || fail "no $models_deb beside the server's package"
 cp "$models_deb" "$root/tmp/"
+# The service account owns the data dir: a link it planted must not make root's postinst work
+# elsewhere (here, hand /etc/alcoves-bait to the account).
+mkdir -p "$root/etc/alcoves-bait/objects"
+chmod 0755 "$root/etc/alcoves-bait"
+in_root setpriv --reuid=alcoves --regid=alcoves --init-groups ln -s /etc/alcoves-bait /var/lib/alcoves/models
 in_root apt-get install -y -q "/tmp/$(basename "$models_deb")" | tail -1
+[ "$(owner_of '%a %U' /etc/alcoves-bait)" = "755 root" ] || fail "postinst followed the planted link: $(owner_of '%a %U' /etc/alcoves-bait)"
+[ -z "$(ls -A "$root/etc/alcoves-bait/objects")" ] || fail "postinst wrote through the planted link"
+in_root rm /var/lib/alcoves/models
+rm -rf "$root/etc/alcoves-bait"
+in_root dpkg-reconfigure alcoves-models
 # `models list` fails while any model is missing, as the face embedder is.
 listed="$(in_root alcoves models list || true)"
 for model in face-detector object-detector image-tagger audio-events whisper-base text-embedder places; do

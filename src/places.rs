@@ -120,24 +120,33 @@ pub async fn name_missing(app: &App) -> Result<usize> {
         };
         after = last.clone();
         let data = dir.clone();
-        let names: Vec<(String, String)> = tokio::task::spawn_blocking(move || {
+        type Named = (String, (f64, f64), String);
+        let names: Vec<Named> = tokio::task::spawn_blocking(move || {
             let places = gazetteer(&data)?;
             Ok::<_, MlError>(
                 rows.into_iter()
-                    .filter_map(|(id, lat, lon)| Some((id, places.name_at(lat, lon)?)))
+                    .filter_map(|(id, lat, lon)| Some((id, (lat, lon), places.name_at(lat, lon)?)))
                     .collect(),
             )
         })
         .await
         .map_err(|e| Error::Internal(format!("naming places crashed: {e}")))?
         .map_err(|e| Error::Internal(format!("naming places: {e}")))?;
-        for (id, name) in &names {
-            with_conn!(conn, c => diesel::update(files::table.find(id))
+        let mut ids = Vec::new();
+        for (id, (latitude, longitude), name) in names {
+            // Only where the metadata stage has not named it, or moved it, meanwhile.
+            let updated = with_conn!(conn, c => diesel::update(files::table
+                .find(&id)
+                .filter(files::place.is_null())
+                .filter(files::latitude.eq(latitude))
+                .filter(files::longitude.eq(longitude)))
                 .set(files::place.eq(name))
                 .execute(c)
                 .await)?;
+            if updated > 0 {
+                ids.push(id);
+            }
         }
-        let ids: Vec<String> = names.into_iter().map(|(id, _)| id).collect();
         crate::search::refresh(conn, &ids).await?;
         named += ids.len();
     }
@@ -225,8 +234,16 @@ impl Gazetteer {
     /// The index of the town nearest to the position, looking through the cells that reach
     /// [`MAX_DISTANCE_KM`] around it (wider in longitude towards the poles).
     fn nearest(&self, latitude: f64, longitude: f64) -> Option<usize> {
-        let reach = (MAX_DISTANCE_KM / EARTH_RADIUS_KM).to_degrees();
-        let wide = (reach / latitude.to_radians().cos().max(1e-6)).min(180.0);
+        let angle = MAX_DISTANCE_KM / EARTH_RADIUS_KM;
+        let reach = angle.to_degrees();
+        // How far in longitude a circle of that radius reaches; all the way round when it
+        // holds a pole.
+        let (sin_angle, cos_latitude) = (angle.sin(), latitude.to_radians().cos());
+        let wide = if cos_latitude <= sin_angle {
+            180.0
+        } else {
+            (sin_angle / cos_latitude).asin().to_degrees()
+        };
         let rows = (latitude - reach).max(-90.0).floor() as i32
             ..=(latitude + reach).min(90.0).floor() as i32;
         let columns = (longitude - wide).floor() as i32..=(longitude + wide).floor() as i32;
@@ -290,10 +307,15 @@ mod tests {
     }
 
     fn sample() -> Gazetteer {
-        let countries = [(*b"FR", "France"), (*b"FJ", "Fiji"), (*b"AD", "Andorra")]
-            .into_iter()
-            .map(|(c, n)| (c, n.to_owned()))
-            .collect();
+        let countries = [
+            (*b"FR", "France"),
+            (*b"FJ", "Fiji"),
+            (*b"AD", "Andorra"),
+            (*b"NO", "Norway"),
+        ]
+        .into_iter()
+        .map(|(c, n)| (c, n.to_owned()))
+        .collect();
         Gazetteer::new(
             vec![
                 town("FR", "Paris", 48.85341, 2.3488, "Île-de-France"),
@@ -308,6 +330,7 @@ mod tests {
                     "Andorra la Vella",
                 ),
                 town("XX1", "Nowhere", 0.0, 0.0, ""),
+                town("NO", "Pole", 89.6, 0.0, "Svalbard"),
             ],
             countries,
         )
@@ -330,6 +353,9 @@ mod tests {
         assert_eq!(taveuni.as_deref(), Some("Waiyevo, Northern, Fiji"));
         let levuka = places.name_at(-17.7, 178.8);
         assert_eq!(levuka.as_deref(), Some("Levuka, Eastern, Fiji"));
+        // Across the North Pole, 89 km away on the other side of the world.
+        let over_the_pole = places.name_at(89.6, 180.0);
+        assert_eq!(over_the_pole.as_deref(), Some("Pole, Svalbard, Norway"));
         // Mid-Atlantic, and a town listed with a bad country code: no name.
         assert_eq!(places.name_at(30.0, -40.0), None);
         assert_eq!(places.name_at(0.0, 0.0), None);

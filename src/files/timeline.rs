@@ -24,11 +24,11 @@ use crate::with_conn;
 /// One day (or month) of the timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Bucket {
-    /// The day, `YYYY-MM-DD`, or with [`Period::Month`] the month, `YYYY-MM`.
+    /// The day, `YYYY-MM-DD`, or with `size=month` the month, `YYYY-MM`.
     pub day: String,
     pub count: usize,
-    /// Width over height of each file of the day (upright; 1 when not known yet), in the
-    /// order of the day's items.
+    /// Width over height of each file of the bucket (upright; 1 when not known yet), in the
+    /// order of the bucket's items.
     pub ratios: Vec<f32>,
 }
 

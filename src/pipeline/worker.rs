@@ -302,6 +302,9 @@ async fn embed_texts(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             _ = app.new_texts.notified() => {}
             _ = stop.changed() => {}
         }
+        if *stop.borrow() {
+            return;
+        }
         // Files finish stages one after another during an import: one round of looking for
         // texts without a vector serves all that finish meanwhile.
         tokio::select! {

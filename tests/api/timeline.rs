@@ -162,6 +162,15 @@ async fn the_timeline_comes_in_day_buckets(backend: Backend) {
         ]
     );
     assert_eq!(months[0]["ratios"], all[0]["ratios"]);
+    // Twelve hours east of UTC, the New Year's Eve photo is taken in January.
+    assert_eq!(
+        days(&buckets(&srv, &lib, &owner, "size=month&tz=720").await),
+        [
+            ("2024-05".to_owned(), 3),
+            ("2024-01".to_owned(), 1),
+            ("2022-01".to_owned(), 1)
+        ]
+    );
     let may = srv
         .get(
             &format!("/api/libraries/{lib}/timeline/bucket/2024-05"),

@@ -1696,11 +1696,11 @@ export interface components {
         Bucket: {
             /** Format: uint */
             count: number;
-            /** @description The day, `YYYY-MM-DD`, or with [`Period::Month`] the month, `YYYY-MM`. */
+            /** @description The day, `YYYY-MM-DD`, or with `size=month` the month, `YYYY-MM`. */
             day: string;
             /**
-             * @description Width over height of each file of the day (upright; 1 when not known yet), in the
-             *     order of the day's items.
+             * @description Width over height of each file of the bucket (upright; 1 when not known yet), in the
+             *     order of the bucket's items.
              */
             ratios: number[];
         };
