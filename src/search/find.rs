@@ -360,12 +360,7 @@ async fn word_strength(
     let mut out = HashMap::new();
     for chunk in rows.chunks(500) {
         let ids: Vec<&str> = chunk.iter().map(|r| r.0.as_str()).collect();
-        let docs: Vec<Doc> = with_conn!(conn, c => search_docs::table
-            .filter(search_docs::file_id.eq_any(&ids))
-            .select(Doc::as_select())
-            .load(c)
-            .await)?;
-        for doc in docs {
+        for doc in docs_of(conn, &ids).await? {
             let all = words(&doc.words);
             if !terms.iter().all(|t| has_term(&all, t)) {
                 continue;
@@ -376,6 +371,16 @@ async fn word_strength(
         }
     }
     Ok(out)
+}
+
+/// The search documents of files `ids`.
+async fn docs_of(conn: &mut Conn, ids: &[&str]) -> Result<Vec<Doc>> {
+    let docs = with_conn!(conn, c => search_docs::table
+        .filter(search_docs::file_id.eq_any(ids))
+        .select(Doc::as_select())
+        .load(c)
+        .await)?;
+    Ok(docs)
 }
 
 /// The library's live files that have one of the `close` texts (labels, sounds, people's
@@ -629,12 +634,7 @@ async fn hits_of(
         return Ok(out);
     }
     let terms = &query.terms;
-    let docs: Vec<Doc> = with_conn!(conn, c => search_docs::table
-        .filter(search_docs::file_id.eq_any(&ids))
-        .select(Doc::as_select())
-        .load(c)
-        .await)?;
-    for doc in docs {
+    for doc in docs_of(conn, &ids).await? {
         let hits = out.entry(doc.file_id.clone()).or_default();
         for (field, text) in doc.fields() {
             if holds_any(text, terms) {
