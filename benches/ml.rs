@@ -4,7 +4,7 @@
 //! outputs; whisper-tiny.en's real-time factor on jfk.wav and on about a minute of espeak-ng
 //! speech; and peak RSS with every model loaded.
 //!
-//! `cargo bench --bench ml`. Models and test pictures come from `ALCOVES_MODELS_DIR` (default
+//! `cargo bench --bench ml` (`ML_OPS=1` also prints where each model's time goes). Models and test pictures come from `ALCOVES_MODELS_DIR` (default
 //! `../shared/models`). onnxruntime runs in `benches/ml_peer.py` (`pip install onnxruntime onnx
 //! numpy`); the long speech needs `espeak-ng` and `ffmpeg`.
 
@@ -200,6 +200,15 @@ fn tract(models: &Path, case: &Case) -> Result<(OnnxModel, Timing, Vec<f32>)> {
         let started = Instant::now();
         ml(model.run(input))?;
         ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    if std::env::var_os("ML_OPS").is_some() {
+        let ops = ml(model.time_by_op(&case.input, case.runs))?;
+        let ops: Vec<String> = ops
+            .iter()
+            .take(6)
+            .map(|(op, ms)| format!("{op} {ms:.2}"))
+            .collect();
+        eprintln!("  {}: {}", case.name, ops.join(", "));
     }
     Ok((model, Timing::of(ms), first))
 }

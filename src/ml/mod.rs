@@ -6,6 +6,7 @@
 
 pub mod audio_events;
 pub mod audio_features;
+mod depthwise;
 pub mod faces;
 pub mod models;
 pub mod objects;

@@ -7,8 +7,12 @@ use std::sync::Arc;
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::cast::Cast;
+use tract_onnx::tract_core::ops::cnn::Conv;
+use tract_onnx::tract_core::plan::{SimpleState, eval};
 
 use super::MlError;
+use super::depthwise::DepthwiseConv;
 use super::models::{ModelSpec, weights_path};
 
 /// An optimized, runnable ONNX model; one plan serves every thread.
@@ -33,7 +37,12 @@ impl OnnxModel {
         let plan = tract_onnx::onnx()
             .model_for_path(weights_path(dir, spec))
             .and_then(|m| m.with_input_fact(0, f32::fact(input).into()))
-            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_typed())
+            .and_then(|m| m.into_decluttered())
+            .and_then(|mut m| {
+                rewrite(&mut m)?;
+                m.into_optimized()
+            })
             .and_then(|m| m.into_runnable())
             .map_err(|e| format!("loading {}: {e:#}", spec.file))?;
         Ok(OnnxModel {
@@ -44,8 +53,7 @@ impl OnnxModel {
 
     /// Runs the model on one input laid out as [`OnnxModel::input`]; returns every output.
     pub fn run(&self, input: Vec<f32>) -> Result<Vec<Outputs>, MlError> {
-        let tensor = Tensor::from_shape(&self.input, &input)
-            .map_err(|e| MlError::Inference(format!("input: {e}")))?;
+        let tensor = self.tensor(&input)?;
         let outputs = self
             .plan
             .run(tvec!(tensor.into()))
@@ -63,6 +71,75 @@ impl OnnxModel {
             })
             .collect()
     }
+
+    /// Where a run's time goes: milliseconds per run spent in each kind of operation, over
+    /// `runs` runs on `input`, largest first (the ML benchmark's breakdown).
+    pub fn time_by_op(&self, input: &[f32], runs: usize) -> Result<Vec<(String, f64)>, MlError> {
+        let mut state =
+            SimpleState::new(&self.plan).map_err(|e| MlError::Inference(e.to_string()))?;
+        let mut ms = std::collections::HashMap::<String, f64>::new();
+        for _ in 0..runs {
+            let input = tvec!(self.tensor(input)?.into());
+            state
+                .run_plan_with_eval(input, |ctx, op_state, node, inputs| {
+                    let started = std::time::Instant::now();
+                    let outputs = eval(ctx, op_state, node, inputs);
+                    let spent = started.elapsed().as_secs_f64() * 1000.0 / runs as f64;
+                    *ms.entry(node.op().name().into_owned()).or_default() += spent;
+                    outputs
+                })
+                .map_err(|e| MlError::Inference(format!("{e:#}")))?;
+        }
+        let mut ms: Vec<(String, f64)> = ms.into_iter().collect();
+        ms.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(ms)
+    }
+
+    fn tensor(&self, input: &[f32]) -> Result<Tensor, MlError> {
+        Tensor::from_shape(&self.input, input)
+            .map_err(|e| MlError::Inference(format!("input: {e}")))
+    }
+}
+
+/// Our rewrites of a decluttered model before tract optimizes it: casts of constants become
+/// constants, so that weights stored as f16 (EfficientNet-Lite0) are converted and packed once at
+/// load rather than at every run, and depthwise convolutions run as [`DepthwiseConv`].
+pub(super) fn rewrite(model: &mut TypedModel) -> TractResult<()> {
+    rewrite_each::<Cast>(model, |model, node, cast| {
+        let Some(konst) = model.outlet_fact(node.inputs[0])?.konst.clone() else {
+            return Ok(None);
+        };
+        let mut patch = TypedModelPatch::default();
+        let wire = patch.add_const(&node.name, konst.cast_to_dt(cast.to)?.into_owned())?;
+        patch.shunt_outside(model, node.id.into(), wire)?;
+        Ok(Some(patch))
+    })?;
+    rewrite_each::<Conv>(model, |model, node, conv| {
+        DepthwiseConv::for_conv(model, node, conv)?
+            .map(|op| TypedModelPatch::replace_single_op(model, node, &node.inputs, op))
+            .transpose()
+    })
+}
+
+/// Applies the patch `rewrite` makes, if any, for each node of `model` whose op is an `O`.
+fn rewrite_each<O: TypedOp>(
+    model: &mut TypedModel,
+    rewrite: impl Fn(&TypedModel, &TypedNode, &O) -> TractResult<Option<TypedModelPatch>>,
+) -> TractResult<()> {
+    let ids: Vec<usize> = model
+        .nodes
+        .iter()
+        .filter(|node| node.op_is::<O>())
+        .map(|node| node.id)
+        .collect();
+    for id in ids {
+        let node = &model.nodes[id];
+        let op = node.op_as::<O>().expect("filtered above");
+        if let Some(patch) = rewrite(model, node, op)? {
+            patch.apply(model)?;
+        }
+    }
+    Ok(())
 }
 
 /// One output tensor, flattened in row-major order.

@@ -1,0 +1,466 @@
+//! Depthwise convolution for the mobile networks (MobileFaceNet, YOLOX-Nano, EfficientNet-Lite):
+//! one 3x3/5x5/7x7 filter per channel, which tract 0.23 walks output point by output point
+//! through padding zones at about 1 GFLOP/s. This op replaces tract's own for f32 NCHW models
+//! before tract optimizes them: each channel's plane is copied once into a zero-padded buffer,
+//! so that every output row, borders included, is one contiguous run of every kernel tap,
+//! computed in whole vectors by tract-linalg's own row kernel (AVX on x86-64, NEON on arm64,
+//! chosen at run time); a horizontal stride computes the row at unit stride and picks from it.
+//! CPUs without the kernel (a Celeron J4125 has no AVX) take a plain loop.
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::{EvalContext, EvalOp, Op, StaticName};
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
+use tract_onnx::tract_core::ops::nn::DataFormat;
+use tract_onnx::tract_core::tract_linalg;
+use tract_onnx::tract_core::tract_linalg::routines::DepthwiseWF32;
+
+/// Output rows are computed in whole multiples of this many values (tract-linalg's vector); the
+/// padded plane has as much slack after it, so the last row's extra values read inside it.
+const LANES: usize = 8;
+
+/// A depthwise convolution over one f32 NCHW (or CHW) input: inputs are the data, the kernel
+/// `[C, 1, KH, KW]` and the bias (`[C]` or one value for all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepthwiseConv {
+    /// Input shape as the model has it (`[N, C, H, W]` or `[C, H, W]`).
+    input: TVec<usize>,
+    /// Output height and width.
+    out: (usize, usize),
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    dilation: (usize, usize),
+    /// Zero rows above and columns left of the input.
+    pad_before: (usize, usize),
+}
+
+impl DepthwiseConv {
+    /// The op for `conv` when it is a plain f32 depthwise convolution with constant weights.
+    pub(super) fn for_conv(
+        model: &TypedModel,
+        node: &TypedNode,
+        conv: &Conv,
+    ) -> TractResult<Option<Self>> {
+        let spec = &conv.pool_spec;
+        let channels = conv.input_channels();
+        let plain = conv.q_params.is_none()
+            && conv.kernel_fmt == KernelFormat::OIHW
+            && matches!(spec.data_format, DataFormat::NCHW | DataFormat::CHW)
+            && spec.rank() == 2
+            && channels > 1
+            && conv.group == channels
+            && conv.output_channels() == channels
+            && node.inputs.len() == 3;
+        if !plain {
+            return Ok(None);
+        }
+        let x = model.outlet_fact(node.inputs[0])?;
+        let Some(input) = x.shape.as_concrete() else {
+            return Ok(None);
+        };
+        let (kh, kw) = (spec.kernel_shape[0], spec.kernel_shape[1]);
+        let constant_f32 = |outlet: OutletId, lens: &[usize]| -> TractResult<bool> {
+            let fact = model.outlet_fact(outlet)?;
+            let len = fact.shape.volume().as_i64();
+            Ok(fact.datum_type == f32::datum_type()
+                && fact.konst.is_some()
+                && lens.iter().any(|&n| len == Some(n as i64)))
+        };
+        if x.datum_type != f32::datum_type()
+            || !constant_f32(node.inputs[1], &[channels * kh * kw])?
+            || !constant_f32(node.inputs[2], &[1, channels])?
+        {
+            return Ok(None);
+        }
+        let shape = spec.data_format.shape(input)?;
+        let padding = spec.computed_padding(shape.hw_dims());
+        Ok(Some(DepthwiseConv {
+            input: input.into(),
+            out: (padding[0].convoluted, padding[1].convoluted),
+            kernel: (kh, kw),
+            stride: (spec.stride(0), spec.stride(1)),
+            dilation: (spec.dilation(0), spec.dilation(1)),
+            pad_before: (padding[0].pad_before, padding[1].pad_before),
+        }))
+    }
+
+    fn output_shape(&self) -> TVec<usize> {
+        let mut shape = self.input.clone();
+        let rank = shape.len();
+        shape[rank - 2] = self.out.0;
+        shape[rank - 1] = self.out.1;
+        shape
+    }
+
+    /// Input height and width.
+    fn in_hw(&self) -> (usize, usize) {
+        let rank = self.input.len();
+        (self.input[rank - 2], self.input[rank - 1])
+    }
+
+    /// The zero-padded plane's rows and columns: what the outputs read, no more.
+    fn padded(&self) -> (usize, usize) {
+        let (oh, ow) = self.out;
+        let (kh, kw) = self.kernel;
+        let rows = (oh - 1) * self.stride.0 + (kh - 1) * self.dilation.0 + 1;
+        let cols = (ow - 1) * self.stride.1 + (kw - 1) * self.dilation.1 + 1;
+        (rows, cols)
+    }
+
+    /// Copies one channel's plane into `padded` (laid out as [`DepthwiseConv::padded`] says).
+    /// Only the plane's own values are written, so the zeros around it, written once when the
+    /// buffer was made, stay for every channel.
+    fn fill_padded(&self, plane: &[f32], padded: &mut [f32]) {
+        let (h, w) = self.in_hw();
+        let (rows, cols) = self.padded();
+        let (top, left) = self.pad_before;
+        let n = w.min(cols.saturating_sub(left));
+        let inside = padded.chunks_exact_mut(cols).take(rows).skip(top);
+        for (row, src) in inside.zip(plane.chunks_exact(w).take(h)) {
+            row[left..left + n].copy_from_slice(&src[..n]);
+        }
+    }
+
+    /// Where each kernel tap reads in the padded plane for output (0, 0), tap by tap row-major.
+    fn offsets(&self) -> Vec<isize> {
+        let (_, cols) = self.padded();
+        let (kh, kw) = self.kernel;
+        let (dy, dx) = self.dilation;
+        (0..kh * kw)
+            .map(|tap| ((tap / kw) * dy * cols + (tap % kw) * dx) as isize)
+            .collect()
+    }
+}
+
+impl Op for DepthwiseConv {
+    fn name(&self) -> StaticName {
+        "AlcovesDepthwiseConv".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "input {:?} kernel {:?} stride {:?} dilation {:?} pad {:?}",
+            self.input, self.kernel, self.stride, self.dilation, self.pad_before
+        )])
+    }
+
+    fn as_typed(&self) -> Option<&dyn TypedOp> {
+        Some(self)
+    }
+}
+
+impl EvalOp for DepthwiseConv {
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let f32s = |at: usize| inputs[at].try_as_plain_ram()?.as_slice::<f32>();
+        let (x, kernel, bias) = (f32s(0)?, f32s(1)?, f32s(2)?);
+        let (h, w) = self.in_hw();
+        let (oh, ow) = self.out;
+        let (kh, kw) = self.kernel;
+        let (rows, cols) = self.padded();
+        let mut output = vec![0f32; self.output_shape().iter().product()];
+        let mut padded = vec![0f32; rows * cols + LANES];
+        let offsets = self.offsets();
+        let mut rows_of = Rows::new(self.out, self.stride, cols);
+        for (c, (plane, out)) in x
+            .chunks_exact(h * w)
+            .zip(output.chunks_exact_mut(oh * ow))
+            .enumerate()
+        {
+            let channel = c % (kernel.len() / (kh * kw));
+            self.fill_padded(plane, &mut padded);
+            let weights = &kernel[channel * kh * kw..][..kh * kw];
+            let bias = bias[channel % bias.len()];
+            rows_of.run(&padded, weights, &offsets, bias, out);
+        }
+        let output = tract_ndarray::ArrayD::from_shape_vec(&*self.output_shape(), output)?;
+        Ok(tvec!(output.into_tvalue()))
+    }
+
+    fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
+        Ok(Some(self.eval(&EvalContext::out_of_plan(), inputs)?))
+    }
+}
+
+impl TypedOp for DepthwiseConv {
+    fn as_op(&self) -> &dyn Op {
+        self
+    }
+
+    fn as_op_mut(&mut self) -> &mut dyn Op {
+        self
+    }
+
+    fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        Ok(tvec!(f32::fact(self.output_shape())))
+    }
+}
+
+/// Computes one channel's outputs from its padded plane:
+/// `out[y][x] = bias + Σ weight[t] · padded[offset[t] + y·stride.0·cols + x·stride.1]`.
+///
+/// The kernel runs over a stretch of the padded plane at unit stride and the outputs are picked
+/// from it. Without a vertical stride the stretch is the whole plane in one call (the columns
+/// past a row's last output are computed and dropped), so that the small 14x14 and 7x7 planes of
+/// a network's last layers still run in long vectors; with one, each output row is a call.
+struct Rows {
+    /// tract-linalg's vectorised row kernel for this CPU (AVX on x86-64, NEON on arm64), if any.
+    kernel: Option<DepthwiseWF32>,
+    /// One stretch, rounded up to whole vectors so the kernel never takes its scalar tail.
+    stretch: Vec<f32>,
+    /// Output rows per stretch: all of them, or one.
+    rows: usize,
+    /// Output columns.
+    width: usize,
+    /// Output rows and columns are this many padded rows and columns apart.
+    stride: (usize, usize),
+    /// Values per padded row.
+    cols: usize,
+}
+
+impl Rows {
+    fn new(out: (usize, usize), stride: (usize, usize), cols: usize) -> Rows {
+        let rows = if stride.0 == 1 { out.0 } else { 1 };
+        let len = (rows - 1) * cols + (out.1 - 1) * stride.1 + 1;
+        Rows {
+            kernel: tract_linalg::routines::depthwise_w_f32(),
+            stretch: vec![0.0; len.next_multiple_of(LANES)],
+            rows,
+            width: out.1,
+            stride,
+            cols,
+        }
+    }
+
+    fn run(
+        &mut self,
+        padded: &[f32],
+        weights: &[f32],
+        offsets: &[isize],
+        bias: f32,
+        out: &mut [f32],
+    ) {
+        let len = self.stretch.len();
+        let reach = offsets.iter().copied().max().unwrap_or(0) as usize;
+        let step = self.rows * self.stride.0 * self.cols;
+        for (n, out) in out.chunks_exact_mut(self.rows * self.width).enumerate() {
+            let start = n * step;
+            // The rounding reads at most `LANES - 1` values of the slack after the plane.
+            assert!(start + reach + len <= padded.len());
+            match self.kernel {
+                // SAFETY: as asserted, every offset + x below `len` is inside `padded`, and
+                // `stretch` holds `len` values.
+                Some(kernel) => unsafe {
+                    let input = padded.as_ptr().add(start);
+                    kernel(
+                        input,
+                        self.stretch.as_mut_ptr(),
+                        weights,
+                        offsets,
+                        bias,
+                        len,
+                        1,
+                    );
+                },
+                None => {
+                    self.stretch.fill(bias);
+                    for (&weight, &offset) in weights.iter().zip(offsets) {
+                        let src = &padded[start + offset as usize..][..len];
+                        for (acc, &x) in self.stretch.iter_mut().zip(src) {
+                            *acc += weight * x;
+                        }
+                    }
+                }
+            }
+            for (out_row, row) in out
+                .chunks_exact_mut(self.width)
+                .zip(self.stretch.chunks(self.cols))
+            {
+                if self.stride.1 == 1 {
+                    out_row.copy_from_slice(&row[..self.width]);
+                    continue;
+                }
+                let stride = self.stride.1;
+                for (x, o) in out_row.iter_mut().enumerate() {
+                    *o = row[x * stride];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::tract_core::ops::cnn::{PaddingSpec, PoolSpec};
+
+    /// One depthwise convolution, run by tract's own op and by ours; the largest difference.
+    fn difference(
+        input: &[usize],
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        dilation: (usize, usize),
+        padding: PaddingSpec,
+    ) -> f32 {
+        let chw = &input[input.len() - 3..];
+        let channels = chw[0];
+        let wave = |n: usize, f: f32| (0..n).map(|i| (i as f32 * f).sin()).collect::<Vec<f32>>();
+        let x = wave(input.iter().product(), 0.37);
+        let k = wave(channels * kernel.0 * kernel.1, 0.11);
+        let b = wave(channels, 0.7);
+        let mut model = TypedModel::default();
+        let source = model.add_source("x", f32::fact(input)).unwrap();
+        let k = Tensor::from_shape(&[channels, 1, kernel.0, kernel.1], &k).unwrap();
+        let k = model.add_const("k", k).unwrap();
+        let b = model.add_const("b", Tensor::from_shape(&[channels], &b).unwrap());
+        let conv = Conv {
+            pool_spec: PoolSpec {
+                data_format: if input.len() == 4 {
+                    DataFormat::NCHW
+                } else {
+                    DataFormat::CHW
+                },
+                kernel_shape: tvec!(kernel.0, kernel.1),
+                padding,
+                dilations: Some(tvec!(dilation.0, dilation.1)),
+                strides: Some(tvec!(stride.0, stride.1)),
+                input_channels: channels,
+                output_channels: channels,
+            },
+            kernel_fmt: KernelFormat::OIHW,
+            group: channels,
+            q_params: None,
+        };
+        let out = model
+            .wire_node("dw", conv, &[source, k, b.unwrap()])
+            .unwrap();
+        model.select_output_outlets(&out).unwrap();
+        let run = |model: TypedModel| {
+            let plan = model.into_optimized().unwrap().into_runnable().unwrap();
+            let x = Tensor::from_shape(input, &x).unwrap();
+            let out = plan.run(tvec!(x.into())).unwrap();
+            let out = out[0].to_plain_array_view::<f32>().unwrap();
+            out.iter().copied().collect::<Vec<f32>>()
+        };
+        let mut ours = model.clone();
+        crate::ml::onnx::rewrite(&mut ours).unwrap();
+        assert!(ours.nodes.iter().any(|n| n.op_is::<DepthwiseConv>()));
+        let (theirs, ours) = (run(model), run(ours));
+        assert_eq!(theirs.len(), ours.len());
+        theirs
+            .iter()
+            .zip(&ours)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn the_plain_loop_matches_the_vector_kernel() {
+        let op = DepthwiseConv {
+            input: tvec!(1, 1, 9, 13),
+            out: (5, 7),
+            kernel: (3, 3),
+            stride: (2, 2),
+            dilation: (1, 1),
+            pad_before: (1, 1),
+        };
+        let plane: Vec<f32> = (0..9 * 13).map(|i| (i as f32 * 0.3).cos()).collect();
+        let (rows, cols) = op.padded();
+        let mut padded = vec![0f32; rows * cols + LANES];
+        op.fill_padded(&plane, &mut padded);
+        let weights = [0.5, -1.0, 0.25, 2.0, 1.5, -0.75, 0.1, 0.2, -0.3];
+        let mut vector = Rows::new(op.out, op.stride, cols);
+        assert!(
+            vector.kernel.is_some(),
+            "this CPU has tract-linalg's kernel"
+        );
+        let mut plain = Rows {
+            kernel: None,
+            ..Rows::new(op.out, op.stride, cols)
+        };
+        let (mut a, mut b) = (vec![0f32; 35], vec![0f32; 35]);
+        vector.run(&padded, &weights, &op.offsets(), 0.125, &mut a);
+        plain.run(&padded, &weights, &op.offsets(), 0.125, &mut b);
+        assert!(
+            a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{a:?} vs {b:?}"
+        );
+        // Output (0, 0) reads rows -1..1 and columns -1..1 of the plane: zeros, then the plane.
+        let p = |y: usize, x: usize| plane[y * 13 + x];
+        let expected = 0.125 + 1.5 * p(0, 0) - 0.75 * p(0, 1) + 0.2 * p(1, 0) - 0.3 * p(1, 1);
+        assert!((a[0] - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn matches_tracts_depthwise_convolution() {
+        let explicit = |t, l, b, r| PaddingSpec::Explicit(tvec!(t, l), tvec!(b, r));
+        let cases = [
+            (
+                vec![1, 8, 56, 56],
+                (3, 3),
+                (1, 1),
+                (1, 1),
+                explicit(1, 1, 1, 1),
+            ),
+            (
+                vec![1, 8, 56, 56],
+                (3, 3),
+                (2, 2),
+                (1, 1),
+                explicit(1, 1, 1, 1),
+            ),
+            (
+                vec![1, 5, 7, 7],
+                (5, 5),
+                (1, 1),
+                (1, 1),
+                explicit(2, 2, 2, 2),
+            ),
+            (
+                vec![1, 4, 112, 112],
+                (3, 3),
+                (2, 2),
+                (1, 1),
+                explicit(0, 0, 1, 1),
+            ),
+            (
+                vec![1, 6, 56, 56],
+                (5, 5),
+                (2, 2),
+                (1, 1),
+                explicit(1, 1, 2, 2),
+            ),
+            (
+                vec![1, 16, 7, 7],
+                (7, 7),
+                (1, 1),
+                (1, 1),
+                PaddingSpec::Valid,
+            ),
+            (
+                vec![2, 3, 20, 33],
+                (3, 5),
+                (1, 3),
+                (2, 1),
+                PaddingSpec::SameUpper,
+            ),
+            (
+                vec![3, 19, 17],
+                (3, 3),
+                (2, 1),
+                (1, 2),
+                PaddingSpec::SameLower,
+            ),
+            (
+                vec![1, 2, 1, 40],
+                (1, 3),
+                (1, 2),
+                (1, 1),
+                PaddingSpec::Valid,
+            ),
+        ];
+        for (input, kernel, stride, dilation, padding) in cases {
+            let case = format!("{input:?} {kernel:?} {stride:?} {dilation:?} {padding:?}");
+            let difference = difference(&input, kernel, stride, dilation, padding);
+            assert!(difference < 1e-5, "{case}: differs by {difference}");
+        }
+    }
+}
