@@ -73,6 +73,9 @@ impl DepthwiseConv {
         }
         let shape = spec.data_format.shape(input)?;
         let padding = spec.computed_padding(shape.hw_dims());
+        if padding.iter().any(|dim| dim.convoluted == 0) {
+            return Ok(None);
+        }
         Ok(Some(DepthwiseConv {
             input: input.into(),
             out: (padding[0].convoluted, padding[1].convoluted),
@@ -113,7 +116,8 @@ impl DepthwiseConv {
         let (h, w) = self.in_hw();
         let (rows, cols) = self.padded();
         let (top, left) = self.pad_before;
-        let n = w.min(cols.saturating_sub(left));
+        let left = left.min(cols);
+        let n = w.min(cols - left);
         let inside = padded.chunks_exact_mut(cols).take(rows).skip(top);
         for (row, src) in inside.zip(plane.chunks_exact(w).take(h)) {
             row[left..left + n].copy_from_slice(&src[..n]);
