@@ -554,15 +554,6 @@ pub async fn set_mtime(conn: &mut Conn, id: &str, mtime: i64) -> Result<()> {
     Ok(())
 }
 
-/// Records the ThumbHash (base64) the thumbnails stage made.
-pub async fn set_thumbhash(conn: &mut Conn, id: &str, thumbhash: &str) -> Result<()> {
-    with_conn!(conn, c => diesel::update(files::table.find(id))
-        .set(files::thumbhash.eq(thumbhash))
-        .execute(c)
-        .await)?;
-    Ok(())
-}
-
 /// Moves a file to or from the trash.
 pub async fn set_trashed(conn: &mut Conn, id: &str, trashed: bool) -> Result<()> {
     let at = trashed.then(now_ms);

@@ -69,11 +69,26 @@ impl Queue {
         }
     }
 
-    /// Claims the next due job of `kind` under `lease`.
-    pub async fn claim(&self, db: &Db, kind: JobKind, lease: Lease<'_>) -> Result<Option<Claim>> {
+    /// Claims up to `max` due jobs of `kind` under `lease`, oldest first.
+    pub async fn claim(
+        &self,
+        db: &Db,
+        kind: JobKind,
+        max: usize,
+        lease: Lease<'_>,
+    ) -> Result<Vec<Claim>> {
         match self {
-            Queue::Embedded(_) => store::claim(db, kind, lease).await,
-            Queue::Redis(redis) => redis.claim(db, kind, lease).await,
+            Queue::Embedded(_) => store::claim(db, kind, max, lease).await,
+            Queue::Redis(redis) => {
+                let mut claims = Vec::new();
+                while claims.len() < max {
+                    match redis.claim(db, kind, lease).await? {
+                        Some(claim) => claims.push(claim),
+                        None => break,
+                    }
+                }
+                Ok(claims)
+            }
         }
     }
 

@@ -168,28 +168,44 @@ fn ready<'a>(kind: &'a str, now: i64) -> _ {
         .select((file_jobs::file_id, file_jobs::version, file_jobs::attempts))
 }
 
-/// Claims the oldest ready job of `kind` for `lease`. On PostgreSQL concurrent workers skip
-/// each other's rows (`FOR UPDATE SKIP LOCKED`); SQLite serialises writers.
-pub async fn claim(db: &Db, kind: JobKind, lease: Lease<'_>) -> Result<Option<Claim>> {
-    let mut tx = db.begin().await?;
+/// Claims up to `max` of the oldest ready jobs of `kind` for `lease`. The ready rows are read
+/// first outside a transaction, so a kind with nothing to do never takes SQLite's write lock
+/// (which every stage's result waits for); on PostgreSQL concurrent workers skip each other's
+/// rows (`FOR UPDATE SKIP LOCKED`).
+pub async fn claim(db: &Db, kind: JobKind, max: usize, lease: Lease<'_>) -> Result<Vec<Claim>> {
     let now = now_ms();
-    let candidate: Option<(String, i32, i32)> = match &mut *tx {
-        Conn::Pg(c) => ready(kind.as_str(), now)
-            .for_update()
-            .skip_locked()
-            .first(c)
-            .await
-            .optional()?,
-        Conn::Sqlite(c) => ready(kind.as_str(), now).first(c).await.optional()?,
-    };
-    let claim = match candidate {
-        Some((file_id, version, attempts)) => {
-            take_lease(&mut tx, file_id, kind, version, attempts, lease, now).await?
+    let limit = max as i64;
+    let seen: Vec<(String, i32, i32)> = with_conn!(&mut db.conn().await?, c => ready(kind.as_str(), now)
+        .limit(limit)
+        .load(c)
+        .await)?;
+    if seen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = db.begin().await?;
+    let candidates = match &mut *tx {
+        Conn::Pg(c) => {
+            ready(kind.as_str(), now)
+                .limit(limit)
+                .for_update()
+                .skip_locked()
+                .load(c)
+                .await?
         }
-        None => None,
+        // The write lock is held from here on: a row another claimer took since it was read
+        // fails `take_lease`'s condition and is passed over.
+        Conn::Sqlite(_) => seen,
     };
+    let mut claims = Vec::with_capacity(candidates.len());
+    for (file_id, version, attempts) in candidates {
+        if let Some(claim) =
+            take_lease(&mut tx, file_id, kind, version, attempts, lease, now).await?
+        {
+            claims.push(claim);
+        }
+    }
     tx.commit().await?;
-    Ok(claim)
+    Ok(claims)
 }
 
 /// Claims exactly `version` of the job `(file_id, kind)` if it is queued and due (a queue that

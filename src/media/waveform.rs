@@ -19,21 +19,49 @@ pub struct Waveform {
     pub peaks: Vec<f32>,
 }
 
-/// Computes the waveform of 16 kHz mono `samples`.
-pub fn peaks(samples: &[f32]) -> Waveform {
-    let window = (SAMPLE_RATE / PEAKS_PER_SECOND) as usize;
-    let peaks = samples
-        .chunks(window)
-        .map(|w| {
-            let peak = w.iter().fold(0f32, |m, s| m.max(s.abs())).min(1.0);
-            (peak * 1000.0).round() / 1000.0
-        })
-        .collect();
-    Waveform {
-        sample_rate: SAMPLE_RATE,
-        peaks_per_second: PEAKS_PER_SECOND,
-        duration_ms: samples.len() as i64 * 1000 / i64::from(SAMPLE_RATE),
-        peaks,
+/// The waveform of 16 kHz mono samples fed in pieces of any length as they are decoded, so a
+/// long recording is never held in memory whole.
+#[derive(Debug, Default)]
+pub struct Peaks {
+    peaks: Vec<f32>,
+    /// The largest absolute sample of the window being filled, and how many it has seen.
+    open: (f32, usize),
+    samples: u64,
+}
+
+impl Peaks {
+    const WINDOW: usize = (SAMPLE_RATE / PEAKS_PER_SECOND) as usize;
+
+    /// Takes the next samples.
+    pub fn push(&mut self, samples: &[f32]) {
+        self.samples += samples.len() as u64;
+        for &sample in samples {
+            let (peak, seen) = &mut self.open;
+            *peak = peak.max(sample.abs());
+            *seen += 1;
+            if *seen == Self::WINDOW {
+                self.close();
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        let peak = self.open.0.min(1.0);
+        self.peaks.push((peak * 1000.0).round() / 1000.0);
+        self.open = (0.0, 0);
+    }
+
+    /// The waveform of every sample pushed.
+    pub fn finish(mut self) -> Waveform {
+        if self.open.1 > 0 {
+            self.close();
+        }
+        Waveform {
+            sample_rate: SAMPLE_RATE,
+            peaks_per_second: PEAKS_PER_SECOND,
+            duration_ms: (self.samples * 1000 / u64::from(SAMPLE_RATE)) as i64,
+            peaks: self.peaks,
+        }
     }
 }
 
@@ -46,10 +74,21 @@ mod tests {
         let samples: Vec<f32> = (0..32_000)
             .map(|i| if i < 16_000 { 0.5 } else { -0.25 })
             .collect();
-        let w = peaks(&samples);
+        let mut whole = Peaks::default();
+        whole.push(&samples);
+        let w = whole.finish();
         assert_eq!(w.peaks.len(), 100);
         assert_eq!(w.duration_ms, 2000);
         assert_eq!(w.peaks[0], 0.5);
         assert_eq!(w.peaks[99], 0.25);
+
+        // Pieces of any length as a decoder gives them, and a last window left half full.
+        let mut pieces = Peaks::default();
+        for piece in samples[..31_840].chunks(1_153) {
+            pieces.push(piece);
+        }
+        let p = pieces.finish();
+        assert_eq!((p.peaks.len(), p.duration_ms), (100, 1990));
+        assert_eq!(p.peaks[..99], w.peaks[..99]);
     }
 }

@@ -14,7 +14,7 @@ use super::{Progress, report_progress};
 use crate::app::App;
 use crate::files::derived::{WAVEFORM_VARIANT, derived_key, proxy_variant, thumbnail_variant};
 use crate::files::original::Original;
-use crate::files::{self, File, MediaFacts, MediaKind};
+use crate::files::{File, MediaFacts, MediaKind};
 use crate::jobs::JobKind;
 use crate::jobs::store::Settle;
 use crate::media::av::{self, AvInfo, ProxyTarget};
@@ -235,8 +235,9 @@ enum Read {
     Av(AvInfo, bool),
 }
 
-/// Renders every named thumbnail size of a photo, or of a video's poster frame.
-pub async fn thumbnails(app: &App, file: &File) -> Result<(), Settle> {
+/// Renders every named thumbnail size of a photo, or of a video's poster frame, into the store;
+/// returns the ThumbHash placeholder (base64) to record with the job's outcome.
+pub async fn thumbnails(app: &App, file: &File) -> Result<String, Settle> {
     skip_if_inapplicable(app, file, JobKind::Thumbnails).await?;
     let kind = file.media_kind();
     let original = local_original(app, file).await?;
@@ -263,11 +264,7 @@ pub async fn thumbnails(app: &App, file: &File) -> Result<(), Settle> {
             .await
             .map_err(retry("storing a thumbnail"))?;
     }
-    let thumbhash = base64::engine::general_purpose::STANDARD.encode(&rendered.thumbhash);
-    let mut conn = app.db.conn().await.map_err(retry("database"))?;
-    files::set_thumbhash(&mut conn, &file.id, &thumbhash)
-        .await
-        .map_err(retry("recording the placeholder"))
+    Ok(base64::engine::general_purpose::STANDARD.encode(&rendered.thumbhash))
 }
 
 /// Transcodes a video or audio file browsers cannot play to H.264/AAC MP4 or AAC M4A.
@@ -373,17 +370,20 @@ pub async fn moment_export(app: &App, file: &File, progress: &Progress) -> Resul
     Ok(())
 }
 
-/// Computes an audio file's waveform: peaks of 16 kHz mono, 50 a second, as JSON.
+/// Computes an audio file's waveform: peaks of 16 kHz mono, 50 a second, as JSON, as the sound
+/// is decoded.
 pub async fn waveform(app: &App, file: &File, progress: &Progress) -> Result<(), Settle> {
     skip_if_inapplicable(app, file, JobKind::Waveform).await?;
     let original = local_original(app, file).await?;
     let path = original.path.clone();
     let progress = progress.clone();
     let wave = blocking(app, JobKind::Waveform, move |limits| {
-        let samples = av::decode_audio_16k_mono(&path, limits, &mut |done| {
+        let mut peaks = waveform::Peaks::default();
+        let mut report = |done: f64| {
             progress.send_replace(Some(((done * 100.0) as i32, None)));
-        })?;
-        Ok(waveform::peaks(&samples))
+        };
+        av::stream_audio_16k_mono(&path, limits, &mut report, &mut peaks)?;
+        Ok(peaks.finish())
     })
     .await?;
     let json = serde_json::to_vec(&wave).map_err(|e| Settle::Failed(e.to_string()))?;

@@ -30,6 +30,10 @@ pub enum Effect {
     },
     /// Derived files were written to the cache; the file row is unchanged.
     Derived,
+    /// The thumbnails were written to the cache; the file's ThumbHash placeholder (base64).
+    Thumbnails {
+        thumbhash: String,
+    },
     /// The file's faces, replacing earlier ones, to be clustered into people.
     Faces(Vec<crate::people::Face>),
     /// The file's objects and tags.
@@ -138,7 +142,7 @@ pub async fn run(
         JobKind::Metadata => metadata(app, file).await,
         JobKind::Thumbnails => super::media::thumbnails(app, file)
             .await
-            .map(|()| Effect::Derived),
+            .map(|thumbhash| Effect::Thumbnails { thumbhash }),
         JobKind::Proxy => super::media::proxy(app, file, progress)
             .await
             .map(|()| Effect::Derived),
@@ -255,6 +259,10 @@ pub async fn apply(
             .await)?
         }
         Effect::Derived => 0,
+        Effect::Thumbnails { thumbhash } => with_conn!(conn, c => diesel::update(target)
+            .set(files_table::thumbhash.eq(thumbhash))
+            .execute(c)
+            .await)?,
         Effect::Faces(faces) => {
             crate::people::replace_faces(conn, library, file_id, faces, clustering).await?;
             0

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::Progress;
@@ -45,6 +45,9 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut last_recover = Instant::now();
     let poll = Duration::from_millis(app.config.job_poll_ms);
     let mut backoff = Backoff::default();
+    // A job that ends frees its kind's slot: the loop looks for more work at once rather than
+    // at the next poll (a stage that queues nothing after it announces nothing).
+    let finished = Arc::new(Notify::new());
     tracing::info!("workers started");
     let db = app.db.clone();
     tokio::spawn(async move {
@@ -85,30 +88,36 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         let mut claim_error = None;
         let mut idle_kinds = Vec::new();
         for kind in JobKind::ALL {
-            while let Ok(permit) = limits[&kind].clone().try_acquire_owned() {
-                let lease = Lease {
-                    duration: lease(&app),
-                    holder: &app.instance,
-                };
-                match app.queue.claim(&app.db, kind, lease).await {
-                    Ok(Some(claim)) => {
+            let free = limits[&kind].available_permits();
+            if free == 0 {
+                continue;
+            }
+            let lease = Lease {
+                duration: lease(&app),
+                holder: &app.instance,
+            };
+            match app.queue.claim(&app.db, kind, free, lease).await {
+                Ok(batch) => {
+                    if batch.len() < free {
+                        idle_kinds.push(kind);
+                    }
+                    for claim in batch {
                         claimed = true;
-                        let (app, job) = (app.clone(), claim.clone());
+                        // Only this loop takes permits, so the ones counted free are still free.
+                        let permit = limits[&kind]
+                            .clone()
+                            .try_acquire_owned()
+                            .expect("a free slot");
+                        let (app, job, finished) = (app.clone(), claim.clone(), finished.clone());
                         let handle = running.spawn(async move {
                             run_one(&app, &job).await;
                             drop(permit);
+                            finished.notify_one();
                         });
                         claims.insert(handle.id(), claim);
                     }
-                    Ok(None) => {
-                        idle_kinds.push(kind);
-                        break;
-                    }
-                    Err(e) => {
-                        claim_error = Some(format!("claiming {} jobs: {e}", kind.as_str()));
-                        break;
-                    }
                 }
+                Err(e) => claim_error = Some(format!("claiming {} jobs: {e}", kind.as_str())),
             }
         }
         if !claimed && last_recover.elapsed() >= RECOVER_EVERY {
@@ -125,6 +134,7 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         if !claimed {
             tokio::select! {
                 _ = app.queue.wait(pause) => {}
+                _ = finished.notified() => {}
                 _ = stop.changed() => {}
             }
         }

@@ -104,11 +104,15 @@ async fn enqueue(app: &App, file: &str, kind: JobKind) {
 }
 
 async fn claim(app: &App, kind: JobKind, lease: Duration) -> Option<Claim> {
+    claim_batch(app, kind, 1, lease).await.pop()
+}
+
+async fn claim_batch(app: &App, kind: JobKind, max: usize, lease: Duration) -> Vec<Claim> {
     let lease = store::Lease {
         duration: lease,
         holder: &app.instance,
     };
-    app.queue.claim(&app.db, kind, lease).await.unwrap()
+    app.queue.claim(&app.db, kind, max, lease).await.unwrap()
 }
 
 /// Settles as a worker does and announces a retry; returns whether the lease was held.
@@ -223,6 +227,43 @@ async fn queue_conformance(backend: Backend, queue: QueueBackend) {
     enqueue(&app, &file, JobKind::Metadata).await;
     assert!(claim(&app, kind, lease).await.is_none());
     assert!(claim(&app, JobKind::Metadata, lease).await.is_some());
+
+    // A worker with free slots claims that many jobs at once, each job once.
+    let mut conn = app.db.conn().await.unwrap();
+    let mut other = alcoves::files::find(&mut conn, &file)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut files = vec![file.clone()];
+    for _ in 0..2 {
+        other.id = uuid::Uuid::new_v4().to_string();
+        alcoves::files::insert(&mut conn, &other).await.unwrap();
+        files.push(other.id.clone());
+    }
+    drop(conn);
+    for id in &files {
+        enqueue(&app, id, JobKind::Thumbnails).await;
+    }
+    let first = claim_batch(&app, JobKind::Thumbnails, 2, lease).await;
+    let rest = claim_batch(&app, JobKind::Thumbnails, 2, lease).await;
+    assert_eq!(
+        (first.len(), rest.len()),
+        (2, 1),
+        "two free slots, then one job left"
+    );
+    let mut claimed: Vec<String> = first
+        .iter()
+        .chain(&rest)
+        .map(|c| c.file_id.clone())
+        .collect();
+    claimed.sort();
+    files.sort();
+    assert_eq!(claimed, files, "every job claimed once");
+    assert!(
+        claim_batch(&app, JobKind::Thumbnails, 2, lease)
+            .await
+            .is_empty()
+    );
     store_dir.cleanup().await;
 }
 

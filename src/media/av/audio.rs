@@ -14,13 +14,52 @@ use crate::media::{Limits, MediaError};
 
 pub(super) const FLTP: ffi::AVSampleFormat = ffi::AVSampleFormat_AV_SAMPLE_FMT_FLTP;
 
-/// Decodes the main audio stream to 16 kHz mono samples in -1..1, at most `limits.max_duration`
-/// of them, reporting 0.0..=1.0 to `progress`.
+/// Where decoded 16 kHz mono samples go, piece by piece as they are decoded.
+pub trait SampleSink {
+    /// How many samples to expect in all (from the stream's duration, within the limits).
+    fn expect(&mut self, _total: usize) {}
+    /// Takes the next samples.
+    fn take(&mut self, samples: &[f32]);
+}
+
+/// All the samples in memory, in one allocation sized from the duration up front (growing by
+/// doubling would briefly hold half as much again of a long recording).
+impl SampleSink for Vec<f32> {
+    fn expect(&mut self, total: usize) {
+        // A second more than the container says, for durations that are a little short.
+        self.reserve_exact(total.saturating_add(16_000));
+    }
+
+    fn take(&mut self, samples: &[f32]) {
+        self.extend_from_slice(samples);
+    }
+}
+
+impl SampleSink for crate::media::waveform::Peaks {
+    fn take(&mut self, samples: &[f32]) {
+        self.push(samples);
+    }
+}
+
+/// Decodes the main audio stream to 16 kHz mono samples in -1..1 into a [`Vec`].
 pub fn decode_audio_16k_mono(
     path: &Path,
     limits: &Limits,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Vec<f32>, MediaError> {
+    let mut samples = Vec::new();
+    stream_audio_16k_mono(path, limits, progress, &mut samples)?;
+    Ok(samples)
+}
+
+/// Decodes the main audio stream to 16 kHz mono samples in -1..1, at most `limits.max_duration`
+/// of them, handing them to `sink` as they come and reporting 0.0..=1.0 to `progress`.
+pub fn stream_audio_16k_mono(
+    path: &Path,
+    limits: &Limits,
+    progress: &mut dyn FnMut(f64),
+    sink: &mut dyn SampleSink,
+) -> Result<(), MediaError> {
     const RATE: c_int = 16_000;
     let input = Input::open(path, limits)?;
     let index = input
@@ -35,37 +74,44 @@ pub fn decode_audio_16k_mono(
         last: 0.0,
     };
     let max = (limits.max_duration.as_secs_f64() * f64::from(RATE)) as usize;
+    if let Some(us) = progress.duration_us.filter(|us| *us > 0) {
+        sink.expect(((us as f64 / 1e6 * f64::from(RATE)) as usize).min(max));
+    }
     let mut frames = Frames::new(input, vec![decoder]);
     let mut resampler = Resampler::new(RATE, 1);
-    let mut samples = Vec::new();
+    let mut piece = Vec::new();
+    let mut taken = 0;
     loop {
         let frame = frames.next_frame(limits)?.map(|(_, frame)| frame);
         let converted = usize::try_from(resampler.convert(frame.as_ref())?).unwrap_or(0);
-        let room = max.saturating_sub(samples.len());
+        let room = max.saturating_sub(taken);
         if let Some(plane) = resampler.planes.first() {
-            samples.extend(plane.iter().take(converted.min(room)).map(|sample| {
+            piece.clear();
+            piece.extend(plane.iter().take(converted.min(room)).map(|sample| {
                 if sample.is_finite() {
                     sample.clamp(-1.0, 1.0)
                 } else {
                     0.0
                 }
             }));
+            taken += piece.len();
+            sink.take(&piece);
         }
         let Some(frame) = frame else {
             break;
         };
-        if samples.len() >= max {
+        if taken >= max {
             break;
         }
         if let Some(us) = frame_us(&frame, time_base) {
             progress.at(us.saturating_sub(start_us));
         }
     }
-    if samples.is_empty() {
+    if taken == 0 {
         return Err(nothing_decoded("audio", &frames));
     }
     progress.done();
-    Ok(samples)
+    Ok(())
 }
 
 /// A decoded audio format (sample format, rate, channels, channel mask), to notice changes
