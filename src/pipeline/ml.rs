@@ -1,7 +1,7 @@
 //! The ML stage's jobs on one file. Pictures come from the file's upright preview thumbnail
 //! (a photo or a video's poster, already decoded, oriented and at most 1920x1080), sound from
 //! the original resampled to 16 kHz mono. Each run holds CPU slots, so at most one model runs
-//! per core, and stops at its job's time budget.
+//! per core (and one job holds a recording's samples), and stops at its job's time budget.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -150,31 +150,31 @@ pub async fn objects(app: &App, file: &File) -> Result<Effect, Settle> {
     Ok(Effect::Labels(labels))
 }
 
-/// The sound of an audio file or a video, 16 kHz mono, at most the configured length.
-async fn sound(
-    app: &App,
-    file: &File,
-    kind: JobKind,
-    progress: &Progress,
-    share: f64,
-) -> Result<Vec<f32>, Settle> {
+/// Where a file's sound is read from, within its job's limits and the configured length.
+struct Sound {
+    original: super::media::LocalOriginal,
+    limits: Limits,
+}
+
+async fn sound(app: &App, file: &File, kind: JobKind) -> Result<Sound, Settle> {
     let original = local_original(app, file).await?;
-    let path = original.path.clone();
     let mut limits = Limits::new(&app.config, kind.time_budget());
     limits.max_duration = limits
         .max_duration
         .min(Duration::from_secs(app.config.ml_max_audio_minutes * 60));
-    let progress = progress.clone();
-    let samples = tokio::task::spawn_blocking(move || {
-        av::decode_audio_16k_mono(&path, &limits, &mut |done| {
+    Ok(Sound { original, limits })
+}
+
+impl Sound {
+    /// Decodes it to 16 kHz mono, reporting the decoding as the first `share` of the job. Runs
+    /// inside the model run's CPU slots, so that two jobs never hold a long recording's samples
+    /// (230 MB an hour) at once.
+    fn decode(&self, progress: &Progress, share: f64) -> Result<Vec<f32>, MlError> {
+        av::decode_audio_16k_mono(&self.original.path, &self.limits, &mut |done| {
             progress.send_replace(Some(((done * share * 100.0) as i32, None)));
         })
-    })
-    .await
-    .map_err(|e| Settle::Failed(format!("decoding the sound crashed: {e}")))?
-    .map_err(media_outcome)?;
-    drop(original);
-    Ok(samples)
+        .map_err(MlError::Media)
+    }
 }
 
 /// Hears the sound events of an audio file or a video's sound track.
@@ -182,10 +182,11 @@ pub async fn audio_events(app: &App, file: &File, progress: &Progress) -> Result
     const DECODING: f64 = 0.2;
     skip_if_inapplicable(app, file, JobKind::AudioEvents).await?;
     let dir = models_dir(app);
-    let samples = sound(app, file, JobKind::AudioEvents, progress, DECODING).await?;
+    let sound = sound(app, file, JobKind::AudioEvents).await?;
     let threshold = app.config.audio_event_min_score;
     let progress = progress.clone();
     let events = on_cpu(app, 1, move || {
+        let samples = sound.decode(&progress, DECODING)?;
         let started = Instant::now();
         audio_events::detect(&dir, &samples, threshold, &mut |done| {
             report_progress(&progress, started, DECODING, done)
@@ -232,12 +233,13 @@ pub async fn transcribe(app: &App, file: &File, progress: &Progress) -> Result<E
         .and_then(|()| models::require(&dir, &model))
         .and_then(|()| models::require(&dir, transcribe::VAD_MODEL))
         .map_err(outcome)?;
-    let samples = sound(app, file, JobKind::Transcribe, progress, DECODING).await?;
+    let sound = sound(app, file, JobKind::Transcribe).await?;
     // whisper.cpp spreads one run over its threads: it takes every slot it uses.
     let threads = app.ml_slots.count();
     let deadline = Instant::now() + JobKind::Transcribe.time_budget();
     let progress = progress.clone();
     let transcript = on_cpu(app, threads, move || {
+        let samples = sound.decode(&progress, DECODING)?;
         let started = Instant::now();
         let options = transcribe::Options {
             model: &model,
