@@ -5,6 +5,10 @@
 //! stage was done (per stage, from when the import or upload began), the same for every job of
 //! every file, and the server's peak RSS.
 //!
+//! A last run uploads one photo, one video and a one-hour recording (speech every minute) at
+//! once with every model, for the server's peak memory while a long recording is heard and
+//! transcribed.
+//!
 //! `cargo bench --bench pipeline` (20 photos; `ALCOVES_BENCH_PHOTOS` changes it).
 
 mod common;
@@ -308,6 +312,35 @@ fn make_media(dir: &Path) -> Vec<PathBuf> {
     media
 }
 
+/// An hour of a phone-like recording (AAC, mono) in `dir`: jfk.wav's 11 s of speech, then
+/// silence, every minute.
+fn make_hour_recording(dir: &Path) -> PathBuf {
+    let path = dir.join("hour.m4a");
+    let speech = common::testdata("jfk.wav");
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-i",
+            speech.to_str().unwrap(),
+            "-af",
+            "aresample=16000,apad=whole_dur=60,aloop=loop=59:size=960000",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "48k",
+            "-y",
+            path.to_str().unwrap(),
+        ],
+    );
+    path
+}
+
 #[tokio::main]
 async fn main() {
     let count = common::photo_count(20);
@@ -335,6 +368,15 @@ async fn main() {
         "import in place, models",
         import_in_place(&root.join("c"), Some(&models), &library, media.len()).await,
     ));
+
+    eprintln!("upload a photo, a video and an hour's recording, with models…");
+    let hour = make_hour_recording(&root);
+    let long = upload(
+        &root.join("d"),
+        Some(&models),
+        &[media[0].clone(), media[count].clone(), hour],
+    )
+    .await;
 
     println!(
         "Pipeline on {count} 12-megapixel JPEGs (+2 videos, 2 recordings), 2 cores; photos/s until every photo's stage was done"
@@ -367,6 +409,10 @@ async fn main() {
     println!(
         "{:<28} {vips_rate:>10.2} photos/s (240 px + 1920 px, two at a time)",
         "vipsthumbnail"
+    );
+    println!(
+        "{:<28} {:>10.1}s all jobs, {} failed, peak {:.0} MiB (a photo, a video and a one-hour recording at once)",
+        "hour recording, models", long.all, long.failed, long.peak_rss
     );
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -5,12 +5,15 @@
 //! from `yamnet_class_map.csv`.
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::MlError;
-use super::audio_features::log_mel;
+use super::audio_features::{LogMelStream, MEL_BANDS, PATCH_HOP_FRAMES, PATCH_LEN};
 use super::models::{Lazy, ModelSpec};
 use super::onnx::OnnxModel;
+use crate::media::av::SampleSink;
 
 /// YAMNet with its class names.
 pub struct Yamnet {
@@ -31,31 +34,104 @@ impl Yamnet {
 
 static YAMNET: Lazy<Yamnet> = Lazy::new();
 
-/// The sound events in 16 kHz mono `samples`: every class scoring at least `threshold` in
-/// consecutive 0.96 s patches, as one segment each. `on_progress` gets the fraction done.
-pub fn detect(
-    dir: &Path,
-    samples: &[f32],
-    threshold: f32,
-    on_progress: &mut dyn FnMut(f64),
-) -> Result<Vec<Segment>, MlError> {
-    let yamnet = YAMNET.get(dir, "audio-events", Yamnet::load)?;
-    let features = log_mel(samples);
-    let total = features.patch_count().max(1);
-    let mut scores: Vec<Vec<f32>> = Vec::with_capacity(total);
-    for (i, (_, patch)) in features.patches().enumerate() {
-        let outputs = yamnet.model.run(patch.to_vec())?;
-        // `scores` (sigmoid) is the output whose values all lie in 0..1; the other is logits.
-        let row = outputs
-            .iter()
-            .rev()
-            .find(|o| o.data.len() == NUM_CLASSES && o.data.iter().all(|v| (0.0..=1.0).contains(v)))
-            .or(outputs.last())
-            .ok_or_else(|| MlError::Inference("YAMNet gave no output".into()))?;
-        scores.push(row.data.clone());
-        on_progress((i + 1) as f64 / total as f64);
+/// Hears the sound events of a recording as it is decoded (a [`SampleSink`]): log-mel frames
+/// are made as samples come, each 0.96 s patch goes through YAMNet as soon as it is whole, and
+/// its scores only extend or close segments, so an hour costs no more memory than a second.
+pub struct Listener {
+    frames: LogMelStream,
+    patches: Patches,
+}
+
+/// The patch being filled and what the patches so far were heard as.
+struct Patches {
+    yamnet: Arc<Yamnet>,
+    /// The frames of the patch being filled, frame-major.
+    patch: Vec<f32>,
+    segments: Segmenter,
+    /// The first failure, after which samples are refused.
+    error: Option<MlError>,
+}
+
+impl Listener {
+    /// A listener with the audio-events model from `dir`, keeping classes that score at least
+    /// `threshold`.
+    pub fn new(dir: &Path, threshold: f32) -> Result<Listener, MlError> {
+        let yamnet = YAMNET.get(dir, "audio-events", Yamnet::load)?;
+        let segments = Segmenter::new(yamnet.classes.clone(), threshold);
+        Ok(Listener {
+            frames: LogMelStream::new(),
+            patches: Patches {
+                yamnet,
+                patch: Vec::with_capacity(PATCH_LEN),
+                segments,
+                error: None,
+            },
+        })
     }
-    Ok(segments(&scores, &yamnet.classes, threshold))
+
+    /// The segments heard, once the recording has ended.
+    pub fn finish(mut self) -> Result<Vec<Segment>, MlError> {
+        if self.patches.error.is_none() {
+            self.frames
+                .finish(&mut |frame| self.patches.add_frame(frame));
+        }
+        match self.patches.error {
+            Some(e) => Err(e),
+            None => Ok(self.patches.segments.finish()),
+        }
+    }
+}
+
+impl SampleSink for Listener {
+    fn take(&mut self, samples: &[f32]) -> ControlFlow<()> {
+        self.frames
+            .push(samples, &mut |frame| self.patches.add_frame(frame));
+        if self.patches.error.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+impl Patches {
+    fn add_frame(&mut self, frame: &[f32]) {
+        if self.error.is_some() {
+            return;
+        }
+        self.patch.extend_from_slice(frame);
+        if self.patch.len() < PATCH_LEN {
+            return;
+        }
+        match self.scores() {
+            Ok(row) => self.segments.push(&row),
+            Err(e) => self.error = Some(e),
+        }
+        self.patch.drain(..PATCH_HOP_FRAMES * MEL_BANDS);
+    }
+
+    /// The model's class scores for the whole patch.
+    fn scores(&self) -> Result<Vec<f32>, MlError> {
+        let mut outputs = self.yamnet.model.run(self.patch.clone())?;
+        // `scores` (sigmoid) is the output whose values all lie in 0..1; the other is logits.
+        let scores = outputs
+            .iter()
+            .rposition(|o| {
+                o.data.len() == NUM_CLASSES && o.data.iter().all(|v| (0.0..=1.0).contains(v))
+            })
+            .or(outputs.len().checked_sub(1));
+        match scores {
+            Some(i) if outputs[i].data.len() >= NUM_CLASSES => Ok(outputs.swap_remove(i).data),
+            _ => Err(MlError::Inference("YAMNet gave no class scores".into())),
+        }
+    }
+}
+
+/// The sound events in 16 kHz mono `samples` held in memory (see [`Listener`]).
+pub fn detect(dir: &Path, samples: &[f32], threshold: f32) -> Result<Vec<Segment>, MlError> {
+    let mut listener = Listener::new(dir, threshold)?;
+    let _ = listener.take(samples);
+    listener.finish()
 }
 
 /// Number of YAMNet classes.
@@ -94,31 +170,72 @@ pub fn segments<S: AsRef<[f32]>, N: AsRef<str>>(
     class_names: &[N],
     threshold: f32,
 ) -> Vec<Segment> {
-    let mut segments = Vec::new();
-    for (class, name) in class_names.iter().enumerate() {
-        let mut current: Option<Segment> = None;
-        for (patch, row) in scores.iter().enumerate() {
-            let score = row.as_ref()[class];
-            let start_ms = patch as u64 * PATCH_HOP_MS;
-            if score < threshold || score.is_nan() {
-                segments.extend(current.take());
-            } else if let Some(segment) = &mut current {
+    let names = class_names.iter().map(|n| n.as_ref().to_owned()).collect();
+    let mut segmenter = Segmenter::new(names, threshold);
+    for row in scores {
+        segmenter.push(row.as_ref());
+    }
+    segmenter.finish()
+}
+
+/// [`segments`] built patch by patch: only each class's open segment is kept.
+struct Segmenter {
+    names: Vec<String>,
+    threshold: f32,
+    /// Patches seen so far.
+    patches: u64,
+    /// Each class's segment still running at the last patch.
+    open: Vec<Option<Segment>>,
+    closed: Vec<Segment>,
+}
+
+impl Segmenter {
+    fn new(names: Vec<String>, threshold: f32) -> Segmenter {
+        let open = vec![None; names.len()];
+        Segmenter {
+            names,
+            threshold,
+            patches: 0,
+            open,
+            closed: Vec::new(),
+        }
+    }
+
+    /// Takes the next patch's scores, one per class.
+    fn push(&mut self, row: &[f32]) {
+        let start_ms = self.patches * PATCH_HOP_MS;
+        self.patches += 1;
+        for (class, open) in self.open.iter_mut().enumerate() {
+            let score = row[class];
+            if score < self.threshold || score.is_nan() {
+                self.closed.extend(open.take());
+            } else if let Some(segment) = open {
                 segment.end_ms = start_ms + PATCH_MS;
                 segment.peak = segment.peak.max(score);
             } else {
-                current = Some(Segment {
+                *open = Some(Segment {
                     class,
-                    label: name.as_ref().to_owned(),
+                    label: self.names[class].clone(),
                     start_ms,
                     end_ms: start_ms + PATCH_MS,
                     peak: score,
                 });
             }
         }
-        segments.extend(current);
     }
-    segments.sort_by(|a, b| a.start_ms.cmp(&b.start_ms).then(b.peak.total_cmp(&a.peak)));
-    segments
+
+    /// All segments, sorted by start, then peak (highest first), then class.
+    fn finish(self) -> Vec<Segment> {
+        let mut segments = self.closed;
+        segments.extend(self.open.into_iter().flatten());
+        segments.sort_by(|a, b| {
+            a.start_ms
+                .cmp(&b.start_ms)
+                .then(b.peak.total_cmp(&a.peak))
+                .then(a.class.cmp(&b.class))
+        });
+        segments
+    }
 }
 
 /// A malformed line in the class map.

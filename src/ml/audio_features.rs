@@ -142,29 +142,92 @@ impl LogMel {
 /// shorter than [`MIN_SAMPLES`] (0.982 s), including empty input, is zero-padded to that length,
 /// so it gives exactly [`PATCH_FRAMES`] frames and one patch.
 pub fn log_mel(samples: &[f32]) -> LogMel {
-    let frontend = &*FRONTEND;
-    let frames = 1 + (samples.len().max(MIN_SAMPLES) - FFT_LEN) / FRAME_HOP;
-    let mut buffer = vec![Complex::new(0.0, 0.0); FFT_LEN];
-    let mut scratch = vec![Complex::new(0.0, 0.0); frontend.fft.get_inplace_scratch_len()];
-    let mut magnitude = [0.0_f32; FFT_BINS];
-    let mut data = Vec::with_capacity(frames * MEL_BANDS);
+    let mut stream = LogMelStream::new();
+    let mut data = Vec::with_capacity((samples.len() / FRAME_HOP + 1) * MEL_BANDS);
+    stream.push(samples, &mut |frame| data.extend_from_slice(frame));
+    stream.finish(&mut |frame| data.extend_from_slice(frame));
+    LogMel {
+        frames: data.len() / MEL_BANDS,
+        data,
+    }
+}
 
-    for frame in 0..frames {
-        let tail = samples.get(frame * FRAME_HOP..).unwrap_or_default();
+/// The log-mel front end fed piece by piece, as a recording is decoded: each frame comes out as
+/// soon as its samples are in, and only the samples of the next frame are kept. Gives the same
+/// frames as [`log_mel`] on the whole recording.
+pub struct LogMelStream {
+    /// Samples from the start of the next frame on.
+    pending: Vec<f32>,
+    /// Frames given out so far.
+    frames: usize,
+    buffer: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+}
+
+impl Default for LogMelStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LogMelStream {
+    pub fn new() -> LogMelStream {
+        LogMelStream {
+            pending: Vec::with_capacity(2 * FFT_LEN),
+            frames: 0,
+            buffer: vec![Complex::new(0.0, 0.0); FFT_LEN],
+            scratch: vec![Complex::new(0.0, 0.0); FRONTEND.fft.get_inplace_scratch_len()],
+        }
+    }
+
+    /// Takes the next `samples`, handing each frame they complete to `frame`.
+    pub fn push(&mut self, samples: &[f32], frame: &mut dyn FnMut(&[f32; MEL_BANDS])) {
+        self.pending.extend_from_slice(samples);
+        let mut at = 0;
+        while self.pending.len() - at >= FFT_LEN {
+            let out = self.frame(at);
+            frame(&out);
+            at += FRAME_HOP;
+        }
+        self.pending.drain(..at);
+    }
+
+    /// Ends the input: a recording shorter than [`MIN_SAMPLES`] is zero-padded to one patch.
+    pub fn finish(&mut self, frame: &mut dyn FnMut(&[f32; MEL_BANDS])) {
+        let mut at = 0;
+        while self.frames < PATCH_FRAMES {
+            let out = self.frame(at);
+            frame(&out);
+            at += FRAME_HOP;
+        }
+        self.pending.clear();
+    }
+
+    /// The frame starting `at` samples into `pending` (zero-padded past its end).
+    fn frame(&mut self, at: usize) -> [f32; MEL_BANDS] {
+        let frontend = &*FRONTEND;
+        let tail = self.pending.get(at..).unwrap_or_default();
         let padded = tail.iter().chain(iter::repeat(&0.0));
-        for ((slot, &w), &x) in buffer.iter_mut().zip(&frontend.window).zip(padded) {
+        for ((slot, &w), &x) in self.buffer.iter_mut().zip(&frontend.window).zip(padded) {
             *slot = Complex::new(x * w, 0.0);
         }
-        frontend.fft.process_with_scratch(&mut buffer, &mut scratch);
-        for (m, c) in magnitude.iter_mut().zip(&buffer) {
+        frontend
+            .fft
+            .process_with_scratch(&mut self.buffer, &mut self.scratch);
+        let mut magnitude = [0.0_f32; FFT_BINS];
+        for (m, c) in magnitude.iter_mut().zip(&self.buffer) {
             *m = c.norm();
         }
-        data.extend(frontend.filterbank.iter().map(|band| {
-            let mel: f32 = band.iter().zip(&magnitude).map(|(w, m)| w * m).sum();
+        self.frames += 1;
+        std::array::from_fn(|band| {
+            let mel: f32 = frontend.filterbank[band]
+                .iter()
+                .zip(&magnitude)
+                .map(|(w, m)| w * m)
+                .sum();
             (mel + LOG_OFFSET).ln()
-        }));
+        })
     }
-    LogMel { frames, data }
 }
 
 #[cfg(test)]
@@ -247,5 +310,19 @@ mod tests {
         let lm = log_mel(&[]);
         assert_eq!(lm.patch_count(), 1);
         assert!(lm.data().iter().all(|&v| v == LOG_OFFSET.ln()));
+    }
+
+    #[test]
+    fn stream_in_odd_pieces_gives_the_whole_recordings_frames() {
+        let signal = test_signal(40_000);
+        let whole = log_mel(&signal);
+        let mut stream = LogMelStream::new();
+        let mut data = Vec::new();
+        for piece in signal.chunks(1_237) {
+            stream.push(piece, &mut |frame| data.extend_from_slice(frame));
+        }
+        stream.finish(&mut |frame| data.extend_from_slice(frame));
+        assert_eq!(data, whole.data());
+        assert_eq!(whole.frames(), 1 + (40_000 - FFT_LEN) / FRAME_HOP);
     }
 }

@@ -1,19 +1,22 @@
 //! Speech to text with whisper.cpp (whisper-rs). Silero VAD finds the speech first; speech is
 //! transcribed in chunks of up to 30 s, so silence costs nothing, and segment times are put back
-//! on the original audio's timeline.
+//! on the original audio's timeline. A recording is heard five minutes at a time as it is
+//! decoded, so an hour of it is never in memory at once.
 
+use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
 use whisper_rs::{
-    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperVadContext,
-    WhisperVadContextParams, WhisperVadParams,
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+    WhisperVadContext, WhisperVadContextParams, WhisperVadParams,
 };
 
 use super::MlError;
 use super::models::{Lazy, weights_path};
+use crate::media::av::SampleSink;
 
 /// One stretch of speech, times in milliseconds from the start of the audio.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -110,42 +113,137 @@ pub struct Options<'a> {
     pub deadline: Instant,
 }
 
-/// Transcribes 16 kHz mono `samples`; `on_progress` gets the fraction done.
+/// Transcribes 16 kHz mono `samples` held in memory (see [`Transcriber`]); `on_progress` gets
+/// the fraction done.
 pub fn transcribe(
     dir: &Path,
     samples: &[f32],
     options: &Options,
     on_progress: &mut dyn FnMut(f64),
 ) -> Result<Transcript, MlError> {
-    cpu_supported()?;
-    let whisper = WHISPER.get(dir, options.model, load_whisper)?;
-    let vad = VAD.get(dir, VAD_MODEL, load_vad)?;
-    let speech: Vec<(usize, usize)> = {
-        let mut vad = vad.lock().unwrap_or_else(|e| e.into_inner());
-        vad.segments_from_samples(WhisperVadParams::new(), samples)
-            .map_err(|e| MlError::Inference(format!("speech detection: {e}")))?
-            .map(|s| (centis_to_samples(s.start), centis_to_samples(s.end)))
-            .collect()
-    };
-    let chunks = chunks(&speech, samples.len());
-    let total: usize = chunks.iter().map(|(a, b)| b - a).sum();
-    let mut state = whisper
-        .create_state()
-        .map_err(|e| MlError::Inference(format!("whisper state: {e}")))?;
-    let mut language = match options.language {
-        Some(code) => Some(code.to_owned()),
-        None if !whisper.is_multilingual() => Some("en".to_owned()),
-        None => None,
-    };
-    let mut segments = Vec::new();
-    let mut done = 0usize;
-    for (start, end) in chunks {
-        if Instant::now() >= options.deadline {
+    let mut transcriber = Transcriber::new(dir, options, on_progress)?;
+    transcriber.expect(samples.len());
+    let _ = transcriber.take(samples);
+    transcriber.finish()
+}
+
+/// Samples held at most before the speech in them is transcribed: five minutes (19 MB), so a
+/// long recording is never in memory whole.
+const WINDOW: usize = 5 * 60 * RATE;
+
+/// Transcribes a recording as it is decoded (a [`SampleSink`]): whenever five minutes of
+/// samples are in, the speech detector finds the speech in them and whisper transcribes it,
+/// except the last stretch, which may go on past the window and is heard again with what
+/// follows.
+pub struct Transcriber<'a> {
+    vad: Arc<Mutex<WhisperVadContext>>,
+    state: WhisperState,
+    threads: usize,
+    deadline: Instant,
+    /// The language asked for, or the one the first stretch of speech was heard in.
+    language: Option<String>,
+    /// Samples not transcribed yet.
+    window: Vec<f32>,
+    /// Where `window` starts in the recording, in samples.
+    offset: usize,
+    /// Samples expected in all, for progress (0 while unknown).
+    total: usize,
+    segments: Vec<Segment>,
+    /// The first failure, after which samples are refused.
+    error: Option<MlError>,
+    on_progress: &'a mut dyn FnMut(f64),
+}
+
+impl<'a> Transcriber<'a> {
+    /// A transcriber with the models from `dir`; `on_progress` gets the fraction transcribed.
+    pub fn new(
+        dir: &Path,
+        options: &Options,
+        on_progress: &'a mut dyn FnMut(f64),
+    ) -> Result<Transcriber<'a>, MlError> {
+        cpu_supported()?;
+        let whisper = WHISPER.get(dir, options.model, load_whisper)?;
+        let vad = VAD.get(dir, VAD_MODEL, load_vad)?;
+        let state = whisper
+            .create_state()
+            .map_err(|e| MlError::Inference(format!("whisper state: {e}")))?;
+        let language = match options.language {
+            Some(code) => Some(code.to_owned()),
+            None if !whisper.is_multilingual() => Some("en".to_owned()),
+            None => None,
+        };
+        Ok(Transcriber {
+            vad,
+            state,
+            threads: options.threads.max(1),
+            deadline: options.deadline,
+            language,
+            window: Vec::new(),
+            offset: 0,
+            total: 0,
+            segments: Vec::new(),
+            error: None,
+            on_progress,
+        })
+    }
+
+    /// What was said, once the recording has ended.
+    pub fn finish(mut self) -> Result<Transcript, MlError> {
+        if self.error.is_none() {
+            self.transcribe_window(true)?;
+        }
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        Ok(Transcript {
+            language: self.language.filter(|_| !self.segments.is_empty()),
+            segments: self.segments,
+        })
+    }
+
+    /// Transcribes the speech in the window, all of it when it is the `last`; else a stretch of
+    /// speech that may go on past the end, and the last second (where speech may begin), stay
+    /// for the next window.
+    fn transcribe_window(&mut self, last: bool) -> Result<(), MlError> {
+        let speech: Vec<(usize, usize)> = {
+            let mut vad = self.vad.lock().unwrap_or_else(|e| e.into_inner());
+            vad.segments_from_samples(WhisperVadParams::new(), &self.window)
+                .map_err(|e| MlError::Inference(format!("speech detection: {e}")))?
+                .map(|s| (centis_to_samples(s.start), centis_to_samples(s.end)))
+                .collect()
+        };
+        let mut chunks = chunks(&speech, self.window.len());
+        let len = self.window.len();
+        let heard = if last {
+            len
+        } else {
+            let tail = len.saturating_sub(RATE);
+            match chunks.last() {
+                // Speech too close to the end to be over is heard again with what follows.
+                Some(&(start, end)) if end + JOIN_GAP > len => start.min(tail),
+                _ => tail,
+            }
+        };
+        chunks.retain(|&(_, end)| end <= heard);
+        for (start, end) in chunks {
+            self.transcribe_chunk(start, end)?;
+        }
+        self.window.drain(..heard);
+        self.offset += heard;
+        if self.total > 0 {
+            (self.on_progress)((self.offset as f64 / self.total as f64).min(1.0));
+        }
+        Ok(())
+    }
+
+    /// Transcribes `window[start..end]`, adding its segments on the recording's timeline.
+    fn transcribe_chunk(&mut self, start: usize, end: usize) -> Result<(), MlError> {
+        if Instant::now() >= self.deadline {
             return Err(MlError::Media(crate::media::MediaError::TimedOut));
         }
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(options.threads.max(1) as i32);
-        params.set_language(language.as_deref());
+        params.set_n_threads(self.threads as i32);
+        params.set_language(self.language.as_deref());
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
@@ -153,40 +251,60 @@ pub fn transcribe(
         params.set_suppress_nst(true);
         params.set_no_context(true);
         params.set_audio_ctx(audio_context(end - start));
-        let deadline = options.deadline;
+        let deadline = self.deadline;
         // Boxed as the trait object the callback trampoline expects (whisper-rs 0.16).
         params.set_abort_callback_safe(
             Box::new(move || Instant::now() >= deadline) as Box<dyn FnMut() -> bool>
         );
-        state
-            .full(params, &samples[start..end])
+        self.state
+            .full(params, &self.window[start..end])
             .map_err(|e| MlError::Inference(format!("whisper: {e}")))?;
-        if language.is_none() {
+        if self.language.is_none() {
             // The first stretch decides for the whole file, so later chunks do not flip.
-            language = whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_owned);
+            self.language =
+                whisper_rs::get_lang_str(self.state.full_lang_id_from_state()).map(str::to_owned);
         }
-        let offset_ms = (start * 1000 / RATE) as i64;
-        for segment in state.as_iter() {
+        let offset_ms = ((self.offset + start) * 1000 / RATE) as i64;
+        for segment in self.state.as_iter() {
             let text = segment
                 .to_str_lossy()
                 .map_err(|e| MlError::Inference(format!("whisper text: {e}")))?
                 .trim()
                 .to_owned();
             if !text.is_empty() {
-                segments.push(Segment {
+                self.segments.push(Segment {
                     start_ms: offset_ms + segment.start_timestamp() * 10,
                     end_ms: offset_ms + segment.end_timestamp() * 10,
                     text,
                 });
             }
         }
-        done += end - start;
-        on_progress(done as f64 / total.max(1) as f64);
+        Ok(())
     }
-    Ok(Transcript {
-        language: language.filter(|_| !segments.is_empty()),
-        segments,
-    })
+}
+
+impl SampleSink for Transcriber<'_> {
+    fn expect(&mut self, total: usize) {
+        self.total = total;
+        // A second more than expected, as the decoder's sink does; never more than a window.
+        let room = total.saturating_add(RATE).min(WINDOW + RATE);
+        self.window
+            .reserve_exact(room.saturating_sub(self.window.len()));
+    }
+
+    fn take(&mut self, samples: &[f32]) -> ControlFlow<()> {
+        if self.error.is_some() {
+            return ControlFlow::Break(());
+        }
+        self.window.extend_from_slice(samples);
+        if self.window.len() >= WINDOW
+            && let Err(e) = self.transcribe_window(false)
+        {
+            self.error = Some(e);
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 fn centis_to_samples(centis: f32) -> usize {

@@ -288,7 +288,7 @@ pub async fn proxy(app: &App, file: &File, progress: &Progress) -> Result<(), Se
         }
         let started = Instant::now();
         av::transcode(&path, &out_path, &info, target, None, limits, &mut |done| {
-            report_progress(&progress, started, 0.0, done)
+            report_progress(&progress, started, done)
         })?;
         Ok(true)
     })
@@ -345,7 +345,7 @@ pub async fn moment_export(app: &App, file: &File, progress: &Progress) -> Resul
                 target,
                 Some(range),
                 limits,
-                &mut |done| report_progress(&progress, started, 0.0, base + done * share),
+                &mut |done| report_progress(&progress, started, base + done * share),
             )
         })
         .await?;

@@ -166,31 +166,33 @@ async fn sound(app: &App, file: &File, kind: JobKind) -> Result<Sound, Settle> {
 }
 
 impl Sound {
-    /// Decodes it to 16 kHz mono, reporting the decoding as the first `share` of the job. Runs
-    /// inside the model run's CPU slots, so that two jobs never hold a long recording's samples
-    /// (230 MB an hour) at once.
-    fn decode(&self, progress: &Progress, share: f64) -> Result<Vec<f32>, MlError> {
-        av::decode_audio_16k_mono(&self.original.path, &self.limits, &mut |done| {
-            progress.send_replace(Some(((done * share * 100.0) as i32, None)));
-        })
-        .map_err(MlError::Media)
+    /// Decodes it to 16 kHz mono into `sink`, reporting the decoding's progress. Runs inside the
+    /// model run's CPU slots, and the sinks hear the sound as it is decoded, so a long
+    /// recording's samples are never held at once.
+    fn decode_into(
+        &self,
+        sink: &mut dyn av::SampleSink,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<(), MlError> {
+        av::stream_audio_16k_mono(&self.original.path, &self.limits, progress, sink)
+            .map_err(MlError::Media)
     }
 }
 
 /// Hears the sound events of an audio file or a video's sound track.
 pub async fn audio_events(app: &App, file: &File, progress: &Progress) -> Result<Effect, Settle> {
-    const DECODING: f64 = 0.2;
     skip_if_inapplicable(app, file, JobKind::AudioEvents).await?;
     let dir = models_dir(app);
     let sound = sound(app, file, JobKind::AudioEvents).await?;
     let threshold = app.config.audio_event_min_score;
     let progress = progress.clone();
     let events = on_cpu(app, 1, move || {
-        let samples = sound.decode(&progress, DECODING)?;
+        let mut listener = audio_events::Listener::new(&dir, threshold)?;
         let started = Instant::now();
-        audio_events::detect(&dir, &samples, threshold, &mut |done| {
-            report_progress(&progress, started, DECODING, done)
-        })
+        sound.decode_into(&mut listener, &mut |done| {
+            report_progress(&progress, started, done)
+        })?;
+        listener.finish()
     })
     .await?;
     Ok(Effect::SoundEvents(
@@ -210,7 +212,6 @@ pub async fn audio_events(app: &App, file: &File, progress: &Progress) -> Result
 /// language: English with the English-only model, any other language (or detection) with the
 /// multilingual one.
 pub async fn transcribe(app: &App, file: &File, progress: &Progress) -> Result<Effect, Settle> {
-    const DECODING: f64 = 0.1;
     skip_if_inapplicable(app, file, JobKind::Transcribe).await?;
     let library = library_flags(app, file).await?;
     let (model, language) = match SpeechLanguage::parse(&library.speech_language) {
@@ -239,17 +240,17 @@ pub async fn transcribe(app: &App, file: &File, progress: &Progress) -> Result<E
     let deadline = Instant::now() + JobKind::Transcribe.time_budget();
     let progress = progress.clone();
     let transcript = on_cpu(app, threads, move || {
-        let samples = sound.decode(&progress, DECODING)?;
-        let started = Instant::now();
         let options = transcribe::Options {
             model: &model,
             language: language.as_deref(),
             threads,
             deadline,
         };
-        transcribe::transcribe(&dir, &samples, &options, &mut |done| {
-            report_progress(&progress, started, DECODING, done)
-        })
+        let started = Instant::now();
+        let mut report = |done| report_progress(&progress, started, done);
+        let mut transcriber = transcribe::Transcriber::new(&dir, &options, &mut report)?;
+        sound.decode_into(&mut transcriber, &mut |_| {})?;
+        transcriber.finish()
     })
     .await?;
     Ok(Effect::Transcript(transcript))

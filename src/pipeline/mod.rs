@@ -14,11 +14,10 @@ use tokio::sync::watch;
 /// Progress a handler reports: percent and estimated milliseconds left.
 pub type Progress = watch::Sender<Option<(i32, Option<i64>)>>;
 
-/// Reports a job `done` (0..1) with the part of it after its first `share` (0..1) started at
-/// `started`, with the time left estimated from that part's pace.
-pub fn report_progress(progress: &Progress, started: std::time::Instant, share: f64, done: f64) {
-    let pct = share + (1.0 - share) * done;
+/// Reports a job `done` (0..1) that started at `started`, with the time left estimated from its
+/// pace so far.
+pub fn report_progress(progress: &Progress, started: std::time::Instant, done: f64) {
     let elapsed = started.elapsed().as_millis() as f64;
     let eta = (done > 0.01).then(|| (elapsed * (1.0 - done) / done) as i64);
-    progress.send_replace(Some(((pct * 100.0) as i32, eta)));
+    progress.send_replace(Some(((done * 100.0) as i32, eta)));
 }

@@ -641,6 +641,83 @@ async fn a_recording_is_summed_up_by_what_lasts_not_by_silence() {
     srv.stop().await;
 }
 
+/// A recording longer than the five minutes the transcriber holds at once is heard window by
+/// window: speech that runs across a window's end is heard whole with what follows, and every
+/// sentence lands at its own time on the recording's timeline; sound events cover the whole
+/// recording.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_recording_is_heard_window_by_window() {
+    let dir = TempDir::new();
+    let long = dir.path().join("six-minutes.wav");
+    let jfk = testdata("jfk.wav");
+    // jfk.wav (11 s) at 0:20, at 4:55 (across the first window's end) and at 5:40.
+    tool(
+        "ffmpeg",
+        &[
+            "-y",
+            "-v",
+            "error",
+            "-i",
+            path_str(&jfk),
+            "-filter_complex",
+            "[0]asplit=3[a][b][c];[a]adelay=20000[a1];[b]adelay=295000[b1];[c]adelay=340000[c1];\
+             [a1][b1][c1]amix=inputs=3:normalize=0:duration=longest,apad=whole_dur=360",
+            "-ar",
+            "16000",
+            "-ac",
+            "1",
+            path_str(&long),
+        ],
+    );
+    let srv = ml_server(Backend::Sqlite, &shared_models(), 3).await;
+    let (owner, _) = srv.register("olivia", None).await;
+    let lib = library(&srv, &owner, false, false).await;
+    let id = upload(&srv, &lib, &owner, &long).await;
+    let view = processed(&srv, &lib, &id, &owner).await;
+    assert_eq!(job_status(&view, "transcribe"), "done", "{view}");
+    assert_eq!(job_status(&view, "audio_events"), "done", "{view}");
+
+    let file = format!("/api/libraries/{lib}/files/{id}");
+    let transcript = srv.get(&format!("{file}/transcript"), &owner).await.json;
+    let sentence = "and so my fellow americans ask not what your country can do for you ask what you can do for your country";
+    assert_eq!(
+        words(transcript["text"].as_str().unwrap()),
+        [sentence; 3].join(" "),
+        "{transcript}"
+    );
+    let segments = transcript["segments"].as_array().unwrap();
+    for said_at in [20_000, 295_000, 340_000] {
+        assert!(
+            segments.iter().any(|s| {
+                let start = s["startMs"].as_i64().unwrap();
+                (said_at - 1_000..said_at + 3_000).contains(&start)
+            }),
+            "nothing starts near {said_at} ms: {transcript}"
+        );
+    }
+    assert!(
+        segments
+            .iter()
+            .all(|s| s["endMs"].as_i64().unwrap() <= 352_000),
+        "{transcript}"
+    );
+
+    let events = items(&srv, &format!("{file}/audio-events"), &owner).await;
+    let speech_at = |ms: i64| {
+        events.iter().any(|e| {
+            e["name"] == "Speech"
+                && e["startMs"].as_i64().unwrap() <= ms
+                && ms <= e["endMs"].as_i64().unwrap()
+        })
+    };
+    assert!(
+        speech_at(25_000) && speech_at(300_000) && speech_at(345_000),
+        "{events:?}"
+    );
+    assert!(!speech_at(200_000), "{events:?}");
+    srv.stop().await;
+}
+
 async fn sound_gets_events_and_a_transcript(backend: Backend) {
     let srv = ml_server(backend, &shared_models(), 3).await;
     let (owner, _) = srv.register("olivia", None).await;

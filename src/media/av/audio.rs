@@ -1,6 +1,7 @@
 //! Audio decoding to 16 kHz mono f32 (for the models) and the resampler the proxies share.
 
 use std::ffi::c_int;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::ptr::{self, NonNull};
 
@@ -18,8 +19,8 @@ pub(super) const FLTP: ffi::AVSampleFormat = ffi::AVSampleFormat_AV_SAMPLE_FMT_F
 pub trait SampleSink {
     /// How many samples to expect in all (from the stream's duration, within the limits).
     fn expect(&mut self, _total: usize) {}
-    /// Takes the next samples.
-    fn take(&mut self, samples: &[f32]);
+    /// Takes the next samples; `Break` stops the decoding (the sink keeps its own reason).
+    fn take(&mut self, samples: &[f32]) -> ControlFlow<()>;
 }
 
 /// All the samples in memory, in one allocation sized from the duration up front (growing by
@@ -30,30 +31,22 @@ impl SampleSink for Vec<f32> {
         self.reserve_exact(total.saturating_add(16_000));
     }
 
-    fn take(&mut self, samples: &[f32]) {
+    fn take(&mut self, samples: &[f32]) -> ControlFlow<()> {
         self.extend_from_slice(samples);
+        ControlFlow::Continue(())
     }
 }
 
 impl SampleSink for crate::media::waveform::Peaks {
-    fn take(&mut self, samples: &[f32]) {
+    fn take(&mut self, samples: &[f32]) -> ControlFlow<()> {
         self.push(samples);
+        ControlFlow::Continue(())
     }
 }
 
-/// Decodes the main audio stream to 16 kHz mono samples in -1..1 into a [`Vec`].
-pub fn decode_audio_16k_mono(
-    path: &Path,
-    limits: &Limits,
-    progress: &mut dyn FnMut(f64),
-) -> Result<Vec<f32>, MediaError> {
-    let mut samples = Vec::new();
-    stream_audio_16k_mono(path, limits, progress, &mut samples)?;
-    Ok(samples)
-}
-
 /// Decodes the main audio stream to 16 kHz mono samples in -1..1, at most `limits.max_duration`
-/// of them, handing them to `sink` as they come and reporting 0.0..=1.0 to `progress`.
+/// of them, handing them to `sink` as they come and reporting 0.0..=1.0 to `progress`. Ends
+/// early, without an error, when the sink says to stop.
 pub fn stream_audio_16k_mono(
     path: &Path,
     limits: &Limits,
@@ -95,7 +88,9 @@ pub fn stream_audio_16k_mono(
                 }
             }));
             taken += piece.len();
-            sink.take(&piece);
+            if sink.take(&piece).is_break() {
+                return Ok(());
+            }
         }
         let Some(frame) = frame else {
             break;

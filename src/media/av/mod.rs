@@ -27,7 +27,7 @@ mod poster;
 mod transcode;
 mod video;
 
-pub use audio::{SampleSink, decode_audio_16k_mono, stream_audio_16k_mono};
+pub use audio::{SampleSink, stream_audio_16k_mono};
 use input::Input;
 pub use poster::poster;
 pub use transcode::transcode;
