@@ -585,31 +585,35 @@ async fn other_languages_are_detected_or_set_per_library(backend: Backend) {
     srv.stop().await;
 }
 
+/// A 16 kHz mono WAV `name` in `dir`, made by ffmpeg from `inputs` through `filter`.
+fn recording(dir: &TempDir, name: &str, inputs: &[&str], filter: &str) -> PathBuf {
+    let out = dir.path().join(name);
+    let mut args = vec!["-y", "-v", "error"];
+    args.extend_from_slice(inputs);
+    args.extend(["-filter_complex", filter, "-ar", "16000", "-ac", "1"]);
+    args.push(path_str(&out));
+    tool("ffmpeg", &args);
+    out
+}
+
 /// A recording that starts with seconds of silence is summed up by its speech: the events
 /// still say Silence, the summary does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_is_summed_up_by_what_lasts_not_by_silence() {
     let dir = TempDir::new();
-    let padded = dir.path().join("quiet-then-jfk.wav");
     let jfk = testdata("jfk.wav");
-    tool(
-        "ffmpeg",
+    let padded = recording(
+        &dir,
+        "quiet-then-jfk.wav",
         &[
-            "-y",
-            "-v",
-            "error",
             "-f",
             "lavfi",
             "-i",
             "anullsrc=r=16000:cl=mono",
             "-i",
             path_str(&jfk),
-            "-filter_complex",
-            "[0]atrim=0:8[q];[q][1]concat=n=2:v=0:a=1",
-            "-ar",
-            "16000",
-            path_str(&padded),
         ],
+        "[0]atrim=0:8[q];[q][1]concat=n=2:v=0:a=1",
     );
     let srv = ml_server(Backend::Sqlite, &shared_models(), 3).await;
     let (owner, _) = srv.register("olivia", None).await;
@@ -648,26 +652,14 @@ async fn a_recording_is_summed_up_by_what_lasts_not_by_silence() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_recording_is_heard_window_by_window() {
     let dir = TempDir::new();
-    let long = dir.path().join("six-minutes.wav");
     let jfk = testdata("jfk.wav");
     // jfk.wav (11 s) at 0:20, at 4:55 (across the first window's end) and at 5:40.
-    tool(
-        "ffmpeg",
-        &[
-            "-y",
-            "-v",
-            "error",
-            "-i",
-            path_str(&jfk),
-            "-filter_complex",
-            "[0]asplit=3[a][b][c];[a]adelay=20000[a1];[b]adelay=295000[b1];[c]adelay=340000[c1];\
-             [a1][b1][c1]amix=inputs=3:normalize=0:duration=longest,apad=whole_dur=360",
-            "-ar",
-            "16000",
-            "-ac",
-            "1",
-            path_str(&long),
-        ],
+    let long = recording(
+        &dir,
+        "six-minutes.wav",
+        &["-i", path_str(&jfk)],
+        "[0]asplit=3[a][b][c];[a]adelay=20000[a1];[b]adelay=295000[b1];[c]adelay=340000[c1];\
+         [a1][b1][c1]amix=inputs=3:normalize=0:duration=longest,apad=whole_dur=360",
     );
     let srv = ml_server(Backend::Sqlite, &shared_models(), 3).await;
     let (owner, _) = srv.register("olivia", None).await;
