@@ -127,13 +127,6 @@ impl Patches {
     }
 }
 
-/// The sound events in 16 kHz mono `samples` held in memory (see [`Listener`]).
-pub fn detect(dir: &Path, samples: &[f32], threshold: f32) -> Result<Vec<Segment>, MlError> {
-    let mut listener = Listener::new(dir, threshold)?;
-    let _ = listener.take(samples);
-    listener.finish()
-}
-
 /// Number of YAMNet classes.
 pub const NUM_CLASSES: usize = 521;
 /// Time between the starts of consecutive patches, in milliseconds.

@@ -1,7 +1,7 @@
 //! The ML stage's jobs on one file. Pictures come from the file's upright preview thumbnail
 //! (a photo or a video's poster, already decoded, oriented and at most 1920x1080), sound from
 //! the original resampled to 16 kHz mono. Each run holds CPU slots, so at most one model runs
-//! per core (and one job holds a recording's samples), and stops at its job's time budget.
+//! per core, and stops at its job's time budget. Sound is heard as it is decoded.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
