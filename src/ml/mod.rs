@@ -7,13 +7,10 @@
 pub mod audio_events;
 pub mod audio_features;
 mod depthwise;
-mod epilogue;
 pub mod faces;
-mod max_pool;
 pub mod models;
 pub mod objects;
 pub mod onnx;
-mod pointwise;
 pub mod sound_summary;
 pub mod text;
 pub mod transcribe;

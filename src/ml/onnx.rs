@@ -8,15 +8,12 @@ use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::cast::Cast;
-use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool};
+use tract_onnx::tract_core::ops::cnn::Conv;
 use tract_onnx::tract_core::plan::{SimpleState, eval};
 
 use super::MlError;
 use super::depthwise::DepthwiseConv;
-use super::epilogue;
-use super::max_pool::SeparableMaxPool;
 use super::models::{ModelSpec, weights_path};
-use super::pointwise::PointwiseConv;
 
 /// An optimized, runnable ONNX model; one plan serves every thread.
 pub struct OnnxModel {
@@ -41,10 +38,7 @@ impl OnnxModel {
             .model_for_path(weights_path(dir, spec))
             .and_then(|m| m.with_input_fact(0, f32::fact(input).into()))
             .and_then(|m| m.into_typed())
-            .and_then(|mut m| {
-                before_declutter(&mut m)?;
-                m.into_decluttered()
-            })
+            .and_then(|m| m.into_decluttered())
             .and_then(|mut m| {
                 rewrite(&mut m)?;
                 m.into_optimized()
@@ -107,11 +101,10 @@ impl OnnxModel {
     }
 }
 
-/// Our rewrites of a typed model before tract declutters it: casts of constants become
+/// Our rewrites of a decluttered model before tract optimizes it: casts of constants become
 /// constants, so that weights stored as f16 (EfficientNet-Lite0) are converted and packed once at
-/// load rather than at every run, and 1x1 convolutions run as [`PointwiseConv`] where it applies
-/// (tract would turn them into matrix products while decluttering).
-pub(super) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
+/// load rather than at every run, and depthwise convolutions run as [`DepthwiseConv`].
+pub(super) fn rewrite(model: &mut TypedModel) -> TractResult<()> {
     rewrite_each::<Cast>(model, |model, node, cast| {
         let Some(konst) = model.outlet_fact(node.inputs[0])?.konst.clone() else {
             return Ok(None);
@@ -122,28 +115,10 @@ pub(super) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
         Ok(Some(patch))
     })?;
     rewrite_each::<Conv>(model, |model, node, conv| {
-        PointwiseConv::for_conv(model, node, conv)?
-            .map(|op| TypedModelPatch::replace_single_op(model, node, &node.inputs[..1], op))
-            .transpose()
-    })
-}
-
-/// Our rewrites of a decluttered model before tract optimizes it: depthwise convolutions run as
-/// [`DepthwiseConv`] and max pools as [`SeparableMaxPool`], and what follows our convolutions
-/// channel by channel is folded into them.
-pub(super) fn rewrite(model: &mut TypedModel) -> TractResult<()> {
-    rewrite_each::<Conv>(model, |model, node, conv| {
         DepthwiseConv::for_conv(model, node, conv)?
             .map(|op| TypedModelPatch::replace_single_op(model, node, &node.inputs, op))
             .transpose()
-    })?;
-    rewrite_each::<MaxPool>(model, |model, node, pool| {
-        SeparableMaxPool::for_pool(model, node, pool)?
-            .map(|op| TypedModelPatch::replace_single_op(model, node, &node.inputs, op))
-            .transpose()
-    })?;
-    epilogue::fold_into::<PointwiseConv>(model)?;
-    epilogue::fold_into::<DepthwiseConv>(model)
+    })
 }
 
 /// Applies the patch `rewrite` makes, if any, for each node of `model` whose op is an `O`.
