@@ -11,6 +11,7 @@ pub mod faces;
 pub mod models;
 pub mod objects;
 pub mod onnx;
+mod pointwise;
 pub mod sound_summary;
 pub mod text;
 pub mod transcribe;

@@ -14,6 +14,7 @@ use tract_onnx::tract_core::plan::{SimpleState, eval};
 use super::MlError;
 use super::depthwise::DepthwiseConv;
 use super::models::{ModelSpec, weights_path};
+use super::pointwise::PointwiseConv;
 
 /// An optimized, runnable ONNX model; one plan serves every thread.
 pub struct OnnxModel {
@@ -38,7 +39,10 @@ impl OnnxModel {
             .model_for_path(weights_path(dir, spec))
             .and_then(|m| m.with_input_fact(0, f32::fact(input).into()))
             .and_then(|m| m.into_typed())
-            .and_then(|m| m.into_decluttered())
+            .and_then(|mut m| {
+                before_declutter(&mut m)?;
+                m.into_decluttered()
+            })
             .and_then(|mut m| {
                 rewrite(&mut m)?;
                 m.into_optimized()
@@ -101,10 +105,11 @@ impl OnnxModel {
     }
 }
 
-/// Our rewrites of a decluttered model before tract optimizes it: casts of constants become
+/// Our rewrites of a typed model before tract declutters it: casts of constants become
 /// constants, so that weights stored as f16 (EfficientNet-Lite0) are converted and packed once at
-/// load rather than at every run, and depthwise convolutions run as [`DepthwiseConv`].
-pub(super) fn rewrite(model: &mut TypedModel) -> TractResult<()> {
+/// load rather than at every run, and 1x1 convolutions run as [`PointwiseConv`] where it applies
+/// (tract would turn them into matrix products while decluttering).
+pub(super) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
     rewrite_each::<Cast>(model, |model, node, cast| {
         let Some(konst) = model.outlet_fact(node.inputs[0])?.konst.clone() else {
             return Ok(None);
@@ -114,6 +119,16 @@ pub(super) fn rewrite(model: &mut TypedModel) -> TractResult<()> {
         patch.shunt_outside(model, node.id.into(), wire)?;
         Ok(Some(patch))
     })?;
+    rewrite_each::<Conv>(model, |model, node, conv| {
+        PointwiseConv::for_conv(model, node, conv)?
+            .map(|op| TypedModelPatch::replace_single_op(model, node, &node.inputs[..1], op))
+            .transpose()
+    })
+}
+
+/// Our rewrite of a decluttered model before tract optimizes it: depthwise convolutions run as
+/// [`DepthwiseConv`].
+pub(super) fn rewrite(model: &mut TypedModel) -> TractResult<()> {
     rewrite_each::<Conv>(model, |model, node, conv| {
         DepthwiseConv::for_conv(model, node, conv)?
             .map(|op| TypedModelPatch::replace_single_op(model, node, &node.inputs, op))
