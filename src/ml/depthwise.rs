@@ -3,9 +3,12 @@
 //! through padding zones at about 1 GFLOP/s. This op replaces tract's own for f32 NCHW models
 //! before tract optimizes them: each channel's plane is copied once into a zero-padded buffer,
 //! so that every output row, borders included, is one contiguous run of every kernel tap,
-//! computed in whole vectors by tract-linalg's own row kernel (AVX on x86-64, NEON on arm64,
-//! chosen at run time); a horizontal stride computes the row at unit stride and picks from it.
-//! CPUs without the kernel (a Celeron J4125 has no AVX) take a plain loop.
+//! computed in whole vectors: with AVX-512, four vectors of outputs held in registers through
+//! every tap; elsewhere by tract-linalg's own row kernel (AVX on x86-64, NEON on arm64, chosen
+//! at run time), which adds one tap at a time into memory. A horizontal stride computes the row
+//! at unit stride and picks from it. CPUs without either (a Celeron J4125 has no AVX) take a
+//! plain loop. What follows channel
+//! by channel (a clip, SiLU) is done on each channel's outputs while they are in cache.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{EvalContext, EvalOp, Op, StaticName};
@@ -13,6 +16,8 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 use tract_onnx::tract_core::tract_linalg;
 use tract_onnx::tract_core::tract_linalg::routines::DepthwiseWF32;
+
+use super::epilogue::{Fuses, Step, apply_all};
 
 /// Output rows are computed in whole multiples of this many values (tract-linalg's vector); the
 /// padded plane has as much slack after it, so the last row's extra values read inside it.
@@ -31,6 +36,8 @@ pub struct DepthwiseConv {
     dilation: (usize, usize),
     /// Zero rows above and columns left of the input.
     pad_before: (usize, usize),
+    /// What is done to each output after the bias, in order.
+    then: Vec<Step>,
 }
 
 impl DepthwiseConv {
@@ -83,15 +90,8 @@ impl DepthwiseConv {
             stride: (spec.stride(0), spec.stride(1)),
             dilation: (spec.dilation(0), spec.dilation(1)),
             pad_before: (padding[0].pad_before, padding[1].pad_before),
+            then: Vec::new(),
         }))
-    }
-
-    fn output_shape(&self) -> TVec<usize> {
-        let mut shape = self.input.clone();
-        let rank = shape.len();
-        shape[rank - 2] = self.out.0;
-        shape[rank - 1] = self.out.1;
-        shape
     }
 
     /// Input height and width.
@@ -135,6 +135,22 @@ impl DepthwiseConv {
     }
 }
 
+impl Fuses for DepthwiseConv {
+    fn output_shape(&self) -> TVec<usize> {
+        let mut shape = self.input.clone();
+        let rank = shape.len();
+        shape[rank - 2] = self.out.0;
+        shape[rank - 1] = self.out.1;
+        shape
+    }
+
+    fn then(&self, step: Step) -> Self {
+        let mut fused = self.clone();
+        fused.then.push(step);
+        fused
+    }
+}
+
 impl Op for DepthwiseConv {
     fn name(&self) -> StaticName {
         "AlcovesDepthwiseConv".into()
@@ -142,8 +158,13 @@ impl Op for DepthwiseConv {
 
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
-            "input {:?} kernel {:?} stride {:?} dilation {:?} pad {:?}",
-            self.input, self.kernel, self.stride, self.dilation, self.pad_before
+            "input {:?} kernel {:?} stride {:?} dilation {:?} pad {:?} then {:?}",
+            self.input,
+            self.kernel,
+            self.stride,
+            self.dilation,
+            self.pad_before,
+            self.then.iter().map(|step| step.then).collect::<Vec<_>>()
         )])
     }
 
@@ -174,6 +195,7 @@ impl EvalOp for DepthwiseConv {
             let weights = &kernel[channel * kh * kw..][..kh * kw];
             let bias = bias[channel % bias.len()];
             rows_of.run(&padded, weights, &offsets, bias, out);
+            apply_all(&self.then, channel, out);
         }
         let output = tract_ndarray::ArrayD::from_shape_vec(&*self.output_shape(), output)?;
         Ok(tvec!(output.into_tvalue()))
@@ -206,8 +228,8 @@ impl TypedOp for DepthwiseConv {
 /// past a row's last output are computed and dropped), so that the small 14x14 and 7x7 planes of
 /// a network's last layers still run in long vectors; with one, each output row is a call.
 struct Rows {
-    /// tract-linalg's vectorised row kernel for this CPU (AVX on x86-64, NEON on arm64), if any.
-    kernel: Option<DepthwiseWF32>,
+    /// How the stretch is computed on this CPU.
+    kernel: Kernel,
     /// One stretch, rounded up to whole vectors so the kernel never takes its scalar tail.
     stretch: Vec<f32>,
     /// Output rows per stretch: all of them, or one.
@@ -225,7 +247,7 @@ impl Rows {
         let rows = if stride.0 == 1 { out.0 } else { 1 };
         let len = (rows - 1) * cols + (out.1 - 1) * stride.1 + 1;
         Rows {
-            kernel: tract_linalg::routines::depthwise_w_f32(),
+            kernel: Kernel::best(),
             stretch: vec![0.0; len.next_multiple_of(LANES)],
             rows,
             width: out.1,
@@ -251,8 +273,14 @@ impl Rows {
             assert!(start + reach + len <= padded.len());
             match self.kernel {
                 // SAFETY: as asserted, every offset + x below `len` is inside `padded`, and
-                // `stretch` holds `len` values.
-                Some(kernel) => unsafe {
+                // `stretch` holds `len` values; the CPU has AVX-512.
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512 => unsafe {
+                    let input = padded.as_ptr().add(start);
+                    avx512::taps(input, &mut self.stretch, weights, offsets, bias);
+                },
+                // SAFETY: as above.
+                Kernel::Linalg(kernel) => unsafe {
                     let input = padded.as_ptr().add(start);
                     kernel(
                         input,
@@ -264,7 +292,7 @@ impl Rows {
                         1,
                     );
                 },
-                None => {
+                Kernel::Plain => {
                     self.stretch.fill(bias);
                     for (&weight, &offset) in weights.iter().zip(offsets) {
                         let src = &padded[start + offset as usize..][..len];
@@ -286,6 +314,75 @@ impl Rows {
                 for (x, o) in out_row.iter_mut().enumerate() {
                     *o = row[x * stride];
                 }
+            }
+        }
+    }
+}
+
+/// The ways of computing a stretch, fastest first.
+#[derive(Debug, Clone, Copy)]
+enum Kernel {
+    /// Ours, with AVX-512.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    /// tract-linalg's vectorised row kernel for this CPU (AVX on x86-64, NEON on arm64).
+    Linalg(DepthwiseWF32),
+    /// A loop the compiler vectorises as it can.
+    Plain,
+}
+
+impl Kernel {
+    /// The fastest this CPU has.
+    fn best() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Kernel::Avx512;
+        }
+        tract_linalg::routines::depthwise_w_f32().map_or(Kernel::Plain, Kernel::Linalg)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// Output vectors held in registers through every tap.
+    const VECTORS: usize = 4;
+
+    /// `stretch[i] = bias + Σ_t weights[t] · input[offsets[t] + i]`, `VECTORS` vectors at a time
+    /// (the last ones masked to the stretch).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `input + offsets[t] + i` is readable for every tap `t` and every
+    /// `i` below `stretch.len()`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn taps(
+        input: *const f32,
+        stretch: &mut [f32],
+        weights: &[f32],
+        offsets: &[isize],
+        bias: f32,
+    ) {
+        let len = stretch.len();
+        for start in (0..len).step_by(VECTORS * 16) {
+            let masks: [__mmask16; VECTORS] = std::array::from_fn(|v| {
+                let lanes = (len - start).saturating_sub(v * 16).min(16);
+                ((1u32 << lanes) - 1) as u16
+            });
+            let mut acc = [_mm512_set1_ps(bias); VECTORS];
+            for (&w, &offset) in weights.iter().zip(offsets) {
+                let w = _mm512_set1_ps(w);
+                let src = input.wrapping_offset(offset).wrapping_add(start);
+                for (v, acc) in acc.iter_mut().enumerate() {
+                    // SAFETY: the mask keeps the load to this tap's readable values.
+                    let x = unsafe { _mm512_maskz_loadu_ps(masks[v], src.wrapping_add(v * 16)) };
+                    *acc = _mm512_fmadd_ps(x, w, *acc);
+                }
+            }
+            let dst = stretch.as_mut_ptr().wrapping_add(start);
+            for (v, acc) in acc.iter().enumerate() {
+                // SAFETY: the mask keeps the store inside `stretch`.
+                unsafe { _mm512_mask_storeu_ps(dst.wrapping_add(v * 16), masks[v], *acc) };
             }
         }
     }
@@ -365,28 +462,37 @@ mod tests {
             stride: (2, 2),
             dilation: (1, 1),
             pad_before: (1, 1),
+            then: Vec::new(),
         };
         let plane: Vec<f32> = (0..9 * 13).map(|i| (i as f32 * 0.3).cos()).collect();
         let (rows, cols) = op.padded();
         let mut padded = vec![0f32; rows * cols + LANES];
         op.fill_padded(&plane, &mut padded);
         let weights = [0.5, -1.0, 0.25, 2.0, 1.5, -0.75, 0.1, 0.2, -0.3];
-        let mut vector = Rows::new(op.out, op.stride, cols);
+        let linalg = tract_linalg::routines::depthwise_w_f32().expect("tract-linalg's kernel");
+        let kernels = [Kernel::best(), Kernel::Linalg(linalg)];
         assert!(
-            vector.kernel.is_some(),
-            "this CPU has tract-linalg's kernel"
+            !matches!(kernels[0], Kernel::Plain),
+            "this CPU has a vector kernel"
         );
         let mut plain = Rows {
-            kernel: None,
+            kernel: Kernel::Plain,
             ..Rows::new(op.out, op.stride, cols)
         };
-        let (mut a, mut b) = (vec![0f32; 35], vec![0f32; 35]);
-        vector.run(&padded, &weights, &op.offsets(), 0.125, &mut a);
+        let mut b = vec![0f32; 35];
         plain.run(&padded, &weights, &op.offsets(), 0.125, &mut b);
-        assert!(
-            a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6),
-            "{a:?} vs {b:?}"
-        );
+        let mut a = vec![0f32; 35];
+        for kernel in kernels {
+            let mut vector = Rows {
+                kernel,
+                ..Rows::new(op.out, op.stride, cols)
+            };
+            vector.run(&padded, &weights, &op.offsets(), 0.125, &mut a);
+            assert!(
+                a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6),
+                "{kernel:?}: {a:?} vs {b:?}"
+            );
+        }
         // Output (0, 0) reads rows -1..1 and columns -1..1 of the plane: zeros, then the plane.
         let p = |y: usize, x: usize| plane[y * 13 + x];
         let expected = 0.125 + 1.5 * p(0, 0) - 0.75 * p(0, 1) + 0.2 * p(1, 0) - 0.3 * p(1, 1);

@@ -7,7 +7,9 @@
 pub mod audio_events;
 pub mod audio_features;
 mod depthwise;
+mod epilogue;
 pub mod faces;
+mod max_pool;
 pub mod models;
 pub mod objects;
 pub mod onnx;

@@ -8,11 +8,13 @@ use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::cast::Cast;
-use tract_onnx::tract_core::ops::cnn::Conv;
+use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool};
 use tract_onnx::tract_core::plan::{SimpleState, eval};
 
 use super::MlError;
 use super::depthwise::DepthwiseConv;
+use super::epilogue;
+use super::max_pool::SeparableMaxPool;
 use super::models::{ModelSpec, weights_path};
 use super::pointwise::PointwiseConv;
 
@@ -126,14 +128,22 @@ pub(super) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
     })
 }
 
-/// Our rewrite of a decluttered model before tract optimizes it: depthwise convolutions run as
-/// [`DepthwiseConv`].
+/// Our rewrites of a decluttered model before tract optimizes it: depthwise convolutions run as
+/// [`DepthwiseConv`] and max pools as [`SeparableMaxPool`], and what follows our convolutions
+/// channel by channel is folded into them.
 pub(super) fn rewrite(model: &mut TypedModel) -> TractResult<()> {
     rewrite_each::<Conv>(model, |model, node, conv| {
         DepthwiseConv::for_conv(model, node, conv)?
             .map(|op| TypedModelPatch::replace_single_op(model, node, &node.inputs, op))
             .transpose()
-    })
+    })?;
+    rewrite_each::<MaxPool>(model, |model, node, pool| {
+        SeparableMaxPool::for_pool(model, node, pool)?
+            .map(|op| TypedModelPatch::replace_single_op(model, node, &node.inputs, op))
+            .transpose()
+    })?;
+    epilogue::fold_into::<PointwiseConv>(model)?;
+    epilogue::fold_into::<DepthwiseConv>(model)
 }
 
 /// Applies the patch `rewrite` makes, if any, for each node of `model` whose op is an `O`.

@@ -5,8 +5,9 @@
 //! This op replaces tract's before it optimizes the model: `out[o][p] = bias[o] + Σ_k w[o][k] ·
 //! x[k][p]` is computed in tiles of 8 output channels by 48 positions (24 accumulators), reading
 //! each input row where it lies (positions are contiguous in NCHW, so nothing is packed at run
-//! time) and the weights from a copy packed once at load, 8 channels per input channel. Other
-//! CPUs keep tract's op.
+//! time) and the weights from a copy packed once at load, 8 channels per input channel. What
+//! follows channel by channel (a bias or scale, a ReLU or clip, SiLU) is folded into the stores,
+//! as tract folds it into its matrix products. Other CPUs keep tract's op.
 
 use std::sync::Arc;
 
@@ -15,12 +16,19 @@ use tract_onnx::tract_core::internal::{EvalContext, EvalOp, Op, StaticName, ensu
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
+use super::epilogue::{Fuses, Shared, Step, has_avx512, per_channel};
+
 /// Output channels per tile.
 const ROWS: usize = 8;
 /// f32 values per AVX-512 vector.
 const LANES: usize = 16;
 /// Vectors of positions per tile.
 const VECTORS: usize = 3;
+/// Input values per chunk of positions: the chunk's columns of every input row stay in the
+/// core's first-level cache while every block of output channels is computed from them. With
+/// few input channels a chunk is several runs long, so that each output row is written in
+/// longer stretches.
+const CHUNK_VALUES: usize = 4 * 1024;
 
 /// A 1x1 convolution over one f32 `[1, K, H, W]` (or `[K, H, W]`) input with constant weights.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,27 +39,11 @@ pub struct PointwiseConv {
     outputs: usize,
     /// The weights in blocks of [`ROWS`] output channels: for each block and input channel, the
     /// block's weights for it (zeros past the last channel).
-    weights: Packed,
-    /// The bias of each output channel, zeros up to a whole block.
-    bias: Packed,
-}
-
-/// Weights packed once at load; equal when they are the same buffer.
-#[derive(Clone)]
-struct Packed(Arc<Vec<f32>>);
-
-impl PartialEq for Packed {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Packed {}
-
-impl std::fmt::Debug for Packed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} packed values", self.0.len())
-    }
+    weights: Shared,
+    /// The bias of each output channel.
+    bias: Shared,
+    /// What is done to each output after the bias, in order.
+    then: Vec<Step>,
 }
 
 impl PointwiseConv {
@@ -118,23 +110,13 @@ impl PointwiseConv {
                 block[k * ROWS + o % ROWS] = w;
             }
         }
-        let mut padded_bias = vec![0f32; blocks * ROWS];
-        for (o, b) in padded_bias.iter_mut().take(outputs).enumerate() {
-            *b = bias[o % bias_len];
-        }
         Ok(Some(PointwiseConv {
             input: input.into(),
             outputs,
-            weights: Packed(Arc::new(packed)),
-            bias: Packed(Arc::new(padded_bias)),
+            weights: Shared(Arc::new(packed)),
+            bias: Shared(Arc::new(per_channel(bias, outputs))),
+            then: Vec::new(),
         }))
-    }
-
-    fn output_shape(&self) -> TVec<usize> {
-        let mut shape = self.input.clone();
-        let rank = shape.len();
-        shape[rank - 3] = self.outputs;
-        shape
     }
 
     /// Input channels and positions per channel.
@@ -147,14 +129,30 @@ impl PointwiseConv {
     }
 }
 
+impl Fuses for PointwiseConv {
+    fn output_shape(&self) -> TVec<usize> {
+        let mut shape = self.input.clone();
+        let rank = shape.len();
+        shape[rank - 3] = self.outputs;
+        shape
+    }
+
+    fn then(&self, step: Step) -> Self {
+        let mut fused = self.clone();
+        fused.then.push(step);
+        fused
+    }
+}
+
 impl Op for PointwiseConv {
     fn name(&self) -> StaticName {
         "AlcovesPointwiseConv".into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
+        let then: Vec<_> = self.then.iter().map(|step| step.then).collect();
         Ok(vec![format!(
-            "input {:?} outputs {}",
+            "input {:?} outputs {} then {then:?}",
             self.input, self.outputs
         )])
     }
@@ -172,10 +170,12 @@ impl EvalOp for PointwiseConv {
         let mut output = vec![0f32; self.outputs * p];
         ensure!(has_avx512(), "a pointwise convolution needs AVX-512");
         // SAFETY: the CPU has AVX-512 (checked above); `x` holds k·p values, the packed
-        // weights and bias whole blocks for `self.outputs` channels, `output` outputs·p.
+        // weights whole blocks for `self.outputs` channels, the bias one value each, `output`
+        // outputs·p.
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            avx512::convolve(x, k, p, &self.weights.0, &self.bias.0, &mut output);
+            let weights = (&self.weights.0[..], &self.bias.0[..]);
+            avx512::convolve(x, k, p, weights, &self.then, &mut output);
         }
         let output = tract_ndarray::ArrayD::from_shape_vec(&*self.output_shape(), output)?;
         Ok(tvec!(output.into_tvalue()))
@@ -201,60 +201,60 @@ impl TypedOp for PointwiseConv {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn has_avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn has_avx512() -> bool {
-    false
-}
-
-#[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{LANES, ROWS, VECTORS};
+    use super::{CHUNK_VALUES, LANES, ROWS, VECTORS};
+    use crate::ml::epilogue::{Step, avx512::apply_all};
 
-    /// `out[o][p] = bias[o] + Σ_k w[o][k] · x[k][p]`, tile by tile: positions in runs of up to
-    /// `VECTORS` vectors (the last one masked), each run through every block of channels while
-    /// its input columns are in cache.
+    /// `out[o][p] = bias[o] + Σ_k w[o][k] · x[k][p]`, then each of `then`, tile by tile: the
+    /// positions in chunks whose input columns fit in cache, each chunk through every block of
+    /// channels, in runs of up to `VECTORS` vectors (the last one masked).
     ///
     /// # Safety
-    /// The CPU has AVX-512F; `x` holds `k·p` values, `weights` and `bias` whole blocks as
-    /// [`super::PointwiseConv`] packs them, and `out` is `outputs·p` long with `outputs` at
-    /// most the blocks' channels.
+    /// The CPU has AVX-512F; `x` holds `k·p` values, `weights` whole blocks as
+    /// [`super::PointwiseConv`] packs them and `bias` and `then` a value per output channel, and
+    /// `out` is `outputs·p` long with `outputs` at most the blocks' channels.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn convolve(
         x: &[f32],
         k: usize,
         p: usize,
-        weights: &[f32],
-        bias: &[f32],
+        (weights, bias): (&[f32], &[f32]),
+        then: &[Step],
         out: &mut [f32],
     ) {
         let outputs = out.len() / p;
-        debug_assert!(x.len() == k * p && weights.len() == bias.len() * k);
-        debug_assert!(bias.len() >= outputs && bias.len() % ROWS == 0);
-        let mut start = 0;
-        while start < p {
-            let width = (p - start).min(VECTORS * LANES);
-            let run = Run {
-                x: unsafe { x.as_ptr().add(start) },
-                k,
-                p,
-                last: mask(width % LANES),
-            };
-            let out = unsafe { out.as_mut_ptr().add(start) };
-            // SAFETY: `width` positions from `start` are inside every row of `x` and `out`.
-            unsafe {
-                match width.div_ceil(LANES) {
-                    3 => run.blocks::<3>(weights, bias, outputs, out),
-                    2 => run.blocks::<2>(weights, bias, outputs, out),
-                    _ => run.blocks::<1>(weights, bias, outputs, out),
+        debug_assert!(x.len() == k * p && weights.len() == outputs.div_ceil(ROWS) * ROWS * k);
+        debug_assert!(bias.len() == outputs);
+        let run = VECTORS * LANES;
+        let chunk = (CHUNK_VALUES / k / run).max(1) * run;
+        let tiles = Tiles {
+            x: x.as_ptr(),
+            p,
+            bias,
+            then,
+            out: out.as_mut_ptr(),
+        };
+        for chunk_start in (0..p).step_by(chunk) {
+            let chunk_end = (chunk_start + chunk).min(p);
+            for first in (0..outputs).step_by(ROWS) {
+                let panel = &weights[first * k..][..k * ROWS];
+                let rows = (outputs - first).min(ROWS);
+                for start in (chunk_start..chunk_end).step_by(run) {
+                    let width = (chunk_end - start).min(run);
+                    let last = mask(width % LANES);
+                    // SAFETY: `width` positions from `start` are inside every row of `x` and
+                    // `out`, and output rows `first..first + rows` exist.
+                    unsafe {
+                        match width.div_ceil(LANES) {
+                            3 => tiles.tile::<3>(panel, first, rows, start, last),
+                            2 => tiles.tile::<2>(panel, first, rows, start, last),
+                            _ => tiles.tile::<1>(panel, first, rows, start, last),
+                        }
+                    }
                 }
             }
-            start += width;
         }
     }
 
@@ -263,67 +263,72 @@ mod avx512 {
         if n == 0 { 0xffff } else { (1u16 << n) - 1 }
     }
 
-    /// One run of positions: where it starts in the input's first row, and the rows' layout.
-    struct Run {
+    /// What every tile reads and where it writes.
+    struct Tiles<'a> {
         x: *const f32,
-        k: usize,
         p: usize,
-        /// Lanes of the run's last vector that are positions.
-        last: __mmask16,
+        bias: &'a [f32],
+        then: &'a [Step],
+        out: *mut f32,
     }
 
-    impl Run {
-        /// Every block of output channels for this run of `V` vectors.
+    impl Tiles<'_> {
+        /// Output channels `first..first + rows` (the block whose packed weights are `panel`)
+        /// at `V` vectors of positions from `start`, the last vector's lanes as `last` says.
         #[target_feature(enable = "avx512f")]
-        unsafe fn blocks<const V: usize>(
+        unsafe fn tile<const V: usize>(
             &self,
-            weights: &[f32],
-            bias: &[f32],
-            outputs: usize,
-            out: *mut f32,
+            panel: &[f32],
+            first: usize,
+            rows: usize,
+            start: usize,
+            last: __mmask16,
         ) {
-            for (block, bias) in bias.chunks_exact(ROWS).enumerate() {
-                let first = block * ROWS;
-                if first >= outputs {
+            // Channels past the last start at zero and are not stored.
+            let mut acc = [[_mm512_setzero_ps(); V]; ROWS];
+            for (o, row) in acc.iter_mut().enumerate() {
+                let bias = self.bias.get(first + o).copied().unwrap_or_default();
+                *row = [_mm512_set1_ps(bias); V];
+            }
+            let p = self.p;
+            let mut x = unsafe { self.x.add(start) };
+            for w in panel.chunks_exact(ROWS) {
+                let mut column = [_mm512_setzero_ps(); V];
+                for (v, lane) in column.iter_mut().enumerate() {
+                    // SAFETY: the tile's vectors lie in this row of `x`; the last is masked to
+                    // the tile's positions.
+                    *lane = unsafe {
+                        if v + 1 == V {
+                            _mm512_maskz_loadu_ps(last, x.add(v * LANES))
+                        } else {
+                            _mm512_loadu_ps(x.add(v * LANES))
+                        }
+                    };
+                }
+                for (row, &w) in acc.iter_mut().zip(w) {
+                    let w = _mm512_set1_ps(w);
+                    for (acc, &x) in row.iter_mut().zip(&column) {
+                        *acc = _mm512_fmadd_ps(x, w, *acc);
+                    }
+                }
+                x = unsafe { x.add(p) };
+            }
+            // Rows and vectors by constant index, so that the accumulators stay in registers (a
+            // loop over `rows` made the compiler store every one after every multiply-add).
+            #[allow(clippy::needless_range_loop)]
+            for o in 0..ROWS {
+                if o >= rows {
                     break;
                 }
-                let panel = &weights[block * self.k * ROWS..][..self.k * ROWS];
-                let mut acc = [[_mm512_setzero_ps(); V]; ROWS];
-                for (row, &b) in acc.iter_mut().zip(bias) {
-                    *row = [_mm512_set1_ps(b); V];
-                }
-                let mut x = self.x;
-                for w in panel.chunks_exact(ROWS) {
-                    let mut column = [_mm512_setzero_ps(); V];
-                    for (v, lane) in column.iter_mut().enumerate() {
-                        // SAFETY: the run's vectors lie in this row of `x`; the last is
-                        // masked to the run's positions.
-                        *lane = unsafe {
-                            if v + 1 == V {
-                                _mm512_maskz_loadu_ps(self.last, x.add(v * LANES))
-                            } else {
-                                _mm512_loadu_ps(x.add(v * LANES))
-                            }
-                        };
-                    }
-                    for (row, &w) in acc.iter_mut().zip(w) {
-                        let w = _mm512_set1_ps(w);
-                        for (acc, &x) in row.iter_mut().zip(&column) {
-                            *acc = _mm512_fmadd_ps(x, w, *acc);
-                        }
-                    }
-                    x = unsafe { x.add(self.p) };
-                }
-                for (o, row) in acc.iter().enumerate().take(outputs - first) {
-                    let dst = unsafe { out.add((first + o) * self.p) };
-                    for (v, &acc) in row.iter().enumerate() {
-                        // SAFETY: as for the loads, in output row `first + o`.
-                        unsafe {
-                            if v + 1 == V {
-                                _mm512_mask_storeu_ps(dst.add(v * LANES), self.last, acc);
-                            } else {
-                                _mm512_storeu_ps(dst.add(v * LANES), acc);
-                            }
+                let dst = unsafe { self.out.add((first + o) * p + start) };
+                for v in 0..V {
+                    let value = apply_all(self.then, first + o, acc[o][v]);
+                    // SAFETY: as for the loads, in output row `first + o`.
+                    unsafe {
+                        if v + 1 == V {
+                            _mm512_mask_storeu_ps(dst.add(v * LANES), last, value);
+                        } else {
+                            _mm512_storeu_ps(dst.add(v * LANES), value);
                         }
                     }
                 }
@@ -335,12 +340,21 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::epilogue::Then;
     use tract_onnx::tract_core::ops::cnn::{PaddingSpec, PoolSpec};
+    use tract_onnx::tract_core::ops::math;
+    use tract_onnx::tract_core::ops::nn::silu;
 
-    /// One 1x1 convolution, run by tract's own op and by ours; the largest difference, or
-    /// `None` where this CPU has no AVX-512.
-    fn difference(input: &[usize], outputs: usize, bias: usize) -> Option<f32> {
-        let inputs = input[input.len() - 3];
+    /// A 1x1 convolution followed by `then` (each with one value or one per channel), run by
+    /// tract alone and with our rewrites, which must have made it one [`PointwiseConv`] with
+    /// every step folded in; the largest difference, or `None` where this CPU has no AVX-512.
+    fn difference(
+        input: &[usize],
+        outputs: usize,
+        bias: usize,
+        then: &[(Then, usize)],
+    ) -> Option<f32> {
+        let (rank, inputs) = (input.len(), input[input.len() - 3]);
         let wave = |n: usize, f: f32| (0..n).map(|i| (i as f32 * f).sin()).collect::<Vec<f32>>();
         let x = wave(input.iter().product(), 0.37);
         let mut model = TypedModel::default();
@@ -351,7 +365,7 @@ mod tests {
         let b = model.add_const("b", b).unwrap();
         let conv = Conv {
             pool_spec: PoolSpec {
-                data_format: if input.len() == 4 {
+                data_format: if rank == 4 {
                     DataFormat::NCHW
                 } else {
                     DataFormat::CHW
@@ -367,8 +381,27 @@ mod tests {
             group: 1,
             q_params: None,
         };
-        let out = model.wire_node("pw", conv, &[source, w, b]).unwrap();
-        model.select_output_outlets(&out).unwrap();
+        let mut wire = model.wire_node("pw", conv, &[source, w, b]).unwrap()[0];
+        for (i, &(then, n)) in then.iter().enumerate() {
+            let name = format!("then{i}");
+            if then == Then::Silu {
+                wire = model.wire_node(name, silu(), &[wire]).unwrap()[0];
+                continue;
+            }
+            let mut shape = vec![1; rank];
+            shape[rank - 3] = n;
+            let c = Tensor::from_shape(&shape, &wave(n, 0.3 + i as f32)).unwrap();
+            let c = model.add_const(format!("c{i}"), c).unwrap();
+            let op = match then {
+                Then::Add => math::add(),
+                Then::Mul => math::mul(),
+                Then::Max => math::max(),
+                Then::Min => math::min(),
+                Then::Silu => unreachable!("wired above"),
+            };
+            wire = model.wire_node(name, op, &[wire, c]).unwrap()[0];
+        }
+        model.select_output_outlets(&[wire]).unwrap();
         let run = |model: TypedModel| {
             let plan = model.into_optimized().unwrap().into_runnable().unwrap();
             let x = Tensor::from_shape(input, &x).unwrap();
@@ -376,12 +409,20 @@ mod tests {
             let out = out[0].to_plain_array_view::<f32>().unwrap();
             out.iter().copied().collect::<Vec<f32>>()
         };
-        let mut ours = model.clone();
-        crate::ml::onnx::before_declutter(&mut ours).unwrap();
         if !has_avx512() {
             return None;
         }
-        assert!(ours.nodes.iter().any(|n| n.op_is::<PointwiseConv>()));
+        let mut ours = model.clone();
+        crate::ml::onnx::before_declutter(&mut ours).unwrap();
+        let mut ours = ours.into_decluttered().unwrap();
+        crate::ml::onnx::rewrite(&mut ours).unwrap();
+        let ops: Vec<&PointwiseConv> = ours
+            .nodes
+            .iter()
+            .filter_map(|n| n.op_as::<PointwiseConv>())
+            .collect();
+        assert_eq!(ops.len(), 1, "{ours}");
+        assert_eq!(ops[0].then.len(), then.len(), "{ours}");
         let (theirs, ours) = (run(model), run(ours));
         assert_eq!(theirs.len(), ours.len());
         Some(
@@ -396,19 +437,28 @@ mod tests {
     #[test]
     fn matches_tracts_pointwise_convolution() {
         // Positions: whole runs, a masked last vector, one or two vectors, a single position;
-        // channels: whole blocks and a part block; one bias for all or one each.
-        let cases = [
-            (vec![1, 16, 56, 56], 32, 32),
-            (vec![1, 64, 14, 14], 128, 128),
-            (vec![1, 320, 7, 7], 1280, 1280),
-            (vec![1, 12, 5, 7], 13, 13),
-            (vec![1, 3, 4, 5], 9, 1),
-            (vec![7, 1, 1], 5, 5),
-            (vec![24, 3, 11], 20, 1),
+        // channels: whole blocks and a part block; one bias for all or one each; then nothing,
+        // a scale, shift and ReLU (a batch norm), a clip, SiLU.
+        let norm = [(Then::Mul, 32), (Then::Add, 32), (Then::Max, 1)];
+        let clip = [(Then::Max, 1), (Then::Min, 1)];
+        let cases: [(Vec<usize>, usize, usize, &[(Then, usize)]); 8] = [
+            (vec![1, 16, 56, 56], 32, 32, &norm),
+            (vec![1, 64, 14, 14], 128, 128, &clip),
+            (vec![1, 320, 7, 7], 1280, 1280, &clip),
+            (vec![1, 12, 5, 7], 13, 13, &[]),
+            (
+                vec![1, 40, 13, 13],
+                24,
+                24,
+                &[(Then::Mul, 24), (Then::Silu, 0)],
+            ),
+            (vec![1, 3, 4, 5], 9, 1, &[(Then::Add, 9)]),
+            (vec![7, 1, 1], 5, 5, &[]),
+            (vec![24, 3, 11], 20, 1, &[(Then::Mul, 1), (Then::Min, 20)]),
         ];
-        for (input, outputs, bias) in cases {
-            match difference(&input, outputs, bias) {
-                Some(d) => assert!(d < 1e-4, "{input:?} -> {outputs}: differs by {d}"),
+        for (input, outputs, bias, then) in cases {
+            match difference(&input, outputs, bias, then) {
+                Some(d) => assert!(d < 1e-4, "{input:?} -> {outputs} {then:?}: differs by {d}"),
                 None => eprintln!("this CPU has no AVX-512: tract's own op runs"),
             }
         }
