@@ -92,10 +92,14 @@ impl SeparableMaxPool {
             // Output columns whose window's tap `tap` is inside the row: x = ox·sx + tap - px.
             let from = (px.saturating_sub(tap)).div_ceil(sx);
             let to = (w + px).saturating_sub(tap).div_ceil(sx).min(ow);
+            if from >= to {
+                continue;
+            }
+            let first = from * sx + tap - px;
             for (row, pooled) in plane.chunks_exact(w).zip(rows.chunks_exact_mut(ow)) {
-                for ox in from..to {
-                    let x = ox * sx + tap - px;
-                    pooled[ox] = pooled[ox].max(row[x]);
+                let taps = row[first..].iter().step_by(sx);
+                for (pooled, &x) in pooled[from..to].iter_mut().zip(taps) {
+                    *pooled = pooled.max(x);
                 }
             }
         }

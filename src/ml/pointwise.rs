@@ -343,7 +343,7 @@ mod tests {
     use crate::ml::epilogue::Then;
     use tract_onnx::tract_core::ops::cnn::{PaddingSpec, PoolSpec};
     use tract_onnx::tract_core::ops::math;
-    use tract_onnx::tract_core::ops::nn::silu;
+    use tract_onnx::tract_core::ops::nn::silu::silu;
 
     /// A 1x1 convolution followed by `then` (each with one value or one per channel), run by
     /// tract alone and with our rewrites, which must have made it one [`PointwiseConv`] with
@@ -361,7 +361,9 @@ mod tests {
         let source = model.add_source("x", f32::fact(input)).unwrap();
         let w = Tensor::from_shape(&[outputs, inputs, 1, 1], &wave(outputs * inputs, 0.11));
         let w = model.add_const("w", w.unwrap()).unwrap();
-        let b = Tensor::from_shape(&[bias], &wave(bias, 0.7)).unwrap();
+        // One bias for all channels is a scalar.
+        let bias_shape: &[usize] = if bias == 1 { &[] } else { &[bias] };
+        let b = Tensor::from_shape(bias_shape, &wave(bias, 0.7)).unwrap();
         let b = model.add_const("b", b).unwrap();
         let conv = Conv {
             pool_spec: PoolSpec {
@@ -390,7 +392,12 @@ mod tests {
             }
             let mut shape = vec![1; rank];
             shape[rank - 3] = n;
-            let c = Tensor::from_shape(&shape, &wave(n, 0.3 + i as f32)).unwrap();
+            // Never zero, or tract would fold a multiplication away.
+            let values: Vec<f32> = wave(n, 0.3 + i as f32)
+                .iter()
+                .map(|v| 0.5 + 0.25 * v)
+                .collect();
+            let c = Tensor::from_shape(&shape, &values).unwrap();
             let c = model.add_const(format!("c{i}"), c).unwrap();
             let op = match then {
                 Then::Add => math::add(),
@@ -434,6 +441,9 @@ mod tests {
         )
     }
 
+    /// Input shape, output channels, bias values, and what follows with its number of values.
+    type Case<'a> = (Vec<usize>, usize, usize, &'a [(Then, usize)]);
+
     #[test]
     fn matches_tracts_pointwise_convolution() {
         // Positions: whole runs, a masked last vector, one or two vectors, a single position;
@@ -441,7 +451,7 @@ mod tests {
         // a scale, shift and ReLU (a batch norm), a clip, SiLU.
         let norm = [(Then::Mul, 32), (Then::Add, 32), (Then::Max, 1)];
         let clip = [(Then::Max, 1), (Then::Min, 1)];
-        let cases: [(Vec<usize>, usize, usize, &[(Then, usize)]); 8] = [
+        let cases: [Case; 8] = [
             (vec![1, 16, 56, 56], 32, 32, &norm),
             (vec![1, 64, 14, 14], 128, 128, &clip),
             (vec![1, 320, 7, 7], 1280, 1280, &clip),
