@@ -5,8 +5,9 @@
 //! so that every output row, borders included, is one contiguous run of every kernel tap,
 //! computed in whole vectors: with AVX-512, four vectors of outputs held in registers through
 //! every tap; elsewhere by tract-linalg's own row kernel (AVX on x86-64, NEON on arm64, chosen
-//! at run time), which adds one tap at a time into memory. A horizontal stride computes the row
-//! at unit stride and picks from it. CPUs without either (a Celeron J4125 has no AVX) take a
+//! at run time), which adds one tap at a time into memory. A stride splits the padded plane into
+//! phases (even and odd rows and columns for 2), so that neighbouring outputs still read
+//! neighbouring values. CPUs without either (a Celeron J4125 has no AVX) take a
 //! plain loop. What follows channel
 //! by channel (a clip, SiLU) is done on each channel's outputs while they are in cache.
 
@@ -18,6 +19,7 @@ use tract_onnx::tract_core::tract_linalg;
 use tract_onnx::tract_core::tract_linalg::routines::DepthwiseWF32;
 
 use super::epilogue::{Fuses, Step, apply_all};
+use super::onnx::f32_output;
 
 /// Output rows are computed in whole multiples of this many values (tract-linalg's vector); the
 /// padded plane has as much slack after it, so the last row's extra values read inside it.
@@ -100,37 +102,63 @@ impl DepthwiseConv {
         (self.input[rank - 2], self.input[rank - 1])
     }
 
-    /// The zero-padded plane's rows and columns: what the outputs read, no more.
-    fn padded(&self) -> (usize, usize) {
+    /// The rows and columns of each phase of the zero-padded plane: what the outputs read, no
+    /// more. The padded plane is kept as `stride.0 × stride.1` phases, phase `(py, px)` holding
+    /// the padded rows `py, py + stride.0, …` and of those the columns `px, px + stride.1, …`,
+    /// so that neighbouring outputs read neighbouring values of one phase for every tap.
+    fn phase_shape(&self) -> (usize, usize) {
         let (oh, ow) = self.out;
         let (kh, kw) = self.kernel;
-        let rows = (oh - 1) * self.stride.0 + (kh - 1) * self.dilation.0 + 1;
-        let cols = (ow - 1) * self.stride.1 + (kw - 1) * self.dilation.1 + 1;
+        let rows = oh + (kh - 1) * self.dilation.0 / self.stride.0;
+        let cols = ow + (kw - 1) * self.dilation.1 / self.stride.1;
         (rows, cols)
     }
 
-    /// Copies one channel's plane into `padded` (laid out as [`DepthwiseConv::padded`] says).
-    /// Only the plane's own values are written, so the zeros around it, written once when the
-    /// buffer was made, stay for every channel.
+    /// Values in the padded plane, every phase, plus the slack the kernels' rounding reads.
+    fn padded_len(&self) -> usize {
+        let (rows, cols) = self.phase_shape();
+        self.stride.0 * self.stride.1 * rows * cols + LANES
+    }
+
+    /// Copies one channel's plane into `padded` (laid out as [`DepthwiseConv::phase_shape`]
+    /// says). Only the plane's own values are written, so the zeros around it, written once when
+    /// the buffer was made, stay for every channel.
     fn fill_padded(&self, plane: &[f32], padded: &mut [f32]) {
         let (h, w) = self.in_hw();
-        let (rows, cols) = self.padded();
+        let (rows, cols) = self.phase_shape();
         let (top, left) = self.pad_before;
-        let left = left.min(cols);
-        let n = w.min(cols - left);
-        let inside = padded.chunks_exact_mut(cols).take(rows).skip(top);
-        for (row, src) in inside.zip(plane.chunks_exact(w).take(h)) {
-            row[left..left + n].copy_from_slice(&src[..n]);
+        let (sy, sx) = self.stride;
+        for (y, src) in plane.chunks_exact(w).take(h).enumerate() {
+            let (py, row) = ((y + top) % sy, (y + top) / sy);
+            if row >= rows {
+                break;
+            }
+            for px in 0..sx {
+                // The first input column of this phase, and where it lands.
+                let first = (px + sx - left % sx) % sx;
+                let col = (first + left) / sx;
+                let phase = &mut padded[(py * sx + px) * rows * cols..][..rows * cols];
+                let dst = phase[row * cols..][..cols].iter_mut().skip(col);
+                for (d, &v) in dst.zip(src.iter().skip(first).step_by(sx)) {
+                    *d = v;
+                }
+            }
         }
     }
 
-    /// Where each kernel tap reads in the padded plane for output (0, 0), tap by tap row-major.
+    /// Where each kernel tap reads in the padded plane for output (0, 0), tap by tap row-major;
+    /// output `(y, x)` reads `y · cols + x` further on.
     fn offsets(&self) -> Vec<isize> {
-        let (_, cols) = self.padded();
+        let (rows, cols) = self.phase_shape();
         let (kh, kw) = self.kernel;
+        let (sy, sx) = self.stride;
         let (dy, dx) = self.dilation;
         (0..kh * kw)
-            .map(|tap| ((tap / kw) * dy * cols + (tap % kw) * dx) as isize)
+            .map(|tap| {
+                let (y, x) = ((tap / kw) * dy, (tap % kw) * dx);
+                let phase = (y % sy) * sx + x % sx;
+                (phase * rows * cols + (y / sy) * cols + x / sx) as isize
+            })
             .collect()
     }
 }
@@ -180,25 +208,23 @@ impl EvalOp for DepthwiseConv {
         let (h, w) = self.in_hw();
         let (oh, ow) = self.out;
         let (kh, kw) = self.kernel;
-        let (rows, cols) = self.padded();
-        let mut output = vec![0f32; self.output_shape().iter().product()];
-        let mut padded = vec![0f32; rows * cols + LANES];
+        let (_, cols) = self.phase_shape();
+        let mut padded = vec![0f32; self.padded_len()];
         let offsets = self.offsets();
-        let mut rows_of = Rows::new(self.out, self.stride, cols);
-        for (c, (plane, out)) in x
-            .chunks_exact(h * w)
-            .zip(output.chunks_exact_mut(oh * ow))
-            .enumerate()
-        {
-            let channel = c % (kernel.len() / (kh * kw));
-            self.fill_padded(plane, &mut padded);
-            let weights = &kernel[channel * kh * kw..][..kh * kw];
-            let bias = bias[channel % bias.len()];
-            rows_of.run(&padded, weights, &offsets, bias, out);
-            apply_all(&self.then, channel, out);
-        }
-        let output = tract_ndarray::ArrayD::from_shape_vec(&*self.output_shape(), output)?;
-        Ok(tvec!(output.into_tvalue()))
+        let mut rows_of = Rows::new(self.out, cols);
+        // Each channel's outputs are written whole by `run`, then changed in place.
+        f32_output(&self.output_shape(), |output| {
+            let planes = x.chunks_exact(h * w).zip(output.chunks_exact_mut(oh * ow));
+            for (c, (plane, out)) in planes.enumerate() {
+                let channel = c % (kernel.len() / (kh * kw));
+                self.fill_padded(plane, &mut padded);
+                let weights = &kernel[channel * kh * kw..][..kh * kw];
+                let bias = bias[channel % bias.len()];
+                rows_of.run(&padded, weights, &offsets, bias, out);
+                apply_all(&self.then, channel, out);
+            }
+            Ok(())
+        })
     }
 
     fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
@@ -221,37 +247,29 @@ impl TypedOp for DepthwiseConv {
 }
 
 /// Computes one channel's outputs from its padded plane:
-/// `out[y][x] = bias + Σ weight[t] · padded[offset[t] + y·stride.0·cols + x·stride.1]`.
+/// `out[y][x] = bias + Σ weight[t] · padded[offset[t] + y·cols + x]`.
 ///
-/// The kernel runs over a stretch of the padded plane at unit stride and the outputs are picked
-/// from it. Without a vertical stride the stretch is the whole plane in one call (the columns
-/// past a row's last output are computed and dropped), so that the small 14x14 and 7x7 planes of
-/// a network's last layers still run in long vectors; with one, each output row is a call.
+/// The kernel runs over the whole plane as one stretch at unit stride (the columns past a row's
+/// last output are computed and dropped), so that the small 14x14 and 7x7 planes of a network's
+/// last layers still run in long vectors; a stride is taken care of by the plane's phases.
 struct Rows {
     /// How the stretch is computed on this CPU.
     kernel: Kernel,
     /// One stretch, rounded up to whole vectors so the kernel never takes its scalar tail.
     stretch: Vec<f32>,
-    /// Output rows per stretch: all of them, or one.
-    rows: usize,
     /// Output columns.
     width: usize,
-    /// Output rows and columns are this many padded rows and columns apart.
-    stride: (usize, usize),
-    /// Values per padded row.
+    /// Values per row of a phase of the padded plane.
     cols: usize,
 }
 
 impl Rows {
-    fn new(out: (usize, usize), stride: (usize, usize), cols: usize) -> Rows {
-        let rows = if stride.0 == 1 { out.0 } else { 1 };
-        let len = (rows - 1) * cols + (out.1 - 1) * stride.1 + 1;
+    fn new(out: (usize, usize), cols: usize) -> Rows {
+        let len = (out.0 - 1) * cols + out.1;
         Rows {
             kernel: Kernel::best(),
             stretch: vec![0.0; len.next_multiple_of(LANES)],
-            rows,
             width: out.1,
-            stride,
             cols,
         }
     }
@@ -266,55 +284,36 @@ impl Rows {
     ) {
         let len = self.stretch.len();
         let reach = offsets.iter().copied().max().unwrap_or(0) as usize;
-        let step = self.rows * self.stride.0 * self.cols;
-        for (n, out) in out.chunks_exact_mut(self.rows * self.width).enumerate() {
-            let start = n * step;
-            // The rounding reads at most `LANES - 1` values of the slack after the plane.
-            assert!(start + reach + len <= padded.len());
-            match self.kernel {
-                // SAFETY: as asserted, every offset + x below `len` is inside `padded`, and
-                // `stretch` holds `len` values; the CPU has AVX-512.
-                #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512 => unsafe {
-                    let input = padded.as_ptr().add(start);
-                    avx512::taps(input, &mut self.stretch, weights, offsets, bias);
-                },
-                // SAFETY: as above.
-                Kernel::Linalg(kernel) => unsafe {
-                    let input = padded.as_ptr().add(start);
-                    kernel(
-                        input,
-                        self.stretch.as_mut_ptr(),
-                        weights,
-                        offsets,
-                        bias,
-                        len,
-                        1,
-                    );
-                },
-                Kernel::Plain => {
-                    self.stretch.fill(bias);
-                    for (&weight, &offset) in weights.iter().zip(offsets) {
-                        let src = &padded[start + offset as usize..][..len];
-                        for (acc, &x) in self.stretch.iter_mut().zip(src) {
-                            *acc += weight * x;
-                        }
+        // The rounding reads at most `LANES - 1` values of the slack after the plane.
+        assert!(reach + len <= padded.len());
+        let input = padded.as_ptr();
+        match self.kernel {
+            // SAFETY: as asserted, every offset + x below `len` is inside `padded`, and
+            // `stretch` holds `len` values; the CPU has AVX-512.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe {
+                avx512::taps(input, &mut self.stretch, weights, offsets, bias);
+            },
+            // SAFETY: as above.
+            Kernel::Linalg(kernel) => unsafe {
+                let stretch = self.stretch.as_mut_ptr();
+                kernel(input, stretch, weights, offsets, bias, len, 1);
+            },
+            Kernel::Plain => {
+                self.stretch.fill(bias);
+                for (&weight, &offset) in weights.iter().zip(offsets) {
+                    let src = &padded[offset as usize..][..len];
+                    for (acc, &x) in self.stretch.iter_mut().zip(src) {
+                        *acc += weight * x;
                     }
                 }
             }
-            for (out_row, row) in out
-                .chunks_exact_mut(self.width)
-                .zip(self.stretch.chunks(self.cols))
-            {
-                if self.stride.1 == 1 {
-                    out_row.copy_from_slice(&row[..self.width]);
-                    continue;
-                }
-                let stride = self.stride.1;
-                for (x, o) in out_row.iter_mut().enumerate() {
-                    *o = row[x * stride];
-                }
-            }
+        }
+        for (out_row, row) in out
+            .chunks_exact_mut(self.width)
+            .zip(self.stretch.chunks(self.cols))
+        {
+            out_row.copy_from_slice(&row[..self.width]);
         }
     }
 }
@@ -465,8 +464,8 @@ mod tests {
             then: Vec::new(),
         };
         let plane: Vec<f32> = (0..9 * 13).map(|i| (i as f32 * 0.3).cos()).collect();
-        let (rows, cols) = op.padded();
-        let mut padded = vec![0f32; rows * cols + LANES];
+        let (_, cols) = op.phase_shape();
+        let mut padded = vec![0f32; op.padded_len()];
         op.fill_padded(&plane, &mut padded);
         let weights = [0.5, -1.0, 0.25, 2.0, 1.5, -0.75, 0.1, 0.2, -0.3];
         let linalg = tract_linalg::routines::depthwise_w_f32().expect("tract-linalg's kernel");
@@ -477,7 +476,7 @@ mod tests {
         );
         let mut plain = Rows {
             kernel: Kernel::Plain,
-            ..Rows::new(op.out, op.stride, cols)
+            ..Rows::new(op.out, cols)
         };
         let mut b = vec![0f32; 35];
         plain.run(&padded, &weights, &op.offsets(), 0.125, &mut b);
@@ -485,7 +484,7 @@ mod tests {
         for kernel in kernels {
             let mut vector = Rows {
                 kernel,
-                ..Rows::new(op.out, op.stride, cols)
+                ..Rows::new(op.out, cols)
             };
             vector.run(&padded, &weights, &op.offsets(), 0.125, &mut a);
             assert!(

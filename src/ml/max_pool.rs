@@ -10,6 +10,8 @@ use tract_onnx::tract_core::internal::{EvalContext, EvalOp, Op, StaticName};
 use tract_onnx::tract_core::ops::cnn::MaxPool;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
+use super::onnx::f32_output;
+
 /// A max pool over one f32 NCHW (or CHW) input, with no index output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeparableMaxPool {
@@ -140,13 +142,14 @@ impl EvalOp for SeparableMaxPool {
         let x = x.as_slice::<f32>()?;
         let (h, w) = self.in_hw();
         let (oh, ow) = self.out;
-        let mut output = vec![0f32; self.output_shape().iter().product()];
         let mut rows = vec![0f32; h * ow];
-        for (plane, out) in x.chunks_exact(h * w).zip(output.chunks_exact_mut(oh * ow)) {
-            self.pool(plane, &mut rows, out);
-        }
-        let output = tract_ndarray::ArrayD::from_shape_vec(&*self.output_shape(), output)?;
-        Ok(tvec!(output.into_tvalue()))
+        // `pool` writes every output of its plane.
+        f32_output(&self.output_shape(), |output| {
+            for (plane, out) in x.chunks_exact(h * w).zip(output.chunks_exact_mut(oh * ow)) {
+                self.pool(plane, &mut rows, out);
+            }
+            Ok(())
+        })
     }
 
     fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {

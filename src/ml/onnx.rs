@@ -167,6 +167,18 @@ fn rewrite_each<O: TypedOp>(
     Ok(())
 }
 
+/// An f32 tensor of `shape` that `write` fills, as our ops' output: written where tract will
+/// read it, rather than into a vector that is then copied, and not cleared first.
+pub(super) fn f32_output(
+    shape: &[usize],
+    write: impl FnOnce(&mut [f32]) -> TractResult<()>,
+) -> TractResult<TVec<TValue>> {
+    // SAFETY: every op that calls this writes each value of its output before it is read.
+    let mut tensor = unsafe { Tensor::uninitialized::<f32>(shape)? };
+    write(tensor.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?)?;
+    Ok(tvec!(tensor.into_tvalue()))
+}
+
 /// One output tensor, flattened in row-major order.
 #[derive(Debug, Clone)]
 pub struct Outputs {

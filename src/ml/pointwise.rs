@@ -17,6 +17,7 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 use super::epilogue::{Fuses, Shared, Step, has_avx512, per_channel};
+use super::onnx::f32_output;
 
 /// Output channels per tile.
 const ROWS: usize = 8;
@@ -174,18 +175,19 @@ impl EvalOp for PointwiseConv {
         let x = inputs[0].try_as_plain_ram()?.as_slice::<f32>()?;
         let (k, p) = self.k_p();
         ensure!(x.len() == k * p, "input of {} values, not {k}x{p}", x.len());
-        let mut output = vec![0f32; self.outputs * p];
         ensure!(has_avx512(), "a pointwise convolution needs AVX-512");
-        // SAFETY: the CPU has AVX-512 (checked above); `x` holds k·p values, the packed
-        // weights whole blocks for `self.outputs` channels, the bias one value each, `output`
-        // outputs·p.
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            let weights = (&self.weights.0[..], &self.bias.0[..]);
-            avx512::convolve(x, k, p, weights, &self.then, &mut output);
-        }
-        let output = tract_ndarray::ArrayD::from_shape_vec(&*self.output_shape(), output)?;
-        Ok(tvec!(output.into_tvalue()))
+        // `convolve` stores every output once.
+        f32_output(&self.output_shape(), |output| {
+            // SAFETY: the CPU has AVX-512 (checked above); `x` holds k·p values, the packed
+            // weights whole blocks for `self.outputs` channels, the bias one value each,
+            // `output` outputs·p.
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                let weights = (&self.weights.0[..], &self.bias.0[..]);
+                avx512::convolve(x, k, p, weights, &self.then, output);
+            }
+            Ok(())
+        })
     }
 
     fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
