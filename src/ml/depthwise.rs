@@ -138,10 +138,9 @@ impl DepthwiseConv {
                 let first = (px + sx - left % sx) % sx;
                 let col = (first + left) / sx;
                 let phase = &mut padded[(py * sx + px) * rows * cols..][..rows * cols];
-                let dst = phase[row * cols..][..cols].iter_mut().skip(col);
-                for (d, &v) in dst.zip(src.iter().skip(first).step_by(sx)) {
-                    *d = v;
-                }
+                let dst = &mut phase[row * cols..][..cols];
+                let src = src.get(first..).unwrap_or_default();
+                every_nth(sx, src, &mut dst[col.min(cols)..]);
             }
         }
     }
@@ -160,6 +159,32 @@ impl DepthwiseConv {
                 (phase * rows * cols + (y / sy) * cols + x / sx) as isize
             })
             .collect()
+    }
+}
+
+/// Copies `src[0], src[n], src[2n], …` into `dst` as far as both go: a whole copy for 1, pairs
+/// for 2 (both vectorised), one by one otherwise.
+fn every_nth(n: usize, src: &[f32], dst: &mut [f32]) {
+    match n {
+        1 => {
+            let len = src.len().min(dst.len());
+            dst[..len].copy_from_slice(&src[..len]);
+        }
+        2 => {
+            let pairs = src.chunks_exact(2);
+            let (whole, last) = (pairs.len(), pairs.remainder().first().copied());
+            for (d, pair) in dst.iter_mut().zip(pairs) {
+                *d = pair[0];
+            }
+            if let (Some(v), Some(d)) = (last, dst.get_mut(whole)) {
+                *d = v;
+            }
+        }
+        _ => {
+            for (d, &v) in dst.iter_mut().zip(src.iter().step_by(n)) {
+                *d = v;
+            }
+        }
     }
 }
 
@@ -220,8 +245,8 @@ impl EvalOp for DepthwiseConv {
                 self.fill_padded(plane, &mut padded);
                 let weights = &kernel[channel * kh * kw..][..kh * kw];
                 let bias = bias[channel % bias.len()];
-                rows_of.run(&padded, weights, &offsets, bias, out);
-                apply_all(&self.then, channel, out);
+                let then = (&self.then[..], channel);
+                rows_of.run(&padded, weights, &offsets, bias, then, out);
             }
             Ok(())
         })
@@ -280,6 +305,7 @@ impl Rows {
         weights: &[f32],
         offsets: &[isize],
         bias: f32,
+        (then, channel): (&[Step], usize),
         out: &mut [f32],
     ) {
         let len = self.stretch.len();
@@ -287,17 +313,28 @@ impl Rows {
         // The rounding reads at most `LANES - 1` values of the slack after the plane.
         assert!(reach + len <= padded.len());
         let input = padded.as_ptr();
-        match self.kernel {
+        // Whether `then` was applied in registers.
+        let applied = match self.kernel {
             // SAFETY: as asserted, every offset + x below `len` is inside `padded`, and
             // `stretch` holds `len` values; the CPU has AVX-512.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => unsafe {
-                avx512::taps(input, &mut self.stretch, weights, offsets, bias);
+                avx512::taps(
+                    input,
+                    &mut self.stretch,
+                    weights,
+                    offsets,
+                    bias,
+                    then,
+                    channel,
+                );
+                true
             },
             // SAFETY: as above.
             Kernel::Linalg(kernel) => unsafe {
                 let stretch = self.stretch.as_mut_ptr();
                 kernel(input, stretch, weights, offsets, bias, len, 1);
+                false
             },
             Kernel::Plain => {
                 self.stretch.fill(bias);
@@ -307,13 +344,17 @@ impl Rows {
                         *acc += weight * x;
                     }
                 }
+                false
             }
-        }
+        };
         for (out_row, row) in out
             .chunks_exact_mut(self.width)
             .zip(self.stretch.chunks(self.cols))
         {
             out_row.copy_from_slice(&row[..self.width]);
+        }
+        if !applied {
+            apply_all(then, channel, out);
         }
     }
 }
@@ -345,11 +386,13 @@ impl Kernel {
 mod avx512 {
     use std::arch::x86_64::*;
 
+    use crate::ml::epilogue::{Step, avx512::apply_all};
+
     /// Output vectors held in registers through every tap.
     const VECTORS: usize = 4;
 
-    /// `stretch[i] = bias + Σ_t weights[t] · input[offsets[t] + i]`, `VECTORS` vectors at a time
-    /// (the last ones masked to the stretch).
+    /// `stretch[i] = bias + Σ_t weights[t] · input[offsets[t] + i]`, then each of `then` for
+    /// `channel`, `VECTORS` vectors at a time (the last ones masked to the stretch).
     ///
     /// # Safety
     /// The CPU has AVX-512F; `input + offsets[t] + i` is readable for every tap `t` and every
@@ -361,6 +404,8 @@ mod avx512 {
         weights: &[f32],
         offsets: &[isize],
         bias: f32,
+        then: &[Step],
+        channel: usize,
     ) {
         let len = stretch.len();
         for start in (0..len).step_by(VECTORS * 16) {
@@ -381,7 +426,8 @@ mod avx512 {
             let dst = stretch.as_mut_ptr().wrapping_add(start);
             for (v, acc) in acc.iter().enumerate() {
                 // SAFETY: the mask keeps the store inside `stretch`.
-                unsafe { _mm512_mask_storeu_ps(dst.wrapping_add(v * 16), masks[v], *acc) };
+                let value = apply_all(then, channel, *acc);
+                unsafe { _mm512_mask_storeu_ps(dst.wrapping_add(v * 16), masks[v], value) };
             }
         }
     }
@@ -479,14 +525,14 @@ mod tests {
             ..Rows::new(op.out, cols)
         };
         let mut b = vec![0f32; 35];
-        plain.run(&padded, &weights, &op.offsets(), 0.125, &mut b);
+        plain.run(&padded, &weights, &op.offsets(), 0.125, (&[], 0), &mut b);
         let mut a = vec![0f32; 35];
         for kernel in kernels {
             let mut vector = Rows {
                 kernel,
                 ..Rows::new(op.out, cols)
             };
-            vector.run(&padded, &weights, &op.offsets(), 0.125, &mut a);
+            vector.run(&padded, &weights, &op.offsets(), 0.125, (&[], 0), &mut a);
             assert!(
                 a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6),
                 "{kernel:?}: {a:?} vs {b:?}"
