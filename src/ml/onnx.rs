@@ -179,6 +179,31 @@ pub(super) fn f32_output(
     Ok(tvec!(tensor.into_tvalue()))
 }
 
+/// The largest difference between the first outputs of `theirs` (tract's own ops) and `ours`
+/// (after our rewrites), both run on `x` laid out as `input`: how the tests of our ops compare.
+#[cfg(test)]
+pub(super) fn largest_difference(
+    theirs: TypedModel,
+    ours: TypedModel,
+    input: &[usize],
+    x: &[f32],
+) -> f32 {
+    let run = |model: TypedModel| {
+        let plan = model.into_optimized().unwrap().into_runnable().unwrap();
+        let x = Tensor::from_shape(input, x).unwrap();
+        let out = plan.run(tvec!(x.into())).unwrap();
+        let out = out[0].to_plain_array_view::<f32>().unwrap();
+        out.iter().copied().collect::<Vec<f32>>()
+    };
+    let (theirs, ours) = (run(theirs), run(ours));
+    assert_eq!(theirs.len(), ours.len());
+    theirs
+        .iter()
+        .zip(&ours)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+}
+
 /// One output tensor, flattened in row-major order.
 #[derive(Debug, Clone)]
 pub struct Outputs {

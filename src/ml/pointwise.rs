@@ -418,13 +418,6 @@ mod tests {
             wire = model.wire_node(name, op, &[wire, c]).unwrap()[0];
         }
         model.select_output_outlets(&[wire]).unwrap();
-        let run = |model: TypedModel| {
-            let plan = model.into_optimized().unwrap().into_runnable().unwrap();
-            let x = Tensor::from_shape(input, &x).unwrap();
-            let out = plan.run(tvec!(x.into())).unwrap();
-            let out = out[0].to_plain_array_view::<f32>().unwrap();
-            out.iter().copied().collect::<Vec<f32>>()
-        };
         if !has_avx512() {
             return None;
         }
@@ -443,15 +436,7 @@ mod tests {
         if let Some(op) = ops.first() {
             assert_eq!(op.then.len(), then.len(), "{ours}");
         }
-        let (theirs, ours) = (run(model), run(ours));
-        assert_eq!(theirs.len(), ours.len());
-        Some(
-            theirs
-                .iter()
-                .zip(&ours)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max),
-        )
+        Some(crate::ml::onnx::largest_difference(model, ours, input, &x))
     }
 
     /// Input shape, output channels, bias values, and what follows with its number of values.
