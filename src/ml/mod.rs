@@ -6,7 +6,6 @@
 
 pub mod audio_events;
 pub mod audio_features;
-mod dense_conv;
 mod depthwise;
 mod epilogue;
 pub mod faces;
@@ -14,7 +13,6 @@ mod max_pool;
 pub mod models;
 pub mod objects;
 pub mod onnx;
-mod phases;
 mod pointwise;
 pub mod sound_summary;
 pub mod text;
