@@ -20,6 +20,7 @@ use tract_onnx::tract_core::tract_linalg::routines::DepthwiseWF32;
 
 use super::epilogue::{Fuses, Step, apply_all};
 use super::onnx::f32_output;
+use super::phases::Phases;
 
 /// Output rows are computed in whole multiples of this many values (tract-linalg's vector); the
 /// padded plane has as much slack after it, so the last row's extra values read inside it.
@@ -31,13 +32,8 @@ const LANES: usize = 8;
 pub struct DepthwiseConv {
     /// Input shape as the model has it (`[N, C, H, W]` or `[C, H, W]`).
     input: TVec<usize>,
-    /// Output height and width.
-    out: (usize, usize),
-    kernel: (usize, usize),
-    stride: (usize, usize),
-    dilation: (usize, usize),
-    /// Zero rows above and columns left of the input.
-    pad_before: (usize, usize),
+    /// Each channel's plane.
+    plane: Phases,
     /// What is done to each output after the bias, in order.
     then: Vec<Step>,
 }
@@ -80,111 +76,14 @@ impl DepthwiseConv {
         {
             return Ok(None);
         }
-        let shape = spec.data_format.shape(input)?;
-        let padding = spec.computed_padding(shape.hw_dims());
-        if padding.iter().any(|dim| dim.convoluted == 0) {
+        let Some(plane) = Phases::of(spec, input)? else {
             return Ok(None);
-        }
+        };
         Ok(Some(DepthwiseConv {
             input: input.into(),
-            out: (padding[0].convoluted, padding[1].convoluted),
-            kernel: (kh, kw),
-            stride: (spec.stride(0), spec.stride(1)),
-            dilation: (spec.dilation(0), spec.dilation(1)),
-            pad_before: (padding[0].pad_before, padding[1].pad_before),
+            plane,
             then: Vec::new(),
         }))
-    }
-
-    /// Input height and width.
-    fn in_hw(&self) -> (usize, usize) {
-        let rank = self.input.len();
-        (self.input[rank - 2], self.input[rank - 1])
-    }
-
-    /// The rows and columns of each phase of the zero-padded plane: what the outputs read, no
-    /// more. The padded plane is kept as `stride.0 × stride.1` phases, phase `(py, px)` holding
-    /// the padded rows `py, py + stride.0, …` and of those the columns `px, px + stride.1, …`,
-    /// so that neighbouring outputs read neighbouring values of one phase for every tap.
-    fn phase_shape(&self) -> (usize, usize) {
-        let (oh, ow) = self.out;
-        let (kh, kw) = self.kernel;
-        let rows = oh + (kh - 1) * self.dilation.0 / self.stride.0;
-        let cols = ow + (kw - 1) * self.dilation.1 / self.stride.1;
-        (rows, cols)
-    }
-
-    /// Values in the padded plane, every phase, plus the slack the kernels' rounding reads.
-    fn padded_len(&self) -> usize {
-        let (rows, cols) = self.phase_shape();
-        self.stride.0 * self.stride.1 * rows * cols + LANES
-    }
-
-    /// Copies one channel's plane into `padded` (laid out as [`DepthwiseConv::phase_shape`]
-    /// says). Only the plane's own values are written, so the zeros around it, written once when
-    /// the buffer was made, stay for every channel.
-    fn fill_padded(&self, plane: &[f32], padded: &mut [f32]) {
-        let (h, w) = self.in_hw();
-        let (rows, cols) = self.phase_shape();
-        let (top, left) = self.pad_before;
-        let (sy, sx) = self.stride;
-        for (y, src) in plane.chunks_exact(w).take(h).enumerate() {
-            let (py, row) = ((y + top) % sy, (y + top) / sy);
-            if row >= rows {
-                break;
-            }
-            for px in 0..sx {
-                // The first input column of this phase, and where it lands.
-                let first = (px + sx - left % sx) % sx;
-                let col = (first + left) / sx;
-                let phase = &mut padded[(py * sx + px) * rows * cols..][..rows * cols];
-                let dst = &mut phase[row * cols..][..cols];
-                let src = src.get(first..).unwrap_or_default();
-                every_nth(sx, src, &mut dst[col.min(cols)..]);
-            }
-        }
-    }
-
-    /// Where each kernel tap reads in the padded plane for output (0, 0), tap by tap row-major;
-    /// output `(y, x)` reads `y · cols + x` further on.
-    fn offsets(&self) -> Vec<isize> {
-        let (rows, cols) = self.phase_shape();
-        let (kh, kw) = self.kernel;
-        let (sy, sx) = self.stride;
-        let (dy, dx) = self.dilation;
-        (0..kh * kw)
-            .map(|tap| {
-                let (y, x) = ((tap / kw) * dy, (tap % kw) * dx);
-                let phase = (y % sy) * sx + x % sx;
-                (phase * rows * cols + (y / sy) * cols + x / sx) as isize
-            })
-            .collect()
-    }
-}
-
-/// Copies `src[0], src[n], src[2n], …` into `dst` as far as both go: a whole copy for 1, pairs
-/// for 2 (both vectorised), one by one otherwise.
-fn every_nth(n: usize, src: &[f32], dst: &mut [f32]) {
-    match n {
-        1 => {
-            let len = src.len().min(dst.len());
-            dst[..len].copy_from_slice(&src[..len]);
-        }
-        2 => {
-            let pairs = src.chunks_exact(2);
-            let (whole, last) = (pairs.len(), pairs.remainder().first().copied());
-            for (d, pair) in dst.iter_mut().zip(pairs) {
-                *d = pair[0];
-            }
-            if let (Some(v), Some(d)) = (last, dst.get_mut(whole)) {
-                *d = v;
-            }
-        }
-        _ => {
-            for (d, &v) in dst.iter_mut().zip(src.iter().step_by(n)) {
-                *d = v;
-            }
-        }
     }
 }
 
@@ -192,8 +91,7 @@ impl Fuses for DepthwiseConv {
     fn output_shape(&self) -> TVec<usize> {
         let mut shape = self.input.clone();
         let rank = shape.len();
-        shape[rank - 2] = self.out.0;
-        shape[rank - 1] = self.out.1;
+        (shape[rank - 2], shape[rank - 1]) = self.plane.out;
         shape
     }
 
@@ -211,12 +109,9 @@ impl Op for DepthwiseConv {
 
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
-            "input {:?} kernel {:?} stride {:?} dilation {:?} pad {:?} then {:?}",
+            "input {:?} {:?} then {:?}",
             self.input,
-            self.kernel,
-            self.stride,
-            self.dilation,
-            self.pad_before,
+            self.plane,
             self.then.iter().map(|step| step.then).collect::<Vec<_>>()
         )])
     }
@@ -230,19 +125,17 @@ impl EvalOp for DepthwiseConv {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let f32s = |at: usize| inputs[at].try_as_plain_ram()?.as_slice::<f32>();
         let (x, kernel, bias) = (f32s(0)?, f32s(1)?, f32s(2)?);
-        let (h, w) = self.in_hw();
-        let (oh, ow) = self.out;
-        let (kh, kw) = self.kernel;
-        let (_, cols) = self.phase_shape();
-        let mut padded = vec![0f32; self.padded_len()];
-        let offsets = self.offsets();
-        let mut rows_of = Rows::new(self.out, cols);
+        let ((h, w), (oh, ow)) = (self.plane.input, self.plane.out);
+        let (kh, kw) = self.plane.kernel;
+        let mut padded = vec![0f32; self.plane.len() + LANES];
+        let offsets = self.plane.offsets();
+        let mut rows_of = Rows::new(&self.plane);
         // Each channel's outputs are written whole by `run`, then changed in place.
         f32_output(&self.output_shape(), |output| {
             let planes = x.chunks_exact(h * w).zip(output.chunks_exact_mut(oh * ow));
             for (c, (plane, out)) in planes.enumerate() {
                 let channel = c % (kernel.len() / (kh * kw));
-                self.fill_padded(plane, &mut padded);
+                self.plane.fill(plane, &mut padded);
                 let weights = &kernel[channel * kh * kw..][..kh * kw];
                 let bias = bias[channel % bias.len()];
                 let then = (&self.then[..], channel);
@@ -282,20 +175,16 @@ struct Rows {
     kernel: Kernel,
     /// One stretch, rounded up to whole vectors so the kernel never takes its scalar tail.
     stretch: Vec<f32>,
-    /// Output columns.
-    width: usize,
-    /// Values per row of a phase of the padded plane.
-    cols: usize,
+    /// The plane the stretch is of.
+    plane: Phases,
 }
 
 impl Rows {
-    fn new(out: (usize, usize), cols: usize) -> Rows {
-        let len = (out.0 - 1) * cols + out.1;
+    fn new(plane: &Phases) -> Rows {
         Rows {
             kernel: Kernel::best(),
-            stretch: vec![0.0; len.next_multiple_of(LANES)],
-            width: out.1,
-            cols,
+            stretch: vec![0.0; plane.stretch().next_multiple_of(LANES)],
+            plane: *plane,
         }
     }
 
@@ -347,12 +236,7 @@ impl Rows {
                 false
             }
         };
-        for (out_row, row) in out
-            .chunks_exact_mut(self.width)
-            .zip(self.stretch.chunks(self.cols))
-        {
-            out_row.copy_from_slice(&row[..self.width]);
-        }
+        self.plane.unstretch(&self.stretch, out);
         if !applied {
             apply_all(then, channel, out);
         }
@@ -487,19 +371,17 @@ mod tests {
 
     #[test]
     fn the_plain_loop_matches_the_vector_kernel() {
-        let op = DepthwiseConv {
-            input: tvec!(1, 1, 9, 13),
+        let op = Phases {
+            input: (9, 13),
             out: (5, 7),
             kernel: (3, 3),
             stride: (2, 2),
             dilation: (1, 1),
             pad_before: (1, 1),
-            then: Vec::new(),
         };
         let plane: Vec<f32> = (0..9 * 13).map(|i| (i as f32 * 0.3).cos()).collect();
-        let (_, cols) = op.phase_shape();
-        let mut padded = vec![0f32; op.padded_len()];
-        op.fill_padded(&plane, &mut padded);
+        let mut padded = vec![0f32; op.len() + LANES];
+        op.fill(&plane, &mut padded);
         let weights = [0.5, -1.0, 0.25, 2.0, 1.5, -0.75, 0.1, 0.2, -0.3];
         let linalg = tract_linalg::routines::depthwise_w_f32().expect("tract-linalg's kernel");
         let kernels = [Kernel::best(), Kernel::Linalg(linalg)];
@@ -509,7 +391,7 @@ mod tests {
         );
         let mut plain = Rows {
             kernel: Kernel::Plain,
-            ..Rows::new(op.out, cols)
+            ..Rows::new(&op)
         };
         let mut b = vec![0f32; 35];
         plain.run(&padded, &weights, &op.offsets(), 0.125, (&[], 0), &mut b);
@@ -517,7 +399,7 @@ mod tests {
         for kernel in kernels {
             let mut vector = Rows {
                 kernel,
-                ..Rows::new(op.out, cols)
+                ..Rows::new(&op)
             };
             vector.run(&padded, &weights, &op.offsets(), 0.125, (&[], 0), &mut a);
             assert!(

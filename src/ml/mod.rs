@@ -6,6 +6,7 @@
 
 pub mod audio_events;
 pub mod audio_features;
+mod dense_conv;
 mod depthwise;
 mod epilogue;
 pub mod faces;
@@ -13,6 +14,7 @@ mod max_pool;
 pub mod models;
 pub mod objects;
 pub mod onnx;
+mod phases;
 mod pointwise;
 pub mod sound_summary;
 pub mod text;

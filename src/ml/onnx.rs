@@ -12,6 +12,7 @@ use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool};
 use tract_onnx::tract_core::plan::{SimpleState, eval};
 
 use super::MlError;
+use super::dense_conv::DenseConv;
 use super::depthwise::DepthwiseConv;
 use super::epilogue;
 use super::max_pool::SeparableMaxPool;
@@ -129,12 +130,17 @@ pub(super) fn before_declutter(model: &mut TypedModel) -> TractResult<()> {
 }
 
 /// Our rewrites of a decluttered model before tract optimizes it: depthwise convolutions run as
-/// [`DepthwiseConv`] and max pools as [`SeparableMaxPool`], and what follows our convolutions
-/// channel by channel is folded into them.
+/// [`DepthwiseConv`], other convolutions larger than 1x1 as [`DenseConv`] (with AVX-512) and max
+/// pools as [`SeparableMaxPool`], and what follows our convolutions channel by channel is folded
+/// into them.
 pub(super) fn rewrite(model: &mut TypedModel) -> TractResult<()> {
     rewrite_each::<Conv>(model, |model, node, conv| {
-        DepthwiseConv::for_conv(model, node, conv)?
-            .map(|op| TypedModelPatch::replace_single_op(model, node, &node.inputs, op))
+        if let Some(op) = DepthwiseConv::for_conv(model, node, conv)? {
+            return TypedModelPatch::replace_single_op(model, node, &node.inputs, op).map(Some);
+        }
+        // Its weights are packed into the op: only the data stays an input.
+        DenseConv::for_conv(model, node, conv)?
+            .map(|op| TypedModelPatch::replace_single_op(model, node, &node.inputs[..1], op))
             .transpose()
     })?;
     rewrite_each::<MaxPool>(model, |model, node, pool| {
@@ -143,6 +149,7 @@ pub(super) fn rewrite(model: &mut TypedModel) -> TractResult<()> {
             .transpose()
     })?;
     epilogue::fold_into::<PointwiseConv>(model)?;
+    epilogue::fold_into::<DenseConv>(model)?;
     epilogue::fold_into::<DepthwiseConv>(model)
 }
 

@@ -28,7 +28,7 @@ const VECTORS: usize = 3;
 /// Fewest positions per channel for this op: below two vectors most lanes idle, and tract's
 /// matrix product, which runs along channels, is faster (YAMNet's last layers are 1024 channels
 /// over 3x2 positions).
-const MIN_POSITIONS: usize = 2 * LANES;
+pub(super) const MIN_POSITIONS: usize = 2 * LANES;
 /// Input values per chunk of positions: the chunk's columns of every input row stay in the
 /// core's first-level cache while every block of output channels is computed from them. With
 /// few input channels a chunk is several runs long, so that each output row is written in
@@ -42,8 +42,7 @@ pub struct PointwiseConv {
     input: TVec<usize>,
     /// Output channels.
     outputs: usize,
-    /// The weights in blocks of [`ROWS`] output channels: for each block and input channel, the
-    /// block's weights for it (zeros past the last channel).
+    /// The weights, packed as [`PlainConv`] says.
     weights: Shared,
     /// The bias of each output channel.
     bias: Shared,
@@ -51,25 +50,32 @@ pub struct PointwiseConv {
     then: Vec<Step>,
 }
 
-impl PointwiseConv {
-    /// The op for `conv` when it is a plain f32 1x1 convolution with constant weights over one
-    /// image, and this CPU has AVX-512.
-    pub(super) fn for_conv(
+/// What our pointwise and dense convolution ops take from a plain 2-D convolution: f32 NCHW
+/// or CHW over one image, ungrouped, with constant weights and bias; only on CPUs with AVX-512.
+pub(super) struct PlainConv {
+    /// Input shape as the model has it.
+    pub input: TVec<usize>,
+    /// The weights in blocks of [`ROWS`] output channels: for each input row (input channel,
+    /// then kernel tap) the block's weights for it (zeros past the last channel).
+    pub weights: Shared,
+    /// The bias of each output channel.
+    pub bias: Shared,
+}
+
+impl PlainConv {
+    /// `conv`'s parts, when it is such a convolution on such a CPU.
+    pub(super) fn of(
         model: &TypedModel,
         node: &TypedNode,
         conv: &Conv,
-    ) -> TractResult<Option<Self>> {
-        if !has_avx512() {
-            return Ok(None);
-        }
+    ) -> TractResult<Option<PlainConv>> {
         let spec = &conv.pool_spec;
-        let plain = conv.q_params.is_none()
+        let plain = has_avx512()
+            && conv.q_params.is_none()
             && conv.group == 1
             && conv.kernel_fmt == KernelFormat::OIHW
             && matches!(spec.data_format, DataFormat::NCHW | DataFormat::CHW)
             && spec.rank() == 2
-            && spec.kernel_shape.iter().all(|&k| k == 1)
-            && (0..2).all(|axis| spec.stride(axis) == 1 && spec.dilation(axis) == 1)
             && node.inputs.len() == 3;
         if !plain {
             return Ok(None);
@@ -81,15 +87,8 @@ impl PointwiseConv {
         if x.datum_type != f32::datum_type() || (input.len() == 4 && input[0] != 1) {
             return Ok(None);
         }
-        if input[input.len() - 2] * input[input.len() - 1] < MIN_POSITIONS {
-            return Ok(None);
-        }
-        let shape = spec.data_format.shape(input)?;
-        let unpadded = spec
-            .computed_padding(shape.hw_dims())
-            .iter()
-            .all(|dim| dim.pad_before == 0 && dim.pad_after == 0);
-        let (inputs, outputs) = (conv.input_channels(), conv.output_channels());
+        let rows = conv.input_channels() * spec.kernel_shape.iter().product::<usize>();
+        let outputs = conv.output_channels();
         let constant = |outlet: OutletId| -> TractResult<Option<Arc<Tensor>>> {
             let fact = model.outlet_fact(outlet)?;
             Ok(fact
@@ -101,28 +100,67 @@ impl PointwiseConv {
         else {
             return Ok(None);
         };
-        let bias_len = bias.len();
-        if !unpadded || weights.len() != outputs * inputs || !(bias_len == 1 || bias_len == outputs)
-        {
+        if weights.len() != outputs * rows || !(bias.len() == 1 || bias.len() == outputs) {
             return Ok(None);
         }
         let weights = weights.try_as_plain_ram()?;
         let weights = weights.as_slice::<f32>()?;
         let bias = bias.try_as_plain_ram()?;
         let bias = bias.as_slice::<f32>()?;
-        let blocks = outputs.div_ceil(ROWS);
-        let mut packed = vec![0f32; blocks * inputs * ROWS];
-        for (o, row) in weights.chunks_exact(inputs).enumerate() {
-            let block = &mut packed[(o / ROWS) * inputs * ROWS..][..inputs * ROWS];
-            for (k, &w) in row.iter().enumerate() {
-                block[k * ROWS + o % ROWS] = w;
+        let mut packed = vec![0f32; outputs.div_ceil(ROWS) * rows * ROWS];
+        for (o, row) in weights.chunks_exact(rows).enumerate() {
+            let block = &mut packed[(o / ROWS) * rows * ROWS..][..rows * ROWS];
+            for (r, &w) in row.iter().enumerate() {
+                block[r * ROWS + o % ROWS] = w;
             }
         }
-        Ok(Some(PointwiseConv {
+        Ok(Some(PlainConv {
             input: input.into(),
-            outputs,
             weights: Shared(Arc::new(packed)),
             bias: Shared(Arc::new(per_channel(bias, outputs))),
+        }))
+    }
+}
+
+impl PointwiseConv {
+    /// The op for `conv` when it is a plain 1x1 convolution (see [`PlainConv`]) without
+    /// padding or stride, with enough positions per channel.
+    pub(super) fn for_conv(
+        model: &TypedModel,
+        node: &TypedNode,
+        conv: &Conv,
+    ) -> TractResult<Option<Self>> {
+        let spec = &conv.pool_spec;
+        let pointwise = spec.kernel_shape.iter().all(|&k| k == 1)
+            && (0..spec.rank()).all(|axis| spec.stride(axis) == 1 && spec.dilation(axis) == 1);
+        if !pointwise {
+            return Ok(None);
+        }
+        let Some(PlainConv {
+            input,
+            weights,
+            bias,
+        }) = PlainConv::of(model, node, conv)?
+        else {
+            return Ok(None);
+        };
+        let rank = input.len();
+        if input[rank - 2] * input[rank - 1] < MIN_POSITIONS {
+            return Ok(None);
+        }
+        let shape = spec.data_format.shape(&input)?;
+        let unpadded = spec
+            .computed_padding(shape.hw_dims())
+            .iter()
+            .all(|dim| dim.pad_before == 0 && dim.pad_after == 0);
+        if !unpadded {
+            return Ok(None);
+        }
+        Ok(Some(PointwiseConv {
+            input,
+            outputs: conv.output_channels(),
+            weights,
+            bias,
             then: Vec::new(),
         }))
     }
@@ -184,7 +222,7 @@ impl EvalOp for PointwiseConv {
             #[cfg(target_arch = "x86_64")]
             unsafe {
                 let weights = (&self.weights.0[..], &self.bias.0[..]);
-                avx512::convolve(x, k, p, weights, &self.then, output);
+                avx512::convolve(x, (k, |r| r * p), p, weights, &self.then, output);
             }
             Ok(())
         })
@@ -210,36 +248,40 @@ impl TypedOp for PointwiseConv {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(super) mod avx512 {
     use std::arch::x86_64::*;
 
     use super::{CHUNK_VALUES, LANES, ROWS, VECTORS};
     use crate::ml::epilogue::{Step, avx512::apply_all};
 
-    /// `out[o][p] = bias[o] + Σ_k w[o][k] · x[k][p]`, then each of `then`, tile by tile: the
-    /// positions in chunks whose input columns fit in cache, each chunk through every block of
-    /// channels, in runs of up to `VECTORS` vectors (the last one masked).
+    /// `out[o][i] = bias[o] + Σ_r w[o][r] · x[row(r) + i]` for `r` below `k`, then each of
+    /// `then`, tile by tile: the positions `i` in chunks whose input columns fit in cache, each
+    /// chunk through every block of channels, in runs of up to `VECTORS` vectors (the last one
+    /// masked). A 1x1 convolution's input rows are its channels, `p` apart; a dense one's are
+    /// each channel's taps (see [`crate::ml::dense_conv`]).
     ///
     /// # Safety
-    /// The CPU has AVX-512F; `x` holds `k·p` values, `weights` whole blocks as
-    /// [`super::PointwiseConv`] packs them and `bias` and `then` a value per output channel, and
-    /// `out` is `outputs·p` long with `outputs` at most the blocks' channels.
+    /// The CPU has AVX-512F; `x` holds `row(r) + p` values for every `r` below `k`, `weights`
+    /// whole blocks as [`super::PlainConv`] packs them and `bias` and `then` a value per output
+    /// channel, and `out` is `outputs·p` long with `outputs` at most the blocks' channels.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn convolve(
         x: &[f32],
-        k: usize,
+        (k, row): (usize, impl Fn(usize) -> usize + Copy),
         p: usize,
         (weights, bias): (&[f32], &[f32]),
         then: &[Step],
         out: &mut [f32],
     ) {
         let outputs = out.len() / p;
-        debug_assert!(x.len() == k * p && weights.len() == outputs.div_ceil(ROWS) * ROWS * k);
+        debug_assert!((0..k).all(|r| row(r) + p <= x.len()));
+        debug_assert!(weights.len() == outputs.div_ceil(ROWS) * ROWS * k);
         debug_assert!(bias.len() == outputs);
         let run = VECTORS * LANES;
         let chunk = (CHUNK_VALUES / k / run).max(1) * run;
         let tiles = Tiles {
             x: x.as_ptr(),
+            row,
             p,
             bias,
             then,
@@ -273,15 +315,18 @@ mod avx512 {
     }
 
     /// What every tile reads and where it writes.
-    struct Tiles<'a> {
+    struct Tiles<'a, R> {
         x: *const f32,
+        /// Where each input row starts in `x`.
+        row: R,
+        /// Positions: values per output row.
         p: usize,
         bias: &'a [f32],
         then: &'a [Step],
         out: *mut f32,
     }
 
-    impl Tiles<'_> {
+    impl<R: Fn(usize) -> usize> Tiles<'_, R> {
         /// Output channels `first..first + rows` (the block whose packed weights are `panel`)
         /// at `V` vectors of positions from `start`, the last vector's lanes as `last` says.
         #[target_feature(enable = "avx512f")]
@@ -300,8 +345,8 @@ mod avx512 {
                 *row = [_mm512_set1_ps(bias); V];
             }
             let p = self.p;
-            let mut x = unsafe { self.x.add(start) };
-            for w in panel.chunks_exact(ROWS) {
+            for (r, w) in panel.chunks_exact(ROWS).enumerate() {
+                let x = unsafe { self.x.add((self.row)(r) + start) };
                 let mut column = [_mm512_setzero_ps(); V];
                 for (v, lane) in column.iter_mut().enumerate() {
                     // SAFETY: the tile's vectors lie in this row of `x`; the last is masked to
@@ -320,7 +365,6 @@ mod avx512 {
                         *acc = _mm512_fmadd_ps(x, w, *acc);
                     }
                 }
-                x = unsafe { x.add(p) };
             }
             // Rows and vectors by constant index, so that the accumulators stay in registers (a
             // loop over `rows` made the compiler store every one after every multiply-add).
