@@ -3,13 +3,14 @@
 //! through padding zones at about 1 GFLOP/s. This op replaces tract's own for f32 NCHW models
 //! before tract optimizes them: each channel's plane is copied once into a zero-padded buffer,
 //! so that every output row, borders included, is one contiguous run of every kernel tap,
-//! computed in whole vectors: with AVX-512, four vectors of outputs held in registers through
-//! every tap; elsewhere by tract-linalg's own row kernel (AVX on x86-64, NEON on arm64, chosen
-//! at run time), which adds one tap at a time into memory. A stride splits the padded plane into
-//! phases (even and odd rows and columns for 2), so that neighbouring outputs still read
-//! neighbouring values. CPUs without either (a Celeron J4125 has no AVX) take a
-//! plain loop. What follows channel
-//! by channel (a clip, SiLU) is done on each channel's outputs while they are in cache.
+//! computed in whole vectors. A stride splits the padded plane into phases (even and odd rows
+//! and columns for 2), so that neighbouring outputs still read neighbouring values.
+//! - With AVX-512, four vectors of outputs stay in registers through every tap, and what follows
+//!   channel by channel (a clip, SiLU, a batch norm) is applied there before the store.
+//! - Elsewhere, tract-linalg's own row kernel (AVX on x86-64, NEON on arm64, chosen at run time)
+//!   adds one tap at a time into memory, and what follows is a pass over each channel's outputs
+//!   while they are in cache.
+//! - CPUs with neither (a Celeron J4125 has no AVX) take a plain loop.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{EvalContext, EvalOp, Op, StaticName};
