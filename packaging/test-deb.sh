@@ -8,7 +8,8 @@
 # upgrade to a higher version keeps the library and the edited settings; remove keeps settings
 # and data; purge removes the settings and the account and keeps the data. alcoves-models (found
 # beside the package) installs its checked models into the data dir and takes them back.
-#   packaging/test-deb.sh alcoves_V_amd64.deb
+#   packaging/test-deb.sh alcoves_V_ARCH.deb
+# An arm64 package is tested in an arm64 root, its programs run by qemu-user-static.
 # The upgrade installs the same package rebuilt as version V+upgradetest.
 set -euo pipefail
 deb="$(realpath "$1")"
@@ -16,16 +17,17 @@ deb="$(realpath "$1")"
 cd "$(dirname "$0")/.."
 cache="${ALCOVES_PACKAGING_CACHE:-/var/cache/alcoves-packaging}"
 mirror="${ALCOVES_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-base="$cache/debian12-amd64-root.tar"
+arch="$(dpkg-deb -f "$deb" Architecture)"
+base="$cache/debian12-$arch-root.tar"
 mkdir -p "$cache/apt-archives/partial"
 
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 if [ -z "$(find "$base" -mtime -7 2>/dev/null)" ]; then
-    step "debootstrap Debian 12 (minbase + systemd) into the cache"
+    step "debootstrap Debian 12 for $arch (minbase + systemd) into the cache"
     fresh="$(mktemp -d /var/tmp/alcoves-debootstrap.XXXXXX)"
-    debootstrap --variant=minbase --include=systemd,ca-certificates bookworm "$fresh" "$mirror" >/dev/null
+    debootstrap --arch="$arch" --variant=minbase --include=systemd,ca-certificates bookworm "$fresh" "$mirror" >/dev/null
     cat > "$fresh/etc/apt/sources.list" <<SOURCES
 deb $mirror bookworm main
 deb $mirror bookworm-updates main
@@ -50,7 +52,7 @@ trap cleanup EXIT
 step "rebuilding $(basename "$deb") with a higher version for the upgrade"
 dpkg-deb -R "$deb" "$work/tree"
 sed -i 's/^Version: .*/&+upgradetest/' "$work/tree/DEBIAN/control"
-upgrade="$work/$(basename "$deb" _amd64.deb)+upgradetest_amd64.deb"
+upgrade="$work/$(basename "$deb" "_$arch.deb")+upgradetest_$arch.deb"
 dpkg-deb -Zgzip -z1 --build "$work/tree" "$upgrade" >/dev/null
 rm -rf "$work/tree"
 tar -C "$root" -xf "$base"
@@ -123,7 +125,7 @@ echo "thumbnail: $(file -b "$root/tmp/card" 2>/dev/null || wc -c < "$root/tmp/ca
 step "web UI through the front door"
 page="$(curl -fsS "$base_url/")"
 grep -q '__nuxt' <<<"$page" || fail "the front door did not serve the web UI"
-pgrep -f '^/usr/lib/alcoves/node/bin/node /usr/share/alcoves/web/server/index.mjs' >/dev/null \
+pgrep -f '/usr/lib/alcoves/node/bin/node /usr/share/alcoves/web/server/index.mjs' >/dev/null \
     || fail "the web UI does not run on the bundled Node.js"
 stop_server
 
