@@ -186,7 +186,7 @@ rpm_build() {
     top="$(mktemp -d)"
     rpmbuild -bb --quiet --target "$3" \
         --define "_topdir $top" --define "_rpmdir $out" --define "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" \
-        --define "debug_package %{nil}" --define "__os_install_post %{nil}" \
+        --define "debug_package %{nil}" --define "__os_install_post %{nil}" --define "_binary_payload w6.xzdio" \
         --define "alcoves_tree $tree" "$spec" >/dev/null
     rm -rf "$top"
 }

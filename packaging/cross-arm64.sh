@@ -6,7 +6,8 @@
 cross="${ALCOVES_CROSS_CACHE:-/var/cache/alcoves-cross}"
 cross_packages=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static
     libavcodec-dev:arm64 libavformat-dev:arm64 libavutil-dev:arm64 libswscale-dev:arm64
-    libswresample-dev:arm64 libavfilter-dev:arm64 libavdevice-dev:arm64 libde265-dev:arm64 libdav1d-dev:arm64)
+    libswresample-dev:arm64 libavfilter-dev:arm64 libavdevice-dev:arm64 libde265-dev:arm64 libdav1d-dev:arm64
+    libc6-dev:arm64 libstdc++-12-dev:arm64)
 missing=()
 for p in "${cross_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -42,4 +43,4 @@ export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc CXX_aarch64_unknown_li
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 export PKG_CONFIG_ALLOW_CROSS=1 PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig
 export FFMPEG_PKG_CONFIG_PATH="$cross/ffmpeg-pc"
-export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--target=aarch64-linux-gnu -I/usr/include/aarch64-linux-gnu"
+export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--target=aarch64-linux-gnu"

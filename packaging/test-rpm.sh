@@ -33,7 +33,7 @@ has "$modes" "-rwxr-xr-x root:root /usr/bin/alcoves" "binary mode: $(grep bin/al
 requires="$(query --requires "$rpm_file")"
 has "$requires" /usr/sbin/useradd "the account's tool is not required before install"
 grep -q '^libc.so.6' <<<"$requires" || fail "no requirement computed from the binaries: $requires"
-echo "requires: $(grep -c . <<<"$requires") entries, e.g. $(grep -E '^lib(avcodec|c)\.so' <<<"$requires" | tr '\n' ' ')"
+echo "requires: $(grep -c . <<<"$requires") entries, e.g. $(grep -E '^lib(avcodec|c)\.so\.[0-9]+\(\)' <<<"$requires" | tr '\n' ' ')"
 
 scripts="$(query --scripts "$rpm_file")"
 scriptlet() { awk -v want="$1 scriptlet" 'index($0, want) == 1 { on = 1; next } /scriptlet \(using/ { on = 0 } on' <<<"$2"; }

@@ -62,7 +62,8 @@ pkg="$work/packages/alcoves"
 mkdir -p "$pkg/var" "$pkg/shares/alcoves"
 mv "$work/target" "$pkg/target"
 cp -a "$work/spk/scripts" "$pkg/scripts"
-chown -R 65534:65534 "$pkg/var" "$pkg/shares/alcoves"
+: > "$work/dsm-message"  # SYNOPKG_TEMP_LOGFILE: what DSM shows after a step
+chown -R 65534:65534 "$pkg/var" "$pkg/shares/alcoves" "$work/dsm-message"
 port=39311 web_port=39312
 base_url="http://127.0.0.1:$port"
 status=INSTALL

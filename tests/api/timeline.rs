@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TempDir, TestServer};
+use crate::jobs::settled_at;
 use crate::media::{path_str, tool};
 use crate::on_both_backends;
 
@@ -132,7 +133,11 @@ async fn the_timeline_comes_in_day_buckets(backend: Backend) {
         assert!(item.get("name").is_none(), "lean items only: {item}");
     }
 
-    // The bucket list: every live file once, newest day first, ratios in the items' order.
+    // The bucket list: every live file once, newest day first, ratios in the items' order
+    // (once every file's date is read: until then a file counts on the day it came).
+    for id in ids.values() {
+        settled_at(&srv, &lib, id, &owner, "metadata").await;
+    }
     let all = buckets(&srv, &lib, &owner, "").await;
     assert_eq!(
         days(&all),
