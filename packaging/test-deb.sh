@@ -123,7 +123,12 @@ curl -fsS -b "$jar" -o "$root/tmp/card" "$thumb" || fail "no thumbnail within a 
 echo "thumbnail: $(file -b "$root/tmp/card" 2>/dev/null || wc -c < "$root/tmp/card")"
 
 step "web UI through the front door"
-page="$(curl -fsS "$base_url/")"
+# The web UI starts beside the server; Node.js under qemu (arm64) takes a while longer.
+page=""
+for _ in $(seq 1 300); do
+    page="$(curl -fsS "$base_url/" 2>/dev/null)" && break
+    sleep 0.2
+done
 grep -q '__nuxt' <<<"$page" || fail "the front door did not serve the web UI"
 pgrep -f '/usr/lib/alcoves/node/bin/node /usr/share/alcoves/web/server/index.mjs' >/dev/null \
     || fail "the web UI does not run on the bundled Node.js"

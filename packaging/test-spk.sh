@@ -100,12 +100,12 @@ jar="$work/cookies"
 curl -fsS -c "$jar" -H 'content-type: application/json' \
     -d '{"username":"olivia","password":"correct horse battery staple"}' "$base_url/api/_auth/register" >/dev/null
 curl -fsS "$base_url/" | grep -q '__nuxt' || fail "the front door did not serve the web UI"
-pgrep -f "^$pkg/target/node/bin/node $pkg/target/web/server/index.mjs" >/dev/null || fail "the web UI does not run on the package's Node.js"
+pgrep -f "$pkg/target/node/bin/node $pkg/target/web/server/index.mjs" >/dev/null || fail "the web UI does not run on the package's Node.js"
 
 step "start-stop-status stop"
 as_dsm start-stop-status stop
 as_dsm start-stop-status status && fail "status says running after stop"
-pgrep -f "^$pkg/target/node/bin/node" >/dev/null && fail "the web UI outlived stop"
+pgrep -f "$pkg/target/node/bin/node" >/dev/null && fail "the web UI outlived stop"
 [ -s "$pkg/shares/alcoves/library/alcoves.db" ] || fail "no database in the library"
 
 step "upgrade keeps the settings and the library"

@@ -139,6 +139,7 @@ impl EvalOp for DenseConv {
             "a tap reads outside the padded planes"
         );
         ensure!(has_avx512(), "a dense convolution needs AVX-512");
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut stretches = vec![0f32; self.outputs * stretch];
         // SAFETY: the CPU has AVX-512 (checked above); every input row's stretch is inside
         // `padded` (checked above), the packed weights are whole blocks for `self.outputs`

@@ -24,6 +24,7 @@ const ROWS: usize = 8;
 /// f32 values per AVX-512 vector.
 const LANES: usize = 16;
 /// Vectors of positions per tile.
+#[cfg(target_arch = "x86_64")]
 const VECTORS: usize = 3;
 /// Fewest positions per channel for this op: below two vectors most lanes idle, and tract's
 /// matrix product, which runs along channels, is faster (YAMNet's last layers are 1024 channels
@@ -33,6 +34,7 @@ pub(super) const MIN_POSITIONS: usize = 2 * LANES;
 /// core's first-level cache while every block of output channels is computed from them. With
 /// few input channels a chunk is several runs long, so that each output row is written in
 /// longer stretches.
+#[cfg(target_arch = "x86_64")]
 const CHUNK_VALUES: usize = 4 * 1024;
 
 /// A 1x1 convolution over one f32 `[1, K, H, W]` (or `[K, H, W]`) input with constant weights.
@@ -209,6 +211,8 @@ impl Op for PointwiseConv {
 }
 
 impl EvalOp for PointwiseConv {
+    // Elsewhere the op is never made (no AVX-512), and `ensure!` returns before the output.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = inputs[0].try_as_plain_ram()?.as_slice::<f32>()?;
         let (k, p) = self.k_p();
